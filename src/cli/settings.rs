@@ -1,0 +1,123 @@
+//! Raw global flags and the environment, turned into the settings the commands use.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+
+use sandboxer::desired::BuildContext;
+use sandboxer::diagnostic::Diagnostics;
+use sandboxer::manifest::LoadedManifest;
+use sandboxer::profile::{Catalog, ResolveContext};
+
+/// Flags accepted before or after any subcommand.
+#[derive(Debug, Args)]
+pub struct GlobalOpts {
+    /// Folder of the embedded state store [default: .sandboxer next to the manifest]
+    #[arg(long, global = true, env = "SANDBOXER_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// ssh config file used to reach VMs [default: the operator's ~/.ssh/config]
+    #[arg(long, global = true, env = "SANDBOXER_SSH_CONFIG", value_name = "FILE")]
+    pub ssh_config: Option<PathBuf>,
+    /// State Hub URL; overrides the manifest's `hub.url`
+    #[arg(long, global = true, env = "SANDBOXER_HUB_URL", value_name = "URL")]
+    pub hub: Option<String>,
+    /// Extra folder of profiles [default: profiles/ next to the manifest]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub profiles: Option<PathBuf>,
+    /// More log output (-v info, -vv debug); RUST_LOG overrides
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Colour in output
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+/// When to colour output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless NO_COLOR is set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Environment variables that profiles may fall back to are read once, here.
+const ENV_PREFIXES: &[&str] = &["SANDBOXER_", "PACKER_"];
+
+/// What every command knows, from flags and the environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub state_dir: Option<PathBuf>,
+    pub ssh_config: Option<PathBuf>,
+    pub hub_url: Option<String>,
+    pub profiles_dir: Option<PathBuf>,
+    pub quiet: bool,
+    /// Snapshot of the environment variables profiles and manifests may name.
+    pub env: BTreeMap<String, String>,
+    pub home: Option<PathBuf>,
+}
+
+impl Settings {
+    pub fn from_opts(opts: &GlobalOpts) -> anyhow::Result<Self> {
+        let env = std::env::vars()
+            .filter(|(k, _)| ENV_PREFIXES.iter().any(|p| k.starts_with(p)))
+            .collect();
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let absolute = |p: &Option<PathBuf>| -> anyhow::Result<Option<PathBuf>> {
+            p.as_ref()
+                .map(|p| std::path::absolute(p).with_context(|| format!("cannot resolve {}", p.display())))
+                .transpose()
+        };
+        Ok(Settings {
+            state_dir: absolute(&opts.state_dir)?,
+            ssh_config: absolute(&opts.ssh_config)?,
+            hub_url: opts.hub.clone(),
+            profiles_dir: absolute(&opts.profiles)?,
+            quiet: opts.quiet,
+            env,
+            home,
+        })
+    }
+
+    /// The state folder for a manifest in `manifest_dir`.
+    pub fn state_dir_for(&self, manifest_dir: &Path) -> PathBuf {
+        self.state_dir
+            .clone()
+            .unwrap_or_else(|| manifest_dir.join(".sandboxer"))
+    }
+
+    /// Built-in profiles, then `profiles/` next to the manifest, then `--profiles`.
+    pub fn catalog(&self, manifest_dir: &Path) -> Result<Catalog, Diagnostics> {
+        let mut catalog = Catalog::builtin();
+        let mut problems = Vec::new();
+        for dir in std::iter::once(manifest_dir.join("profiles")).chain(self.profiles_dir.clone()) {
+            if let Err(mut p) = catalog.add_dir(&dir) {
+                problems.append(&mut p);
+            }
+        }
+        if problems.is_empty() {
+            Ok(catalog)
+        } else {
+            Err(Diagnostics(problems))
+        }
+    }
+
+    /// What building the desired state of a manifest needs.
+    pub fn build_context(&self, loaded: &LoadedManifest) -> BuildContext {
+        BuildContext {
+            resolve: ResolveContext {
+                base_dir: loaded.dir.clone(),
+                home: self.home.clone(),
+                env: self.env.clone(),
+            },
+            default_local_root: self.state_dir_for(&loaded.dir).join("workspaces"),
+        }
+    }
+}

@@ -1,0 +1,514 @@
+//! The desired state: every resource of a manifest with its profile, resolved
+//! inputs and dependency edges, after every semantic check has passed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use petgraph::graphmap::DiGraphMap;
+use sha2::{Digest, Sha256};
+
+use crate::address::{Address, ResourceKind};
+use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
+use crate::manifest::{HubSpec, LoadedManifest};
+use crate::profile::{
+    Catalog, DriverKind, InputValue, Profile, ResolveContext, ResolvedInputs, SyncSpec, Value, resolve,
+};
+use crate::safety;
+
+/// Host that means "run from this machine".
+pub const LOCALHOST: &str = "localhost";
+
+/// One resource as the manifest wants it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredResource {
+    /// `image.<name>` or `sandbox.<name>`.
+    pub address: Address,
+    /// Profile name.
+    pub profile: String,
+    /// The profile's driver.
+    pub driver: DriverKind,
+    /// Where sandboxer runs from to reach the VM.
+    pub host: String,
+    /// Resolved inputs.
+    pub inputs: ResolvedInputs,
+    /// Resources that must be applied first (explicit and inferred).
+    pub depends_on: BTreeSet<Address>,
+    /// Re-make this workspace when an image it depends on is rebuilt.
+    pub replace_on_image_change: bool,
+    /// The profile's sync rules.
+    pub sync: SyncSpec,
+    /// The profile's setup commands.
+    pub setup: Vec<String>,
+    /// Inputs whose change replaces the resource.
+    pub forces_replace: BTreeSet<String>,
+}
+
+impl DesiredResource {
+    /// The attributes a plan shows and a record keeps, sensitive values as a hash.
+    /// `profile`, `host` and every input (`inputs.<name>`).
+    pub fn attributes(&self) -> BTreeMap<String, Value> {
+        let mut attributes = BTreeMap::new();
+        attributes.insert("profile".to_string(), Value::String(self.profile.clone()));
+        if self.address.kind == ResourceKind::Sandbox {
+            attributes.insert("host".to_string(), Value::String(self.host.clone()));
+        }
+        for (name, value) in &self.inputs.values {
+            let shown = if self.inputs.sensitive.contains(name) {
+                Value::String(sensitive_hash(&self.address, name, value))
+            } else {
+                value.clone()
+            };
+            attributes.insert(format!("inputs.{name}"), shown);
+        }
+        attributes
+    }
+
+    /// Attributes whose change replaces rather than updates.
+    pub fn replace_attributes(&self) -> BTreeSet<String> {
+        let mut names: BTreeSet<String> = ["profile".to_string(), "host".to_string()].into();
+        names.extend(self.forces_replace.iter().map(|n| format!("inputs.{n}")));
+        names
+    }
+
+    /// A digest of everything that defines the resource (not its repo content).
+    pub fn spec_hash(&self) -> String {
+        let mut hasher = Sha256::new();
+        for (key, value) in self.attributes() {
+            hasher.update(key.as_bytes());
+            hasher.update([0]);
+            hasher.update(value.to_string().as_bytes());
+            hasher.update([0]);
+        }
+        format!("sha256:{:x}", hasher.finalize())
+    }
+
+    /// A string input.
+    pub fn input_str(&self, name: &str) -> Option<&str> {
+        self.inputs.values.get(name).and_then(Value::as_str)
+    }
+
+    /// The VM this resource lives on or builds, if any.
+    pub fn vm(&self) -> Option<&str> {
+        self.input_str("vm").or_else(|| self.input_str("vm_name"))
+    }
+
+    /// Whether this is an image that Packer builds (rather than an attach).
+    pub fn is_packer_build(&self) -> bool {
+        self.driver == DriverKind::Packer && self.input_str("mode") != Some("attach")
+    }
+}
+
+/// How a sensitive value is kept: a hash bound to its address and input name.
+pub fn sensitive_hash(address: &Address, name: &str, value: &Value) -> String {
+    let digest = format!(
+        "{:x}",
+        Sha256::digest(format!("sandboxer-sensitive\0{address}\0{name}\0{value}").as_bytes())
+    );
+    format!("(sensitive, sha256:{})", &digest[..16])
+}
+
+/// The whole desired state of one manifest.
+#[derive(Debug, Clone)]
+pub struct Desired {
+    /// The project the manifest owns.
+    pub project: String,
+    /// The manifest file.
+    pub manifest_path: PathBuf,
+    /// Digest of the manifest's bytes.
+    pub manifest_digest: String,
+    /// The State Hub, if the manifest names one.
+    pub hub: Option<HubSpec>,
+    /// Every resource, by address.
+    pub resources: BTreeMap<Address, DesiredResource>,
+}
+
+/// What building the desired state needs besides the manifest and the profiles.
+#[derive(Debug, Clone, Default)]
+pub struct BuildContext {
+    /// Environment snapshot and home folder (the base folder is the manifest's).
+    pub resolve: ResolveContext,
+    /// Where local workspaces go when the manifest says nothing: `<state dir>/workspaces`.
+    pub default_local_root: PathBuf,
+}
+
+/// How a resource entry looks, whatever section it is in.
+pub struct EntrySpec<'a> {
+    /// The address.
+    pub address: Address,
+    /// Key path of the entry (`sandboxes.<name>`).
+    pub key_path: String,
+    /// Profile name as written.
+    pub profile: &'a str,
+    /// Host as written.
+    pub host: Option<&'a str>,
+    /// Inputs as written.
+    pub inputs: &'a BTreeMap<String, InputValue>,
+    /// Explicit dependencies as written.
+    pub depends_on: &'a [String],
+    /// `replace_on_image_change` as written.
+    pub replace_on_image_change: Option<bool>,
+}
+
+/// Where a diagnostic about an entry points: a manifest, or the command line.
+pub trait Reporter {
+    /// A diagnostic at a key path.
+    fn at(&self, key_path: &str, message: String) -> Diagnostic;
+}
+
+impl Reporter for LoadedManifest {
+    fn at(&self, key_path: &str, message: String) -> Diagnostic {
+        self.diagnostic(key_path, message)
+    }
+}
+
+/// Builds the desired state of `loaded`, or every problem found.
+pub fn build(loaded: &LoadedManifest, catalog: &Catalog, ctx: &BuildContext) -> Result<Desired, Diagnostics> {
+    let m = &loaded.manifest;
+    let mut problems = Vec::new();
+    let mut resolve_ctx = ctx.resolve.clone();
+    resolve_ctx.base_dir = loaded.dir.clone();
+
+    if let Err(e) = safety::check_name(&m.project) {
+        problems.push(loaded.diagnostic(
+            "project",
+            format!("invalid project name `{}`: {e}", safety::printable(&m.project)),
+        ));
+    }
+    if let Some(hub) = &m.hub {
+        if !(hub.url.starts_with("http://") || hub.url.starts_with("https://")) {
+            problems.push(
+                loaded
+                    .diagnostic(
+                        "hub.url",
+                        format!("`{}` is not an http(s) URL", safety::printable(&hub.url)),
+                    )
+                    .with_hint("write e.g. http://statehub.internal:8080"),
+            );
+        }
+        if let Some(var) = &hub.token_env
+            && !is_env_name(var)
+        {
+            problems.push(
+                loaded
+                    .diagnostic(
+                        "hub.token_env",
+                        format!("`{}` is not an environment variable name", safety::printable(var)),
+                    )
+                    .with_hint(
+                        "name the variable that holds the token, e.g. SANDBOXER_HUB_TOKEN; never the token itself",
+                    ),
+            );
+        }
+    }
+
+    let entries = m
+        .images
+        .iter()
+        .map(|(name, spec)| EntrySpec {
+            address: Address::image(name),
+            key_path: format!("images.{name}"),
+            profile: &spec.profile,
+            host: None,
+            inputs: &spec.inputs,
+            depends_on: &spec.depends_on,
+            replace_on_image_change: None,
+        })
+        .chain(m.sandboxes.iter().map(|(name, spec)| EntrySpec {
+            address: Address::sandbox(name),
+            key_path: format!("sandboxes.{name}"),
+            profile: &spec.profile,
+            host: spec.host.as_deref(),
+            inputs: &spec.inputs,
+            depends_on: &spec.depends_on,
+            replace_on_image_change: spec.replace_on_image_change,
+        }));
+
+    let mut resources = BTreeMap::new();
+    // Every declared edge, also of entries that failed their checks, so that a
+    // cycle is reported in the same run as the other problems.
+    let mut edges: BTreeMap<Address, BTreeSet<Address>> = BTreeMap::new();
+    let mut explicit_deps: Vec<(Address, String, String)> = Vec::new();
+    for entry in entries {
+        for (i, dep) in entry.depends_on.iter().enumerate() {
+            explicit_deps.push((
+                entry.address.clone(),
+                format!("{}.depends_on[{i}]", entry.key_path),
+                dep.clone(),
+            ));
+        }
+        match build_entry(loaded, &entry, catalog, &resolve_ctx, ctx) {
+            Ok(resource) => {
+                resources.insert(resource.address.clone(), resource);
+            }
+            Err(mut p) => problems.append(&mut p),
+        }
+    }
+
+    // Explicit dependencies must name declared resources.
+    let declared: BTreeSet<String> = m
+        .images
+        .keys()
+        .map(|n| format!("image.{n}"))
+        .chain(m.sandboxes.keys().map(|n| format!("sandbox.{n}")))
+        .collect();
+    for (from, key_path, dep) in explicit_deps {
+        match dep.parse::<Address>() {
+            Ok(target) if declared.contains(&dep) => {
+                edges.entry(from.clone()).or_default().insert(target.clone());
+                if let Some(r) = resources.get_mut(&from) {
+                    r.depends_on.insert(target);
+                }
+            }
+            Ok(_) => {
+                let hint =
+                    did_you_mean(&dep, declared.iter().map(String::as_str)).map(|s| format!("did you mean `{s}`?"));
+                problems.push(
+                    loaded
+                        .diagnostic(&key_path, format!("depends on `{dep}`, which is not declared"))
+                        .with_optional_hint(hint),
+                );
+            }
+            Err(e) => problems.push(loaded.diagnostic(&key_path, e)),
+        }
+    }
+
+    problems.extend(check_images(loaded, &resources));
+    infer_image_dependencies(&mut resources);
+    for r in resources.values() {
+        edges
+            .entry(r.address.clone())
+            .or_default()
+            .extend(r.depends_on.iter().cloned());
+    }
+    if let Some(cycle) = find_cycle(&edges) {
+        let first = &cycle[0];
+        let key_path = match first.kind {
+            ResourceKind::Image => format!("images.{}.depends_on", first.name),
+            ResourceKind::Sandbox => format!("sandboxes.{}.depends_on", first.name),
+        };
+        let text: Vec<String> = cycle.iter().map(ToString::to_string).collect();
+        problems.push(
+            loaded
+                .diagnostic(&key_path, format!("dependency cycle: {}", text.join(" -> ")))
+                .with_hint("remove one of these dependencies (a sandbox depends on an image when its `vm` is the image's `vm_name`)"),
+        );
+    }
+
+    if !problems.is_empty() {
+        return Err(Diagnostics(problems).sorted());
+    }
+    Ok(Desired {
+        project: m.project.clone(),
+        manifest_path: loaded.path.clone(),
+        manifest_digest: loaded.digest.clone(),
+        hub: m.hub.clone(),
+        resources,
+    })
+}
+
+/// Checks one entry against its profile and resolves its inputs.
+pub fn build_entry(
+    reporter: &dyn Reporter,
+    entry: &EntrySpec<'_>,
+    catalog: &Catalog,
+    resolve_ctx: &ResolveContext,
+    ctx: &BuildContext,
+) -> Result<DesiredResource, Vec<Diagnostic>> {
+    let key_path = &entry.key_path;
+    let mut problems = Vec::new();
+    if let Err(e) = safety::check_name(&entry.address.name) {
+        problems.push(reporter.at(
+            key_path,
+            format!("invalid name `{}`: {e}", safety::printable(&entry.address.name)),
+        ));
+    }
+    let host = entry.host.unwrap_or(LOCALHOST).to_string();
+    if let Err(e) = safety::check_ssh_alias(&host) {
+        problems.push(
+            reporter
+                .at(
+                    &format!("{key_path}.host"),
+                    format!("`{}`: {e}", safety::printable(&host)),
+                )
+                .with_hint("`localhost`, or the SSH alias of a jump host"),
+        );
+    }
+    let Some(profile) = catalog.get(entry.profile) else {
+        let hint = did_you_mean(entry.profile, catalog.names())
+            .map(|s| format!("did you mean `{s}`?"))
+            .unwrap_or_else(|| format!("known profiles: {}", catalog.names().collect::<Vec<_>>().join(", ")));
+        problems.push(
+            reporter
+                .at(
+                    &format!("{key_path}.profile"),
+                    format!("unknown profile `{}`", safety::printable(entry.profile)),
+                )
+                .with_hint(hint),
+        );
+        return Err(problems);
+    };
+    match (entry.address.kind, profile.driver) {
+        (ResourceKind::Image, DriverKind::Packer) | (ResourceKind::Sandbox, _) => {}
+        (ResourceKind::Image, driver) => problems.push(
+            reporter
+                .at(
+                    &format!("{key_path}.profile"),
+                    format!("{} (driver {driver}) makes workspaces, not images", profile.name),
+                )
+                .with_hint("declare it under `sandboxes:`, or use profile.vm-packer-build here"),
+        ),
+    }
+
+    let (mut inputs, input_problems) = resolve(profile, entry.inputs, resolve_ctx);
+    for p in input_problems {
+        let at = if p.missing {
+            format!("{key_path}.inputs")
+        } else {
+            format!("{key_path}.inputs.{}", p.key)
+        };
+        problems.push(reporter.at(&at, p.message).with_optional_hint(p.hint));
+    }
+    problems.extend(check_driver_rules(reporter, key_path, profile, &inputs));
+    if profile.driver == DriverKind::LocalWorkspace && !inputs.values.contains_key("workspace_root") {
+        let root = ctx.default_local_root.to_string_lossy().into_owned();
+        inputs.values.insert("workspace_root".into(), Value::String(root));
+        inputs
+            .origins
+            .insert("workspace_root".into(), crate::profile::resolve::Origin::Default);
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(DesiredResource {
+        address: entry.address.clone(),
+        profile: profile.name.clone(),
+        driver: profile.driver,
+        host,
+        inputs,
+        depends_on: BTreeSet::new(),
+        replace_on_image_change: entry.replace_on_image_change.unwrap_or(true),
+        sync: profile.sync.clone(),
+        setup: profile.setup.clone(),
+        forces_replace: profile
+            .inputs
+            .iter()
+            .chain(profile.input_patterns.iter())
+            .filter(|(_, spec)| spec.forces_replace)
+            .map(|(name, _)| name.clone())
+            .collect(),
+    })
+}
+
+/// Rules that tie inputs together for a driver.
+fn check_driver_rules(
+    reporter: &dyn Reporter,
+    key_path: &str,
+    profile: &Profile,
+    inputs: &ResolvedInputs,
+) -> Vec<Diagnostic> {
+    let mut problems = Vec::new();
+    let get = |name: &str| inputs.values.get(name).and_then(Value::as_str);
+    if profile.driver == DriverKind::Packer && get("mode") != Some("attach") && get("packer_template").is_none() {
+        problems.push(
+            reporter
+                .at(
+                    &format!("{key_path}.inputs"),
+                    "required input `packer_template` is missing (mode build)".into(),
+                )
+                .with_hint(
+                    "add `packer_template: <directory of *.pkr.hcl>`, or `mode: attach` to only attach to the VM",
+                ),
+        );
+    }
+    if let (Some(root), Some(dir)) = (get("workspace_root"), get("workspace_dir"))
+        && !Path::new(dir).starts_with(root)
+    {
+        problems.push(
+            reporter
+                .at(
+                    &format!("{key_path}.inputs.workspace_dir"),
+                    format!("`{dir}` is outside the workspace root `{root}`"),
+                )
+                .with_hint("workspaces live under workspace_root, where sandboxer looks for them"),
+        );
+    }
+    problems
+}
+
+/// Two images must not build the same VM.
+fn check_images(loaded: &LoadedManifest, resources: &BTreeMap<Address, DesiredResource>) -> Vec<Diagnostic> {
+    let mut seen: BTreeMap<&str, &Address> = BTreeMap::new();
+    let mut problems = Vec::new();
+    for r in resources.values().filter(|r| r.is_packer_build()) {
+        let Some(vm) = r.vm() else { continue };
+        if let Some(first) = seen.insert(vm, &r.address) {
+            problems.push(
+                loaded
+                    .diagnostic(
+                        &format!("images.{}.inputs.vm_name", r.address.name),
+                        format!("vm_name `{vm}` is already built by {first}"),
+                    )
+                    .with_hint("each VM is built by one image entry; give this one another vm_name"),
+            );
+        }
+    }
+    problems
+}
+
+/// A resource that lives on a VM depends on the image that builds that VM.
+pub fn infer_image_dependencies(resources: &mut BTreeMap<Address, DesiredResource>) {
+    let builders: BTreeMap<String, Address> = resources
+        .values()
+        .filter(|r| r.is_packer_build())
+        .filter_map(|r| r.vm().map(|vm| (vm.to_string(), r.address.clone())))
+        .collect();
+    for r in resources.values_mut() {
+        if r.is_packer_build() {
+            continue;
+        }
+        if let Some(image) = r.vm().and_then(|vm| builders.get(vm)) {
+            r.depends_on.insert(image.clone());
+        }
+    }
+}
+
+/// A dependency cycle, written from one resource back to itself.
+pub fn find_cycle(edges: &BTreeMap<Address, BTreeSet<Address>>) -> Option<Vec<Address>> {
+    let mut graph: DiGraphMap<&Address, ()> = DiGraphMap::new();
+    for (from, targets) in edges {
+        graph.add_node(from);
+        for to in targets {
+            graph.add_edge(from, to, ());
+        }
+    }
+    for component in petgraph::algo::tarjan_scc(&graph) {
+        let start = *component.iter().min()?;
+        let members: BTreeSet<&Address> = component.iter().copied().collect();
+        if component.len() == 1 && !graph.contains_edge(start, start) {
+            continue;
+        }
+        // Walk inside the component until we come back to the start.
+        let mut path = vec![start];
+        let mut visited = BTreeSet::from([start]);
+        let mut current = start;
+        loop {
+            let mut next_nodes: Vec<&Address> = graph.neighbors(current).filter(|n| members.contains(n)).collect();
+            next_nodes.sort();
+            if next_nodes.contains(&start) {
+                path.push(start);
+                return Some(path.into_iter().cloned().collect());
+            }
+            let next = next_nodes.into_iter().find(|n| !visited.contains(n))?;
+            visited.insert(next);
+            path.push(next);
+            current = next;
+        }
+    }
+    None
+}
+
+fn is_env_name(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}

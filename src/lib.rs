@@ -1,0 +1,17 @@
+//! sandboxer: keeps build workspaces and VM images in the state that operators
+//! declare in `sandboxes.yaml`.
+//!
+//! The library is the engine: it loads and checks manifests and profiles, observes
+//! what is really there, plans changes and applies them. It never prints and never
+//! reads the process environment; the binary's `cli` layer does both.
+
+pub mod address;
+pub mod desired;
+pub mod diagnostic;
+pub mod duration;
+pub mod fsutil;
+pub mod manifest;
+pub mod profile;
+pub mod safety;
+pub mod schema;
+pub mod source_map;

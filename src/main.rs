@@ -1,0 +1,19 @@
+//! The `sandboxer` binary: parse, run, map the outcome to an exit code.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    let color = cli::output::init(&args.global);
+    match cli::run(args) {
+        Ok(code) => code,
+        Err(error) => {
+            cli::output::print_error(&error, color);
+            ExitCode::from(1)
+        }
+    }
+}

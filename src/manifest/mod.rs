@@ -1,0 +1,91 @@
+//! The manifest (`sandboxes.yaml`): its model, loading with source locations, and
+//! the structural check against the JSON Schema generated from the model.
+
+pub mod load;
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::profile::InputValue;
+
+pub use load::{LoadedManifest, load, load_str};
+
+/// A `sandboxes.yaml` manifest: the workspaces and VM images a project wants.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(
+    title = "sandboxer manifest",
+    description = "sandboxes.yaml: the workspaces and VM images a project declares"
+)]
+pub struct Manifest {
+    /// Format version of this file; always 1.
+    #[schemars(range(min = 1, max = 1))]
+    pub version: u32,
+    /// The namespace this manifest owns in the state; a plan only touches its own project's records.
+    pub project: String,
+    /// The team's State Hub; without it the state is kept in the embedded store next to the manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hub: Option<HubSpec>,
+    /// A YAML file that maps tunnel ports to VM slots; tunnel ports outside it are refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port_registry: Option<String>,
+    /// VM images, by name; address `image.<name>`.
+    #[serde(default)]
+    pub images: BTreeMap<String, ImageSpec>,
+    /// Workspaces, by name; address `sandbox.<name>`.
+    #[serde(default)]
+    pub sandboxes: BTreeMap<String, SandboxSpec>,
+}
+
+/// Where the State Hub is and how to authenticate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HubSpec {
+    /// Base URL, e.g. `http://statehub.internal:8080`.
+    pub url: String,
+    /// Name of the environment variable that holds the bearer token (never the token itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_env: Option<String>,
+}
+
+/// A VM image built from a Packer template.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImageSpec {
+    /// Profile name, `profile.<name>`; a profile with the `packer` driver.
+    pub profile: String,
+    /// Input values for the profile.
+    #[serde(default)]
+    pub inputs: BTreeMap<String, InputValue>,
+    /// Addresses (`image.<name>`, `sandbox.<name>`) that must be applied first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+}
+
+/// A workspace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxSpec {
+    /// Profile name, `profile.<name>`.
+    pub profile: String,
+    /// Where sandboxer runs from to reach the VM: `localhost` (default) or an SSH jump host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Input values for the profile.
+    #[serde(default)]
+    pub inputs: BTreeMap<String, InputValue>,
+    /// Addresses that must be applied first; inferred for an image whose `vm_name` equals this sandbox's `vm`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+    /// Re-make this workspace when an image it depends on is rebuilt (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replace_on_image_change: Option<bool>,
+}
+
+/// The JSON Schema of the manifest, as committed in `schemas/manifest.schema.json`.
+pub fn json_schema() -> serde_json::Value {
+    let schema = schemars::schema_for!(Manifest);
+    serde_json::to_value(&schema).unwrap_or_default()
+}

@@ -1,0 +1,192 @@
+//! The catalog of profiles: the built-in ones embedded in the binary, plus those
+//! found in profile folders (next to the manifest, or given with `--profiles`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::Profile;
+use crate::diagnostic::{Diagnostic, Location};
+use crate::safety;
+
+/// The built-in profiles, as shipped in `profiles/`.
+const BUILTIN: &[(&str, &str)] = &[
+    (
+        "profiles/local-workspace.yaml",
+        include_str!("../../profiles/local-workspace.yaml"),
+    ),
+    (
+        "profiles/vm-haskell-build.yaml",
+        include_str!("../../profiles/vm-haskell-build.yaml"),
+    ),
+    (
+        "profiles/vm-packer-build.yaml",
+        include_str!("../../profiles/vm-packer-build.yaml"),
+    ),
+];
+
+/// Profiles by name, with the file each came from.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    profiles: BTreeMap<String, (Profile, PathBuf)>,
+}
+
+impl Catalog {
+    /// The built-in profiles only. They are checked by the test suite, so a failure
+    /// to parse one here is a build defect, not an operator error.
+    pub fn builtin() -> Self {
+        let mut catalog = Catalog::default();
+        for (path, text) in BUILTIN {
+            match parse(Path::new(path), text) {
+                Ok(profile) => {
+                    catalog
+                        .profiles
+                        .insert(profile.name.clone(), (profile, PathBuf::from(path)));
+                }
+                Err(d) => tracing::error!("built-in profile {path} is broken: {d}"),
+            }
+        }
+        catalog
+    }
+
+    /// Adds every `*.yaml` / `*.yml` of `dir`; a profile there may replace a built-in
+    /// one of the same name. A folder that does not exist adds nothing.
+    pub fn add_dir(&mut self, dir: &Path) -> Result<(), Vec<Diagnostic>> {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => {
+                return Err(vec![Diagnostic::new(
+                    dir,
+                    None,
+                    "",
+                    format!("cannot read profile folder: {e}"),
+                )]);
+            }
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+            .collect();
+        paths.sort();
+        let mut problems = Vec::new();
+        for path in paths {
+            let text = match std::fs::read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) => {
+                    problems.push(Diagnostic::new(&path, None, "", format!("cannot read profile: {e}")));
+                    continue;
+                }
+            };
+            match parse(&path, &text) {
+                Ok(profile) => {
+                    self.profiles.insert(profile.name.clone(), (profile, path));
+                }
+                Err(d) => problems.push(d),
+            }
+        }
+        if problems.is_empty() { Ok(()) } else { Err(problems) }
+    }
+
+    /// The profile called `name`.
+    pub fn get(&self, name: &str) -> Option<&Profile> {
+        self.profiles.get(name).map(|(p, _)| p)
+    }
+
+    /// The file a profile came from.
+    pub fn source(&self, name: &str) -> Option<&Path> {
+        self.profiles.get(name).map(|(_, path)| path.as_path())
+    }
+
+    /// Every profile name, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.profiles.keys().map(String::as_str)
+    }
+}
+
+/// Parses and checks one profile file.
+pub fn parse(path: &Path, text: &str) -> Result<Profile, Diagnostic> {
+    let profile: Profile = serde_yaml_ng::from_str(text).map_err(|e| {
+        let location = e.location().map(|l| Location {
+            line: l.line(),
+            column: l.column(),
+        });
+        Diagnostic::new(path, location, "", format!("invalid profile: {e}"))
+    })?;
+    let at = |key: &str| crate::source_map::SourceMap::index(text).locate(key);
+    let Some(short) = profile.name.strip_prefix("profile.") else {
+        return Err(Diagnostic::new(
+            path,
+            at("name"),
+            "name",
+            format!("`{}` must start with `profile.`", profile.name),
+        ));
+    };
+    if let Err(e) = safety::check_name(short) {
+        return Err(Diagnostic::new(path, at("name"), "name", e));
+    }
+    for (name, spec) in profile.inputs.iter().chain(profile.input_patterns.iter()) {
+        let key = format!("inputs.{name}");
+        if spec.kind == super::InputType::Enum && spec.values.is_empty() {
+            return Err(Diagnostic::new(path, at(&key), key, "an enum input needs `values`"));
+        }
+        if spec.required && spec.default.is_some() {
+            return Err(Diagnostic::new(
+                path,
+                at(&key),
+                key,
+                "an input with a default cannot be required",
+            ));
+        }
+    }
+    Ok(profile)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::DriverKind;
+
+    #[test]
+    fn the_three_builtin_profiles_load() {
+        for (path, text) in BUILTIN {
+            parse(Path::new(path), text).unwrap_or_else(|d| panic!("{d}"));
+        }
+        let catalog = Catalog::builtin();
+        let names: Vec<&str> = catalog.names().collect();
+        assert_eq!(
+            names,
+            [
+                "profile.local-workspace",
+                "profile.vm-haskell-build",
+                "profile.vm-packer-build"
+            ]
+        );
+        assert_eq!(
+            catalog.get("profile.vm-haskell-build").map(|p| p.driver),
+            Some(DriverKind::SshWorkspace)
+        );
+        assert_eq!(
+            catalog.get("profile.vm-packer-build").map(|p| p.driver),
+            Some(DriverKind::Packer)
+        );
+        assert_eq!(
+            catalog.get("profile.local-workspace").map(|p| p.driver),
+            Some(DriverKind::LocalWorkspace)
+        );
+    }
+
+    #[test]
+    fn a_folder_profile_with_an_unknown_key_is_refused_with_its_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("p.yaml"),
+            "name: profile.x\ndriver: local-workspace\nsetupp: []\n",
+        )
+        .expect("write");
+        let mut catalog = Catalog::builtin();
+        let problems = catalog.add_dir(dir.path()).expect_err("must fail");
+        assert_eq!(problems[0].location.map(|l| l.line), Some(3), "{}", problems[0]);
+        assert!(problems[0].message.contains("setupp"), "{}", problems[0]);
+    }
+}

@@ -1,0 +1,112 @@
+//! Checks for every input that may end up on a command line, in a path or in an
+//! ssh invocation. Values that pass are still quoted wherever they are used; these
+//! checks refuse what could never be meant (an ssh option as a host name, a path
+//! that climbs out of its root, a newline inside a value).
+
+/// Refuses NUL and line breaks, which no input has a use for.
+pub fn check_no_control(s: &str) -> Result<(), String> {
+    if s.contains('\0') {
+        return Err("contains a NUL byte".into());
+    }
+    if s.contains(['\n', '\r']) {
+        return Err("contains a newline".into());
+    }
+    Ok(())
+}
+
+/// An SSH alias or host name: `[A-Za-z0-9._-]+`, not starting with `-` (which ssh
+/// would read as an option).
+pub fn check_ssh_alias(s: &str) -> Result<(), String> {
+    if s.is_empty() {
+        return Err("empty host name".into());
+    }
+    if s.starts_with('-') {
+        return Err("must not start with `-` (ssh would read it as an option)".into());
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(format!("character {c:?} is not allowed in a host name"));
+    }
+    Ok(())
+}
+
+/// An absolute path on a VM without `..` segments.
+pub fn check_remote_path(s: &str) -> Result<(), String> {
+    check_no_control(s)?;
+    if !s.starts_with('/') {
+        return Err("must be an absolute path".into());
+    }
+    if s.split('/').any(|segment| segment == "..") {
+        return Err("must not contain `..`".into());
+    }
+    Ok(())
+}
+
+/// A project, image or sandbox name: used in addresses, paths and URLs.
+pub fn check_name(s: &str) -> Result<(), String> {
+    let mut chars = s.chars();
+    match chars.next() {
+        None => return Err("empty name".into()),
+        Some(c) if !c.is_ascii_alphanumeric() => return Err("must start with a letter or digit".into()),
+        _ => {}
+    }
+    if let Some(c) = chars.find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))) {
+        return Err(format!("character {c:?} is not allowed (letters, digits, `_`, `-`)"));
+    }
+    if s.len() > 63 {
+        return Err("longer than 63 characters".into());
+    }
+    Ok(())
+}
+
+/// Escapes control characters for display, so a hostile value cannot rewrite the terminal.
+pub fn printable(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ssh_aliases() {
+        assert!(check_ssh_alias("haskell-build").is_ok());
+        assert!(check_ssh_alias("vm1.example_2").is_ok());
+        assert!(check_ssh_alias("-oProxyCommand=touch /tmp/x").is_err());
+        assert!(check_ssh_alias("a;b").is_err());
+        assert!(check_ssh_alias("a b").is_err());
+        assert!(check_ssh_alias("$(id)").is_err());
+        assert!(check_ssh_alias("").is_err());
+    }
+
+    #[test]
+    fn remote_paths() {
+        assert!(check_remote_path("/build/sbx-1").is_ok());
+        assert!(check_remote_path("/build/with space/and 'quote'").is_ok());
+        assert!(check_remote_path("build").is_err());
+        assert!(check_remote_path("/build/../etc").is_err());
+        assert!(check_remote_path("/build/x\n").is_err());
+    }
+
+    #[test]
+    fn names() {
+        assert!(check_name("my-haskell-app").is_ok());
+        assert!(check_name("a.b").is_err());
+        assert!(check_name("-a").is_err());
+    }
+
+    #[test]
+    fn printable_escapes_controls() {
+        assert_eq!(printable("a\nb\u{1b}[2J"), "a\\nb\\u{1b}[2J");
+    }
+}

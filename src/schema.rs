@@ -1,0 +1,37 @@
+//! The JSON Schemas sandboxer publishes in `schemas/`, generated from the types.
+
+use std::path::Path;
+
+/// (file name, schema) for every published schema.
+pub fn all() -> Vec<(&'static str, serde_json::Value)> {
+    vec![
+        ("manifest.schema.json", crate::manifest::json_schema()),
+        (
+            "profile.schema.json",
+            to_value(schemars::schema_for!(crate::profile::Profile)),
+        ),
+    ]
+}
+
+fn to_value(schema: schemars::Schema) -> serde_json::Value {
+    serde_json::to_value(&schema).unwrap_or_default()
+}
+
+/// The text written for a schema: pretty JSON with a final newline.
+pub fn render(schema: &serde_json::Value) -> String {
+    let mut text = serde_json::to_string_pretty(schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// Writes every schema into `dir` (atomically each); returns the paths written.
+pub fn write_all(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let mut written = Vec::new();
+    for (name, schema) in all() {
+        let path = dir.join(name);
+        crate::fsutil::write_atomic(&path, render(&schema).as_bytes())?;
+        written.push(path);
+    }
+    Ok(written)
+}
