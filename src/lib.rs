@@ -6,12 +6,20 @@
 //! reads the process environment; the binary's `cli` layer does both.
 
 pub mod address;
+pub mod apply;
 pub mod desired;
 pub mod diagnostic;
+pub mod driver;
 pub mod duration;
 pub mod fsutil;
+pub mod id;
 pub mod manifest;
+pub mod observe;
+pub mod plan;
 pub mod profile;
+pub mod repo;
+pub mod report;
 pub mod safety;
 pub mod schema;
 pub mod source_map;
+pub mod state;

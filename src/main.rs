@@ -9,7 +9,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     let color = cli::output::init(&args.global);
-    match cli::run(args) {
+    match cli::run(args, color) {
         Ok(code) => code,
         Err(error) => {
             cli::output::print_error(&error, color);

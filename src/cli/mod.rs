@@ -1,7 +1,14 @@
 //! The command-line layer: clap types, settings from raw arguments and the
 //! environment, and one module per subcommand. Only this layer prints.
 
+pub mod apply;
+pub mod common;
+pub mod destroy;
+pub mod force_unlock;
+pub mod inspect;
+pub mod list;
 pub mod output;
+pub mod plan;
 pub mod schema;
 pub mod settings;
 pub mod validate;
@@ -27,15 +34,33 @@ pub struct Cli {
 pub enum Command {
     /// Check a manifest: syntax, schema, profiles, inputs, dependencies. Changes nothing.
     Validate(validate::Opts),
-    /// Write the JSON Schemas of the manifest and of profiles.
+    /// Show what apply would change, and why.
+    Plan(plan::Opts),
+    /// Carry out the plan (or a saved plan).
+    Apply(apply::Opts),
+    /// Remove every resource of the manifest's project.
+    Destroy(destroy::Opts),
+    /// List recorded resources.
+    List(list::Opts),
+    /// Show one resource: its record, what is there now, its notes.
+    Inspect(inspect::Opts),
+    /// Write the JSON Schemas of the manifest, profiles and plans.
     Schema(schema::Opts),
+    /// Remove a state lock whose holder is stuck.
+    ForceUnlock(force_unlock::Opts),
 }
 
 /// Runs a parsed command line.
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+pub fn run(cli: Cli, color: bool) -> anyhow::Result<ExitCode> {
     let settings = Settings::from_opts(&cli.global)?;
     match cli.command {
         Command::Validate(opts) => validate::run(&opts, &settings),
+        Command::Plan(opts) => plan::run(&opts, &settings, color),
+        Command::Apply(opts) => apply::run(&opts, &settings, color),
+        Command::Destroy(opts) => destroy::run(&opts, &settings, color),
+        Command::List(opts) => list::run(&opts, &settings),
+        Command::Inspect(opts) => inspect::run(&opts, &settings),
         Command::Schema(opts) => schema::run(&opts),
+        Command::ForceUnlock(opts) => force_unlock::run(&opts, &settings),
     }
 }

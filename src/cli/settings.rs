@@ -55,7 +55,9 @@ const ENV_PREFIXES: &[&str] = &["SANDBOXER_", "PACKER_"];
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub state_dir: Option<PathBuf>,
+    #[expect(dead_code, reason = "read by the ssh-workspace driver")]
     pub ssh_config: Option<PathBuf>,
+    #[expect(dead_code, reason = "read by the State Hub client")]
     pub hub_url: Option<String>,
     pub profiles_dir: Option<PathBuf>,
     pub quiet: bool,

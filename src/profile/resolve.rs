@@ -258,7 +258,7 @@ fn check_value(spec: &InputSpec, value: &InputValue, ctx: &ResolveContext) -> Re
             )),
         },
         InputType::Enum => {
-            if spec.values.iter().any(|v| *v == text) {
+            if spec.values.contains(&text) {
                 Ok(Value::String(text))
             } else {
                 let hint = did_you_mean(&text, spec.values.iter().map(String::as_str))

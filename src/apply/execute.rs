@@ -1,0 +1,264 @@
+//! One change through its driver: what it does to the workspace and what the
+//! state must record afterwards.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+
+use super::Event;
+use crate::address::Address;
+use crate::desired::{Desired, DesiredResource};
+use crate::driver::{DriverError, Made};
+use crate::observe::Drivers;
+use crate::plan::{Action, Change};
+use crate::profile::DriverKind;
+use crate::state::{Record, now_rfc3339};
+
+/// What the state must do after a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordUpdate {
+    /// Write this record.
+    Put(Box<Record>),
+    /// Remove the record of the change's address.
+    Remove,
+    /// Leave the state as it is.
+    Keep,
+}
+
+/// The result of one change.
+#[derive(Debug, Clone)]
+pub struct OpResult {
+    /// The state update, also when the change failed half-way.
+    pub record: RecordUpdate,
+    /// The resource's id after the change (for notes).
+    pub id: Option<String>,
+    /// The workspace folder after the change.
+    pub workspace: Option<String>,
+    /// Lines for the resource's notes.
+    pub notes: Vec<String>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+impl OpResult {
+    fn failed(record: RecordUpdate, id: Option<String>, error: DriverError) -> Self {
+        OpResult {
+            record,
+            id,
+            workspace: None,
+            notes: Vec::new(),
+            error: Some(error.0),
+        }
+    }
+}
+
+/// Runs changes; shared by the walker's tasks.
+pub struct Executor {
+    desired: Arc<Desired>,
+    drivers: Drivers,
+    ids: Mutex<HashSet<String>>,
+    records: BTreeMap<Address, Record>,
+    #[allow(dead_code)]
+    events: mpsc::UnboundedSender<Event>,
+}
+
+impl Executor {
+    /// An executor for one apply.
+    pub fn new(
+        desired: Arc<Desired>,
+        drivers: Drivers,
+        known_ids: HashSet<String>,
+        records: BTreeMap<Address, Record>,
+        events: mpsc::UnboundedSender<Event>,
+    ) -> Self {
+        Executor {
+            desired,
+            drivers,
+            ids: Mutex::new(known_ids),
+            records,
+            events,
+        }
+    }
+
+    /// A new id, never used before in this state.
+    fn new_id(&self) -> String {
+        let mut ids = self.ids.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        loop {
+            let id = crate::id::random_id(8);
+            if ids.insert(id.clone()) {
+                return id;
+            }
+        }
+    }
+
+    /// Carries out one change.
+    pub async fn execute(&self, change: &Change) -> OpResult {
+        let project = self.desired.project.clone();
+        let resource = self.desired.resources.get(&change.address).cloned();
+        match (change.action, resource) {
+            (Action::NoOp, _) => OpResult {
+                record: RecordUpdate::Keep,
+                id: change.id.clone(),
+                workspace: None,
+                notes: Vec::new(),
+                error: None,
+            },
+            (Action::Delete, _) => {
+                let result = self.delete(&project, change).await;
+                // An orphan delete (no record of this id) leaves the record of the address alone.
+                let recorded = self
+                    .records
+                    .get(&change.address)
+                    .is_some_and(|r| Some(&r.id) == change.id.as_ref());
+                let record = if recorded {
+                    RecordUpdate::Remove
+                } else {
+                    RecordUpdate::Keep
+                };
+                match result {
+                    Ok(()) => OpResult {
+                        record,
+                        id: change.id.clone(),
+                        workspace: None,
+                        notes: Vec::new(),
+                        error: None,
+                    },
+                    Err(e) => OpResult::failed(RecordUpdate::Keep, change.id.clone(), e),
+                }
+            }
+            (action, None) => OpResult::failed(
+                RecordUpdate::Keep,
+                change.id.clone(),
+                DriverError(format!("{} is not in the manifest; cannot {action} it", change.address)),
+            ),
+            (Action::Create, Some(resource)) => self.create(&project, &resource).await,
+            (Action::Update, Some(resource)) => {
+                let (Some(id), Some(workspace)) = (change.id.clone(), change.workspace.clone()) else {
+                    return self.create(&project, &resource).await;
+                };
+                let result = self.run_update(&resource, &workspace.path, &id).await;
+                match result {
+                    Ok(made) => self.made(&resource, id, made),
+                    Err(e) => OpResult::failed(RecordUpdate::Keep, Some(id), e),
+                }
+            }
+            (Action::Replace, Some(resource)) => {
+                if let Err(e) = self.delete(&project, change).await {
+                    return OpResult::failed(RecordUpdate::Keep, change.id.clone(), e);
+                }
+                let mut result = self.create(&project, &resource).await;
+                if result.error.is_some() {
+                    // The old one is gone: the record must not claim it.
+                    result.record = RecordUpdate::Remove;
+                }
+                result
+            }
+        }
+    }
+
+    async fn create(&self, project: &str, resource: &DesiredResource) -> OpResult {
+        let id = self.new_id();
+        let result = match resource.driver {
+            DriverKind::LocalWorkspace => {
+                let driver = self.drivers.local.clone();
+                let (project, resource, id) = (project.to_string(), resource.clone(), id.clone());
+                blocking(move || driver.create(&project, &resource, &id)).await
+            }
+            other => Err(DriverError(format!(
+                "the {other} driver is not available in this build"
+            ))),
+        };
+        match result {
+            Ok(made) => self.made(resource, id, made),
+            // A create that failed half-way left a marked workspace; the next plan adopts or removes it.
+            Err(e) => OpResult::failed(RecordUpdate::Keep, Some(id), e),
+        }
+    }
+
+    async fn run_update(&self, resource: &DesiredResource, path: &str, id: &str) -> Result<Made, DriverError> {
+        match resource.driver {
+            DriverKind::LocalWorkspace => {
+                let driver = self.drivers.local.clone();
+                let (resource, path, id) = (resource.clone(), path.to_string(), id.to_string());
+                blocking(move || driver.update(&resource, &path, &id)).await
+            }
+            other => Err(DriverError(format!(
+                "the {other} driver is not available in this build"
+            ))),
+        }
+    }
+
+    async fn delete(&self, project: &str, change: &Change) -> Result<(), DriverError> {
+        let Some(workspace) = change.workspace.clone() else {
+            return Ok(()); // nothing on disk: only the record goes
+        };
+        match change.driver {
+            DriverKind::LocalWorkspace => {
+                let driver = self.drivers.local.clone();
+                let project = project.to_string();
+                blocking(move || driver.delete(&project, &workspace.path, &workspace.id)).await
+            }
+            other => Err(DriverError(format!(
+                "the {other} driver is not available in this build"
+            ))),
+        }
+    }
+
+    /// The record of a resource after a successful create or update.
+    fn made(&self, resource: &DesiredResource, id: String, made: Made) -> OpResult {
+        let now = now_rfc3339();
+        let created_at = self
+            .records
+            .get(&resource.address)
+            .filter(|r| r.id == id)
+            .map(|r| r.created_at.clone())
+            .unwrap_or_else(|| now.clone());
+        let mut facts = BTreeMap::from([("workspace".to_string(), made.path.clone())]);
+        match resource.driver {
+            DriverKind::LocalWorkspace => {
+                facts.insert("location".into(), crate::driver::local::LOCATION.into());
+                if let Some(root) = resource.input_str("workspace_root") {
+                    facts.insert("root".into(), root.to_string());
+                }
+            }
+            _ => {
+                if let Some(vm) = resource.vm() {
+                    facts.insert("location".into(), vm.to_string());
+                }
+            }
+        }
+        let record = Record {
+            address: resource.address.clone(),
+            id: id.clone(),
+            profile: resource.profile.clone(),
+            driver: resource.driver,
+            attributes: resource.attributes(),
+            spec_hash: resource.spec_hash(),
+            digests: made
+                .repo_digest
+                .iter()
+                .map(|d| ("repo".to_string(), d.clone()))
+                .collect(),
+            facts,
+            depends_on: resource.depends_on.iter().cloned().collect(),
+            created_at,
+            updated_at: now,
+        };
+        OpResult {
+            record: RecordUpdate::Put(Box::new(record)),
+            id: Some(id),
+            workspace: Some(made.path),
+            notes: made.notes,
+            error: None,
+        }
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, DriverError> + Send + 'static,
+) -> Result<T, DriverError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(DriverError(format!("driver task failed: {e}"))))
+}

@@ -1,0 +1,129 @@
+//! Pieces the state-touching commands share: the manifest flag, opening the
+//! store, observing and planning, confirmation, Ctrl-C, the async runtime.
+
+use std::collections::HashSet;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use tokio::sync::watch;
+
+use sandboxer::address::Address;
+use sandboxer::desired::Desired;
+use sandboxer::driver::local::LocalDriver;
+use sandboxer::observe::{self, Drivers, Observed};
+use sandboxer::plan::{self, Plan};
+use sandboxer::state::{EmbeddedStore, StateStore};
+
+use super::Settings;
+use super::output::Hinted;
+
+/// `-f FILE`.
+#[derive(Debug, Clone, Args)]
+pub struct ManifestArg {
+    /// The manifest
+    #[arg(short = 'f', long = "file", default_value = "sandboxes.yaml", value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+impl ManifestArg {
+    /// The folder the manifest is in (where its state lives by default).
+    pub fn dir(&self) -> PathBuf {
+        let absolute = std::path::absolute(&self.file).unwrap_or_else(|_| self.file.clone());
+        absolute.parent().map(Path::to_path_buf).unwrap_or_default()
+    }
+}
+
+/// A tokio runtime for one command.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// The embedded store for a manifest folder.
+pub fn store(settings: &Settings, manifest_dir: &Path) -> EmbeddedStore {
+    EmbeddedStore::new(&settings.state_dir_for(manifest_dir))
+}
+
+/// The drivers of a run.
+pub fn drivers(store: &EmbeddedStore) -> Drivers {
+    Drivers {
+        local: LocalDriver::new(&store.dir().join("cache").join("repos")),
+    }
+}
+
+/// Reads the state and observes what is there.
+pub async fn observe(desired: &Desired, store: &EmbeddedStore) -> anyhow::Result<Observed> {
+    let snapshot = store.load(&desired.project).await?;
+    Ok(observe::observe(desired, snapshot, &drivers(store)).await)
+}
+
+/// Observes and plans.
+pub async fn plan(desired: &Desired, store: &EmbeddedStore, targets: &[Address]) -> anyhow::Result<(Plan, Observed)> {
+    for t in targets {
+        if !desired.resources.contains_key(t) {
+            let known: Vec<String> = desired.resources.keys().map(ToString::to_string).collect();
+            return Err(Hinted {
+                message: format!("--target {t} is not declared in {}", desired.manifest_path.display()),
+                hint: format!("declared: {}", known.join(", ")),
+            }
+            .into());
+        }
+    }
+    let observed = observe(desired, store).await?;
+    Ok((plan::make(desired, &observed, targets), observed))
+}
+
+/// Every id in use: records and markers found.
+pub fn known_ids(observed: &Observed) -> HashSet<String> {
+    observed
+        .records
+        .values()
+        .map(|r| r.id.clone())
+        .chain(observed.workspaces.iter().map(|w| w.marker.id.clone()))
+        .collect()
+}
+
+/// Asks for `yes` on stdin; a closed stdin is a refusal with a hint.
+pub fn confirm(question: &str) -> anyhow::Result<bool> {
+    let mut err = std::io::stderr().lock();
+    write!(err, "{question}\n  Only 'yes' will be accepted.\n\n  Enter a value: ")?;
+    err.flush()?;
+    drop(err);
+    let mut answer = String::new();
+    let n = std::io::stdin().lock().read_line(&mut answer)?;
+    if n == 0 && !std::io::stdin().is_terminal() {
+        return Err(Hinted {
+            message: "no confirmation: standard input is closed".into(),
+            hint: "pass --auto-approve to apply without asking".into(),
+        }
+        .into());
+    }
+    Ok(answer.trim() == "yes")
+}
+
+/// Ctrl-C: the first drains (no new changes start), the second stops at once.
+pub fn interrupt_handler(quiet: bool) -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    let tx = Arc::new(tx);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        if !quiet {
+            eprintln!(
+                "\nInterrupt received: finishing the changes that are running, starting no new ones. Press Ctrl-C again to stop at once."
+            );
+        }
+        let _ = tx.send(true);
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nStopped at once. The state holds every change that finished; run plan to see the rest.");
+            std::process::exit(130);
+        }
+    });
+    rx
+}

@@ -1,0 +1,270 @@
+//! The `local-workspace` driver: `<workspace_root>/sbx-<id>` on this machine, with
+//! the repo copied natively (no rsync binary).
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::{DriverError, FoundWorkspace, MARKER_FILE, Made, Marker, workspace_dir_name};
+use crate::desired::DesiredResource;
+use crate::repo::copy::sync_tree;
+use crate::repo::{DigestCache, Excludes, repo_digest};
+use crate::state::now_rfc3339;
+
+/// Location name of local workspaces.
+pub const LOCATION: &str = "local";
+
+/// The local driver; `cache_dir` keeps repo digest caches.
+#[derive(Debug, Clone)]
+pub struct LocalDriver {
+    cache_dir: PathBuf,
+}
+
+impl LocalDriver {
+    /// A driver that caches repo digests under `cache_dir`.
+    pub fn new(cache_dir: &Path) -> Self {
+        LocalDriver {
+            cache_dir: cache_dir.to_path_buf(),
+        }
+    }
+
+    /// Lists the workspaces of `project` under each root.
+    ///
+    /// Guarantees: reads only. A root that does not exist holds nothing.
+    /// Caveats: folders without a readable marker of `project` are not reported
+    /// (and so never touched).
+    pub fn observe(&self, project: &str, roots: &BTreeSet<String>) -> Result<Vec<FoundWorkspace>, DriverError> {
+        let mut found = Vec::new();
+        for root in roots {
+            let entries = match fs::read_dir(root) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(DriverError::context(format!("cannot list workspace root {root}"), e)),
+            };
+            for entry in entries.filter_map(Result::ok) {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let leftover =
+                    name.starts_with(".sbx-") && (name.ends_with(".creating") || name.ends_with(".deleting"));
+                if !(name.starts_with("sbx-") || leftover) {
+                    continue;
+                }
+                let path = entry.path();
+                let Some(marker) = read_marker(&path) else { continue };
+                if marker.project != project {
+                    continue;
+                }
+                found.push(FoundWorkspace {
+                    location: LOCATION.into(),
+                    path: path.to_string_lossy().into_owned(),
+                    marker,
+                    leftover,
+                });
+            }
+        }
+        found.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(found)
+    }
+
+    /// The current digest of a resource's repo, if it has one.
+    pub fn repo_digest(&self, resource: &DesiredResource) -> Option<Result<String, String>> {
+        let repo = resource.input_str("repo")?;
+        let excludes = Excludes::new(&resource.sync.excludes);
+        let cache_path = DigestCache::path_for(&self.cache_dir, Path::new(repo));
+        let mut cache = DigestCache::load(&cache_path);
+        let result = repo_digest(Path::new(repo), &excludes, &mut cache).map_err(|e| format!("cannot read repo: {e}"));
+        if let Err(e) = cache.save(&cache_path) {
+            tracing::debug!("repo digest cache {} not saved: {e}", cache_path.display());
+        }
+        Some(result)
+    }
+
+    /// Makes `<root>/sbx-<id>` with the marker, the repo and the setup.
+    ///
+    /// Guarantees: on `Ok`, the folder holds the repo (excludes left out) and a
+    /// complete marker. Assumptions: `id` is new. Caveats: killed before the
+    /// rename, a `.sbx-<id>.creating` folder with our marker is left (the next plan
+    /// deletes it); after, `sbx-<id>` with an incomplete marker (the next plan
+    /// adopts and completes it).
+    pub fn create(&self, project: &str, resource: &DesiredResource, id: &str) -> Result<Made, DriverError> {
+        let root = PathBuf::from(resource.input_str("workspace_root").unwrap_or("."));
+        fs::create_dir_all(&root)
+            .map_err(|e| DriverError::context(format!("cannot create workspace root {}", root.display()), e))?;
+        let final_path = root.join(workspace_dir_name(id));
+        let staging = root.join(format!(".{}.creating", workspace_dir_name(id)));
+        fs::create_dir(&staging)
+            .map_err(|e| DriverError::context(format!("cannot create {}", staging.display()), e))?;
+        let now = now_rfc3339();
+        let mut marker = Marker {
+            id: id.to_string(),
+            project: project.to_string(),
+            address: resource.address.clone(),
+            spec_hash: resource.spec_hash(),
+            repo_digest: None,
+            complete: false,
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        write_marker(&staging, &marker)?;
+        if final_path.exists() {
+            return Err(DriverError(format!(
+                "{} exists already; refusing to reuse it",
+                final_path.display()
+            )));
+        }
+        fs::rename(&staging, &final_path)
+            .map_err(|e| DriverError::context(format!("cannot move {} into place", staging.display()), e))?;
+        let mut made = self.sync(resource, &final_path, &mut marker)?;
+        for command in &resource.setup {
+            made.notes.push(run_setup(command, &final_path, id)?);
+        }
+        Ok(made)
+    }
+
+    /// Resyncs the repo into an existing workspace.
+    ///
+    /// Guarantees: on `Ok`, the folder holds the repo as now and a complete marker.
+    /// Assumptions: `path` carries our marker with `id` (checked). Caveats: killed
+    /// mid-sync, the marker says incomplete; the next plan updates again.
+    pub fn update(&self, resource: &DesiredResource, path: &str, id: &str) -> Result<Made, DriverError> {
+        let path = PathBuf::from(path);
+        let mut marker = read_marker(&path).filter(|m| m.id == id).ok_or_else(|| {
+            DriverError(format!(
+                "{} does not carry the marker of sandbox {id}; refusing to sync into it",
+                path.display()
+            ))
+        })?;
+        marker.spec_hash = resource.spec_hash();
+        self.sync(resource, &path, &mut marker)
+    }
+
+    fn sync(&self, resource: &DesiredResource, path: &Path, marker: &mut Marker) -> Result<Made, DriverError> {
+        let mut made = Made {
+            path: path.to_string_lossy().into_owned(),
+            ..Made::default()
+        };
+        marker.complete = false;
+        write_marker(path, marker)?;
+        if let Some(repo) = resource.input_str("repo") {
+            let digest = self
+                .repo_digest(resource)
+                .unwrap_or_else(|| Err("no repo".into()))
+                .map_err(DriverError)?;
+            let excludes = Excludes::new(&resource.sync.excludes);
+            let stats = sync_tree(Path::new(repo), path, &excludes, resource.sync.delete, &[MARKER_FILE])
+                .map_err(|e| DriverError::context(format!("cannot copy {repo} into {}", path.display()), e))?;
+            made.notes.push(format!(
+                "synced {repo}: {} copied, {} deleted, {} unchanged",
+                stats.copied, stats.deleted, stats.unchanged
+            ));
+            made.repo_digest = Some(digest);
+        }
+        marker.repo_digest.clone_from(&made.repo_digest);
+        marker.complete = true;
+        marker.updated_at = now_rfc3339();
+        write_marker(path, marker)?;
+        Ok(made)
+    }
+
+    /// Removes a workspace that carries our marker with `id`.
+    ///
+    /// Guarantees: removes nothing without our marker and id; on `Ok` the folder is
+    /// gone. Caveats: killed mid-removal, a `.sbx-<id>.deleting` folder with the
+    /// marker is left; the next plan deletes it.
+    pub fn delete(&self, project: &str, path: &str, id: &str) -> Result<(), DriverError> {
+        let path = PathBuf::from(path);
+        if !path.exists() {
+            return Ok(());
+        }
+        match read_marker(&path) {
+            Some(m) if m.id == id && m.project == project => {}
+            Some(m) => {
+                return Err(DriverError(format!(
+                    "{} belongs to sandbox {} of project {}, not {id} of {project}; refusing to delete it",
+                    path.display(),
+                    m.id,
+                    m.project
+                )));
+            }
+            None => {
+                return Err(DriverError(format!(
+                    "{} has no sandboxer marker; refusing to delete it",
+                    path.display()
+                )));
+            }
+        }
+        let doomed = if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().ends_with(".deleting"))
+        {
+            path
+        } else {
+            let doomed = path.with_file_name(format!(".{}.deleting", workspace_dir_name(id)));
+            fs::rename(&path, &doomed)
+                .map_err(|e| DriverError::context(format!("cannot remove {}", path.display()), e))?;
+            doomed
+        };
+        // Everything but the marker first, so a half-removed folder is still recognisable.
+        for entry in
+            fs::read_dir(&doomed).map_err(|e| DriverError::context(format!("cannot list {}", doomed.display()), e))?
+        {
+            let entry = entry.map_err(|e| DriverError::context(doomed.display(), e))?;
+            if entry.file_name() == MARKER_FILE {
+                continue;
+            }
+            let p = entry.path();
+            let result = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                fs::remove_dir_all(&p)
+            } else {
+                fs::remove_file(&p)
+            };
+            result.map_err(|e| DriverError::context(format!("cannot remove {}", p.display()), e))?;
+        }
+        fs::remove_dir_all(&doomed).map_err(|e| DriverError::context(format!("cannot remove {}", doomed.display()), e))
+    }
+}
+
+/// Reads the marker of a workspace folder.
+pub fn read_marker(dir: &Path) -> Option<Marker> {
+    let bytes = fs::read(dir.join(MARKER_FILE)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn write_marker(dir: &Path, marker: &Marker) -> Result<(), DriverError> {
+    let bytes = serde_json::to_vec_pretty(marker).map_err(|e| DriverError::context("cannot encode marker", e))?;
+    crate::fsutil::write_atomic(&dir.join(MARKER_FILE), &bytes)
+        .map_err(|e| DriverError::context(format!("cannot write marker in {}", dir.display()), e))
+}
+
+/// Runs one setup command in the workspace; its output becomes a note.
+fn run_setup(command: &str, dir: &Path, id: &str) -> Result<String, DriverError> {
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .current_dir(dir)
+        .env("SANDBOXER_WORKSPACE", dir)
+        .env("SANDBOXER_SANDBOX_ID", id)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| DriverError::context(format!("cannot run setup `{command}`"), e))?;
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    let tail = tail(&text, 2000);
+    if !output.status.success() {
+        return Err(DriverError(format!(
+            "setup `{command}` failed ({}): {tail}",
+            output.status
+        )));
+    }
+    Ok(format!("setup `{command}`: {tail}"))
+}
+
+/// The last `max` bytes of `text`, on a char boundary.
+pub fn tail(text: &str, max: usize) -> String {
+    let text = text.trim();
+    let mut start = text.len().saturating_sub(max);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    text[start..].to_string()
+}

@@ -1,0 +1,80 @@
+//! Drivers: the code that observes, creates, updates and destroys one kind of
+//! thing. Each operation states its contract:
+//!
+//! - **Guarantees**: what holds when it returns `Ok`.
+//! - **Assumptions**: what it relies on.
+//! - **Caveats**: what a kill at any point leaves behind, and how the next plan
+//!   sees it (it always can: a workspace carries its marker from its first moment).
+
+pub mod local;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::address::Address;
+
+/// Name of the marker file at the top of every workspace.
+pub const MARKER_FILE: &str = ".sandboxer-workspace.json";
+
+/// The marker: who a workspace belongs to. Written before any content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Marker {
+    /// The sandbox id; the folder is `sbx-<id>`.
+    pub id: String,
+    /// The project that owns it.
+    pub project: String,
+    /// Its address in that project's manifest.
+    pub address: Address,
+    /// Spec hash when last applied.
+    pub spec_hash: String,
+    /// Digest of the repo content last synced completely.
+    #[serde(default)]
+    pub repo_digest: Option<String>,
+    /// False while a create or sync is in progress (or was interrupted).
+    pub complete: bool,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+}
+
+/// A workspace found by observing a location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundWorkspace {
+    /// `local`, or the VM's SSH alias.
+    pub location: String,
+    /// The folder.
+    pub path: String,
+    /// Its marker.
+    pub marker: Marker,
+    /// A staging or half-deleted folder left by an interrupted apply.
+    pub leftover: bool,
+}
+
+/// What a create or update made.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Made {
+    /// The workspace folder.
+    pub path: String,
+    /// Digest of the repo content synced, if a repo is synced.
+    pub repo_digest: Option<String>,
+    /// Lines worth keeping as notes (setup output, sync figures).
+    pub notes: Vec<String>,
+}
+
+/// A driver operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DriverError(pub String);
+
+impl DriverError {
+    /// An error with context: `what: cause`.
+    pub fn context(what: impl std::fmt::Display, cause: impl std::fmt::Display) -> Self {
+        DriverError(format!("{what}: {cause}"))
+    }
+}
+
+/// The workspace folder name for an id.
+pub fn workspace_dir_name(id: &str) -> String {
+    format!("sbx-{id}")
+}

@@ -1,0 +1,111 @@
+//! Observe: what is really there now. State records, merged with what the
+//! drivers find (workspaces and their markers, repo digests), batched per location.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::address::Address;
+use crate::desired::Desired;
+use crate::driver::FoundWorkspace;
+use crate::driver::local::{self, LocalDriver};
+use crate::profile::DriverKind;
+use crate::state::{Record, Snapshot};
+
+/// The drivers of one run.
+#[derive(Debug, Clone)]
+pub struct Drivers {
+    /// Local workspaces.
+    pub local: LocalDriver,
+}
+
+/// Records and facts, as found at plan time.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    /// Lineage of the state read.
+    pub lineage: String,
+    /// Serial of the state read.
+    pub serial: u64,
+    /// The project's records.
+    pub records: BTreeMap<Address, Record>,
+    /// Workspaces of the project found at every location looked at.
+    pub workspaces: Vec<FoundWorkspace>,
+    /// Current repo digest of each desired resource that syncs a repo.
+    pub repo_digests: BTreeMap<Address, Result<String, String>>,
+    /// Locations that could not be looked at, with why.
+    pub location_errors: BTreeMap<String, String>,
+}
+
+/// The location a record's workspace is at.
+pub fn record_location(record: &Record) -> String {
+    record
+        .facts
+        .get("location")
+        .cloned()
+        .unwrap_or_else(|| local::LOCATION.to_string())
+}
+
+/// Looks at every location the desired state or the records point to.
+pub async fn observe(desired: &Desired, snapshot: Snapshot, drivers: &Drivers) -> Observed {
+    let mut observed = Observed {
+        lineage: snapshot.lineage,
+        serial: snapshot.serial,
+        records: snapshot.records,
+        ..Observed::default()
+    };
+
+    let mut local_roots: BTreeSet<String> = desired
+        .resources
+        .values()
+        .filter(|r| r.driver == DriverKind::LocalWorkspace)
+        .filter_map(|r| r.input_str("workspace_root").map(str::to_string))
+        .collect();
+    local_roots.extend(
+        observed
+            .records
+            .values()
+            .filter(|r| r.driver == DriverKind::LocalWorkspace)
+            .filter_map(|r| r.facts.get("root").cloned()),
+    );
+
+    let local = drivers.local.clone();
+    let project = desired.project.clone();
+    let found = tokio::task::spawn_blocking(move || local.observe(&project, &local_roots)).await;
+    match found {
+        Ok(Ok(found)) => observed.workspaces.extend(found),
+        Ok(Err(e)) => {
+            observed.location_errors.insert(local::LOCATION.into(), e.to_string());
+        }
+        Err(e) => {
+            observed
+                .location_errors
+                .insert(local::LOCATION.into(), format!("observe task failed: {e}"));
+        }
+    }
+
+    // One digest per distinct (repo, excludes): many sandboxes often sync one repo.
+    let mut by_source: HashMap<(String, Vec<String>), Vec<Address>> = HashMap::new();
+    let mut sample = HashMap::new();
+    for r in desired.resources.values() {
+        if let Some(repo) = r.input_str("repo") {
+            let key = (repo.to_string(), r.sync.excludes.clone());
+            sample.entry(key.clone()).or_insert_with(|| r.clone());
+            by_source.entry(key).or_default().push(r.address.clone());
+        }
+    }
+    let local = drivers.local.clone();
+    let digests = tokio::task::spawn_blocking(move || {
+        sample
+            .into_iter()
+            .map(|(key, r)| (key, local.repo_digest(&r)))
+            .collect::<HashMap<_, _>>()
+    })
+    .await
+    .unwrap_or_default();
+    for (key, addresses) in by_source {
+        if let Some(Some(digest)) = digests.get(&key) {
+            for address in addresses {
+                observed.repo_digests.insert(address, digest.clone());
+            }
+        }
+    }
+    observed
+}

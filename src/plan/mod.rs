@@ -1,0 +1,194 @@
+//! The plan as data: changes with an action, the reasons for it and attribute
+//! diffs; how it is computed ([`diff`]), ordered ([`graph`]) and shown ([`render`]).
+
+pub mod diff;
+pub mod graph;
+pub mod render;
+
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::address::Address;
+use crate::profile::{DriverKind, Value};
+
+/// The format version of saved and JSON plans.
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+/// What a change does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Already as declared.
+    NoOp,
+    /// Make it.
+    Create,
+    /// Change it in place (resync, record).
+    Update,
+    /// Destroy it, then make it anew.
+    Replace,
+    /// Destroy it.
+    Delete,
+}
+
+impl Action {
+    /// Destroy then create.
+    pub fn is_replace(self) -> bool {
+        self == Action::Replace
+    }
+
+    /// The symbol in plan output.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::NoOp => " ",
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace => "-/+",
+            Action::Delete => "-",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Action::NoOp => "no-op",
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+        })
+    }
+}
+
+/// One attribute's change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AttributeChange {
+    /// `profile`, `host`, `inputs.<name>` or `repo_digest`.
+    pub name: String,
+    /// Value before (absent when new).
+    pub before: Option<Value>,
+    /// Value after (absent when removed).
+    pub after: Option<Value>,
+    /// This change is why the resource is replaced.
+    pub forces_replace: bool,
+}
+
+/// An existing workspace a change acts on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct WorkspaceRef {
+    /// `local`, or the VM's SSH alias.
+    pub location: String,
+    /// The workspace folder.
+    pub path: String,
+    /// The id in its marker.
+    pub id: String,
+}
+
+/// One planned change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Change {
+    /// The resource.
+    pub address: Address,
+    /// What to do.
+    pub action: Action,
+    /// Its id, when it exists already.
+    pub id: Option<String>,
+    /// The driver that carries it out.
+    pub driver: DriverKind,
+    /// Why (for people; apply never branches on these).
+    pub reasons: Vec<String>,
+    /// Attribute-level diff.
+    pub attributes: Vec<AttributeChange>,
+    /// Resources this one depends on (declared, or recorded for deletes).
+    pub depends_on: Vec<Address>,
+    /// The existing workspace acted on (update, replace, delete).
+    pub workspace: Option<WorkspaceRef>,
+}
+
+/// Counts by action.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Summary {
+    /// Creates.
+    pub create: usize,
+    /// In-place updates.
+    pub update: usize,
+    /// Replacements.
+    pub replace: usize,
+    /// Deletes.
+    pub delete: usize,
+    /// Resources already as declared.
+    pub no_op: usize,
+}
+
+impl Summary {
+    /// Counts the actions of `changes`.
+    pub fn of(changes: &[Change]) -> Self {
+        let mut s = Summary::default();
+        for c in changes {
+            match c.action {
+                Action::NoOp => s.no_op += 1,
+                Action::Create => s.create += 1,
+                Action::Update => s.update += 1,
+                Action::Replace => s.replace += 1,
+                Action::Delete => s.delete += 1,
+            }
+        }
+        s
+    }
+
+    /// Anything to do.
+    pub fn has_changes(&self) -> bool {
+        self.create + self.update + self.replace + self.delete > 0
+    }
+}
+
+/// A plan: the changes, and what they were computed against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(title = "sandboxer plan")]
+pub struct Plan {
+    /// Format version of this document.
+    pub format_version: u32,
+    /// The project planned.
+    pub project: String,
+    /// The manifest file.
+    pub manifest: String,
+    /// sha256 of the manifest's bytes when planned.
+    pub manifest_digest: String,
+    /// Lineage of the state planned against.
+    pub state_lineage: String,
+    /// Serial of the state planned against.
+    pub state_serial: u64,
+    /// `--target` addresses, if any.
+    #[serde(default)]
+    pub targets: Vec<Address>,
+    /// The changes, in address order.
+    pub changes: Vec<Change>,
+    /// Counts by action.
+    pub summary: Summary,
+}
+
+/// The JSON Schema of `plan --json` and saved plans.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Plan)).unwrap_or_default()
+}
+
+/// Makes the plan of `desired` against `observed`, limited to `targets` when given.
+pub fn make(desired: &crate::desired::Desired, observed: &crate::observe::Observed, targets: &[Address]) -> Plan {
+    let changes = graph::filter_targets(diff::diff(desired, observed), targets);
+    Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        project: desired.project.clone(),
+        manifest: std::path::absolute(&desired.manifest_path)
+            .unwrap_or_else(|_| desired.manifest_path.clone())
+            .to_string_lossy()
+            .into_owned(),
+        manifest_digest: desired.manifest_digest.clone(),
+        state_lineage: observed.lineage.clone(),
+        state_serial: observed.serial,
+        targets: targets.to_vec(),
+        summary: Summary::of(&changes),
+        changes,
+    }
+}

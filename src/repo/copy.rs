@@ -1,0 +1,158 @@
+//! Copying a repo into a local workspace without an rsync binary: only changed
+//! files are written (size and mtime, as rsync's quick check), files gone from the
+//! repo are removed, excluded paths in the workspace are kept.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io;
+use std::path::Path;
+
+use super::Excludes;
+use super::walk::{EntryKind, walk};
+
+/// What a sync did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CopyStats {
+    /// Files and links written.
+    pub copied: usize,
+    /// Entries removed from the workspace.
+    pub deleted: usize,
+    /// Files already up to date.
+    pub unchanged: usize,
+}
+
+/// Makes `dest` hold the tree of `src`. `keep` names top-level entries of `dest`
+/// that are never touched (the workspace marker).
+pub fn sync_tree(src: &Path, dest: &Path, excludes: &Excludes, delete: bool, keep: &[&str]) -> io::Result<CopyStats> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut stats = CopyStats::default();
+    let entries = walk(src, excludes, keep)?;
+    let mut wanted: HashSet<&str> = HashSet::with_capacity(entries.len());
+    for entry in &entries {
+        wanted.insert(&entry.relative);
+        let target = dest.join(&entry.relative);
+        let existing = fs::symlink_metadata(&target).ok();
+        match &entry.kind {
+            EntryKind::Dir => {
+                if existing.as_ref().is_some_and(|m| !m.is_dir()) {
+                    fs::remove_file(&target)?;
+                }
+                if !existing.as_ref().is_some_and(fs::Metadata::is_dir) {
+                    fs::create_dir(&target)?;
+                }
+                fs::set_permissions(&target, fs::Permissions::from_mode(entry.mode | 0o700))?;
+            }
+            EntryKind::File => {
+                let same = existing
+                    .as_ref()
+                    .is_some_and(|m| m.is_file() && m.len() == entry.size && m.modified().ok() == Some(entry.modified));
+                if same {
+                    stats.unchanged += 1;
+                    continue;
+                }
+                remove_any(&target, existing.as_ref())?;
+                // Write beside, then rename: a killed copy never leaves a half file in place.
+                let tmp = target.with_file_name(format!(
+                    ".{}.sbx-tmp",
+                    target.file_name().and_then(|n| n.to_str()).unwrap_or("file")
+                ));
+                fs::copy(src.join(&entry.relative), &tmp)?;
+                let file = fs::File::options().write(true).open(&tmp)?;
+                file.set_modified(entry.modified)?;
+                drop(file);
+                fs::set_permissions(&tmp, fs::Permissions::from_mode(entry.mode))?;
+                fs::rename(&tmp, &target)?;
+                stats.copied += 1;
+            }
+            EntryKind::Symlink(link) => {
+                if existing.is_some() && fs::read_link(&target).ok().as_deref() == Some(link.as_path()) {
+                    stats.unchanged += 1;
+                    continue;
+                }
+                remove_any(&target, existing.as_ref())?;
+                std::os::unix::fs::symlink(link, &target)?;
+                stats.copied += 1;
+            }
+        }
+    }
+    if delete {
+        // Walk the workspace without excludes applied to find what is extra; an
+        // excluded path is kept (rsync --delete without --delete-excluded).
+        for extra in walk(dest, &Excludes::default(), keep)?.into_iter().rev() {
+            if wanted.contains(extra.relative.as_str())
+                || is_under_excluded(&extra.relative, excludes, extra.kind == EntryKind::Dir)
+            {
+                continue;
+            }
+            let path = dest.join(&extra.relative);
+            if extra.kind == EntryKind::Dir {
+                fs::remove_dir_all(&path)?;
+            } else if fs::symlink_metadata(&path).is_ok() {
+                fs::remove_file(&path)?;
+            }
+            stats.deleted += 1;
+        }
+    }
+    Ok(stats)
+}
+
+/// Whether `relative` or one of its parent folders is excluded.
+fn is_under_excluded(relative: &str, excludes: &Excludes, is_dir: bool) -> bool {
+    if excludes.is_excluded(relative, is_dir) {
+        return true;
+    }
+    let mut prefix = relative;
+    while let Some(i) = prefix.rfind('/') {
+        prefix = &prefix[..i];
+        if excludes.is_excluded(prefix, true) {
+            return true;
+        }
+    }
+    false
+}
+
+fn remove_any(path: &Path, existing: Option<&fs::Metadata>) -> io::Result<()> {
+    match existing {
+        Some(m) if m.is_dir() => fs::remove_dir_all(path),
+        Some(_) => fs::remove_file(path),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copies_changes_removes_extras_and_keeps_excluded() {
+        let src = tempfile::tempdir().expect("tempdir");
+        let dest = tempfile::tempdir().expect("tempdir");
+        fs::create_dir_all(src.path().join("src")).expect("mkdir");
+        fs::write(src.path().join("src/A.hs"), "a").expect("write");
+        fs::write(src.path().join("B.hs"), "b").expect("write");
+        let excludes = Excludes::new(&["dist-newstyle/"]);
+        let keep = [".marker"];
+        fs::write(dest.path().join(".marker"), "m").expect("write");
+
+        let first = sync_tree(src.path(), dest.path(), &excludes, true, &keep).expect("sync");
+        assert_eq!(first.copied, 2);
+        assert_eq!(fs::read_to_string(dest.path().join("src/A.hs")).expect("read"), "a");
+
+        let again = sync_tree(src.path(), dest.path(), &excludes, true, &keep).expect("sync");
+        assert_eq!((again.copied, again.deleted, again.unchanged), (0, 0, 2));
+
+        fs::create_dir_all(dest.path().join("dist-newstyle")).expect("mkdir");
+        fs::write(dest.path().join("dist-newstyle/cache"), "build output").expect("write");
+        fs::remove_file(src.path().join("B.hs")).expect("rm");
+        fs::write(src.path().join("src/A.hs"), "a2").expect("write");
+        let third = sync_tree(src.path(), dest.path(), &excludes, true, &keep).expect("sync");
+        assert_eq!((third.copied, third.deleted), (1, 1));
+        assert!(!dest.path().join("B.hs").exists());
+        assert_eq!(fs::read_to_string(dest.path().join("src/A.hs")).expect("read"), "a2");
+        assert!(
+            dest.path().join("dist-newstyle/cache").exists(),
+            "excluded paths are kept"
+        );
+        assert!(dest.path().join(".marker").exists(), "the marker is never touched");
+    }
+}

@@ -1,0 +1,151 @@
+//! The one reporter: it owns stderr while an apply runs and turns engine events
+//! into plain progress lines (coloured on a terminal) or JSON lines.
+
+use std::io::Write;
+
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::apply::Event;
+use crate::duration::format_elapsed;
+use crate::plan::Action;
+
+/// How events are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Human lines on stderr.
+    Lines {
+        /// ANSI colours.
+        color: bool,
+    },
+    /// One JSON object per event on stdout.
+    Json,
+    /// Nothing but failures.
+    Quiet,
+}
+
+fn verb(action: Action) -> (&'static str, &'static str) {
+    match action {
+        Action::Create => ("creating", "created"),
+        Action::Update => ("updating", "updated"),
+        Action::Replace => ("replacing", "replaced"),
+        Action::Delete => ("deleting", "deleted"),
+        Action::NoOp => ("checking", "unchanged"),
+    }
+}
+
+/// Prints events until the channel closes.
+pub async fn run(mut events: mpsc::UnboundedReceiver<Event>, mode: Mode) {
+    while let Some(event) = events.recv().await {
+        match mode {
+            Mode::Json => {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{}", to_json(&event));
+            }
+            Mode::Lines { color } => {
+                let _ = writeln!(std::io::stderr().lock(), "{}", line(&event, color));
+            }
+            Mode::Quiet => {
+                if matches!(event, Event::Failed { .. }) {
+                    let _ = writeln!(std::io::stderr().lock(), "{}", line(&event, false));
+                }
+            }
+        }
+    }
+}
+
+/// One human line for an event.
+pub fn line(event: &Event, color: bool) -> String {
+    let paint = |code: &str, text: String| {
+        if color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text
+        }
+    };
+    match event {
+        Event::Started { address, action } => format!("{address}: {}...", verb(*action).0),
+        Event::Progress { address, message } => format!("{address}: {message}"),
+        Event::Finished {
+            address,
+            action,
+            id,
+            workspace,
+            elapsed,
+        } => {
+            let mut detail = Vec::new();
+            if let Some(id) = id
+                && *action != Action::Delete
+            {
+                detail.push(format!("id {id}"));
+            }
+            if let Some(w) = workspace {
+                detail.push(w.clone());
+            }
+            let detail = if detail.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", detail.join(", "))
+            };
+            paint(
+                "32",
+                format!(
+                    "{address}: {} after {}{detail}",
+                    verb(*action).1,
+                    format_elapsed(*elapsed)
+                ),
+            )
+        }
+        Event::Failed {
+            address,
+            action,
+            error,
+            elapsed,
+        } => paint(
+            "31",
+            format!(
+                "{address}: {} failed after {}: {error}",
+                action,
+                format_elapsed(*elapsed)
+            ),
+        ),
+        Event::Skipped {
+            address,
+            action,
+            because,
+        } => paint(
+            "33",
+            format!("{address}: {action} skipped: dependency failed ({because})"),
+        ),
+    }
+}
+
+fn to_json(event: &Event) -> serde_json::Value {
+    match event {
+        Event::Started { address, action } => json!({"event": "started", "address": address, "action": action}),
+        Event::Progress { address, message } => json!({"event": "progress", "address": address, "message": message}),
+        Event::Finished {
+            address,
+            action,
+            id,
+            workspace,
+            elapsed,
+        } => json!({
+            "event": "finished", "address": address, "action": action, "id": id, "workspace": workspace,
+            "elapsed_ms": elapsed.as_millis() as u64,
+        }),
+        Event::Failed {
+            address,
+            action,
+            error,
+            elapsed,
+        } => json!({
+            "event": "failed", "address": address, "action": action, "error": error, "elapsed_ms": elapsed.as_millis() as u64,
+        }),
+        Event::Skipped {
+            address,
+            action,
+            because,
+        } => json!({"event": "skipped", "address": address, "action": action, "because": because}),
+    }
+}

@@ -1,0 +1,115 @@
+//! The state: the last known record of every resource, per project, with a lock
+//! for writers and progress notes per sandbox.
+//!
+//! [`StateStore`] is what the engine uses; [`embedded::EmbeddedStore`] keeps it in
+//! a folder next to the manifest (atomic writes, OS file lock).
+
+pub mod embedded;
+pub mod lock;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::address::Address;
+use crate::profile::{DriverKind, Value};
+
+pub use embedded::EmbeddedStore;
+pub use lock::{LockError, LockInfo};
+
+/// The last known record of one resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Record {
+    /// Its address in the manifest.
+    pub address: Address,
+    /// The id assigned on create; names the workspace `sbx-<id>`.
+    pub id: String,
+    /// Profile name.
+    pub profile: String,
+    /// Driver.
+    pub driver: DriverKind,
+    /// Attributes as planned (`profile`, `host`, `inputs.<name>`); sensitive values only as a hash.
+    pub attributes: BTreeMap<String, Value>,
+    /// Digest of the attributes.
+    pub spec_hash: String,
+    /// Content digests (`repo` for a workspace's synced repo).
+    #[serde(default)]
+    pub digests: BTreeMap<String, String>,
+    /// What the driver made: `workspace` (path), `vm`, `root`.
+    #[serde(default)]
+    pub facts: BTreeMap<String, String>,
+    /// Addresses it depended on when applied, so deletes run in reverse order.
+    #[serde(default)]
+    pub depends_on: Vec<Address>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+}
+
+/// A progress note about a sandbox or image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Note {
+    /// RFC 3339.
+    pub at: String,
+    /// The resource it is about.
+    pub address: Address,
+    /// `info`, `warn` or `error`.
+    pub level: String,
+    /// The note.
+    pub text: String,
+}
+
+/// Records of one project, with the version of the state they were read at.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Set once when the state is created; a saved plan is only valid for its lineage.
+    pub lineage: String,
+    /// Bumped on every write.
+    pub serial: u64,
+    /// Records by address.
+    pub records: BTreeMap<Address, Record>,
+}
+
+/// Errors of a state store.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The store could not be read or written.
+    #[error("state at {path}: {message}")]
+    Io {
+        /// File or URL.
+        path: String,
+        /// What failed.
+        message: String,
+    },
+    /// The lock could not be taken.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+}
+
+/// Where records, the lock and notes live.
+///
+/// Guarantees: every write is durable when the call returns and atomic (a reader
+/// or a crash sees the old or the new state). A store only hands out records of
+/// the project asked for.
+pub trait StateStore: Send + Sync {
+    /// Records of `project`.
+    fn load(&self, project: &str) -> impl Future<Output = Result<Snapshot, StateError>> + Send;
+    /// Every project's records (for `list` and `inspect`).
+    fn load_all(&self) -> impl Future<Output = Result<BTreeMap<String, Snapshot>, StateError>> + Send;
+    /// Writes one record; returns the new serial.
+    fn put(&self, project: &str, record: &Record) -> impl Future<Output = Result<u64, StateError>> + Send;
+    /// Removes one record; returns the new serial.
+    fn remove(&self, project: &str, address: &Address) -> impl Future<Output = Result<u64, StateError>> + Send;
+    /// Appends a progress note for the resource with id `id`.
+    fn add_note(&self, id: &str, note: &Note) -> impl Future<Output = Result<(), StateError>> + Send;
+    /// The last `limit` notes of id `id`.
+    fn notes(&self, id: &str, limit: usize) -> impl Future<Output = Result<Vec<Note>, StateError>> + Send;
+}
+
+/// The time now, RFC 3339 in UTC with seconds.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
