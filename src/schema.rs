@@ -10,6 +10,7 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
             "profile.schema.json",
             to_value(schemars::schema_for!(crate::profile::Profile)),
         ),
+        ("plan.schema.json", crate::plan::json_schema()),
     ]
 }
 
