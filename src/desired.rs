@@ -482,26 +482,35 @@ pub fn find_cycle(edges: &BTreeMap<Address, BTreeSet<Address>>) -> Option<Vec<Ad
         }
     }
     for component in petgraph::algo::tarjan_scc(&graph) {
-        let start = *component.iter().min()?;
-        let members: BTreeSet<&Address> = component.iter().copied().collect();
+        let Some(&start) = component.iter().min() else { continue };
         if component.len() == 1 && !graph.contains_edge(start, start) {
             continue;
         }
-        // Walk inside the component until we come back to the start.
-        let mut path = vec![start];
-        let mut visited = BTreeSet::from([start]);
-        let mut current = start;
-        loop {
-            let mut next_nodes: Vec<&Address> = graph.neighbors(current).filter(|n| members.contains(n)).collect();
+        // Breadth-first inside the component from `start` until an edge leads back
+        // to it; a strongly connected component always has such a path.
+        let members: BTreeSet<&Address> = component.iter().copied().collect();
+        let mut came_from: BTreeMap<&Address, &Address> = BTreeMap::new();
+        let mut queue = std::collections::VecDeque::from([start]);
+        while let Some(node) = queue.pop_front() {
+            let mut next_nodes: Vec<&Address> = graph.neighbors(node).filter(|n| members.contains(n)).collect();
             next_nodes.sort();
             if next_nodes.contains(&start) {
-                path.push(start);
-                return Some(path.into_iter().cloned().collect());
+                let mut middle = Vec::new();
+                let mut at = node;
+                while at != start {
+                    middle.push(at);
+                    at = came_from[at];
+                }
+                middle.reverse();
+                let path = std::iter::once(start).chain(middle).chain(std::iter::once(start));
+                return Some(path.cloned().collect());
             }
-            let next = next_nodes.into_iter().find(|n| !visited.contains(n))?;
-            visited.insert(next);
-            path.push(next);
-            current = next;
+            for next in next_nodes {
+                if next != start && !came_from.contains_key(next) {
+                    came_from.insert(next, node);
+                    queue.push_back(next);
+                }
+            }
         }
     }
     None

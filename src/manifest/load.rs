@@ -156,7 +156,7 @@ fn schema_problems(path: &Path, instance: &serde_json::Value, map: &SourceMap) -
                 path,
                 map.locate(&key_path),
                 key_path.clone(),
-                "an input value must be a string, a number or a boolean",
+                "an input value must be a string, a whole number or a boolean",
             ),
             _ => Diagnostic::new(path, map.locate(&key_path), key_path.clone(), error.to_string()),
         };
