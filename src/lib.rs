@@ -17,6 +17,7 @@ pub mod manifest;
 pub mod observe;
 pub mod plan;
 pub mod profile;
+pub mod remote;
 pub mod repo;
 pub mod report;
 pub mod safety;

@@ -7,7 +7,9 @@ use crate::address::Address;
 use crate::desired::Desired;
 use crate::driver::FoundWorkspace;
 use crate::driver::local::{self, LocalDriver};
+use crate::driver::ssh::{self, Lookup, SshDriver};
 use crate::profile::DriverKind;
+use crate::remote::Target;
 use crate::state::{Record, Snapshot};
 
 /// The drivers of one run.
@@ -15,6 +17,8 @@ use crate::state::{Record, Snapshot};
 pub struct Drivers {
     /// Local workspaces.
     pub local: LocalDriver,
+    /// Workspaces on VMs over ssh.
+    pub ssh: SshDriver,
 }
 
 /// Records and facts, as found at plan time.
@@ -80,6 +84,55 @@ pub async fn observe(desired: &Desired, snapshot: Snapshot, drivers: &Drivers) -
                 .insert(local::LOCATION.into(), format!("observe task failed: {e}"));
         }
     }
+
+    // One remote command per VM, all VMs at once.
+    let mut lookups: BTreeMap<Target, Lookup> = BTreeMap::new();
+    for r in desired
+        .resources
+        .values()
+        .filter(|r| r.driver == DriverKind::SshWorkspace)
+    {
+        let lookup = lookups.entry(ssh::target_of(r)).or_default();
+        lookup.roots.extend(r.input_str("workspace_root").map(str::to_string));
+        lookup.dirs.extend(r.input_str("workspace_dir").map(str::to_string));
+        lookup.timeout = lookup.timeout.max(ssh::connect_timeout_of(r));
+    }
+    for r in observed
+        .records
+        .values()
+        .filter(|r| r.driver == DriverKind::SshWorkspace)
+    {
+        let Some(target) = Target::from_location(&record_location(r)) else {
+            continue;
+        };
+        let lookup = lookups.entry(target).or_default();
+        lookup.roots.extend(r.facts.get("root").cloned());
+        lookup.dirs.extend(r.facts.get("workspace").cloned());
+        if lookup.timeout.is_zero() {
+            lookup.timeout = ssh::DEFAULT_CONNECT_TIMEOUT;
+        }
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (target, lookup) in lookups {
+        let driver = drivers.ssh.clone();
+        let project = desired.project.clone();
+        tasks.spawn(async move {
+            let result = driver.observe(&project, &target, &lookup).await;
+            (target, result)
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((_, Ok(found))) => observed.workspaces.extend(found),
+            Ok((target, Err(e))) => {
+                observed.location_errors.insert(target.location(), e.to_string());
+            }
+            Err(e) => tracing::error!("an observe task failed: {e}"),
+        }
+    }
+    observed
+        .workspaces
+        .sort_by(|a, b| (&a.location, &a.path).cmp(&(&b.location, &b.path)));
 
     // One digest per distinct (repo, excludes): many sandboxes often sync one repo.
     let mut by_source: HashMap<(String, Vec<String>), Vec<Address>> = HashMap::new();

@@ -13,6 +13,7 @@ use crate::driver::{DriverError, Made};
 use crate::observe::Drivers;
 use crate::plan::{Action, Change};
 use crate::profile::DriverKind;
+use crate::remote::Target;
 use crate::state::{Record, now_rfc3339};
 
 /// What the state must do after a change.
@@ -165,6 +166,7 @@ impl Executor {
                 let (project, resource, id) = (project.to_string(), resource.clone(), id.clone());
                 blocking(move || driver.create(&project, &resource, &id)).await
             }
+            DriverKind::SshWorkspace => self.drivers.ssh.create(project, resource, &id).await,
             other => Err(DriverError(format!(
                 "the {other} driver is not available in this build"
             ))),
@@ -183,6 +185,7 @@ impl Executor {
                 let (resource, path, id) = (resource.clone(), path.to_string(), id.to_string());
                 blocking(move || driver.update(&resource, &path, &id)).await
             }
+            DriverKind::SshWorkspace => self.drivers.ssh.update(resource, path, id).await,
             other => Err(DriverError(format!(
                 "the {other} driver is not available in this build"
             ))),
@@ -198,6 +201,18 @@ impl Executor {
                 let driver = self.drivers.local.clone();
                 let project = project.to_string();
                 blocking(move || driver.delete(&project, &workspace.path, &workspace.id)).await
+            }
+            DriverKind::SshWorkspace => {
+                let target = Target::from_location(&workspace.location)
+                    .ok_or_else(|| DriverError(format!("cannot tell which VM `{}` is", workspace.location)))?;
+                let timeout = self.desired.resources.get(&change.address).map_or(
+                    crate::driver::ssh::DEFAULT_CONNECT_TIMEOUT,
+                    crate::driver::ssh::connect_timeout_of,
+                );
+                self.drivers
+                    .ssh
+                    .delete(project, &target, &workspace.path, &workspace.id, timeout)
+                    .await
             }
             other => Err(DriverError(format!(
                 "the {other} driver is not available in this build"
@@ -223,8 +238,9 @@ impl Executor {
                 }
             }
             _ => {
-                if let Some(vm) = resource.vm() {
-                    facts.insert("location".into(), vm.to_string());
+                facts.insert("location".into(), crate::plan::diff::location_of(resource));
+                if let Some(root) = resource.input_str("workspace_root") {
+                    facts.insert("root".into(), root.to_string());
                 }
             }
         }

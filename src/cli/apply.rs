@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use sandboxer::address::Address;
 use sandboxer::apply::{self, ApplyOptions, Outcome};
 use sandboxer::desired::Desired;
+use sandboxer::observe::Drivers;
 use sandboxer::plan::render::{self, Style};
 use sandboxer::plan::{Action, PLAN_FORMAT_VERSION, Plan};
 use sandboxer::report::{self, Mode};
@@ -65,15 +66,32 @@ pub fn run(opts: &Opts, settings: &Settings, color: bool) -> anyhow::Result<Exit
     let desired = load_desired(&manifest, settings)?;
     let manifest_dir = manifest_dir(&manifest);
     let store = common::store(settings, &manifest_dir);
+    let drivers = common::drivers(&store, settings);
     common::runtime()?.block_on(async {
+        let result = run_locked(opts, settings, color, saved, desired, &store, &drivers).await;
+        drivers.ssh.pool().close().await;
+        result
+    })
+}
+
+async fn run_locked(
+    opts: &Opts,
+    settings: &Settings,
+    color: bool,
+    saved: Option<Plan>,
+    desired: Desired,
+    store: &EmbeddedStore,
+    drivers: &Drivers,
+) -> anyhow::Result<ExitCode> {
+    {
         let _lock = store.lock("apply", opts.run.lock_timeout).map_err(lock_hint)?;
         let (plan, observed) = match saved {
             Some(plan) => {
-                check_saved(&plan, &desired, &store).await?;
-                let observed = common::observe(&desired, &store).await?;
+                check_saved(&plan, &desired, store).await?;
+                let observed = common::observe(&desired, store, drivers).await?;
                 (plan, observed)
             }
-            None => common::plan(&desired, &store, &opts.targets).await?,
+            None => common::plan(&desired, store, drivers, &opts.targets).await?,
         };
         if !plan.summary.has_changes() {
             if !settings.quiet {
@@ -94,14 +112,15 @@ pub fn run(opts: &Opts, settings: &Settings, color: bool) -> anyhow::Result<Exit
             desired,
             observed.records,
             known,
-            &store,
+            store,
+            drivers,
             &opts.run,
             settings,
             color,
         )
         .await?;
         finish(&outcome, settings)
-    })
+    }
 }
 
 /// Walks a plan with a reporter attached.
@@ -112,6 +131,7 @@ pub async fn execute(
     records: std::collections::BTreeMap<Address, sandboxer::state::Record>,
     known: std::collections::HashSet<String>,
     store: &EmbeddedStore,
+    drivers: &Drivers,
     run: &RunOpts,
     settings: &Settings,
     color: bool,
@@ -135,7 +155,7 @@ pub async fn execute(
         records,
         known,
         store,
-        common::drivers(store),
+        drivers.clone(),
         options,
         tx,
         cancel,

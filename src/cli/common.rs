@@ -13,8 +13,10 @@ use tokio::sync::watch;
 use sandboxer::address::Address;
 use sandboxer::desired::Desired;
 use sandboxer::driver::local::LocalDriver;
+use sandboxer::driver::ssh::SshDriver;
 use sandboxer::observe::{self, Drivers, Observed};
 use sandboxer::plan::{self, Plan};
+use sandboxer::remote::{SshOptions, SshPool};
 use sandboxer::state::{EmbeddedStore, StateStore};
 
 use super::Settings;
@@ -49,21 +51,31 @@ pub fn store(settings: &Settings, manifest_dir: &Path) -> EmbeddedStore {
     EmbeddedStore::new(&settings.state_dir_for(manifest_dir))
 }
 
-/// The drivers of a run.
-pub fn drivers(store: &EmbeddedStore) -> Drivers {
+/// The drivers of one command; its ssh connections are shared by every step.
+pub fn drivers(store: &EmbeddedStore, settings: &Settings) -> Drivers {
+    let options = SshOptions {
+        config_file: settings.ssh_config.clone(),
+        accept_new_host_keys: settings.ssh_accept_new,
+    };
     Drivers {
         local: LocalDriver::new(&store.dir().join("cache").join("repos")),
+        ssh: SshDriver::new(Arc::new(SshPool::new(options))),
     }
 }
 
 /// Reads the state and observes what is there.
-pub async fn observe(desired: &Desired, store: &EmbeddedStore) -> anyhow::Result<Observed> {
+pub async fn observe(desired: &Desired, store: &EmbeddedStore, drivers: &Drivers) -> anyhow::Result<Observed> {
     let snapshot = store.load(&desired.project).await?;
-    Ok(observe::observe(desired, snapshot, &drivers(store)).await)
+    Ok(observe::observe(desired, snapshot, drivers).await)
 }
 
 /// Observes and plans.
-pub async fn plan(desired: &Desired, store: &EmbeddedStore, targets: &[Address]) -> anyhow::Result<(Plan, Observed)> {
+pub async fn plan(
+    desired: &Desired,
+    store: &EmbeddedStore,
+    drivers: &Drivers,
+    targets: &[Address],
+) -> anyhow::Result<(Plan, Observed)> {
     for t in targets {
         if !desired.resources.contains_key(t) {
             let known: Vec<String> = desired.resources.keys().map(ToString::to_string).collect();
@@ -74,7 +86,7 @@ pub async fn plan(desired: &Desired, store: &EmbeddedStore, targets: &[Address])
             .into());
         }
     }
-    let observed = observe(desired, store).await?;
+    let observed = observe(desired, store, drivers).await?;
     Ok((plan::make(desired, &observed, targets), observed))
 }
 

@@ -25,9 +25,25 @@ pub fn run(opts: &Opts, settings: &Settings, color: bool) -> anyhow::Result<Exit
     // Nothing desired: every record and marked workspace of the project goes.
     desired.resources.clear();
     let store = common::store(settings, &opts.manifest.dir());
+    let drivers = common::drivers(&store, settings);
     common::runtime()?.block_on(async {
+        let result = destroy(opts, settings, color, desired, &store, &drivers).await;
+        drivers.ssh.pool().close().await;
+        result
+    })
+}
+
+async fn destroy(
+    opts: &Opts,
+    settings: &Settings,
+    color: bool,
+    desired: sandboxer::desired::Desired,
+    store: &sandboxer::state::EmbeddedStore,
+    drivers: &sandboxer::observe::Drivers,
+) -> anyhow::Result<ExitCode> {
+    {
         let _lock = store.lock("destroy", opts.run.lock_timeout).map_err(lock_hint)?;
-        let (plan, observed) = common::plan(&desired, &store, &[]).await?;
+        let (plan, observed) = common::plan(&desired, store, drivers, &[]).await?;
         if !plan.summary.has_changes() {
             if !settings.quiet {
                 println!("Nothing to destroy: project {} has no resources.", plan.project);
@@ -51,12 +67,13 @@ pub fn run(opts: &Opts, settings: &Settings, color: bool) -> anyhow::Result<Exit
             desired,
             observed.records,
             known,
-            &store,
+            store,
+            drivers,
             &opts.run,
             settings,
             color,
         )
         .await?;
         finish(&outcome, settings)
-    })
+    }
 }

@@ -46,7 +46,12 @@ pub enum Format {
 pub fn run(opts: &Opts, settings: &Settings, color: bool) -> anyhow::Result<ExitCode> {
     let desired = load_desired(&opts.manifest.file, settings)?;
     let store = common::store(settings, &opts.manifest.dir());
-    let (plan, _) = common::runtime()?.block_on(common::plan(&desired, &store, &opts.targets))?;
+    let drivers = common::drivers(&store, settings);
+    let (plan, _) = common::runtime()?.block_on(async {
+        let result = common::plan(&desired, &store, &drivers, &opts.targets).await;
+        drivers.ssh.pool().close().await;
+        result
+    })?;
     if let Some(path) = &opts.out {
         save(&plan, path)?;
     }

@@ -20,6 +20,9 @@ pub struct GlobalOpts {
     /// ssh config file used to reach VMs [default: the operator's ~/.ssh/config]
     #[arg(long, global = true, env = "SANDBOXER_SSH_CONFIG", value_name = "FILE")]
     pub ssh_config: Option<PathBuf>,
+    /// Accept the host key of a VM seen for the first time (changed keys are always refused)
+    #[arg(long, global = true)]
+    pub ssh_accept_new: bool,
     /// State Hub URL; overrides the manifest's `hub.url`
     #[arg(long, global = true, env = "SANDBOXER_HUB_URL", value_name = "URL")]
     pub hub: Option<String>,
@@ -55,8 +58,8 @@ const ENV_PREFIXES: &[&str] = &["SANDBOXER_", "PACKER_"];
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub state_dir: Option<PathBuf>,
-    #[expect(dead_code, reason = "read by the ssh-workspace driver")]
     pub ssh_config: Option<PathBuf>,
+    pub ssh_accept_new: bool,
     #[expect(dead_code, reason = "read by the State Hub client")]
     pub hub_url: Option<String>,
     pub profiles_dir: Option<PathBuf>,
@@ -80,6 +83,7 @@ impl Settings {
         Ok(Settings {
             state_dir: absolute(&opts.state_dir)?,
             ssh_config: absolute(&opts.ssh_config)?,
+            ssh_accept_new: opts.ssh_accept_new,
             hub_url: opts.hub.clone(),
             profiles_dir: absolute(&opts.profiles)?,
             quiet: opts.quiet,

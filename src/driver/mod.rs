@@ -78,3 +78,4 @@ impl DriverError {
 pub fn workspace_dir_name(id: &str) -> String {
     format!("sbx-{id}")
 }
+pub mod ssh;

@@ -196,6 +196,8 @@ fn diff_resource(
         change.reasons.push(format!("could not observe {location}: {e}"));
     } else if found.is_none() && resource.driver != DriverKind::Packer {
         change.action = Action::Create;
+        // A new workspace gets a new id (ids are never reused): the recorded one is not its id.
+        change.id = None;
         change.workspace = None;
         let path = record
             .facts
@@ -279,7 +281,7 @@ pub fn attribute_changes(
 pub fn location_of(resource: &DesiredResource) -> String {
     match resource.driver {
         DriverKind::LocalWorkspace => LOCAL.to_string(),
-        _ => resource.vm().unwrap_or_default().to_string(),
+        _ => crate::driver::ssh::target_of(resource).location(),
     }
 }
 
@@ -430,6 +432,7 @@ mod tests {
         o.records.insert(r.address.clone(), record_of(&r, "x1", None));
         let c = diff(&desired(vec![r]), &o);
         assert_eq!(only(&c).action, Action::Create);
+        assert_eq!(only(&c).id, None, "the re-created workspace gets a new id");
         assert!(
             only(&c).reasons[0].starts_with("drift: /ws/sbx-x1 is missing"),
             "{:?}",

@@ -1,0 +1,400 @@
+//! The `ssh-workspace` driver: `<workspace_root>/sbx-<id>/` on a build VM, reached
+//! over one ssh master connection per VM, with the repo rsynced through it.
+//!
+//! Every remote command is a script of words quoted with [`quote`]; the VM itself
+//! is never touched beyond the workspace folders.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{DriverError, FoundWorkspace, MARKER_FILE, Made, Marker, workspace_dir_name};
+use crate::desired::{DesiredResource, LOCALHOST};
+use crate::remote::{Connection, SshPool, Target, quote};
+use crate::state::now_rfc3339;
+
+/// Connect timeout when a resource does not say.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Where to look on one VM.
+#[derive(Debug, Clone, Default)]
+pub struct Lookup {
+    /// Workspace roots to list.
+    pub roots: BTreeSet<String>,
+    /// Workspace folders named explicitly (`workspace_dir`, recorded paths).
+    pub dirs: BTreeSet<String>,
+    /// How long to try to connect.
+    pub timeout: Duration,
+}
+
+/// The ssh driver; connections are shared by every operation of a run.
+#[derive(Debug, Clone)]
+pub struct SshDriver {
+    pool: Arc<SshPool>,
+}
+
+/// The connection target of a resource.
+pub fn target_of(resource: &DesiredResource) -> Target {
+    Target {
+        vm: resource.vm().unwrap_or_default().to_string(),
+        port: resource
+            .inputs
+            .values
+            .get("tunnel_port")
+            .and_then(|v| v.as_int())
+            .and_then(|p| u16::try_from(p).ok()),
+        jump: (resource.host != LOCALHOST).then(|| resource.host.clone()),
+    }
+}
+
+/// The connect timeout of a resource.
+pub fn connect_timeout_of(resource: &DesiredResource) -> Duration {
+    resource
+        .input_str("connect_timeout")
+        .and_then(|t| crate::duration::parse(t).ok())
+        .unwrap_or(DEFAULT_CONNECT_TIMEOUT)
+}
+
+/// The workspace folder of a resource with id `id`.
+pub fn workspace_path(resource: &DesiredResource, id: &str) -> String {
+    match resource.input_str("workspace_dir") {
+        Some(dir) => dir.to_string(),
+        None => format!(
+            "{}/{}",
+            resource
+                .input_str("workspace_root")
+                .unwrap_or("/build")
+                .trim_end_matches('/'),
+            workspace_dir_name(id)
+        ),
+    }
+}
+
+fn parent(path: &str) -> &str {
+    match path.trim_end_matches('/').rfind('/') {
+        Some(0) => "/",
+        Some(i) => &path[..i],
+        None => ".",
+    }
+}
+
+impl SshDriver {
+    /// A driver over `pool`.
+    pub fn new(pool: Arc<SshPool>) -> Self {
+        SshDriver { pool }
+    }
+
+    /// The pool, to close it at the end of a run.
+    pub fn pool(&self) -> &SshPool {
+        &self.pool
+    }
+
+    async fn connect(&self, target: &Target, timeout: Duration) -> Result<Arc<Connection>, DriverError> {
+        self.pool.get(target, timeout).await.map_err(DriverError)
+    }
+
+    /// Lists the workspaces of `project` on one VM with a single remote command,
+    /// whatever the number of sandboxes there.
+    ///
+    /// Guarantees: reads only. Caveats: folders without a readable marker of
+    /// `project` are not reported (and so never touched).
+    pub async fn observe(
+        &self,
+        project: &str,
+        target: &Target,
+        lookup: &Lookup,
+    ) -> Result<Vec<FoundWorkspace>, DriverError> {
+        let connection = self.connect(target, lookup.timeout).await?;
+        let show = format!(
+            "if [ -f \"$d\"/{m} ]; then printf '@@sbx\\t%s\\t' \"$d\"; tr -d '\\n' < \"$d\"/{m}; printf '\\n'; fi",
+            m = quote(MARKER_FILE)
+        );
+        let mut script = String::new();
+        if !lookup.roots.is_empty() {
+            let roots: Vec<String> = lookup.roots.iter().map(|r| quote(r)).collect();
+            script.push_str(&format!(
+                "for r in {}; do for d in \"$r\"/sbx-* \"$r\"/.sbx-*.creating \"$r\"/.sbx-*.deleting; do {show}; done; done; ",
+                roots.join(" ")
+            ));
+        }
+        if !lookup.dirs.is_empty() {
+            let dirs: Vec<String> = lookup.dirs.iter().map(|r| quote(r)).collect();
+            script.push_str(&format!("for d in {}; do {show}; done; ", dirs.join(" ")));
+        }
+        script.push_str("echo @@end");
+        let out = connection
+            .run_ok(&script, "listing workspaces")
+            .await
+            .map_err(DriverError)?;
+        if !out.lines().any(|l| l == "@@end") {
+            return Err(DriverError(format!("listing workspaces on {target}: output cut short")));
+        }
+        let mut found: BTreeMap<String, FoundWorkspace> = BTreeMap::new();
+        for line in out.lines() {
+            let Some(rest) = line.strip_prefix("@@sbx\t") else {
+                continue;
+            };
+            let Some((path, json)) = rest.split_once('\t') else {
+                continue;
+            };
+            let Ok(marker) = serde_json::from_str::<Marker>(json) else {
+                tracing::warn!("{target}: unreadable marker in {path}; leaving it alone");
+                continue;
+            };
+            if marker.project != project {
+                continue;
+            }
+            let name = path.rsplit('/').next().unwrap_or(path);
+            found.insert(
+                path.to_string(),
+                FoundWorkspace {
+                    location: target.location(),
+                    path: path.to_string(),
+                    leftover: name.starts_with(".sbx-"),
+                    marker,
+                },
+            );
+        }
+        Ok(found.into_values().collect())
+    }
+
+    /// Makes the workspace with its marker, rsyncs the repo, runs the setup.
+    ///
+    /// Guarantees: on `Ok`, the folder holds the repo (excludes left out) and a
+    /// complete marker. Assumptions: `id` is new; the VM has `rsync` when a repo is
+    /// synced. Caveats: killed before the rename, `.sbx-<id>.creating` with our
+    /// marker is left (the next plan deletes it); after, the workspace has an
+    /// incomplete marker (the next plan adopts and completes it).
+    pub async fn create(&self, project: &str, resource: &DesiredResource, id: &str) -> Result<Made, DriverError> {
+        let target = target_of(resource);
+        let connection = self.connect(&target, connect_timeout_of(resource)).await?;
+        let root = resource.input_str("workspace_root").unwrap_or("/build");
+        let path = workspace_path(resource, id);
+        let staging = format!(
+            "{}/.{}.creating",
+            parent(&path).trim_end_matches('/'),
+            workspace_dir_name(id)
+        );
+        let now = now_rfc3339();
+        let mut marker = Marker {
+            id: id.to_string(),
+            project: project.to_string(),
+            address: resource.address.clone(),
+            spec_hash: resource.spec_hash(),
+            repo_digest: None,
+            complete: false,
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        let json = serde_json::to_string(&marker).map_err(|e| DriverError::context("cannot encode marker", e))?;
+        let script = format!(
+            "mkdir -p -- {root} {parent} && mkdir -- {staging} && printf '%s\\n' {json} > {staging}/{m} && \
+             if [ -e {path} ]; then echo {exists} >&2; exit 17; fi && mv -- {staging} {path}",
+            root = quote(root),
+            parent = quote(parent(&path)),
+            staging = quote(&staging),
+            json = quote(&json),
+            m = quote(MARKER_FILE),
+            path = quote(&path),
+            exists = quote(&format!("{path} exists already; refusing to reuse it")),
+        );
+        connection
+            .run_ok(&script, &format!("creating {path}"))
+            .await
+            .map_err(DriverError)?;
+        let mut made = self.sync(&connection, resource, &path, &mut marker).await?;
+        for command in &resource.setup {
+            let script = format!(
+                "cd -- {p} && SANDBOXER_WORKSPACE={p} SANDBOXER_SANDBOX_ID={id} sh -c {c}",
+                p = quote(&path),
+                id = quote(id),
+                c = quote(command)
+            );
+            let out = connection.run(&script).await.map_err(DriverError)?;
+            let text = super::local::tail(&format!("{}{}", out.stdout, out.stderr), 2000);
+            if out.code != Some(0) {
+                return Err(DriverError(format!(
+                    "setup `{command}` failed on {}: {text}",
+                    target.vm
+                )));
+            }
+            made.notes.push(format!("setup `{command}`: {text}"));
+        }
+        Ok(made)
+    }
+
+    /// Resyncs the repo into an existing workspace.
+    ///
+    /// Guarantees: on `Ok`, the folder holds the repo as now and a complete marker.
+    /// Assumptions: `path` carries our marker with `id` (checked first). Caveats:
+    /// killed mid-sync, the marker says incomplete; the next plan updates again.
+    pub async fn update(&self, resource: &DesiredResource, path: &str, id: &str) -> Result<Made, DriverError> {
+        let target = target_of(resource);
+        let connection = self.connect(&target, connect_timeout_of(resource)).await?;
+        let mut marker = read_marker(&connection, path)
+            .await?
+            .filter(|m| m.id == id)
+            .ok_or_else(|| {
+                DriverError(format!(
+                    "{}:{path} does not carry the marker of sandbox {id}; refusing to sync into it",
+                    target.vm
+                ))
+            })?;
+        marker.spec_hash = resource.spec_hash();
+        self.sync(&connection, resource, path, &mut marker).await
+    }
+
+    async fn sync(
+        &self,
+        connection: &Connection,
+        resource: &DesiredResource,
+        path: &str,
+        marker: &mut Marker,
+    ) -> Result<Made, DriverError> {
+        let mut made = Made {
+            path: path.to_string(),
+            ..Made::default()
+        };
+        if let Some(repo) = resource.input_str("repo") {
+            marker.complete = false;
+            write_marker(connection, path, marker).await?;
+            // The digest is taken before the copy: a repo edited during the sync
+            // shows up as a change in the next plan.
+            let digest = {
+                let resource = resource.clone();
+                let local = crate::driver::local::LocalDriver::new(&std::env::temp_dir());
+                tokio::task::spawn_blocking(move || local.repo_digest(&resource))
+                    .await
+                    .map_err(|e| DriverError(e.to_string()))?
+                    .unwrap_or_else(|| Err("no repo".into()))
+                    .map_err(DriverError)?
+            };
+            let note = connection
+                .rsync(Path::new(repo), path, &resource.sync.excludes, resource.sync.delete)
+                .await
+                .map_err(DriverError)?;
+            made.notes.push(note);
+            made.repo_digest = Some(digest);
+        }
+        marker.repo_digest.clone_from(&made.repo_digest);
+        marker.complete = true;
+        marker.updated_at = now_rfc3339();
+        write_marker(connection, path, marker).await?;
+        Ok(made)
+    }
+
+    /// Removes a workspace that carries our marker with `id`; the VM stays as it is.
+    ///
+    /// Guarantees: removes nothing without our marker, project and id; on `Ok` the
+    /// folder is gone. Caveats: killed mid-removal, `.sbx-<id>.deleting` with the
+    /// marker is left; the next plan deletes it.
+    pub async fn delete(
+        &self,
+        project: &str,
+        target: &Target,
+        path: &str,
+        id: &str,
+        timeout: Duration,
+    ) -> Result<(), DriverError> {
+        let connection = self.connect(target, timeout).await?;
+        let exists = connection
+            .run(&format!("[ -e {} ]", quote(path)))
+            .await
+            .map_err(DriverError)?;
+        if exists.code == Some(1) {
+            return Ok(());
+        }
+        match read_marker(&connection, path).await? {
+            Some(m) if m.id == id && m.project == project => {}
+            Some(m) => {
+                return Err(DriverError(format!(
+                    "{}:{path} belongs to sandbox {} of project {}, not {id} of {project}; refusing to delete it",
+                    target.vm, m.id, m.project
+                )));
+            }
+            None => {
+                return Err(DriverError(format!(
+                    "{}:{path} has no sandboxer marker; refusing to delete it",
+                    target.vm
+                )));
+            }
+        }
+        let name = path.rsplit('/').next().unwrap_or(path);
+        let doomed = if name.ends_with(".deleting") {
+            path.to_string()
+        } else {
+            format!(
+                "{}/.{}.deleting",
+                parent(path).trim_end_matches('/'),
+                workspace_dir_name(id)
+            )
+        };
+        let mut script = String::new();
+        if doomed != path {
+            script.push_str(&format!("mv -- {} {} && ", quote(path), quote(&doomed)));
+        }
+        // Everything but the marker first, so a half-removed folder stays recognisable.
+        script.push_str(&format!(
+            "find {d} -mindepth 1 -maxdepth 1 ! -name {m} -exec rm -rf -- {{}} + && rm -rf -- {d}",
+            d = quote(&doomed),
+            m = quote(MARKER_FILE)
+        ));
+        connection
+            .run_ok(&script, &format!("removing {path}"))
+            .await
+            .map_err(DriverError)?;
+        Ok(())
+    }
+}
+
+async fn read_marker(connection: &Connection, dir: &str) -> Result<Option<Marker>, DriverError> {
+    let out = connection
+        .run(&format!("cat -- {}/{}", quote(dir), quote(MARKER_FILE)))
+        .await
+        .map_err(DriverError)?;
+    if out.code != Some(0) {
+        return Ok(None);
+    }
+    Ok(serde_json::from_str(out.stdout.trim()).ok())
+}
+
+async fn write_marker(connection: &Connection, dir: &str, marker: &Marker) -> Result<(), DriverError> {
+    let json = serde_json::to_string(marker).map_err(|e| DriverError::context("cannot encode marker", e))?;
+    let file = format!("{}/{MARKER_FILE}", dir.trim_end_matches('/'));
+    let tmp = format!("{file}.tmp");
+    let script = format!(
+        "printf '%s\\n' {} > {t} && mv -f -- {t} {f}",
+        quote(&json),
+        t = quote(&tmp),
+        f = quote(&file)
+    );
+    connection
+        .run_ok(&script, &format!("writing the marker of {dir}"))
+        .await
+        .map_err(DriverError)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parents() {
+        assert_eq!(parent("/build/sbx-a"), "/build");
+        assert_eq!(parent("/sbx-a"), "/");
+    }
+
+    #[test]
+    fn locations_round_trip() {
+        let t = Target {
+            vm: "haskell-build".into(),
+            port: Some(12222),
+            jump: Some("bastion".into()),
+        };
+        assert_eq!(t.location(), "bastion/haskell-build:12222");
+        assert_eq!(Target::from_location(&t.location()), Some(t));
+        assert_eq!(Target::from_location("vm1").map(|t| t.port), Some(None));
+    }
+}

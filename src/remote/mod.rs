@@ -1,0 +1,348 @@
+//! Remote access to build VMs: one ssh master connection per VM per run (opened
+//! lazily, with retries while a VM boots), commands built from quoted words, and
+//! rsync through the master's control socket.
+
+pub mod quote;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder};
+use tokio::sync::{Mutex, OnceCell, Semaphore};
+
+pub use quote::quote;
+
+/// Commands at once on one connection: below sshd's default MaxSessions (10),
+/// with room for an rsync.
+const SESSIONS_PER_CONNECTION: usize = 8;
+
+/// How sandboxer reaches VMs.
+#[derive(Debug, Clone, Default)]
+pub struct SshOptions {
+    /// An ssh config file instead of the operator's `~/.ssh/config`.
+    pub config_file: Option<PathBuf>,
+    /// Accept (and remember) the host key of a VM seen for the first time.
+    /// Changed keys are always refused.
+    pub accept_new_host_keys: bool,
+}
+
+/// Which connection: VM alias, tunnel port, jump host.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Target {
+    /// The VM's SSH alias.
+    pub vm: String,
+    /// The tunnel port, overriding the alias's port.
+    pub port: Option<u16>,
+    /// A jump host, when sandboxer does not run where the tunnels end.
+    pub jump: Option<String>,
+}
+
+impl Target {
+    /// The location name used in plans and records: `[jump/]vm[:port]`.
+    pub fn location(&self) -> String {
+        let mut s = String::new();
+        if let Some(j) = &self.jump {
+            s.push_str(j);
+            s.push('/');
+        }
+        s.push_str(&self.vm);
+        if let Some(p) = self.port {
+            s.push_str(&format!(":{p}"));
+        }
+        s
+    }
+
+    /// Reads a location name back (names are `[A-Za-z0-9._-]`, so this is unambiguous).
+    pub fn from_location(location: &str) -> Option<Target> {
+        let (jump, rest) = match location.split_once('/') {
+            Some((j, r)) => (Some(j.to_string()), r),
+            None => (None, location),
+        };
+        let (vm, port) = match rest.split_once(':') {
+            Some((vm, p)) => (vm, Some(p.parse().ok()?)),
+            None => (rest, None),
+        };
+        crate::safety::check_ssh_alias(vm).ok()?;
+        Some(Target {
+            vm: vm.to_string(),
+            port,
+            jump,
+        })
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.vm)?;
+        if let Some(p) = self.port {
+            write!(f, " (port {p})")?;
+        }
+        if let Some(j) = &self.jump {
+            write!(f, " via {j}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One open connection.
+pub struct Connection {
+    session: Session,
+    target: Target,
+    limit: Semaphore,
+    options: SshOptions,
+}
+
+/// The output of a remote command.
+#[derive(Debug, Clone)]
+pub struct RemoteOutput {
+    /// Exit code (None when killed by a signal).
+    pub code: Option<i32>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Connection {
+    /// Runs `script` with `sh -c` on the VM. The script must be built from words
+    /// quoted with [`quote()`].
+    pub async fn run(&self, script: &str) -> Result<RemoteOutput, String> {
+        let _permit = self.limit.acquire().await.map_err(|e| e.to_string())?;
+        let line = format!("sh -c {}", quote(script));
+        tracing::debug!(vm = %self.target, "remote: {line}");
+        let output = self
+            .session
+            .raw_command(&line)
+            .output()
+            .await
+            .map_err(|e| format!("ssh {}: {}", self.target, error_text(&e)))?;
+        Ok(RemoteOutput {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        })
+    }
+
+    /// Runs `script` and fails unless it exits 0.
+    pub async fn run_ok(&self, script: &str, what: &str) -> Result<String, String> {
+        let out = self.run(script).await?;
+        if out.code == Some(0) {
+            Ok(out.stdout)
+        } else {
+            let code = out.code.map_or("a signal".to_string(), |c| format!("exit {c}"));
+            Err(format!(
+                "{what} on {} failed ({code}): {}",
+                self.target.vm,
+                out.stderr.trim()
+            ))
+        }
+    }
+
+    /// rsync of local folder `src` into `dest` on the VM, through this connection.
+    /// `-s` keeps paths away from the remote shell.
+    pub async fn rsync(&self, src: &Path, dest: &str, excludes: &[String], delete: bool) -> Result<String, String> {
+        let socket = self.session.control_socket();
+        let mut ssh = vec![
+            "ssh".to_string(),
+            "-S".into(),
+            socket.to_string_lossy().into_owned(),
+            "-o".into(),
+            "ControlMaster=no".into(),
+        ];
+        if let Some(config) = &self.options.config_file {
+            ssh.push("-F".into());
+            ssh.push(config.to_string_lossy().into_owned());
+        }
+        // rsync splits -e on whitespace; refuse paths that would be cut in two.
+        if let Some(word) = ssh.iter().find(|w| w.chars().any(char::is_whitespace)) {
+            return Err(format!("cannot run rsync: `{word}` contains whitespace"));
+        }
+        let mut command = tokio::process::Command::new("rsync");
+        command.arg("-az").arg("-s").arg("--stats").arg("-e").arg(ssh.join(" "));
+        if delete {
+            command.arg("--delete");
+        }
+        command.arg(format!("--exclude=/{}", crate::driver::MARKER_FILE));
+        for pattern in excludes {
+            command.arg(format!("--exclude={pattern}"));
+        }
+        let mut source = src.as_os_str().to_owned();
+        source.push("/");
+        command.arg(source).arg(format!("{}:{dest}/", self.target.vm));
+        command.stdin(std::process::Stdio::null()).kill_on_drop(true);
+        let _permit = self.limit.acquire().await.map_err(|e| e.to_string())?;
+        let output = command.output().await.map_err(|e| format!("cannot run rsync: {e}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "rsync to {}:{dest} failed ({}): {}",
+                self.target.vm,
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+        }
+        let stats = String::from_utf8_lossy(&output.stdout);
+        let transferred = stats
+            .lines()
+            .find(|l| l.starts_with("Number of regular files transferred"))
+            .and_then(|l| l.rsplit(':').next())
+            .map(|n| n.trim().to_string())
+            .unwrap_or_else(|| "?".into());
+        Ok(format!("rsync: {transferred} files transferred"))
+    }
+
+    /// The connection's target.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+}
+
+type Slot = Arc<OnceCell<Result<Arc<Connection>, String>>>;
+
+/// The connections of one run, one per target, opened on first use.
+pub struct SshPool {
+    options: SshOptions,
+    control_dir: PathBuf,
+    slots: Mutex<HashMap<Target, Slot>>,
+}
+
+impl std::fmt::Debug for SshPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SshPool")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SshPool {
+    /// A pool whose control sockets will live in a fresh short folder under /tmp
+    /// (socket paths must fit 107 bytes), made on the first connection.
+    pub fn new(options: SshOptions) -> Self {
+        let control_dir = PathBuf::from("/tmp").join(format!("sbx-{}", crate::id::random_id(8)));
+        SshPool {
+            options,
+            control_dir,
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The connection to `target`, opening it (with retries up to `timeout`) on first use.
+    /// A failure is remembered for the rest of the run: every sandbox on that VM
+    /// fails at once with the same error.
+    pub async fn get(&self, target: &Target, timeout: Duration) -> Result<Arc<Connection>, String> {
+        let slot = self.slots.lock().await.entry(target.clone()).or_default().clone();
+        slot.get_or_init(|| self.connect(target.clone(), timeout)).await.clone()
+    }
+
+    async fn connect(&self, target: Target, timeout: Duration) -> Result<Arc<Connection>, String> {
+        use std::os::unix::fs::DirBuilderExt;
+        if !self.control_dir.is_dir() {
+            std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(&self.control_dir)
+                .map_err(|e| format!("cannot create ssh control folder {}: {e}", self.control_dir.display()))?;
+        }
+        let mut builder = SessionBuilder::default();
+        builder
+            .known_hosts_check(if self.options.accept_new_host_keys {
+                KnownHosts::Add
+            } else {
+                KnownHosts::Strict
+            })
+            .control_directory(&self.control_dir)
+            .control_persist(ControlPersist::IdleFor(std::num::NonZeroUsize::MIN.saturating_add(29)))
+            .server_alive_interval(Duration::from_secs(15));
+        if let Some(config) = &self.options.config_file {
+            builder.config_file(config);
+        }
+        if let Some(port) = target.port {
+            builder.port(port);
+        }
+        if let Some(jump) = &target.jump {
+            builder.jump_hosts([jump]);
+        }
+        let deadline = Instant::now() + timeout;
+        let mut delay = Duration::from_millis(200);
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            builder.connect_timeout(remaining.clamp(Duration::from_secs(1), Duration::from_secs(10)));
+            match builder.connect_mux(&target.vm).await {
+                Ok(session) => {
+                    tracing::info!(vm = %target, attempts, "ssh connected");
+                    return Ok(Arc::new(Connection {
+                        session,
+                        target,
+                        limit: Semaphore::new(SESSIONS_PER_CONNECTION),
+                        options: self.options.clone(),
+                    }));
+                }
+                Err(e) => {
+                    let text = error_text(&e);
+                    let permanent = is_permanent(&text);
+                    if permanent || Instant::now() + delay >= deadline {
+                        let tried = if attempts > 1 {
+                            format!(" (after {attempts} attempts)")
+                        } else {
+                            String::new()
+                        };
+                        return Err(format!("cannot connect to {target}{tried}: {text}"));
+                    }
+                    tracing::info!(vm = %target, "ssh not reachable yet, retrying in {delay:?}: {text}");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    /// Closes every master connection and removes the control folder.
+    pub async fn close(&self) {
+        let slots: Vec<Slot> = self.slots.lock().await.drain().map(|(_, s)| s).collect();
+        for slot in slots {
+            let Some(Ok(connection)) = Arc::try_unwrap(slot).ok().and_then(OnceCell::into_inner) else {
+                continue;
+            };
+            if let Ok(connection) = Arc::try_unwrap(connection)
+                && let Err(e) = connection.session.close().await
+            {
+                tracing::debug!("closing ssh master: {e}");
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.control_dir);
+    }
+}
+
+/// ssh's own words: the crate wraps them in an io::Error source.
+fn error_text(e: &openssh::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !more.is_empty() && !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        source = s.source();
+    }
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Errors that waiting will not fix.
+fn is_permanent(text: &str) -> bool {
+    [
+        "Host key verification failed",
+        "IDENTIFICATION HAS CHANGED",
+        "Permission denied",
+        "Bad configuration option",
+        "Could not resolve hostname",
+        "No such file or directory",
+    ]
+    .iter()
+    .any(|p| text.contains(p))
+}
