@@ -129,6 +129,8 @@ pub struct BuildContext {
     pub resolve: ResolveContext,
     /// Where local workspaces go when the manifest says nothing: `<state dir>/workspaces`.
     pub default_local_root: PathBuf,
+    /// The port registry when the manifest does not name one (`SANDBOXER_PORT_REGISTRY`).
+    pub port_registry: Option<PathBuf>,
 }
 
 /// How a resource entry looks, whatever section it is in.
@@ -273,6 +275,24 @@ pub fn build(loaded: &LoadedManifest, catalog: &Catalog, ctx: &BuildContext) -> 
     }
 
     problems.extend(check_images(loaded, &resources));
+    let registry_path = m
+        .port_registry
+        .as_deref()
+        .map(|p| crate::profile::resolve::local_path(p, &resolve_ctx))
+        .or_else(|| ctx.port_registry.clone());
+    if let Some(path) = registry_path {
+        match crate::port_registry::load(&path) {
+            Ok(registry) => {
+                for r in resources.values_mut() {
+                    let key_path = format!("{}.inputs", section_key(&r.address));
+                    if let Err(d) = apply_registry(loaded, &key_path, r, &registry) {
+                        problems.push(d);
+                    }
+                }
+            }
+            Err(mut p) => problems.append(&mut p),
+        }
+    }
     infer_image_dependencies(&mut resources);
     for r in resources.values() {
         edges
@@ -433,6 +453,68 @@ fn check_driver_rules(
         );
     }
     problems
+}
+
+/// `images.<name>` or `sandboxes.<name>`.
+fn section_key(address: &Address) -> String {
+    match address.kind {
+        ResourceKind::Image => format!("images.{}", address.name),
+        ResourceKind::Sandbox => format!("sandboxes.{}", address.name),
+    }
+}
+
+/// Checks a resource's tunnel port against the registry, or takes its port from it.
+pub fn apply_registry(
+    reporter: &dyn Reporter,
+    inputs_key: &str,
+    resource: &mut DesiredResource,
+    registry: &crate::port_registry::LoadedRegistry,
+) -> Result<(), Diagnostic> {
+    let takes_port = resource.driver == DriverKind::SshWorkspace
+        || (resource.driver == DriverKind::Packer && !resource.is_packer_build());
+    if !takes_port {
+        return Ok(());
+    }
+    let vm = resource.vm().unwrap_or_default().to_string();
+    match resource.inputs.values.get("tunnel_port").and_then(Value::as_int) {
+        Some(port) => {
+            let registered = u16::try_from(port).ok().and_then(|p| registry.vm_at(p));
+            match registered {
+                None => Err(reporter
+                    .at(
+                        &format!("{inputs_key}.tunnel_port"),
+                        format!(
+                            "tunnel port {port} is not in the port registry {}",
+                            registry.path.display()
+                        ),
+                    )
+                    .with_hint(format!("registered ports: {}", registry.ports_text()))),
+                Some(other) if other != vm => Err(reporter
+                    .at(
+                        &format!("{inputs_key}.tunnel_port"),
+                        format!("tunnel port {port} reaches VM `{other}`, not `{vm}`"),
+                    )
+                    .with_hint(match registry.port_of(&vm) {
+                        Some(p) => format!("{vm} is registered at port {p}"),
+                        None => format!("registered ports: {}", registry.ports_text()),
+                    })),
+                Some(_) => Ok(()),
+            }
+        }
+        None => {
+            if let Some(port) = registry.port_of(&vm) {
+                resource
+                    .inputs
+                    .values
+                    .insert("tunnel_port".into(), Value::Int(i64::from(port)));
+                resource
+                    .inputs
+                    .origins
+                    .insert("tunnel_port".into(), crate::profile::resolve::Origin::Default);
+            }
+            Ok(())
+        }
+    }
 }
 
 /// Two images must not build the same VM.

@@ -16,6 +16,7 @@ pub mod id;
 pub mod manifest;
 pub mod observe;
 pub mod plan;
+pub mod port_registry;
 pub mod profile;
 pub mod remote;
 pub mod repo;

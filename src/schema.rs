@@ -11,6 +11,7 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
             to_value(schemars::schema_for!(crate::profile::Profile)),
         ),
         ("plan.schema.json", crate::plan::json_schema()),
+        ("port-registry.schema.json", crate::port_registry::json_schema()),
     ]
 }
 

@@ -38,6 +38,22 @@ impl ManifestArg {
     }
 }
 
+/// `-f FILE` for commands that only need the state folder: the manifest's when a
+/// manifest is given or `sandboxes.yaml` is here, else the user's state folder.
+#[derive(Debug, Clone, Args)]
+pub struct StateArg {
+    /// The manifest whose state to use [default: sandboxes.yaml if present, else the user's state]
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+impl StateArg {
+    /// The store this command uses.
+    pub fn store(&self, settings: &Settings) -> EmbeddedStore {
+        EmbeddedStore::new(&settings.state_dir_without_manifest(self.file.as_deref()))
+    }
+}
+
 /// A tokio runtime for one command.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()

@@ -14,17 +14,29 @@ use super::validate::load_desired;
 
 #[derive(Debug, Args)]
 pub struct Opts {
-    #[command(flatten)]
-    pub manifest: ManifestArg,
+    /// Destroy only this sandbox (by id), whatever project it is in; the VM stays running
+    pub id: Option<String>,
+    /// The manifest whose project is destroyed
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub run: RunOpts,
 }
 
 pub fn run(opts: &Opts, settings: &Settings, color: bool) -> anyhow::Result<ExitCode> {
-    let mut desired = load_desired(&opts.manifest.file, settings)?;
+    if let Some(id) = &opts.id {
+        let state = super::common::StateArg {
+            file: opts.file.clone(),
+        };
+        return super::create::destroy_by_id(id, &state, &opts.run, settings, color);
+    }
+    let manifest = ManifestArg {
+        file: opts.file.clone().unwrap_or_else(|| "sandboxes.yaml".into()),
+    };
+    let mut desired = load_desired(&manifest.file, settings)?;
     // Nothing desired: every record and marked workspace of the project goes.
     desired.resources.clear();
-    let store = common::store(settings, &opts.manifest.dir());
+    let store = common::store(settings, &manifest.dir());
     let drivers = common::drivers(&store, settings);
     common::runtime()?.block_on(async {
         let result = destroy(opts, settings, color, desired, &store, &drivers).await;
@@ -43,7 +55,8 @@ async fn destroy(
 ) -> anyhow::Result<ExitCode> {
     {
         let _lock = store.lock("destroy", opts.run.lock_timeout).map_err(lock_hint)?;
-        let (plan, observed) = common::plan(&desired, store, drivers, &[]).await?;
+        let (mut plan, observed) = common::plan(&desired, store, drivers, &[]).await?;
+        say_why(&mut plan.changes);
         if !plan.summary.has_changes() {
             if !settings.quiet {
                 println!("Nothing to destroy: project {} has no resources.", plan.project);
@@ -75,5 +88,16 @@ async fn destroy(
         )
         .await?;
         finish(&outcome, settings)
+    }
+}
+
+/// In a destroy, records go because the operator asked, not because the manifest lost them.
+pub fn say_why(changes: &mut [sandboxer::plan::Change]) {
+    for change in changes {
+        for reason in &mut change.reasons {
+            if reason == "gone from manifest" {
+                *reason = "destroy requested".into();
+            }
+        }
     }
 }

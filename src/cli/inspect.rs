@@ -10,7 +10,7 @@ use sandboxer::driver::local::read_marker;
 use sandboxer::state::{Record, StateStore};
 
 use super::Settings;
-use super::common::{self, ManifestArg};
+use super::common::StateArg;
 use super::output::Hinted;
 
 #[derive(Debug, Args)]
@@ -18,7 +18,7 @@ pub struct Opts {
     /// A sandbox id, or an address such as sandbox.my-app
     pub what: String,
     #[command(flatten)]
-    pub manifest: ManifestArg,
+    pub state: StateArg,
     /// How many of the last notes to show
     #[arg(long, default_value_t = 20)]
     pub notes: usize,
@@ -28,8 +28,8 @@ pub struct Opts {
 }
 
 pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
-    let store = common::store(settings, &opts.manifest.dir());
-    common::runtime()?.block_on(async {
+    let store = opts.state.store(settings);
+    super::common::runtime()?.block_on(async {
         let projects = store.load_all().await?;
         let address: Option<Address> = opts.what.parse().ok();
         let found: Vec<(&String, &Record)> = projects

@@ -8,21 +8,21 @@ use serde_json::json;
 use sandboxer::state::StateStore;
 
 use super::Settings;
-use super::common::{self, ManifestArg};
+use super::common::StateArg;
 
 #[derive(Debug, Args)]
 pub struct Opts {
     /// The manifest whose state folder is listed (all of its projects)
     #[command(flatten)]
-    pub manifest: ManifestArg,
+    pub state: StateArg,
     /// Print JSON
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
-    let store = common::store(settings, &opts.manifest.dir());
-    let projects = common::runtime()?.block_on(store.load_all())?;
+    let store = opts.state.store(settings);
+    let projects = super::common::runtime()?.block_on(store.load_all())?;
     if opts.json {
         let rows: Vec<_> = projects
             .iter()

@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod common;
+pub mod create;
 pub mod destroy;
 pub mod force_unlock;
 pub mod inspect;
@@ -34,11 +35,13 @@ pub struct Cli {
 pub enum Command {
     /// Check a manifest: syntax, schema, profiles, inputs, dependencies. Changes nothing.
     Validate(validate::Opts),
+    /// Create one sandbox (or image) from a profile, without a manifest.
+    Create(create::Opts),
     /// Show what apply would change, and why.
     Plan(plan::Opts),
     /// Carry out the plan (or a saved plan).
     Apply(apply::Opts),
-    /// Remove every resource of the manifest's project.
+    /// Remove every resource of the manifest's project, or one sandbox by id.
     Destroy(destroy::Opts),
     /// List recorded resources.
     List(list::Opts),
@@ -55,6 +58,7 @@ pub fn run(cli: Cli, color: bool) -> anyhow::Result<ExitCode> {
     let settings = Settings::from_opts(&cli.global)?;
     match cli.command {
         Command::Validate(opts) => validate::run(&opts, &settings),
+        Command::Create(opts) => create::run(&opts, &settings, color),
         Command::Plan(opts) => plan::run(&opts, &settings, color),
         Command::Apply(opts) => apply::run(&opts, &settings, color),
         Command::Destroy(opts) => destroy::run(&opts, &settings, color),

@@ -67,6 +67,7 @@ pub struct Settings {
     /// Snapshot of the environment variables profiles and manifests may name.
     pub env: BTreeMap<String, String>,
     pub home: Option<PathBuf>,
+    pub xdg_state_home: Option<PathBuf>,
 }
 
 impl Settings {
@@ -89,6 +90,9 @@ impl Settings {
             quiet: opts.quiet,
             env,
             home,
+            xdg_state_home: std::env::var_os("XDG_STATE_HOME")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
         })
     }
 
@@ -97,6 +101,29 @@ impl Settings {
         self.state_dir
             .clone()
             .unwrap_or_else(|| manifest_dir.join(".sandboxer"))
+    }
+
+    /// The state folder of commands that may run without a manifest (`create`,
+    /// `destroy <id>`, `list`, `inspect`): `--state-dir`; else next to the given
+    /// manifest, or to `./sandboxes.yaml` if there is one; else the user's state
+    /// folder (`$XDG_STATE_HOME/sandboxer`, `~/.local/state/sandboxer`).
+    pub fn state_dir_without_manifest(&self, manifest: Option<&Path>) -> PathBuf {
+        if let Some(dir) = &self.state_dir {
+            return dir.clone();
+        }
+        let manifest = manifest.map(Path::to_path_buf).or_else(|| {
+            let here = PathBuf::from("sandboxes.yaml");
+            here.is_file().then_some(here)
+        });
+        if let Some(m) = manifest {
+            let absolute = std::path::absolute(&m).unwrap_or(m);
+            return self.state_dir_for(absolute.parent().unwrap_or(Path::new(".")));
+        }
+        match (&self.xdg_state_home, &self.home) {
+            (Some(xdg), _) => xdg.join("sandboxer"),
+            (None, Some(home)) => home.join(".local/state/sandboxer"),
+            (None, None) => PathBuf::from(".sandboxer"),
+        }
     }
 
     /// Built-in profiles, then `profiles/` next to the manifest, then `--profiles`.
@@ -124,6 +151,7 @@ impl Settings {
                 env: self.env.clone(),
             },
             default_local_root: self.state_dir_for(&loaded.dir).join("workspaces"),
+            port_registry: self.env.get("SANDBOXER_PORT_REGISTRY").map(PathBuf::from),
         }
     }
 }

@@ -1,0 +1,302 @@
+//! `sandboxer create`: the v0 imperative command, on the same engine. One
+//! resource from a profile and `--input k=v` words, checked exactly like a
+//! manifest entry, recorded in project `adhoc` unless `--project` says otherwise.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Args;
+use serde_json::json;
+
+use sandboxer::address::{Address, ResourceKind};
+use sandboxer::desired::{self, BuildContext, Desired, EntrySpec, Reporter};
+use sandboxer::diagnostic::{Diagnostic, Diagnostics};
+use sandboxer::plan::{self, Action};
+use sandboxer::profile::{DriverKind, InputValue};
+
+use super::Settings;
+use super::apply::{RunOpts, execute, finish, lock_hint};
+use super::common::{self, StateArg};
+use super::output::Hinted;
+
+#[derive(Debug, Args)]
+pub struct Opts {
+    /// Profile, e.g. profile.vm-haskell-build
+    #[arg(long)]
+    pub profile: String,
+    /// An input, `name=value`; repeatable
+    #[arg(long = "input", value_name = "NAME=VALUE")]
+    pub inputs: Vec<String>,
+    /// Where sandboxer runs from to reach the VM: localhost, or an SSH jump host
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Name of the sandbox (its address is sandbox.<name>) [default: <vm>-<random>]
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Project to record it in
+    #[arg(long, default_value = "adhoc")]
+    pub project: String,
+    #[command(flatten)]
+    pub state: StateArg,
+    #[command(flatten)]
+    pub run: RunOpts,
+}
+
+/// Diagnostics of command-line inputs point at the flag.
+struct CommandLine;
+
+impl Reporter for CommandLine {
+    fn at(&self, key_path: &str, message: String) -> Diagnostic {
+        // sandboxes.<name>.inputs.<k> → --input <k>; sandboxes.<name>.host → --host
+        let flag = match key_path.split('.').collect::<Vec<_>>().as_slice() {
+            [_, _, "inputs", k, ..] => format!("--input {k}"),
+            [_, _, "inputs"] => "--input".to_string(),
+            [_, _, field] => format!("--{field}"),
+            _ => "--name".to_string(),
+        };
+        Diagnostic::new(Path::new("<command line>"), None, flag, message)
+    }
+}
+
+fn parse_inputs(words: &[String]) -> Result<BTreeMap<String, InputValue>, Diagnostics> {
+    let mut inputs = BTreeMap::new();
+    let mut problems = Vec::new();
+    for word in words {
+        match word.split_once('=') {
+            Some((k, v)) if !k.is_empty() => {
+                inputs.insert(k.to_string(), InputValue::String(v.to_string()));
+            }
+            _ => problems.push(
+                Diagnostic::new(
+                    Path::new("<command line>"),
+                    None,
+                    "--input",
+                    format!("`{word}` is not NAME=VALUE"),
+                )
+                .with_hint("write e.g. --input vm=haskell-build"),
+            ),
+        }
+    }
+    if problems.is_empty() {
+        Ok(inputs)
+    } else {
+        Err(Diagnostics(problems))
+    }
+}
+
+pub fn run(opts: &Opts, settings: &Settings, color: bool) -> anyhow::Result<ExitCode> {
+    let inputs = parse_inputs(&opts.inputs)?;
+    let cwd = std::env::current_dir()?;
+    let state_dir = settings.state_dir_without_manifest(opts.state.file.as_deref());
+    let store = sandboxer::state::EmbeddedStore::new(&state_dir);
+    let catalog = settings.catalog(&cwd)?;
+    let ctx = BuildContext {
+        resolve: sandboxer::profile::ResolveContext {
+            base_dir: cwd.clone(),
+            home: settings.home.clone(),
+            env: settings.env.clone(),
+        },
+        default_local_root: state_dir.join("workspaces"),
+        port_registry: settings.env.get("SANDBOXER_PORT_REGISTRY").map(Into::into),
+    };
+    let is_image = catalog
+        .get(&opts.profile)
+        .is_some_and(|p| p.driver == DriverKind::Packer)
+        && inputs.get("mode").is_none_or(|m| m.to_string() != "attach");
+    let name = opts.name.clone().unwrap_or_else(|| {
+        let base = ["vm", "vm_name", "ssh_target"]
+            .iter()
+            .find_map(|k| inputs.get(*k))
+            .map_or("local".to_string(), ToString::to_string);
+        let base = if sandboxer::safety::check_name(&base).is_ok() && base.len() <= 48 {
+            base
+        } else {
+            "sandbox".into()
+        };
+        format!("{base}-{}", sandboxer::id::random_id(6))
+    });
+    let address = if is_image {
+        Address::image(&name)
+    } else {
+        Address::sandbox(&name)
+    };
+    let mut problems = Vec::new();
+    if let Err(e) = sandboxer::safety::check_name(&opts.project) {
+        problems.push(Diagnostic::new(Path::new("<command line>"), None, "--project", e));
+    }
+    let entry = EntrySpec {
+        address: address.clone(),
+        key_path: format!("sandboxes.{name}"),
+        profile: &opts.profile,
+        host: opts.host.as_deref(),
+        inputs: &inputs,
+        depends_on: &[],
+        replace_on_image_change: None,
+    };
+    let mut resource = match desired::build_entry(&CommandLine, &entry, &catalog, &ctx.resolve, &ctx) {
+        Ok(r) => Some(r),
+        Err(mut p) => {
+            problems.append(&mut p);
+            None
+        }
+    };
+    if let (Some(r), Some(path)) = (resource.as_mut(), &ctx.port_registry) {
+        match sandboxer::port_registry::load(path) {
+            Ok(registry) => {
+                if let Err(d) = desired::apply_registry(&CommandLine, &format!("sandboxes.{name}.inputs"), r, &registry)
+                {
+                    problems.push(d);
+                }
+            }
+            Err(mut p) => problems.append(&mut p),
+        }
+    }
+    let Some(resource) = resource.filter(|_| problems.is_empty()) else {
+        return Err(Diagnostics(problems).into());
+    };
+    let desired = Desired {
+        project: opts.project.clone(),
+        manifest_path: "<command line>".into(),
+        manifest_digest: String::new(),
+        hub: None,
+        resources: BTreeMap::from([(address.clone(), resource)]),
+    };
+    let drivers = common::drivers(&store, settings);
+    common::runtime()?.block_on(async {
+        let result = create(opts, settings, color, desired, &address, &store, &drivers).await;
+        drivers.ssh.pool().close().await;
+        result
+    })
+}
+
+async fn create(
+    opts: &Opts,
+    settings: &Settings,
+    color: bool,
+    desired: Desired,
+    address: &Address,
+    store: &sandboxer::state::EmbeddedStore,
+    drivers: &sandboxer::observe::Drivers,
+) -> anyhow::Result<ExitCode> {
+    let _lock = store.lock("create", opts.run.lock_timeout).map_err(lock_hint)?;
+    let observed = common::observe(&desired, store, drivers).await?;
+    if let Some(existing) = observed.records.get(address) {
+        return Err(Hinted {
+            message: format!(
+                "{address} exists already in project {} (id {})",
+                desired.project, existing.id
+            ),
+            hint: "pick another --name, or remove it with `sandboxer destroy <id>`".into(),
+        }
+        .into());
+    }
+    let plan = plan::make(&desired, &observed, std::slice::from_ref(address));
+    let known = common::known_ids(&observed);
+    let outcome = execute(
+        &plan,
+        desired,
+        observed.records,
+        known,
+        store,
+        drivers,
+        &opts.run,
+        settings,
+        color,
+    )
+    .await?;
+    let code = finish(&outcome, settings)?;
+    let snapshot = sandboxer::state::StateStore::load(store, &plan.project).await?;
+    if let Some(record) = snapshot.records.get(address) {
+        let workspace = record.facts.get("workspace").cloned().unwrap_or_default();
+        let location = record.facts.get("location").cloned().unwrap_or_default();
+        let text = if opts.run.json {
+            json!({"id": record.id, "address": address, "project": plan.project, "location": location, "workspace": workspace}).to_string()
+        } else if address.kind == ResourceKind::Image {
+            format!("{}\n", record.id)
+        } else {
+            let at = if location == "local" {
+                String::new()
+            } else {
+                format!("{location}:")
+            };
+            format!("{}\t{at}{workspace}\n", record.id)
+        };
+        super::plan::print_data(&text)?;
+    }
+    debug_assert!(
+        plan.changes
+            .iter()
+            .all(|c| c.address == *address || c.action == Action::Delete)
+    );
+    Ok(code)
+}
+
+/// `destroy <id>`: one resource by id, whatever project it is in; the VM stays.
+pub fn destroy_by_id(
+    id: &str,
+    state: &StateArg,
+    run: &RunOpts,
+    settings: &Settings,
+    color: bool,
+) -> anyhow::Result<ExitCode> {
+    let store = state.store(settings);
+    let drivers = common::drivers(&store, settings);
+    common::runtime()?.block_on(async {
+        let result = destroy_one(id, run, settings, color, &store, &drivers).await;
+        drivers.ssh.pool().close().await;
+        result
+    })
+}
+
+async fn destroy_one(
+    id: &str,
+    run: &RunOpts,
+    settings: &Settings,
+    color: bool,
+    store: &sandboxer::state::EmbeddedStore,
+    drivers: &sandboxer::observe::Drivers,
+) -> anyhow::Result<ExitCode> {
+    let _lock = store.lock("destroy", run.lock_timeout).map_err(lock_hint)?;
+    let projects = sandboxer::state::StateStore::load_all(store).await?;
+    let Some((project, record)) = projects
+        .iter()
+        .find_map(|(p, s)| s.records.values().find(|r| r.id == id).map(|r| (p.clone(), r.clone())))
+    else {
+        return Err(Hinted {
+            message: format!("no sandbox with id `{id}` in {}", store.dir().display()),
+            hint: "`sandboxer list` shows the recorded ids (use -f FILE or --state-dir for another state)".into(),
+        }
+        .into());
+    };
+    let desired = Desired {
+        project: project.clone(),
+        manifest_path: "<command line>".into(),
+        manifest_digest: String::new(),
+        hub: None,
+        resources: BTreeMap::new(),
+    };
+    let observed = common::observe(&desired, store, drivers).await?;
+    let mut plan = plan::make(&desired, &observed, std::slice::from_ref(&record.address));
+    plan.changes
+        .retain(|c| c.id.as_deref() == Some(id) && c.action == Action::Delete);
+    super::destroy::say_why(&mut plan.changes);
+    plan.summary = plan::Summary::of(&plan.changes);
+    if !settings.quiet && !run.json {
+        super::plan::print_data(&plan::render::text(&plan, plan::render::Style { color }))?;
+    }
+    let known = common::known_ids(&observed);
+    let outcome = execute(
+        &plan,
+        desired,
+        observed.records,
+        known,
+        store,
+        drivers,
+        run,
+        settings,
+        color,
+    )
+    .await?;
+    finish(&outcome, settings)
+}
