@@ -63,8 +63,12 @@ impl DesiredResource {
         attributes
     }
 
-    /// Attributes whose change replaces rather than updates.
+    /// Attributes whose change replaces rather than updates. Every input of an
+    /// image does: an image is rebuilt, never patched.
     pub fn replace_attributes(&self) -> BTreeSet<String> {
+        if self.is_packer_build() {
+            return self.attributes().into_keys().collect();
+        }
         let mut names: BTreeSet<String> = ["profile".to_string(), "host".to_string()].into();
         names.extend(self.forces_replace.iter().map(|n| format!("inputs.{n}")));
         names
@@ -399,10 +403,17 @@ pub fn build_entry(
     if !problems.is_empty() {
         return Err(problems);
     }
+    // A packer entry in mode attach is a workspace on that VM, like profile.vm-haskell-build.
+    let attach =
+        profile.driver == DriverKind::Packer && inputs.values.get("mode").and_then(Value::as_str) == Some("attach");
     Ok(DesiredResource {
         address: entry.address.clone(),
         profile: profile.name.clone(),
-        driver: profile.driver,
+        driver: if attach {
+            DriverKind::SshWorkspace
+        } else {
+            profile.driver
+        },
         host,
         inputs,
         depends_on: BTreeSet::new(),

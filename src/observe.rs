@@ -7,6 +7,7 @@ use crate::address::Address;
 use crate::desired::Desired;
 use crate::driver::FoundWorkspace;
 use crate::driver::local::{self, LocalDriver};
+use crate::driver::packer::{self, PackerDriver};
 use crate::driver::ssh::{self, Lookup, SshDriver};
 use crate::profile::DriverKind;
 use crate::remote::Target;
@@ -19,6 +20,8 @@ pub struct Drivers {
     pub local: LocalDriver,
     /// Workspaces on VMs over ssh.
     pub ssh: SshDriver,
+    /// Images built by Packer.
+    pub packer: PackerDriver,
 }
 
 /// Records and facts, as found at plan time.
@@ -36,6 +39,10 @@ pub struct Observed {
     pub repo_digests: BTreeMap<Address, Result<String, String>>,
     /// Locations that could not be looked at, with why.
     pub location_errors: BTreeMap<String, String>,
+    /// Template files and their digests now, for each image Packer builds.
+    pub template_digests: BTreeMap<Address, Result<BTreeMap<String, String>, String>>,
+    /// Recorded artifact files of each image that are gone or changed.
+    pub missing_artifacts: BTreeMap<Address, Vec<String>>,
 }
 
 /// The location a record's workspace is at.
@@ -133,6 +140,22 @@ pub async fn observe(desired: &Desired, snapshot: Snapshot, drivers: &Drivers) -
     observed
         .workspaces
         .sort_by(|a, b| (&a.location, &a.path).cmp(&(&b.location, &b.path)));
+
+    // Images: template files now, and whether recorded artifacts are still there.
+    for r in desired.resources.values().filter(|r| r.is_packer_build()) {
+        if let Some(template) = r.input_str("packer_template") {
+            observed.template_digests.insert(
+                r.address.clone(),
+                packer::template_digests(std::path::Path::new(template)),
+            );
+        }
+    }
+    for r in observed.records.values().filter(|r| r.driver == DriverKind::Packer) {
+        let missing = packer::missing_artifacts(&r.facts);
+        if !missing.is_empty() {
+            observed.missing_artifacts.insert(r.address.clone(), missing);
+        }
+    }
 
     // One digest per distinct (repo, excludes): many sandboxes often sync one repo.
     let mut by_source: HashMap<(String, Vec<String>), Vec<Address>> = HashMap::new();

@@ -4,17 +4,18 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::Event;
 use crate::address::Address;
 use crate::desired::{Desired, DesiredResource};
+use crate::driver::packer::{ProgressKind, ProgressSink};
 use crate::driver::{DriverError, Made};
 use crate::observe::Drivers;
 use crate::plan::{Action, Change};
 use crate::profile::DriverKind;
 use crate::remote::Target;
-use crate::state::{Record, now_rfc3339};
+use crate::state::{Note, Record, now_rfc3339};
 
 /// What the state must do after a change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,8 +61,9 @@ pub struct Executor {
     drivers: Drivers,
     ids: Mutex<HashSet<String>>,
     records: BTreeMap<Address, Record>,
-    #[allow(dead_code)]
     events: mpsc::UnboundedSender<Event>,
+    notes: mpsc::UnboundedSender<(String, Note)>,
+    cancel: watch::Receiver<bool>,
 }
 
 impl Executor {
@@ -72,6 +74,8 @@ impl Executor {
         known_ids: HashSet<String>,
         records: BTreeMap<Address, Record>,
         events: mpsc::UnboundedSender<Event>,
+        notes: mpsc::UnboundedSender<(String, Note)>,
+        cancel: watch::Receiver<bool>,
     ) -> Self {
         Executor {
             desired,
@@ -79,7 +83,33 @@ impl Executor {
             ids: Mutex::new(known_ids),
             records,
             events,
+            notes,
+            cancel,
         }
+    }
+
+    /// Progress of a long operation: shown live, and kept as a note when throttling admits it.
+    fn progress_sink(&self, address: &Address, id: &str) -> ProgressSink {
+        let (events, notes) = (self.events.clone(), self.notes.clone());
+        let (address, id) = (address.clone(), id.to_string());
+        Arc::new(move |kind: ProgressKind, text: &str, keep: bool| {
+            if kind != ProgressKind::Message {
+                let _ = events.send(Event::Progress {
+                    address: address.clone(),
+                    message: text.to_string(),
+                });
+            }
+            if keep {
+                let level = if kind == ProgressKind::Error { "error" } else { "info" };
+                let note = Note {
+                    at: now_rfc3339(),
+                    address: address.clone(),
+                    level: level.into(),
+                    text: text.to_string(),
+                };
+                let _ = notes.send((id.clone(), note));
+            }
+        })
     }
 
     /// A new id, never used before in this state.
@@ -167,9 +197,13 @@ impl Executor {
                 blocking(move || driver.create(&project, &resource, &id)).await
             }
             DriverKind::SshWorkspace => self.drivers.ssh.create(project, resource, &id).await,
-            other => Err(DriverError(format!(
-                "the {other} driver is not available in this build"
-            ))),
+            DriverKind::Packer => {
+                let sink = self.progress_sink(&resource.address, &id);
+                self.drivers
+                    .packer
+                    .build(resource, &id, sink, self.cancel.clone())
+                    .await
+            }
         };
         match result {
             Ok(made) => self.made(resource, id, made),
@@ -186,9 +220,10 @@ impl Executor {
                 blocking(move || driver.update(&resource, &path, &id)).await
             }
             DriverKind::SshWorkspace => self.drivers.ssh.update(resource, path, id).await,
-            other => Err(DriverError(format!(
-                "the {other} driver is not available in this build"
-            ))),
+            DriverKind::Packer => {
+                let sink = self.progress_sink(&resource.address, id);
+                self.drivers.packer.build(resource, id, sink, self.cancel.clone()).await
+            }
         }
     }
 
@@ -214,9 +249,8 @@ impl Executor {
                     .delete(project, &target, &workspace.path, &workspace.id, timeout)
                     .await
             }
-            other => Err(DriverError(format!(
-                "the {other} driver is not available in this build"
-            ))),
+            // An image record is forgotten; its artifacts belong to the operator and stay.
+            DriverKind::Packer => Ok(()),
         }
     }
 
@@ -229,20 +263,26 @@ impl Executor {
             .filter(|r| r.id == id)
             .map(|r| r.created_at.clone())
             .unwrap_or_else(|| now.clone());
-        let mut facts = BTreeMap::from([("workspace".to_string(), made.path.clone())]);
+        let mut facts = made.facts.clone();
         match resource.driver {
             DriverKind::LocalWorkspace => {
+                facts.insert("workspace".into(), made.path.clone());
                 facts.insert("location".into(), crate::driver::local::LOCATION.into());
-                if let Some(root) = resource.input_str("workspace_root") {
-                    facts.insert("root".into(), root.to_string());
-                }
             }
-            _ => {
+            DriverKind::SshWorkspace => {
+                facts.insert("workspace".into(), made.path.clone());
                 facts.insert("location".into(), crate::plan::diff::location_of(resource));
-                if let Some(root) = resource.input_str("workspace_root") {
-                    facts.insert("root".into(), root.to_string());
+            }
+            DriverKind::Packer => {
+                if let Some(vm) = resource.vm() {
+                    facts.insert("vm".into(), vm.to_string());
                 }
             }
+        }
+        if resource.driver != DriverKind::Packer
+            && let Some(root) = resource.input_str("workspace_root")
+        {
+            facts.insert("root".into(), root.to_string());
         }
         let record = Record {
             address: resource.address.clone(),
@@ -255,6 +295,7 @@ impl Executor {
                 .repo_digest
                 .iter()
                 .map(|d| ("repo".to_string(), d.clone()))
+                .chain(made.digests.clone())
                 .collect(),
             facts,
             depends_on: resource.depends_on.iter().cloned().collect(),
@@ -264,7 +305,7 @@ impl Executor {
         OpResult {
             record: RecordUpdate::Put(Box::new(record)),
             id: Some(id),
-            workspace: Some(made.path),
+            workspace: Some(made.path).filter(|p| !p.is_empty()),
             notes: made.notes,
             error: None,
         }

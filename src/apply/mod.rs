@@ -121,12 +121,15 @@ pub async fn apply<S: StateStore>(
         path: "plan".into(),
         message,
     })?;
+    let (notes_tx, mut notes_rx) = mpsc::unbounded_channel::<(String, Note)>();
     let executor = Arc::new(Executor::new(
         desired.clone(),
         drivers,
         known_ids,
         records,
         events.clone(),
+        notes_tx,
+        cancel.clone(),
     ));
     let n = plan.changes.len();
     let mut waiting: Vec<usize> = (0..n).map(|i| graph.dependencies(i).len()).collect();
@@ -205,6 +208,11 @@ pub async fn apply<S: StateStore>(
                     }
                 }
             }
+            Some((id, note)) = notes_rx.recv() => {
+                if let Err(e) = store.add_note(&id, &note).await {
+                    tracing::warn!("note for {} not saved: {e}", note.address);
+                }
+            }
             changed = cancel.changed(), if !draining => {
                 if changed.is_err() || *cancel.borrow() {
                     draining = true;
@@ -212,6 +220,10 @@ pub async fn apply<S: StateStore>(
                 }
             }
         }
+    }
+    // Notes sent by the last changes before they finished.
+    while let Ok((id, note)) = notes_rx.try_recv() {
+        let _ = store.add_note(&id, &note).await;
     }
     outcome.interrupted |= draining;
     for (i, done) in settled.iter().enumerate() {

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use sandboxer::address::Address;
 use sandboxer::desired::Desired;
 use sandboxer::driver::local::LocalDriver;
+use sandboxer::driver::packer::{PackerDriver, PackerOptions};
 use sandboxer::driver::ssh::SshDriver;
 use sandboxer::observe::{self, Drivers, Observed};
 use sandboxer::plan::{self, Plan};
@@ -76,6 +77,15 @@ pub fn drivers(store: &EmbeddedStore, settings: &Settings) -> Drivers {
     Drivers {
         local: LocalDriver::new(&store.dir().join("cache").join("repos")),
         ssh: SshDriver::new(Arc::new(SshPool::new(options))),
+        packer: PackerDriver::new(PackerOptions {
+            binary: settings
+                .env
+                .get("SANDBOXER_PACKER")
+                .map_or_else(|| PathBuf::from("packer"), PathBuf::from),
+            disable_checkpoint: !settings.checkpoint_set,
+            logs_dir: store.dir().join("logs"),
+            note_every: std::time::Duration::from_secs(5),
+        }),
     }
 }
 

@@ -47,7 +47,7 @@ pub fn run(opts: &Opts, settings: &Settings, color: bool) -> anyhow::Result<Exit
     let desired = load_desired(&opts.manifest.file, settings)?;
     let store = common::store(settings, &opts.manifest.dir());
     let drivers = common::drivers(&store, settings);
-    let (plan, _) = common::runtime()?.block_on(async {
+    let (plan, observed) = common::runtime()?.block_on(async {
         let result = common::plan(&desired, &store, &drivers, &opts.targets).await;
         drivers.ssh.pool().close().await;
         result
@@ -75,6 +75,18 @@ pub fn run(opts: &Opts, settings: &Settings, color: bool) -> anyhow::Result<Exit
             path.display(),
             path.display()
         );
+    }
+    // A plan made without looking at a VM is not one to trust: say so, exit 1.
+    if !observed.location_errors.is_empty() {
+        let mut message = format!(
+            "could not observe {} location{}; the plan above does not know what is there",
+            observed.location_errors.len(),
+            if observed.location_errors.len() == 1 { "" } else { "s" }
+        );
+        for (location, error) in &observed.location_errors {
+            message.push_str(&format!("\n  {location}: {error}"));
+        }
+        return Err(super::output::Reported(message).into());
     }
     Ok(if opts.detailed_exitcode && plan.summary.has_changes() {
         ExitCode::from(2)

@@ -68,6 +68,8 @@ pub struct Settings {
     pub env: BTreeMap<String, String>,
     pub home: Option<PathBuf>,
     pub xdg_state_home: Option<PathBuf>,
+    /// The operator set CHECKPOINT_DISABLE themselves (sandboxer then leaves it alone).
+    pub checkpoint_set: bool,
 }
 
 impl Settings {
@@ -90,6 +92,7 @@ impl Settings {
             quiet: opts.quiet,
             env,
             home,
+            checkpoint_set: std::env::var_os("CHECKPOINT_DISABLE").is_some(),
             xdg_state_home: std::env::var_os("XDG_STATE_HOME")
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),

@@ -7,6 +7,7 @@
 //!   sees it (it always can: a workspace carries its marker from its first moment).
 
 pub mod local;
+pub mod packer;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -60,6 +61,10 @@ pub struct Made {
     pub repo_digest: Option<String>,
     /// Lines worth keeping as notes (setup output, sync figures).
     pub notes: Vec<String>,
+    /// Further digests to record (`template:<file>` for images).
+    pub digests: std::collections::BTreeMap<String, String>,
+    /// Further facts to record (artifacts, log).
+    pub facts: std::collections::BTreeMap<String, String>,
 }
 
 /// A driver operation failed.

@@ -179,13 +179,17 @@ fn diff_resource(
     let forcing: Vec<&AttributeChange> = attributes.iter().filter(|a| a.forces_replace).collect();
     let rebuilt_deps: Vec<&Address> = resource.depends_on.iter().filter(|d| rebuilt.contains(*d)).collect();
 
-    if !forcing.is_empty() {
+    let image_reasons = if resource.is_packer_build() {
+        image_rebuild_reasons(resource, record, observed)
+    } else {
+        Vec::new()
+    };
+    if !forcing.is_empty() || !image_reasons.is_empty() {
         change.action = Action::Replace;
         for a in &forcing {
-            change
-                .reasons
-                .push(format!("{} changed (forces replacement)", display_name(&a.name)));
+            change.reasons.push(forcing_reason(a));
         }
+        change.reasons.extend(image_reasons);
     } else if resource.replace_on_image_change && !rebuilt_deps.is_empty() {
         change.action = Action::Replace;
         for d in rebuilt_deps {
@@ -249,6 +253,50 @@ fn push_digest(change: &mut Change, before: Option<&String>, now: Option<&Result
             forces_replace: false,
         });
     }
+}
+
+/// Why an attribute change replaces: `var disk_size: "20480" -> "40960"` for a
+/// Packer variable, `vm changed (forces replacement)` otherwise.
+fn forcing_reason(a: &AttributeChange) -> String {
+    let show = |v: &Option<Value>| {
+        v.as_ref()
+            .map_or("(unset)".to_string(), |v| format!("{:?}", v.to_string()))
+    };
+    match a.name.strip_prefix("inputs.packer_var_") {
+        Some(var) => format!("var {var}: {} -> {}", show(&a.before), show(&a.after)),
+        None => format!("{} changed (forces replacement)", display_name(&a.name)),
+    }
+}
+
+/// Why an image must be rebuilt although its inputs are the same: template files
+/// changed, or recorded artifacts are gone.
+fn image_rebuild_reasons(resource: &DesiredResource, record: &Record, observed: &Observed) -> Vec<String> {
+    let mut reasons = Vec::new();
+    let recorded: BTreeMap<&str, &String> = record
+        .digests
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("template:").map(|f| (f, v)))
+        .collect();
+    match observed.template_digests.get(&resource.address) {
+        Some(Ok(now)) => {
+            let mut changed: Vec<&str> = now
+                .iter()
+                .filter(|(file, digest)| recorded.get(file.as_str()) != Some(digest))
+                .map(|(file, _)| file.as_str())
+                .collect();
+            changed.extend(recorded.keys().filter(|f| !now.contains_key(**f)).copied());
+            changed.sort_unstable();
+            if !changed.is_empty() {
+                reasons.push(format!("template changed: {}", changed.join(", ")));
+            }
+        }
+        Some(Err(e)) => reasons.push(format!("template unreadable: {e}")),
+        None => {}
+    }
+    if let Some(missing) = observed.missing_artifacts.get(&resource.address) {
+        reasons.push(format!("artifact missing: {}", missing.join(", ")));
+    }
+    reasons
 }
 
 /// `inputs.vm` → `vm`.

@@ -204,6 +204,8 @@ type Slot = Arc<OnceCell<Result<Arc<Connection>, String>>>;
 pub struct SshPool {
     options: SshOptions,
     control_dir: PathBuf,
+    /// Made once, by the first connection: connections to several VMs start together.
+    control_dir_made: OnceCell<Result<(), String>>,
     slots: Mutex<HashMap<Target, Slot>>,
 }
 
@@ -223,6 +225,7 @@ impl SshPool {
         SshPool {
             options,
             control_dir,
+            control_dir_made: OnceCell::new(),
             slots: Mutex::new(HashMap::new()),
         }
     }
@@ -237,12 +240,15 @@ impl SshPool {
 
     async fn connect(&self, target: Target, timeout: Duration) -> Result<Arc<Connection>, String> {
         use std::os::unix::fs::DirBuilderExt;
-        if !self.control_dir.is_dir() {
-            std::fs::DirBuilder::new()
-                .mode(0o700)
-                .create(&self.control_dir)
-                .map_err(|e| format!("cannot create ssh control folder {}: {e}", self.control_dir.display()))?;
-        }
+        self.control_dir_made
+            .get_or_init(|| async {
+                std::fs::DirBuilder::new()
+                    .mode(0o700)
+                    .create(&self.control_dir)
+                    .map_err(|e| format!("cannot create ssh control folder {}: {e}", self.control_dir.display()))
+            })
+            .await
+            .clone()?;
         let mut builder = SessionBuilder::default();
         builder
             .known_hosts_check(if self.options.accept_new_host_keys {

@@ -1,0 +1,439 @@
+//! The `packer` driver: builds a VM image with `packer build -machine-readable`,
+//! turns its output into progress (steps, errors) and throttled notes, keeps the
+//! full log in the state folder, and stops Packer cleanly on cancel.
+
+pub mod machine_readable;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::watch;
+
+use self::machine_readable::{PackerEvent, UiLevel, parse_line, step_of};
+use super::{DriverError, Made};
+use crate::desired::DesiredResource;
+
+/// Prefix of the inputs that become `-var` words.
+pub const VAR_PREFIX: &str = "packer_var_";
+
+/// How long Packer gets to stop after an interrupt before its group is killed.
+pub const CANCEL_GRACE: Duration = Duration::from_secs(15);
+
+/// What kind of progress a line is, for throttling notes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressKind {
+    /// A new step (`==> ...`).
+    Step,
+    /// Provisioner output.
+    Message,
+    /// An error line.
+    Error,
+}
+
+/// Receives progress while a build runs: (kind, text, whether it is kept as a note).
+pub type ProgressSink = Arc<dyn Fn(ProgressKind, &str, bool) + Send + Sync>;
+
+/// Notes at most every `every`, plus every step change and every error.
+#[derive(Debug, Clone)]
+pub struct NoteThrottle {
+    every: Duration,
+    last: Option<Instant>,
+}
+
+impl NoteThrottle {
+    /// A throttle letting a message through at most every `every`.
+    pub fn new(every: Duration) -> Self {
+        NoteThrottle { every, last: None }
+    }
+
+    /// Whether a line of `kind` seen at `now` becomes a note.
+    pub fn admit(&mut self, kind: ProgressKind, now: Instant) -> bool {
+        let due = self.last.is_none_or(|last| now.duration_since(last) >= self.every);
+        if kind != ProgressKind::Message || due {
+            self.last = Some(now);
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// How Packer is run.
+#[derive(Debug, Clone)]
+pub struct PackerOptions {
+    /// The binary (`packer` on PATH, or `SANDBOXER_PACKER`).
+    pub binary: PathBuf,
+    /// Set `CHECKPOINT_DISABLE=1` (unless the operator set it): no update check from automation.
+    pub disable_checkpoint: bool,
+    /// Folder for full build logs.
+    pub logs_dir: PathBuf,
+    /// Minimum time between two throttled notes.
+    pub note_every: Duration,
+}
+
+/// The packer driver.
+#[derive(Debug, Clone)]
+pub struct PackerDriver {
+    options: PackerOptions,
+}
+
+/// The template files of a template directory with their sha256: every
+/// `*.pkr.hcl`, `*.pkr.json` and `*.pkrvars.hcl`.
+pub fn template_digests(dir: &Path) -> Result<BTreeMap<String, String>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read template folder {}: {e}", dir.display()))?;
+    let mut digests = BTreeMap::new();
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !(name.ends_with(".pkr.hcl") || name.ends_with(".pkr.json") || name.ends_with(".pkrvars.hcl")) {
+            continue;
+        }
+        let bytes = std::fs::read(entry.path()).map_err(|e| format!("cannot read {}: {e}", entry.path().display()))?;
+        digests.insert(name, format!("sha256:{:x}", Sha256::digest(&bytes)));
+    }
+    if digests.is_empty() {
+        return Err(format!("{} holds no *.pkr.hcl template", dir.display()));
+    }
+    Ok(digests)
+}
+
+/// The `-var` words of a resource, in a stable order: `vm_name` first.
+pub fn var_words(resource: &DesiredResource) -> Vec<String> {
+    let mut words = Vec::new();
+    if let Some(vm) = resource.input_str("vm_name") {
+        words.push("-var".to_string());
+        words.push(format!("vm_name={vm}"));
+    }
+    for (name, value) in &resource.inputs.values {
+        if let Some(var) = name.strip_prefix(VAR_PREFIX) {
+            words.push("-var".to_string());
+            words.push(format!("{var}={value}"));
+        }
+    }
+    words
+}
+
+impl PackerDriver {
+    /// A driver with these options.
+    pub fn new(options: PackerOptions) -> Self {
+        PackerDriver { options }
+    }
+
+    fn command(&self) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(&self.options.binary);
+        if self.options.disable_checkpoint {
+            command.env("CHECKPOINT_DISABLE", "1");
+        }
+        command.stdin(Stdio::null());
+        command
+    }
+
+    /// Packer's version, e.g. `1.6.6`.
+    async fn version(&self) -> Result<String, DriverError> {
+        let output = self
+            .command()
+            .arg("version")
+            .arg("-machine-readable")
+            .output()
+            .await
+            .map_err(|e| DriverError(format!("cannot run {}: {e}", self.options.binary.display())))?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        Ok(text
+            .lines()
+            .find_map(|l| match parse_line(l) {
+                Some(PackerEvent::Version(v)) => Some(v),
+                _ => None,
+            })
+            .unwrap_or_default())
+    }
+
+    /// Builds the image.
+    ///
+    /// Guarantees: on `Ok`, Packer exited 0 without errors, and the result holds
+    /// the template digests and the artifacts (files with size and sha256, ids).
+    /// Assumptions: the template's own outputs are its business (sandboxer never
+    /// deletes artifacts). Caveats: cancelled (or killed), the image counts as not
+    /// built: no record is written, the next plan builds it again.
+    pub async fn build(
+        &self,
+        resource: &DesiredResource,
+        id: &str,
+        progress: ProgressSink,
+        mut cancel: watch::Receiver<bool>,
+    ) -> Result<Made, DriverError> {
+        let template = PathBuf::from(resource.input_str("packer_template").unwrap_or("."));
+        let digests = {
+            let template = template.clone();
+            tokio::task::spawn_blocking(move || template_digests(&template))
+                .await
+                .map_err(|e| DriverError(e.to_string()))?
+                .map_err(DriverError)?
+        };
+        let version = self.version().await?;
+        if needs_init(&version) && uses_plugins(&template) {
+            progress(ProgressKind::Step, &format!("packer init {}", template.display()), true);
+            let out = self
+                .command()
+                .arg("init")
+                .arg(&template)
+                .output()
+                .await
+                .map_err(|e| DriverError::context("cannot run packer init", e))?;
+            if !out.status.success() {
+                return Err(DriverError(format!(
+                    "packer init failed ({}): {}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr).trim()
+                )));
+            }
+        }
+
+        std::fs::create_dir_all(&self.options.logs_dir)
+            .map_err(|e| DriverError::context("cannot create the logs folder", e))?;
+        let log_path = self
+            .options
+            .logs_dir
+            .join(format!("{}-{id}.log", resource.address.name));
+        let mut log = std::fs::File::create(&log_path)
+            .map_err(|e| DriverError::context(format!("cannot create {}", log_path.display()), e))?;
+
+        let mut command = self.command();
+        command
+            .arg("build")
+            .arg("-machine-readable")
+            .args(var_words(resource))
+            .arg(&template)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        let mut child = command
+            .spawn()
+            .map_err(|e| DriverError(format!("cannot run {}: {e}", self.options.binary.display())))?;
+        let pgid = child.id();
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| DriverError("packer stdout unavailable".into()))?;
+        let stderr = child
+            .stderr
+            .take()
+            .ok_or_else(|| DriverError("packer stderr unavailable".into()))?;
+        let stderr_task = tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            let mut text = Vec::new();
+            while let Ok(Some(line)) = lines.next_line().await {
+                text.push(line);
+            }
+            text
+        });
+
+        let mut lines = BufReader::new(stdout).lines();
+        let mut throttle = NoteThrottle::new(self.options.note_every);
+        let mut errors: Vec<String> = Vec::new();
+        let mut build_errors: Vec<String> = Vec::new();
+        let mut facts = BTreeMap::new();
+        let mut cancelled = false;
+        let mut kill_at: Option<tokio::time::Instant> = None;
+        loop {
+            let deadline = kill_at.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86_400));
+            tokio::select! {
+                line = lines.next_line() => {
+                    let Ok(Some(line)) = line else { break };
+                    let _ = writeln!(log, "{line}");
+                    match parse_line(&line) {
+                        Some(PackerEvent::Ui { level, text }) => {
+                            let text = text.trim_end().to_string();
+                            let kind = match level {
+                                UiLevel::Error => {
+                                    errors.push(text.trim().to_string());
+                                    ProgressKind::Error
+                                }
+                                UiLevel::Say if step_of(&text).is_some() => ProgressKind::Step,
+                                _ => ProgressKind::Message,
+                            };
+                            let shown = step_of(&text).unwrap_or(text.trim());
+                            if !shown.is_empty() {
+                                let keep = throttle.admit(kind, Instant::now());
+                                progress(kind, shown, keep);
+                            }
+                        }
+                        Some(PackerEvent::Artifact { target, index, key, value }) => {
+                            record_artifact(&mut facts, &target, index, &key, &value);
+                        }
+                        Some(PackerEvent::BuildError { target, reason }) => build_errors.push(format!("{target}: {reason}")),
+                        _ => {}
+                    }
+                }
+                changed = cancel.changed(), if !cancelled => {
+                    if changed.is_err() || *cancel.borrow() {
+                        cancelled = true;
+                        progress(ProgressKind::Error, "interrupt: stopping Packer", true);
+                        signal_group(pgid, "-INT");
+                        kill_at = Some(tokio::time::Instant::now() + CANCEL_GRACE);
+                    }
+                }
+                () = tokio::time::sleep_until(deadline), if kill_at.is_some() => {
+                    progress(ProgressKind::Error, "Packer did not stop in time: killed", true);
+                    signal_group(pgid, "-KILL");
+                    kill_at = None;
+                }
+            }
+        }
+        // Packer's children may hold the pipe after it exits; the group goes too.
+        let status = child
+            .wait()
+            .await
+            .map_err(|e| DriverError::context("waiting for packer", e))?;
+        if cancelled {
+            signal_group(pgid, "-KILL");
+        }
+        let stderr_lines = stderr_task.await.unwrap_or_default();
+        for line in &stderr_lines {
+            let _ = writeln!(log, "stderr: {line}");
+        }
+        facts.insert("log".into(), log_path.to_string_lossy().into_owned());
+        if cancelled {
+            return Err(DriverError(format!(
+                "cancelled: Packer was interrupted; the image is not built (log: {})",
+                log_path.display()
+            )));
+        }
+        if !status.success() || !build_errors.is_empty() {
+            let mut last: Vec<String> = if build_errors.is_empty() { errors } else { build_errors };
+            last.extend(stderr_lines.into_iter().rev().take(3));
+            let tail: Vec<String> = last.iter().rev().take(5).rev().map(|l| l.replace('\n', " ")).collect();
+            return Err(DriverError(format!(
+                "packer build failed ({status}): {} (full log: {})",
+                tail.join(" | "),
+                log_path.display()
+            )));
+        }
+        hash_artifact_files(&mut facts).await;
+        Ok(Made {
+            path: String::new(),
+            repo_digest: None,
+            notes: vec![format!(
+                "packer {version} built {} (log: {})",
+                template.display(),
+                log_path.display()
+            )],
+            digests: digests
+                .into_iter()
+                .map(|(file, d)| (format!("template:{file}"), d))
+                .collect(),
+            facts,
+        })
+    }
+}
+
+/// `artifact.<target>.<i>.id` = id; `artifact_file:<path>` = `<size>` (hashed later).
+fn record_artifact(facts: &mut BTreeMap<String, String>, target: &str, index: usize, key: &str, value: &[String]) {
+    match (key, value) {
+        ("id", [id, ..]) => {
+            facts.insert(format!("artifact.{target}.{index}.id"), id.clone());
+        }
+        ("file", [_, path, ..]) => {
+            facts.insert(format!("artifact_file:{path}"), String::new());
+        }
+        _ => {}
+    }
+}
+
+/// Fills in `<size> sha256:<hex>` for every artifact file.
+async fn hash_artifact_files(facts: &mut BTreeMap<String, String>) {
+    let files: Vec<String> = facts
+        .keys()
+        .filter_map(|k| k.strip_prefix("artifact_file:"))
+        .map(str::to_string)
+        .collect();
+    for path in files {
+        let p = path.clone();
+        let summary = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+            let mut file = std::fs::File::open(&p)?;
+            let size = file.metadata()?.len();
+            let mut hasher = Sha256::new();
+            std::io::copy(&mut file, &mut hasher)?;
+            Ok(format!("{size} sha256:{:x}", hasher.finalize()))
+        })
+        .await;
+        if let Ok(Ok(summary)) = summary {
+            facts.insert(format!("artifact_file:{path}"), summary);
+        }
+    }
+}
+
+/// Artifact files recorded for an image that are gone or changed size.
+pub fn missing_artifacts(facts: &BTreeMap<String, String>) -> Vec<String> {
+    facts
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("artifact_file:").map(|path| (path, v)))
+        .filter(|(path, summary)| {
+            let size: Option<u64> = summary.split(' ').next().and_then(|s| s.parse().ok());
+            match std::fs::metadata(path) {
+                Ok(m) => size.is_some_and(|s| s != m.len()),
+                Err(_) => true,
+            }
+        })
+        .map(|(path, _)| path.to_string())
+        .collect()
+}
+
+/// `packer init` exists from 1.7 on.
+fn needs_init(version: &str) -> bool {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    major > 1 || (major == 1 && minor >= 7)
+}
+
+fn uses_plugins(template: &Path) -> bool {
+    std::fs::read_dir(template)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".pkr.hcl"))
+        .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("required_plugins")))
+}
+
+/// Signals Packer's whole process group: the wrapper alone ignores SIGINT, and
+/// its provisioners would keep the output pipe open.
+fn signal_group(pgid: Option<u32>, signal: &str) {
+    if let Some(pgid) = pgid {
+        let _ = std::process::Command::new("kill")
+            .arg(signal)
+            .arg("--")
+            .arg(format!("-{pgid}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttle_lets_steps_and_errors_through_and_messages_every_few_seconds() {
+        let mut t = NoteThrottle::new(Duration::from_secs(5));
+        let start = Instant::now();
+        assert!(t.admit(ProgressKind::Message, start));
+        assert!(!t.admit(ProgressKind::Message, start + Duration::from_secs(1)));
+        assert!(t.admit(ProgressKind::Step, start + Duration::from_secs(2)));
+        assert!(t.admit(ProgressKind::Error, start + Duration::from_secs(2)));
+        assert!(!t.admit(ProgressKind::Message, start + Duration::from_secs(6)));
+        assert!(t.admit(ProgressKind::Message, start + Duration::from_secs(8)));
+    }
+
+    #[test]
+    fn init_only_from_1_7() {
+        assert!(!needs_init("1.6.6"));
+        assert!(needs_init("1.7.0"));
+        assert!(needs_init("1.11.2"));
+    }
+}
