@@ -12,6 +12,7 @@ pub mod diagnostic;
 pub mod driver;
 pub mod duration;
 pub mod fsutil;
+pub mod hub;
 pub mod id;
 pub mod manifest;
 pub mod observe;

@@ -12,6 +12,7 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
         ),
         ("plan.schema.json", crate::plan::json_schema()),
         ("port-registry.schema.json", crate::port_registry::json_schema()),
+        ("state-hub.schema.json", crate::hub::api::json_schema()),
     ]
 }
 

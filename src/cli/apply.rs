@@ -16,7 +16,7 @@ use sandboxer::observe::Drivers;
 use sandboxer::plan::render::{self, Style};
 use sandboxer::plan::{Action, PLAN_FORMAT_VERSION, Plan};
 use sandboxer::report::{self, Mode};
-use sandboxer::state::{EmbeddedStore, StateStore};
+use sandboxer::state::{AnyStore, StateStore};
 
 use super::Settings;
 use super::common::{self, ManifestArg};
@@ -65,8 +65,9 @@ pub fn run(opts: &Opts, settings: &Settings, color: bool) -> anyhow::Result<Exit
     };
     let desired = load_desired(&manifest, settings)?;
     let manifest_dir = manifest_dir(&manifest);
-    let store = common::store(settings, &manifest_dir);
-    let drivers = common::drivers(&store, settings);
+    let state_dir = settings.state_dir_for(&manifest_dir);
+    let store = common::store(settings, &state_dir, desired.hub.as_ref())?;
+    let drivers = common::drivers(&state_dir, settings);
     common::runtime()?.block_on(async {
         let result = run_locked(opts, settings, color, saved, desired, &store, &drivers).await;
         drivers.ssh.pool().close().await;
@@ -80,11 +81,30 @@ async fn run_locked(
     color: bool,
     saved: Option<Plan>,
     desired: Desired,
-    store: &EmbeddedStore,
+    store: &AnyStore,
     drivers: &Drivers,
 ) -> anyhow::Result<ExitCode> {
     {
-        let _lock = store.lock("apply", opts.run.lock_timeout).map_err(lock_hint)?;
+        let lock = store
+            .lock(&desired.project, "apply", opts.run.lock_timeout)
+            .await
+            .map_err(lock_hint)?;
+        let result = apply_locked(opts, settings, color, saved, desired, store, drivers).await;
+        lock.release().await;
+        result
+    }
+}
+
+async fn apply_locked(
+    opts: &Opts,
+    settings: &Settings,
+    color: bool,
+    saved: Option<Plan>,
+    desired: Desired,
+    store: &AnyStore,
+    drivers: &Drivers,
+) -> anyhow::Result<ExitCode> {
+    {
         let (plan, observed) = match saved {
             Some(plan) => {
                 check_saved(&plan, &desired, store).await?;
@@ -130,7 +150,7 @@ pub async fn execute(
     desired: Desired,
     records: std::collections::BTreeMap<Address, sandboxer::state::Record>,
     known: std::collections::HashSet<String>,
-    store: &EmbeddedStore,
+    store: &AnyStore,
     drivers: &Drivers,
     run: &RunOpts,
     settings: &Settings,
@@ -211,7 +231,7 @@ fn read_plan(path: &Path) -> anyhow::Result<Plan> {
     Ok(plan)
 }
 
-async fn check_saved(plan: &Plan, desired: &Desired, store: &EmbeddedStore) -> anyhow::Result<()> {
+async fn check_saved(plan: &Plan, desired: &Desired, store: &AnyStore) -> anyhow::Result<()> {
     if plan.manifest_digest != desired.manifest_digest {
         return Err(Hinted {
             message: format!("the manifest {} changed since the plan was made", plan.manifest),

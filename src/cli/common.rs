@@ -15,10 +15,11 @@ use sandboxer::desired::Desired;
 use sandboxer::driver::local::LocalDriver;
 use sandboxer::driver::packer::{PackerDriver, PackerOptions};
 use sandboxer::driver::ssh::SshDriver;
+use sandboxer::manifest::HubSpec;
 use sandboxer::observe::{self, Drivers, Observed};
 use sandboxer::plan::{self, Plan};
 use sandboxer::remote::{SshOptions, SshPool};
-use sandboxer::state::{EmbeddedStore, StateStore};
+use sandboxer::state::{AnyStore, EmbeddedStore, HubStore, StateStore};
 
 use super::Settings;
 use super::output::Hinted;
@@ -49,9 +50,14 @@ pub struct StateArg {
 }
 
 impl StateArg {
-    /// The store this command uses.
-    pub fn store(&self, settings: &Settings) -> EmbeddedStore {
-        EmbeddedStore::new(&settings.state_dir_without_manifest(self.file.as_deref()))
+    /// The local state folder of this command.
+    pub fn state_dir(&self, settings: &Settings) -> PathBuf {
+        settings.state_dir_without_manifest(self.file.as_deref())
+    }
+
+    /// The store this command uses: the State Hub when `--hub` names one.
+    pub fn store(&self, settings: &Settings) -> anyhow::Result<AnyStore> {
+        store(settings, &self.state_dir(settings), None)
     }
 }
 
@@ -63,19 +69,29 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// The embedded store for a manifest folder.
-pub fn store(settings: &Settings, manifest_dir: &Path) -> EmbeddedStore {
-    EmbeddedStore::new(&settings.state_dir_for(manifest_dir))
+/// The store of a command: the State Hub when `--hub`/`SANDBOXER_HUB_URL` or the
+/// manifest names one, else the embedded store in `state_dir`.
+pub fn store(settings: &Settings, state_dir: &Path, hub: Option<&HubSpec>) -> anyhow::Result<AnyStore> {
+    let url = settings.hub_url.clone().or_else(|| hub.map(|h| h.url.clone()));
+    let Some(url) = url else {
+        return Ok(AnyStore::Embedded(EmbeddedStore::new(state_dir)));
+    };
+    let token_env = hub
+        .and_then(|h| h.token_env.clone())
+        .unwrap_or_else(|| "SANDBOXER_HUB_TOKEN".to_string());
+    // The one place the token is read; it goes into the client and nowhere else.
+    let token = std::env::var(&token_env).ok().filter(|t| !t.is_empty());
+    Ok(AnyStore::Hub(HubStore::new(&url, token)?))
 }
 
 /// The drivers of one command; its ssh connections are shared by every step.
-pub fn drivers(store: &EmbeddedStore, settings: &Settings) -> Drivers {
+pub fn drivers(state_dir: &Path, settings: &Settings) -> Drivers {
     let options = SshOptions {
         config_file: settings.ssh_config.clone(),
         accept_new_host_keys: settings.ssh_accept_new,
     };
     Drivers {
-        local: LocalDriver::new(&store.dir().join("cache").join("repos")),
+        local: LocalDriver::new(&state_dir.join("cache").join("repos")),
         ssh: SshDriver::new(Arc::new(SshPool::new(options))),
         packer: PackerDriver::new(PackerOptions {
             binary: settings
@@ -83,14 +99,14 @@ pub fn drivers(store: &EmbeddedStore, settings: &Settings) -> Drivers {
                 .get("SANDBOXER_PACKER")
                 .map_or_else(|| PathBuf::from("packer"), PathBuf::from),
             disable_checkpoint: !settings.checkpoint_set,
-            logs_dir: store.dir().join("logs"),
+            logs_dir: state_dir.join("logs"),
             note_every: std::time::Duration::from_secs(5),
         }),
     }
 }
 
 /// Reads the state and observes what is there.
-pub async fn observe(desired: &Desired, store: &EmbeddedStore, drivers: &Drivers) -> anyhow::Result<Observed> {
+pub async fn observe(desired: &Desired, store: &AnyStore, drivers: &Drivers) -> anyhow::Result<Observed> {
     let snapshot = store.load(&desired.project).await?;
     Ok(observe::observe(desired, snapshot, drivers).await)
 }
@@ -98,7 +114,7 @@ pub async fn observe(desired: &Desired, store: &EmbeddedStore, drivers: &Drivers
 /// Observes and plans.
 pub async fn plan(
     desired: &Desired,
-    store: &EmbeddedStore,
+    store: &AnyStore,
     drivers: &Drivers,
     targets: &[Address],
 ) -> anyhow::Result<(Plan, Observed)> {
@@ -148,8 +164,15 @@ pub fn confirm(question: &str) -> anyhow::Result<bool> {
 pub fn interrupt_handler(quiet: bool) -> watch::Receiver<bool> {
     let (tx, rx) = watch::channel(false);
     let tx = Arc::new(tx);
+    // Registered here, not at the task's first poll: a Ctrl-C right after this
+    // returns (when the first changes start) must drain, not kill.
+    let interrupts = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt());
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_err() {
+        let Ok(mut interrupts) = interrupts else {
+            // No Ctrl-C handling: the apply runs to its end (the sender stays alive).
+            return std::future::pending::<()>().await;
+        };
+        if interrupts.recv().await.is_none() {
             return;
         }
         if !quiet {
@@ -158,7 +181,7 @@ pub fn interrupt_handler(quiet: bool) -> watch::Receiver<bool> {
             );
         }
         let _ = tx.send(true);
-        if tokio::signal::ctrl_c().await.is_ok() {
+        if interrupts.recv().await.is_some() {
             eprintln!("\nStopped at once. The state holds every change that finished; run plan to see the rest.");
             std::process::exit(130);
         }

@@ -89,7 +89,7 @@ pub fn run(opts: &Opts, settings: &Settings, color: bool) -> anyhow::Result<Exit
     let inputs = parse_inputs(&opts.inputs)?;
     let cwd = std::env::current_dir()?;
     let state_dir = settings.state_dir_without_manifest(opts.state.file.as_deref());
-    let store = sandboxer::state::EmbeddedStore::new(&state_dir);
+    let store = common::store(settings, &state_dir, None)?;
     let catalog = settings.catalog(&cwd)?;
     let ctx = BuildContext {
         resolve: sandboxer::profile::ResolveContext {
@@ -162,7 +162,7 @@ pub fn run(opts: &Opts, settings: &Settings, color: bool) -> anyhow::Result<Exit
         hub: None,
         resources: BTreeMap::from([(address.clone(), resource)]),
     };
-    let drivers = common::drivers(&store, settings);
+    let drivers = common::drivers(&state_dir, settings);
     common::runtime()?.block_on(async {
         let result = create(opts, settings, color, desired, &address, &store, &drivers).await;
         drivers.ssh.pool().close().await;
@@ -176,10 +176,27 @@ async fn create(
     color: bool,
     desired: Desired,
     address: &Address,
-    store: &sandboxer::state::EmbeddedStore,
+    store: &sandboxer::state::AnyStore,
     drivers: &sandboxer::observe::Drivers,
 ) -> anyhow::Result<ExitCode> {
-    let _lock = store.lock("create", opts.run.lock_timeout).map_err(lock_hint)?;
+    let lock = store
+        .lock(&desired.project, "create", opts.run.lock_timeout)
+        .await
+        .map_err(lock_hint)?;
+    let result = create_locked(opts, settings, color, desired, address, store, drivers).await;
+    lock.release().await;
+    result
+}
+
+async fn create_locked(
+    opts: &Opts,
+    settings: &Settings,
+    color: bool,
+    desired: Desired,
+    address: &Address,
+    store: &sandboxer::state::AnyStore,
+    drivers: &sandboxer::observe::Drivers,
+) -> anyhow::Result<ExitCode> {
     let observed = common::observe(&desired, store, drivers).await?;
     if let Some(existing) = observed.records.get(address) {
         return Err(Hinted {
@@ -240,8 +257,8 @@ pub fn destroy_by_id(
     settings: &Settings,
     color: bool,
 ) -> anyhow::Result<ExitCode> {
-    let store = state.store(settings);
-    let drivers = common::drivers(&store, settings);
+    let store = state.store(settings)?;
+    let drivers = common::drivers(&state.state_dir(settings), settings);
     common::runtime()?.block_on(async {
         let result = destroy_one(id, run, settings, color, &store, &drivers).await;
         drivers.ssh.pool().close().await;
@@ -254,21 +271,24 @@ async fn destroy_one(
     run: &RunOpts,
     settings: &Settings,
     color: bool,
-    store: &sandboxer::state::EmbeddedStore,
+    store: &sandboxer::state::AnyStore,
     drivers: &sandboxer::observe::Drivers,
 ) -> anyhow::Result<ExitCode> {
-    let _lock = store.lock("destroy", run.lock_timeout).map_err(lock_hint)?;
     let projects = sandboxer::state::StateStore::load_all(store).await?;
     let Some((project, record)) = projects
         .iter()
         .find_map(|(p, s)| s.records.values().find(|r| r.id == id).map(|r| (p.clone(), r.clone())))
     else {
         return Err(Hinted {
-            message: format!("no sandbox with id `{id}` in {}", store.dir().display()),
+            message: format!("no sandbox with id `{id}` in {}", store.describe()),
             hint: "`sandboxer list` shows the recorded ids (use -f FILE or --state-dir for another state)".into(),
         }
         .into());
     };
+    let lock = store
+        .lock(&project, "destroy", run.lock_timeout)
+        .await
+        .map_err(lock_hint)?;
     let desired = Desired {
         project: project.clone(),
         manifest_path: "<command line>".into(),
@@ -297,6 +317,7 @@ async fn destroy_one(
         settings,
         color,
     )
-    .await?;
-    finish(&outcome, settings)
+    .await;
+    lock.release().await;
+    finish(&outcome?, settings)
 }

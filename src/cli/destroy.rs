@@ -36,8 +36,9 @@ pub fn run(opts: &Opts, settings: &Settings, color: bool) -> anyhow::Result<Exit
     let mut desired = load_desired(&manifest.file, settings)?;
     // Nothing desired: every record and marked workspace of the project goes.
     desired.resources.clear();
-    let store = common::store(settings, &manifest.dir());
-    let drivers = common::drivers(&store, settings);
+    let state_dir = settings.state_dir_for(&manifest.dir());
+    let store = common::store(settings, &state_dir, desired.hub.as_ref())?;
+    let drivers = common::drivers(&state_dir, settings);
     common::runtime()?.block_on(async {
         let result = destroy(opts, settings, color, desired, &store, &drivers).await;
         drivers.ssh.pool().close().await;
@@ -50,11 +51,29 @@ async fn destroy(
     settings: &Settings,
     color: bool,
     desired: sandboxer::desired::Desired,
-    store: &sandboxer::state::EmbeddedStore,
+    store: &sandboxer::state::AnyStore,
     drivers: &sandboxer::observe::Drivers,
 ) -> anyhow::Result<ExitCode> {
     {
-        let _lock = store.lock("destroy", opts.run.lock_timeout).map_err(lock_hint)?;
+        let lock = store
+            .lock(&desired.project, "destroy", opts.run.lock_timeout)
+            .await
+            .map_err(lock_hint)?;
+        let result = destroy_locked(opts, settings, color, desired, store, drivers).await;
+        lock.release().await;
+        result
+    }
+}
+
+async fn destroy_locked(
+    opts: &Opts,
+    settings: &Settings,
+    color: bool,
+    desired: sandboxer::desired::Desired,
+    store: &sandboxer::state::AnyStore,
+    drivers: &sandboxer::observe::Drivers,
+) -> anyhow::Result<ExitCode> {
+    {
         let (mut plan, observed) = common::plan(&desired, store, drivers, &[]).await?;
         say_why(&mut plan.changes);
         if !plan.summary.has_changes() {

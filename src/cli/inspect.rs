@@ -28,7 +28,7 @@ pub struct Opts {
 }
 
 pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
-    let store = opts.state.store(settings);
+    let store = opts.state.store(settings)?;
     super::common::runtime()?.block_on(async {
         let projects = store.load_all().await?;
         let address: Option<Address> = opts.what.parse().ok();
@@ -41,7 +41,7 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
             [one] => *one,
             [] => {
                 return Err(Hinted {
-                    message: format!("no sandbox or image `{}` in {}", opts.what, store.dir().display()),
+                    message: format!("no sandbox or image `{}` in {}", opts.what, store.describe()),
                     hint: "`sandboxer list` shows what is recorded".into(),
                 }
                 .into());

@@ -21,7 +21,7 @@ pub struct Opts {
 }
 
 pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
-    let store = opts.state.store(settings);
+    let store = opts.state.store(settings)?;
     let projects = super::common::runtime()?.block_on(store.load_all())?;
     if opts.json {
         let rows: Vec<_> = projects
@@ -60,7 +60,7 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
     }
     if rows.len() == 1 {
         if !settings.quiet {
-            eprintln!("No resources recorded in {}.", store.dir().display());
+            eprintln!("No resources recorded in {}.", store.describe());
         }
         return Ok(ExitCode::SUCCESS);
     }

@@ -6,12 +6,14 @@ pub mod common;
 pub mod create;
 pub mod destroy;
 pub mod force_unlock;
+pub mod hub;
 pub mod inspect;
 pub mod list;
 pub mod output;
 pub mod plan;
 pub mod schema;
 pub mod settings;
+pub mod state;
 pub mod validate;
 
 use std::process::ExitCode;
@@ -49,6 +51,10 @@ pub enum Command {
     Inspect(inspect::Opts),
     /// Write the JSON Schemas of the manifest, profiles and plans.
     Schema(schema::Opts),
+    /// The State Hub server.
+    Hub(hub::Opts),
+    /// Move a project's records between the embedded store and a State Hub.
+    State(state::Opts),
     /// Remove a state lock whose holder is stuck.
     ForceUnlock(force_unlock::Opts),
 }
@@ -65,6 +71,8 @@ pub fn run(cli: Cli, color: bool) -> anyhow::Result<ExitCode> {
         Command::List(opts) => list::run(&opts, &settings),
         Command::Inspect(opts) => inspect::run(&opts, &settings),
         Command::Schema(opts) => schema::run(&opts),
+        Command::Hub(opts) => hub::run(&opts, &settings),
+        Command::State(opts) => state::run(&opts, &settings),
         Command::ForceUnlock(opts) => force_unlock::run(&opts, &settings),
     }
 }

@@ -45,8 +45,9 @@ pub enum Format {
 
 pub fn run(opts: &Opts, settings: &Settings, color: bool) -> anyhow::Result<ExitCode> {
     let desired = load_desired(&opts.manifest.file, settings)?;
-    let store = common::store(settings, &opts.manifest.dir());
-    let drivers = common::drivers(&store, settings);
+    let state_dir = settings.state_dir_for(&opts.manifest.dir());
+    let store = common::store(settings, &state_dir, desired.hub.as_ref())?;
+    let drivers = common::drivers(&state_dir, settings);
     let (plan, observed) = common::runtime()?.block_on(async {
         let result = common::plan(&desired, &store, &drivers, &opts.targets).await;
         drivers.ssh.pool().close().await;

@@ -60,7 +60,6 @@ pub struct Settings {
     pub state_dir: Option<PathBuf>,
     pub ssh_config: Option<PathBuf>,
     pub ssh_accept_new: bool,
-    #[expect(dead_code, reason = "read by the State Hub client")]
     pub hub_url: Option<String>,
     pub profiles_dir: Option<PathBuf>,
     pub quiet: bool,

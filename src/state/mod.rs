@@ -5,6 +5,7 @@
 //! a folder next to the manifest (atomic writes, OS file lock).
 
 pub mod embedded;
+pub mod hub;
 pub mod lock;
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ use crate::address::Address;
 use crate::profile::{DriverKind, Value};
 
 pub use embedded::EmbeddedStore;
+pub use hub::{HubLock, HubStore};
 pub use lock::{LockError, LockInfo};
 
 /// The last known record of one resource.
@@ -77,7 +79,7 @@ pub struct Snapshot {
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     /// The store could not be read or written.
-    #[error("state at {path}: {message}")]
+    #[error("{path}: {message}")]
     Io {
         /// File or URL.
         path: String,
@@ -112,4 +114,102 @@ pub trait StateStore: Send + Sync {
 /// The time now, RFC 3339 in UTC with seconds.
 pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+/// The store a command uses: the embedded one, or the State Hub.
+#[derive(Debug)]
+pub enum AnyStore {
+    /// `.sandboxer/` next to the manifest (or `--state-dir`).
+    Embedded(EmbeddedStore),
+    /// The team's State Hub.
+    Hub(HubStore),
+}
+
+/// A held state lock of either kind.
+#[derive(Debug)]
+pub enum AnyLock {
+    /// OS file lock.
+    Embedded(lock::LockGuard),
+    /// Hub lease.
+    Hub(HubLock),
+}
+
+impl AnyLock {
+    /// Releases the lock now (dropping an embedded lock does the same).
+    pub async fn release(self) {
+        match self {
+            AnyLock::Embedded(guard) => drop(guard),
+            AnyLock::Hub(lease) => lease.release().await,
+        }
+    }
+}
+
+impl AnyStore {
+    /// Takes the lock of `project` (the embedded store locks the whole folder).
+    pub async fn lock(
+        &self,
+        project: &str,
+        command: &str,
+        timeout: std::time::Duration,
+    ) -> Result<AnyLock, StateError> {
+        match self {
+            AnyStore::Embedded(store) => store.lock(command, timeout).map(AnyLock::Embedded),
+            AnyStore::Hub(hub) => hub
+                .lock(project, lock::this_process(command), timeout)
+                .await
+                .map(AnyLock::Hub),
+        }
+    }
+
+    /// Where the state is, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            AnyStore::Embedded(store) => store.dir().display().to_string(),
+            AnyStore::Hub(hub) => format!("the State Hub at {}", hub.url()),
+        }
+    }
+}
+
+impl StateStore for AnyStore {
+    async fn load(&self, project: &str) -> Result<Snapshot, StateError> {
+        match self {
+            AnyStore::Embedded(s) => s.load(project).await,
+            AnyStore::Hub(s) => s.load(project).await,
+        }
+    }
+
+    async fn load_all(&self) -> Result<BTreeMap<String, Snapshot>, StateError> {
+        match self {
+            AnyStore::Embedded(s) => s.load_all().await,
+            AnyStore::Hub(s) => s.load_all().await,
+        }
+    }
+
+    async fn put(&self, project: &str, record: &Record) -> Result<u64, StateError> {
+        match self {
+            AnyStore::Embedded(s) => s.put(project, record).await,
+            AnyStore::Hub(s) => s.put(project, record).await,
+        }
+    }
+
+    async fn remove(&self, project: &str, address: &Address) -> Result<u64, StateError> {
+        match self {
+            AnyStore::Embedded(s) => s.remove(project, address).await,
+            AnyStore::Hub(s) => s.remove(project, address).await,
+        }
+    }
+
+    async fn add_note(&self, id: &str, note: &Note) -> Result<(), StateError> {
+        match self {
+            AnyStore::Embedded(s) => s.add_note(id, note).await,
+            AnyStore::Hub(s) => s.add_note(id, note).await,
+        }
+    }
+
+    async fn notes(&self, id: &str, limit: usize) -> Result<Vec<Note>, StateError> {
+        match self {
+            AnyStore::Embedded(s) => s.notes(id, limit).await,
+            AnyStore::Hub(s) => s.notes(id, limit).await,
+        }
+    }
 }

@@ -1,0 +1,92 @@
+//! `sandboxer hub serve`: run the State Hub.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+
+use sandboxer::hub::server::{self, ServeOptions};
+
+use super::Settings;
+
+#[derive(Debug, Args)]
+pub struct Opts {
+    #[command(subcommand)]
+    pub command: HubCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HubCommand {
+    /// Serve the State Hub API until SIGTERM or Ctrl-C.
+    Serve(ServeOpts),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeOpts {
+    /// Address to listen on; loopback unless you say otherwise
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    pub listen: SocketAddr,
+    /// Data folder [default: <user state folder>/hub]
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Environment variable holding the bearer token clients must send; unset or empty = no token
+    #[arg(long, default_value = "SANDBOXER_HUB_TOKEN", value_name = "VAR")]
+    pub token_env: String,
+}
+
+pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let HubCommand::Serve(serve) = &opts.command;
+    let data = serve
+        .data
+        .clone()
+        .unwrap_or_else(|| settings.state_dir_without_manifest(None).join("hub"));
+    let token = std::env::var(&serve.token_env).ok().filter(|t| !t.is_empty());
+    if token.is_none() && !serve.listen.ip().is_loopback() {
+        tracing::warn!(
+            "listening on {} without a token: anyone who reaches it can change the state; set {}",
+            serve.listen,
+            serve.token_env
+        );
+    }
+    let auth = if token.is_some() {
+        format!("token from {} required", serve.token_env)
+    } else {
+        "no token".to_string()
+    };
+    let quiet = settings.quiet;
+    let options = ServeOptions {
+        listen: serve.listen,
+        data: data.clone(),
+        token,
+    };
+    super::common::runtime()?.block_on(async move {
+        server::serve(options, shutdown_signal(), |addr| {
+            if !quiet {
+                eprintln!("State Hub listening on http://{addr} (data {}, {auth})", data.display());
+            }
+        })
+        .await
+        .context("the State Hub stopped")
+    })?;
+    if !settings.quiet {
+        eprintln!("State Hub stopped.");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGTERM or Ctrl-C: stop taking connections, finish the requests in flight.
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

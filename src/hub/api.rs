@@ -1,0 +1,222 @@
+//! The State Hub's HTTP contract: paths, bodies and status codes (docs/state-hub.md).
+//!
+//! | method and path | body | answers |
+//! | --- | --- | --- |
+//! | `GET /v1/health` | | 200 [`Health`] (no token needed) |
+//! | `GET /v1/projects/{p}/resources` | | 200 [`ResourceList`] |
+//! | `GET /v1/projects/{p}/resources/{address}` | | 200 [`ResourceEntry`], 404 |
+//! | `PUT /v1/projects/{p}/resources/{address}` | [`PutResource`] | 200 [`Written`], 409 stale version, 423 locked by another |
+//! | `DELETE /v1/projects/{p}/resources/{address}?version=N` | | 200 [`Written`], 404, 409, 423 |
+//! | `POST /v1/projects/{p}/lock` | [`LockRequest`] | 201 [`LockGranted`], 423 [`ErrorBody`] with the holder |
+//! | `PUT /v1/projects/{p}/lock` | [`RenewRequest`] | 200 [`LockGranted`], 409 not the holder |
+//! | `DELETE /v1/projects/{p}/lock?lock_id=ID` | | 204, 409 not the holder |
+//! | `POST /v1/sandboxes/{id}/notes` | [`Note`] | 201 [`NotePosted`] |
+//! | `GET /v1/sandboxes/{id}/notes?since=CURSOR&limit=N` | | 200 [`NoteList`] |
+//! | `GET /v1/sandboxes?vm=NAME` | | 200 [`SandboxList`] (all projects) |
+//!
+//! Every call but health needs `Authorization: Bearer <token>` when the hub has a
+//! token (401 otherwise). Writes may carry `X-Sandboxer-Lock-Id`; a write while
+//! another holder's lease is live gets 423.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::state::{LockInfo, Note, Record};
+
+/// Header naming the lock a write is made under.
+pub const LOCK_HEADER: &str = "x-sandboxer-lock-id";
+
+/// `GET /v1/health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+    /// The hub's sandboxer version.
+    pub version: String,
+    /// Set once when the hub's data folder was made.
+    pub lineage: String,
+}
+
+/// A record with its version (bumped on every write of it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ResourceEntry {
+    /// The record.
+    pub record: Record,
+    /// Its version; a write must name it.
+    pub version: u64,
+}
+
+/// `GET /v1/projects/{p}/resources`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ResourceList {
+    /// The project.
+    pub project: String,
+    /// The hub's lineage.
+    pub lineage: String,
+    /// The project's serial, bumped on every write.
+    pub serial: u64,
+    /// Every record.
+    pub resources: Vec<ResourceEntry>,
+}
+
+/// `PUT /v1/projects/{p}/resources/{address}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PutResource {
+    /// The record to store.
+    pub record: Record,
+    /// The version the writer read; 0 for a record the writer believes new.
+    pub version: u64,
+}
+
+/// Answer to a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Written {
+    /// The record's version now (0 after a delete).
+    pub version: u64,
+    /// The project's serial now.
+    pub serial: u64,
+}
+
+/// `POST /v1/projects/{p}/lock`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LockRequest {
+    /// Who asks (its `id` is ignored: the hub assigns the lock id).
+    pub holder: LockInfoBody,
+    /// Lease length; the holder renews before it runs out.
+    pub ttl_seconds: u64,
+}
+
+/// `PUT /v1/projects/{p}/lock`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RenewRequest {
+    /// The lock id from [`LockGranted`].
+    pub lock_id: String,
+    /// New lease length from now.
+    pub ttl_seconds: u64,
+}
+
+/// A granted or renewed lease.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LockGranted {
+    /// The lock id, for renew, release and writes.
+    pub lock_id: String,
+    /// RFC 3339.
+    pub expires_at: String,
+    /// The holder.
+    pub holder: LockInfoBody,
+}
+
+/// [`LockInfo`] on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LockInfoBody {
+    /// Lock id.
+    pub id: String,
+    /// Process id.
+    pub pid: u32,
+    /// Host name.
+    pub host: String,
+    /// User.
+    pub user: String,
+    /// Command.
+    pub command: String,
+    /// RFC 3339.
+    pub since: String,
+}
+
+impl From<LockInfo> for LockInfoBody {
+    fn from(i: LockInfo) -> Self {
+        LockInfoBody {
+            id: i.id,
+            pid: i.pid,
+            host: i.host,
+            user: i.user,
+            command: i.command,
+            since: i.since,
+        }
+    }
+}
+
+impl From<LockInfoBody> for LockInfo {
+    fn from(i: LockInfoBody) -> Self {
+        LockInfo {
+            id: i.id,
+            pid: i.pid,
+            host: i.host,
+            user: i.user,
+            command: i.command,
+            since: i.since,
+        }
+    }
+}
+
+/// `POST /v1/sandboxes/{id}/notes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct NotePosted {
+    /// Cursor after this note.
+    pub cursor: u64,
+}
+
+/// `GET /v1/sandboxes/{id}/notes`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct NoteList {
+    /// Notes after the cursor asked for, oldest first.
+    pub notes: Vec<Note>,
+    /// Cursor to ask from next time.
+    pub cursor: u64,
+}
+
+/// One row of `GET /v1/sandboxes`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SandboxEntry {
+    /// Its project.
+    pub project: String,
+    /// The record.
+    pub record: Record,
+    /// Its version.
+    pub version: u64,
+}
+
+/// `GET /v1/sandboxes?vm=NAME`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SandboxList {
+    /// The hub's lineage.
+    pub lineage: String,
+    /// Matching records of every project.
+    pub sandboxes: Vec<SandboxEntry>,
+}
+
+/// Any error answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: String,
+    /// On 409: the record's current version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<u64>,
+    /// On 423: who holds the lock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<LockInfoBody>,
+}
+
+/// JSON Schemas of the API bodies, published as `schemas/state-hub.schema.json`.
+pub fn json_schema() -> serde_json::Value {
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    #[schemars(title = "sandboxer State Hub API bodies")]
+    struct Bodies {
+        health: Health,
+        resource_list: ResourceList,
+        resource_entry: ResourceEntry,
+        put_resource: PutResource,
+        written: Written,
+        lock_request: LockRequest,
+        renew_request: RenewRequest,
+        lock_granted: LockGranted,
+        note: Note,
+        note_posted: NotePosted,
+        note_list: NoteList,
+        sandbox_list: SandboxList,
+        error: ErrorBody,
+    }
+    serde_json::to_value(schemars::schema_for!(Bodies)).unwrap_or_default()
+}

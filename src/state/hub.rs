@@ -1,0 +1,450 @@
+//! The State Hub as a state store: records, the project lock (a lease renewed in
+//! the background) and notes over HTTP. Idempotent calls are retried with
+//! jittered backoff on connection errors and 5xx; the token is sent as a bearer
+//! header marked sensitive and never logged.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::lock::LockError;
+use super::{LockInfo, Note, Record, Snapshot, StateError, StateStore};
+use crate::address::Address;
+use crate::hub::api::{
+    ErrorBody, LOCK_HEADER, LockGranted, LockRequest, NoteList, PutResource, RenewRequest, ResourceEntry, ResourceList,
+    SandboxList, Written,
+};
+
+/// Lease length asked for; renewed every third of it.
+const LEASE_TTL: Duration = Duration::from_secs(30);
+/// Attempts of an idempotent call.
+const ATTEMPTS: u32 = 4;
+
+struct Inner {
+    base: String,
+    client: reqwest::Client,
+    token: Option<String>,
+    /// (project, address) → version last read or written.
+    versions: Mutex<HashMap<(String, Address), u64>>,
+    /// The lock this process holds, sent with every write.
+    lock_id: Mutex<Option<String>>,
+}
+
+/// A State Hub client.
+#[derive(Clone)]
+pub struct HubStore {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for HubStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token stays out of debug output too.
+        f.debug_struct("HubStore")
+            .field("url", &self.inner.base)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A held project lease; renewed until released.
+#[derive(Debug)]
+pub struct HubLock {
+    store: HubStore,
+    project: String,
+    lock_id: String,
+    renewal: tokio::task::JoinHandle<()>,
+}
+
+impl HubLock {
+    /// Releases the lease (a lease not released expires by itself).
+    pub async fn release(self) {
+        self.renewal.abort();
+        *self
+            .store
+            .inner
+            .lock_id
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        let path = format!("/v1/projects/{}/lock?lock_id={}", self.project, self.lock_id);
+        if let Err(e) = self
+            .store
+            .call::<serde_json::Value>(Method::DELETE, &path, None::<&()>, true)
+            .await
+        {
+            tracing::warn!("releasing the hub lock of {}: {e} (it expires by itself)", self.project);
+        }
+    }
+
+    /// The lock id.
+    pub fn id(&self) -> &str {
+        &self.lock_id
+    }
+}
+
+enum CallError {
+    Status(StatusCode, ErrorBody),
+    Other(StateError),
+}
+
+impl HubStore {
+    /// A client for the hub at `url`.
+    pub fn new(url: &str, token: Option<String>) -> Result<Self, StateError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| StateError::Io {
+                path: url.to_string(),
+                message: format!("cannot make an HTTP client: {e}"),
+            })?;
+        Ok(HubStore {
+            inner: Arc::new(Inner {
+                base: url.trim_end_matches('/').to_string(),
+                client,
+                token,
+                versions: Mutex::new(HashMap::new()),
+                lock_id: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// The hub's URL.
+    pub fn url(&self) -> &str {
+        &self.inner.base
+    }
+
+    fn error(&self, message: impl Into<String>) -> StateError {
+        StateError::Io {
+            path: format!("State Hub at {}", self.inner.base),
+            message: message.into(),
+        }
+    }
+
+    async fn call_raw<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+        idempotent: bool,
+    ) -> Result<Vec<u8>, CallError> {
+        let url = format!("{}{path}", self.inner.base);
+        let mut delay = Duration::from_millis(150);
+        let attempts = if idempotent { ATTEMPTS } else { 1 };
+        for attempt in 1..=attempts {
+            let mut request = self.inner.client.request(method.clone(), &url);
+            if let Some(token) = &self.inner.token {
+                let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+                    .map_err(|_| CallError::Other(self.error("the hub token is not a valid header value")))?;
+                value.set_sensitive(true);
+                request = request.header(reqwest::header::AUTHORIZATION, value);
+            }
+            let lock_id = self
+                .inner
+                .lock_id
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
+            if let Some(id) = lock_id {
+                request = request.header(LOCK_HEADER, id);
+            }
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            tracing::debug!("hub: {method} {path}");
+            let retryable = match request.send().await {
+                Ok(response) => {
+                    let status = response.status();
+                    let bytes = response
+                        .bytes()
+                        .await
+                        .map_err(|e| CallError::Other(self.error(format!("reading the answer: {e}"))))?;
+                    if status.is_success() {
+                        return Ok(bytes.to_vec());
+                    }
+                    let body: ErrorBody = serde_json::from_slice(&bytes).unwrap_or(ErrorBody {
+                        error: String::from_utf8_lossy(&bytes).chars().take(300).collect(),
+                        current_version: None,
+                        holder: None,
+                    });
+                    if !status.is_server_error() || attempt == attempts {
+                        return Err(CallError::Status(status, body));
+                    }
+                    format!("{status}: {}", body.error)
+                }
+                Err(e) => {
+                    let text = if e.is_connect() {
+                        format!("unreachable: {}", error_chain(&e))
+                    } else if e.is_timeout() {
+                        "no answer in time".to_string()
+                    } else {
+                        error_chain(&e)
+                    };
+                    if attempt == attempts {
+                        return Err(CallError::Other(self.error(text)));
+                    }
+                    text
+                }
+            };
+            // Jitter keeps many clients from retrying in step.
+            let jitter = Duration::from_millis(u64::from(crate::id::random_id(2).as_bytes()[0] % 100));
+            tracing::info!(
+                "hub: {method} {path} failed ({retryable}); retrying in {:?}",
+                delay + jitter
+            );
+            tokio::time::sleep(delay + jitter).await;
+            delay *= 2;
+        }
+        Err(CallError::Other(self.error("no attempt made")))
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+        idempotent: bool,
+    ) -> Result<T, StateError> {
+        match self.call_raw(method, path, body, idempotent).await {
+            Ok(bytes) if bytes.is_empty() => serde_json::from_slice(b"null").map_err(|e| self.error(e.to_string())),
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|e| self.error(format!("unexpected answer to {path}: {e}")))
+            }
+            Err(CallError::Status(status, body)) => Err(self.status_error(status, &body)),
+            Err(CallError::Other(e)) => Err(e),
+        }
+    }
+
+    fn status_error(&self, status: StatusCode, body: &ErrorBody) -> StateError {
+        match status {
+            StatusCode::UNAUTHORIZED => self.error(format!(
+                "401 unauthorized: {} (set the token in the variable the manifest's hub.token_env names)",
+                body.error
+            )),
+            StatusCode::LOCKED => StateError::Lock(LockError::Held {
+                holder: body.error.clone(),
+            }),
+            other => self.error(format!("{other}: {}", body.error)),
+        }
+    }
+
+    fn remember(&self, project: &str, address: &Address, version: u64) {
+        let mut versions = self
+            .inner
+            .versions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        versions.insert((project.to_string(), address.clone()), version);
+    }
+
+    fn version_of(&self, project: &str, address: &Address) -> u64 {
+        let versions = self
+            .inner
+            .versions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        versions
+            .get(&(project.to_string(), address.clone()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Takes the project's lease, waiting up to `timeout` for the holder to finish.
+    pub async fn lock(&self, project: &str, info: LockInfo, timeout: Duration) -> Result<HubLock, StateError> {
+        let deadline = Instant::now() + timeout;
+        let path = format!("/v1/projects/{project}/lock");
+        let request = LockRequest {
+            holder: info.into(),
+            ttl_seconds: LEASE_TTL.as_secs(),
+        };
+        let granted: LockGranted = loop {
+            match self.call_raw(Method::POST, &path, Some(&request), false).await {
+                Ok(bytes) => break serde_json::from_slice(&bytes).map_err(|e| self.error(e.to_string()))?,
+                Err(CallError::Status(StatusCode::LOCKED, body)) if Instant::now() < deadline => {
+                    tracing::info!("waiting for the hub lock: {}", body.error);
+                    tokio::time::sleep(
+                        Duration::from_millis(250).min(deadline.saturating_duration_since(Instant::now())),
+                    )
+                    .await;
+                }
+                Err(CallError::Status(status, body)) => return Err(self.status_error(status, &body)),
+                Err(CallError::Other(e)) => return Err(e),
+            }
+        };
+        *self
+            .inner
+            .lock_id
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(granted.lock_id.clone());
+        let store = self.clone();
+        let (project_name, lock_id) = (project.to_string(), granted.lock_id.clone());
+        let renewal = tokio::spawn(async move {
+            let renew = RenewRequest {
+                lock_id: lock_id.clone(),
+                ttl_seconds: LEASE_TTL.as_secs(),
+            };
+            loop {
+                tokio::time::sleep(LEASE_TTL / 3).await;
+                let path = format!("/v1/projects/{project_name}/lock");
+                if let Err(e) = store.call::<LockGranted>(Method::PUT, &path, Some(&renew), true).await {
+                    tracing::warn!("renewing the hub lock of {project_name}: {e}");
+                }
+            }
+        });
+        Ok(HubLock {
+            store: self.clone(),
+            project: project.to_string(),
+            lock_id: granted.lock_id,
+            renewal,
+        })
+    }
+
+    /// Removes a lease by id (force-unlock).
+    pub async fn force_unlock(&self, project: &str, lock_id: &str) -> Result<(), StateError> {
+        self.call::<serde_json::Value>(
+            Method::DELETE,
+            &format!("/v1/projects/{project}/lock?lock_id={lock_id}"),
+            None::<&()>,
+            true,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// The current record of `address`, if any (with its version remembered).
+    pub async fn get(&self, project: &str, address: &Address) -> Result<Option<Record>, StateError> {
+        match self
+            .call_raw(
+                Method::GET,
+                &format!("/v1/projects/{project}/resources/{address}"),
+                None::<&()>,
+                true,
+            )
+            .await
+        {
+            Ok(bytes) => {
+                let entry: ResourceEntry = serde_json::from_slice(&bytes).map_err(|e| self.error(e.to_string()))?;
+                self.remember(project, address, entry.version);
+                Ok(Some(entry.record))
+            }
+            Err(CallError::Status(StatusCode::NOT_FOUND, _)) => Ok(None),
+            Err(CallError::Status(status, body)) => Err(self.status_error(status, &body)),
+            Err(CallError::Other(e)) => Err(e),
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    text
+}
+
+impl StateStore for HubStore {
+    async fn load(&self, project: &str) -> Result<Snapshot, StateError> {
+        let list: ResourceList = self
+            .call(
+                Method::GET,
+                &format!("/v1/projects/{project}/resources"),
+                None::<&()>,
+                true,
+            )
+            .await?;
+        let mut records = BTreeMap::new();
+        for entry in list.resources {
+            self.remember(project, &entry.record.address, entry.version);
+            records.insert(entry.record.address.clone(), entry.record);
+        }
+        Ok(Snapshot {
+            lineage: list.lineage,
+            serial: list.serial,
+            records,
+        })
+    }
+
+    async fn load_all(&self) -> Result<BTreeMap<String, Snapshot>, StateError> {
+        let list: SandboxList = self.call(Method::GET, "/v1/sandboxes", None::<&()>, true).await?;
+        let mut projects: BTreeMap<String, Snapshot> = BTreeMap::new();
+        for entry in list.sandboxes {
+            self.remember(&entry.project, &entry.record.address, entry.version);
+            let snapshot = projects.entry(entry.project.clone()).or_insert_with(|| Snapshot {
+                lineage: list.lineage.clone(),
+                ..Snapshot::default()
+            });
+            snapshot.records.insert(entry.record.address.clone(), entry.record);
+        }
+        Ok(projects)
+    }
+
+    async fn put(&self, project: &str, record: &Record) -> Result<u64, StateError> {
+        let version = self.version_of(project, &record.address);
+        let path = format!("/v1/projects/{project}/resources/{}", record.address);
+        let body = PutResource {
+            record: record.clone(),
+            version,
+        };
+        match self.call_raw(Method::PUT, &path, Some(&body), true).await {
+            Ok(bytes) => {
+                let written: Written = serde_json::from_slice(&bytes).map_err(|e| self.error(e.to_string()))?;
+                self.remember(project, &record.address, written.version);
+                Ok(written.serial)
+            }
+            Err(CallError::Status(StatusCode::CONFLICT, conflict)) => {
+                // A retried write whose first answer was lost finds its own record there.
+                if self.get(project, &record.address).await?.as_ref() == Some(record) {
+                    return Ok(0);
+                }
+                Err(self.error(format!(
+                    "{} changed on the hub since it was read ({}); nothing was overwritten — run plan again",
+                    record.address, conflict.error
+                )))
+            }
+            Err(CallError::Status(status, body)) => Err(self.status_error(status, &body)),
+            Err(CallError::Other(e)) => Err(e),
+        }
+    }
+
+    async fn remove(&self, project: &str, address: &Address) -> Result<u64, StateError> {
+        let version = self.version_of(project, address);
+        let path = format!("/v1/projects/{project}/resources/{address}?version={version}");
+        match self.call_raw(Method::DELETE, &path, None::<&()>, true).await {
+            Ok(bytes) => {
+                let written: Written = serde_json::from_slice(&bytes).map_err(|e| self.error(e.to_string()))?;
+                self.remember(project, address, 0);
+                Ok(written.serial)
+            }
+            Err(CallError::Status(StatusCode::NOT_FOUND, _)) => Ok(0),
+            Err(CallError::Status(StatusCode::CONFLICT, conflict)) => Err(self.error(format!(
+                "{address} changed on the hub since it was read ({}); nothing was removed — run plan again",
+                conflict.error
+            ))),
+            Err(CallError::Status(status, body)) => Err(self.status_error(status, &body)),
+            Err(CallError::Other(e)) => Err(e),
+        }
+    }
+
+    async fn add_note(&self, id: &str, note: &Note) -> Result<(), StateError> {
+        self.call::<serde_json::Value>(Method::POST, &format!("/v1/sandboxes/{id}/notes"), Some(note), false)
+            .await
+            .map(|_| ())
+    }
+
+    async fn notes(&self, id: &str, limit: usize) -> Result<Vec<Note>, StateError> {
+        let list: NoteList = self
+            .call(
+                Method::GET,
+                &format!("/v1/sandboxes/{id}/notes?since=0&limit=10000"),
+                None::<&()>,
+                true,
+            )
+            .await?;
+        let notes = list.notes;
+        Ok(notes[notes.len().saturating_sub(limit)..].to_vec())
+    }
+}
