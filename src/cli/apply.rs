@@ -161,6 +161,8 @@ pub async fn execute(
         Mode::Json
     } else if settings.quiet {
         Mode::Quiet
+    } else if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        Mode::Live { color }
     } else {
         Mode::Lines { color }
     };

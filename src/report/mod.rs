@@ -18,6 +18,12 @@ pub enum Mode {
         /// ANSI colours.
         color: bool,
     },
+    /// On a terminal: finished changes as lines, running ones in a live block
+    /// below them with their current step and elapsed time.
+    Live {
+        /// ANSI colours.
+        color: bool,
+    },
     /// One JSON object per event on stdout.
     Json,
     /// Nothing but failures.
@@ -36,6 +42,9 @@ fn verb(action: Action) -> (&'static str, &'static str) {
 
 /// Prints events until the channel closes.
 pub async fn run(mut events: mpsc::UnboundedReceiver<Event>, mode: Mode) {
+    if let Mode::Live { color } = mode {
+        return live(events, color).await;
+    }
     while let Some(event) = events.recv().await {
         match mode {
             Mode::Json => {
@@ -45,6 +54,7 @@ pub async fn run(mut events: mpsc::UnboundedReceiver<Event>, mode: Mode) {
             Mode::Lines { color } => {
                 let _ = writeln!(std::io::stderr().lock(), "{}", line(&event, color));
             }
+            Mode::Live { .. } => {}
             Mode::Quiet => {
                 if matches!(event, Event::Failed { .. }) {
                     let _ = writeln!(std::io::stderr().lock(), "{}", line(&event, false));
@@ -147,5 +157,60 @@ fn to_json(event: &Event) -> serde_json::Value {
             action,
             because,
         } => json!({"event": "skipped", "address": address, "action": action, "because": because}),
+    }
+}
+
+/// The live view: the block of running changes is redrawn in place.
+async fn live(mut events: mpsc::UnboundedReceiver<Event>, color: bool) {
+    use std::collections::BTreeMap;
+    use std::time::Instant;
+
+    let mut running: BTreeMap<crate::address::Address, (Instant, String)> = BTreeMap::new();
+    let mut drawn = 0usize;
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+    loop {
+        let mut permanent = Vec::new();
+        tokio::select! {
+            event = events.recv() => {
+                let Some(event) = event else { break };
+                match &event {
+                    Event::Started { address, action } => {
+                        running.insert(address.clone(), (Instant::now(), format!("{}...", verb(*action).0)));
+                    }
+                    Event::Progress { address, message } => {
+                        if let Some(entry) = running.get_mut(address) {
+                            entry.1.clone_from(message);
+                        }
+                    }
+                    Event::Finished { address, .. } | Event::Failed { address, .. } => {
+                        running.remove(address);
+                        permanent.push(line(&event, color));
+                    }
+                    Event::Skipped { .. } => permanent.push(line(&event, color)),
+                }
+            }
+            _ = tick.tick() => {}
+        }
+        let mut out = String::new();
+        if drawn > 0 {
+            out.push_str(&format!("\x1b[{drawn}A\r\x1b[J"));
+        }
+        for l in permanent {
+            out.push_str(&l);
+            out.push('\n');
+        }
+        drawn = 0;
+        for (address, (since, status)) in &running {
+            let status: String = status.chars().take(100).collect();
+            out.push_str(&format!(
+                "  \u{25b8} {address}: {status} ({})\n",
+                format_elapsed(since.elapsed())
+            ));
+            drawn += 1;
+        }
+        let _ = std::io::stderr().lock().write_all(out.as_bytes());
+    }
+    if drawn > 0 {
+        let _ = write!(std::io::stderr().lock(), "\x1b[{drawn}A\r\x1b[J");
     }
 }
