@@ -26,3 +26,4 @@ pub mod safety;
 pub mod schema;
 pub mod source_map;
 pub mod state;
+pub mod watch;

@@ -156,6 +156,27 @@ pub async fn execute(
     settings: &Settings,
     color: bool,
 ) -> anyhow::Result<Outcome> {
+    let cancel = common::interrupt_handler(settings.quiet);
+    execute_with_cancel(
+        plan, desired, records, known, store, drivers, run, settings, color, cancel,
+    )
+    .await
+}
+
+/// [`execute`] under a cancel signal the caller owns (`watch` shares one across cycles).
+#[allow(clippy::too_many_arguments)]
+pub async fn execute_with_cancel(
+    plan: &Plan,
+    desired: Desired,
+    records: std::collections::BTreeMap<Address, sandboxer::state::Record>,
+    known: std::collections::HashSet<String>,
+    store: &AnyStore,
+    drivers: &Drivers,
+    run: &RunOpts,
+    settings: &Settings,
+    color: bool,
+    cancel: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<Outcome> {
     let (tx, rx) = mpsc::unbounded_channel();
     let mode = if run.json {
         Mode::Json
@@ -167,7 +188,6 @@ pub async fn execute(
         Mode::Lines { color }
     };
     let reporter = tokio::spawn(report::run(rx, mode));
-    let cancel = common::interrupt_handler(settings.quiet);
     let options = ApplyOptions {
         parallelism: usize::from(run.parallelism),
     };

@@ -15,6 +15,7 @@ pub mod schema;
 pub mod settings;
 pub mod state;
 pub mod validate;
+pub mod watch;
 
 use std::process::ExitCode;
 
@@ -37,6 +38,8 @@ pub struct Cli {
 pub enum Command {
     /// Check a manifest: syntax, schema, profiles, inputs, dependencies. Changes nothing.
     Validate(validate::Opts),
+    /// Apply, then apply again whenever the manifest, a repo or a template changes.
+    Watch(watch::Opts),
     /// Create one sandbox (or image) from a profile, without a manifest.
     Create(create::Opts),
     /// Show what apply would change, and why.
@@ -64,6 +67,7 @@ pub fn run(cli: Cli, color: bool) -> anyhow::Result<ExitCode> {
     let settings = Settings::from_opts(&cli.global)?;
     match cli.command {
         Command::Validate(opts) => validate::run(&opts, &settings),
+        Command::Watch(opts) => watch::run(&opts, &settings, color),
         Command::Create(opts) => create::run(&opts, &settings, color),
         Command::Plan(opts) => plan::run(&opts, &settings, color),
         Command::Apply(opts) => apply::run(&opts, &settings, color),
