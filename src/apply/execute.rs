@@ -179,8 +179,10 @@ impl Executor {
                     return OpResult::failed(RecordUpdate::Keep, change.id.clone(), e);
                 }
                 let mut result = self.create(&project, &resource).await;
-                if result.error.is_some() {
-                    // The old one is gone: the record must not claim it.
+                // The old workspace is gone: the record must not claim it. An image's
+                // delete removes nothing (its artifacts stay), so its record of the last
+                // good build stays: the next plan rebuilds it and re-makes its dependents.
+                if result.error.is_some() && resource.driver != DriverKind::Packer {
                     result.record = RecordUpdate::Remove;
                 }
                 result

@@ -168,7 +168,12 @@ fn diff_resource(
     };
 
     change.id = Some(record.id.clone());
-    let attributes = attribute_changes(&record.attributes, &after, &resource.replace_attributes());
+    let mut forces = resource.replace_attributes();
+    if resource.is_packer_build() {
+        // Any input of an image is part of the build, also one that was removed.
+        forces.extend(record.attributes.keys().cloned());
+    }
+    let attributes = attribute_changes(&record.attributes, &after, &forces);
     let found = find_by_id(observed, record);
     if let Some(w) = found {
         claimed.insert(w.path.clone());
@@ -195,7 +200,8 @@ fn diff_resource(
         for d in rebuilt_deps {
             change.reasons.push(format!("{d} is rebuilt (replace_on_image_change)"));
         }
-    } else if let Some(e) = location_error {
+    } else if let Some(e) = location_error.filter(|_| !resource.is_packer_build()) {
+        // (An image is built by Packer here, not observed on its VM: a VM down changes nothing.)
         change.action = Action::Update;
         change.reasons.push(format!("could not observe {location}: {e}"));
     } else if found.is_none() && resource.driver != DriverKind::Packer {
@@ -526,6 +532,61 @@ mod tests {
         assert!(c.iter().all(|c| c.action == Action::Delete));
         assert_eq!(c[0].reasons, ["gone from manifest"]);
         assert!(c[1].reasons[0].starts_with("orphan workspace /ws/sbx-x2"));
+    }
+
+    /// An image `img` for VM `vm1` with these `packer_var_`s, its record, and what
+    /// is observed when nothing changed.
+    fn image(vars: &[(&str, &str)]) -> (DesiredResource, Observed) {
+        let mut r = resource("img", None);
+        r.address = Address::image("img");
+        r.profile = "profile.vm-packer-build".into();
+        r.driver = DriverKind::Packer;
+        r.inputs.values.clear();
+        for (k, v) in [("mode", "build"), ("packer_template", "/t"), ("vm_name", "vm1")] {
+            r.inputs.values.insert(k.into(), Value::String(v.into()));
+        }
+        for (k, v) in vars {
+            r.inputs
+                .values
+                .insert(format!("packer_var_{k}"), Value::String((*v).into()));
+        }
+        let mut rec = record_of(&r, "i1", None);
+        rec.facts.clear();
+        rec.digests = [("template:build.pkr.hcl".to_string(), "sha256:1".to_string())].into();
+        let mut o = Observed::default();
+        o.records.insert(r.address.clone(), rec);
+        o.template_digests.insert(
+            r.address.clone(),
+            Ok([("build.pkr.hcl".to_string(), "sha256:1".to_string())].into()),
+        );
+        (r, o)
+    }
+
+    #[test]
+    fn an_unchanged_image_is_a_no_op() {
+        let (r, o) = image(&[("x", "a")]);
+        let c = diff(&desired(vec![r]), &o);
+        assert_eq!(only(&c).action, Action::NoOp, "{:?}", only(&c).reasons);
+    }
+
+    #[test]
+    fn a_removed_packer_var_rebuilds_the_image() {
+        let (r, o) = image(&[]);
+        let mut o = o;
+        let rec = o.records.get_mut(&r.address).expect("recorded");
+        rec.attributes
+            .insert("inputs.packer_var_x".into(), Value::String("a".into()));
+        let c = diff(&desired(vec![r]), &o);
+        assert_eq!(only(&c).action, Action::Replace, "{:?}", only(&c).reasons);
+        assert_eq!(only(&c).reasons, [r#"var x: "a" -> (unset)"#]);
+    }
+
+    #[test]
+    fn a_vm_that_cannot_be_observed_does_not_rebuild_its_image() {
+        let (r, mut o) = image(&[]);
+        o.location_errors.insert("vm1".into(), "connection refused".into());
+        let c = diff(&desired(vec![r]), &o);
+        assert_eq!(only(&c).action, Action::NoOp, "{:?}", only(&c).reasons);
     }
 
     #[test]

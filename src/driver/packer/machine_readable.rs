@@ -202,6 +202,72 @@ mod tests {
     }
 
     #[test]
+    fn escaped_commas_and_newlines_together_in_a_recorded_hcl_error() {
+        // Recorded from Packer 1.6.6: a template with an unknown argument.
+        let line = "1795947958,,ui,error,Error: Failed preparing provisioner-block \"shell-local\" \"\"\\n\\n  \
+                    on /t/build.pkr.hcl line 10:\\n  (source code not available)\\n\\n/t/build.pkr.hcl:11%!(PACKER_COMMA)5-8: \
+                    Unsupported argument; An argument named \"env\"\\nis not expected here.\\n\\n";
+        let Some(PackerEvent::Ui {
+            level: UiLevel::Error,
+            text,
+        }) = parse_line(line)
+        else {
+            panic!("{:?}", parse_line(line))
+        };
+        assert!(text.contains("/t/build.pkr.hcl:11,5-8: Unsupported argument"), "{text}");
+        assert!(text.contains("\"env\"\nis not expected here.\n\n"), "{text}");
+        assert!(!text.contains("PACKER_COMMA") && !text.contains("\\n"), "{text}");
+    }
+
+    #[test]
+    fn an_artifact_file_path_with_a_comma_stays_one_value() {
+        assert_eq!(
+            parse_line("1795940678,qemu.vm,artifact,0,file,1,/out/disk%!(PACKER_COMMA) v2.qcow2"),
+            Some(PackerEvent::Artifact {
+                target: "qemu.vm".into(),
+                index: 0,
+                key: "file".into(),
+                value: vec!["1".into(), "/out/disk, v2.qcow2".into()]
+            })
+        );
+    }
+
+    #[test]
+    fn carriage_returns_line_ends_and_odd_lines() {
+        // A Windows-style line end is not part of the text; an escaped \r is.
+        assert_eq!(
+            parse_line("1795940678,,ui,message,    null.x: 50%\\r100%\r\n"),
+            Some(PackerEvent::Ui {
+                level: UiLevel::Message,
+                text: "    null.x: 50%\r100%".into()
+            })
+        );
+        // An empty message is still a UI line.
+        assert_eq!(
+            parse_line("1795940678,,ui,say,"),
+            Some(PackerEvent::Ui {
+                level: UiLevel::Say,
+                text: String::new()
+            })
+        );
+        // An unknown UI level is kept, not dropped.
+        assert!(matches!(
+            parse_line("1795940678,,ui,shout,hello"),
+            Some(PackerEvent::Other { ref kind, .. }) if kind == "ui"
+        ));
+        // Lines without a numeric timestamp are plain text (e.g. a panic on stdout).
+        assert_eq!(parse_line(""), None);
+        assert_eq!(parse_line(",,ui,say,x"), None);
+        assert_eq!(parse_line("12a,,ui,say,x"), None);
+        assert_eq!(parse_line("1795940678"), None);
+        // A build error without a target is not a build's error.
+        assert!(matches!(
+            parse_line("1795940678,,error,something"),
+            Some(PackerEvent::Other { .. })
+        ));
+    }
+
+    #[test]
     fn steps_are_the_arrow_lines() {
         assert_eq!(
             step_of("==> null.local: Running local shell script: /tmp/x"),

@@ -240,6 +240,7 @@ impl PackerDriver {
         let mut facts = BTreeMap::new();
         let mut cancelled = false;
         let mut kill_at: Option<tokio::time::Instant> = None;
+        let mut exited: Option<std::process::ExitStatus> = None;
         loop {
             let deadline = kill_at.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86_400));
             tokio::select! {
@@ -270,13 +271,20 @@ impl PackerDriver {
                         _ => {}
                     }
                 }
-                changed = cancel.changed(), if !cancelled => {
+                changed = cancel.changed(), if !cancelled && exited.is_none() => {
                     if changed.is_err() || *cancel.borrow() {
                         cancelled = true;
                         progress(ProgressKind::Error, "interrupt: stopping Packer", true);
                         signal_group(pgid, "-INT");
                         kill_at = Some(tokio::time::Instant::now() + CANCEL_GRACE);
                     }
+                }
+                status = child.wait(), if exited.is_none() => {
+                    exited = Some(status.map_err(|e| DriverError::context("waiting for packer", e))?);
+                    // Packer is gone: what is left of its group are orphans (a script
+                    // ignoring SIGINT) that would hold the output pipe open.
+                    signal_group(pgid, "-KILL");
+                    kill_at = None;
                 }
                 () = tokio::time::sleep_until(deadline), if kill_at.is_some() => {
                     progress(ProgressKind::Error, "Packer did not stop in time: killed", true);
@@ -285,14 +293,17 @@ impl PackerDriver {
                 }
             }
         }
-        // Packer's children may hold the pipe after it exits; the group goes too.
-        let status = child
-            .wait()
-            .await
-            .map_err(|e| DriverError::context("waiting for packer", e))?;
-        if cancelled {
-            signal_group(pgid, "-KILL");
-        }
+        let status = match exited {
+            Some(status) => status,
+            None => {
+                let status = child
+                    .wait()
+                    .await
+                    .map_err(|e| DriverError::context("waiting for packer", e))?;
+                signal_group(pgid, "-KILL");
+                status
+            }
+        };
         let stderr_lines = stderr_task.await.unwrap_or_default();
         for line in &stderr_lines {
             let _ = writeln!(log, "stderr: {line}");

@@ -1,0 +1,896 @@
+//! The packer driver (`profile.vm-packer-build`) run as the real binary with the
+//! real `packer` (1.6.6, null builder + `shell-local`; see TESTBED.md "Real Packer
+//! with the null builder").
+//!
+//! Every test works in its own temporary folder W: templates in `W/tpl/<name>/`
+//! written by the test, the state in `W/state/` (`--state-dir`), Packer's
+//! scratch files in `W/tmp/` (`TMPDIR`), and what the templates write in `W/out/`
+//! (absolute paths: relative ones would resolve against Packer's cwd). Packer
+//! always runs with `CHECKPOINT_DISABLE=1`: nothing leaves loopback.
+//!
+//! Order is checked on the progress lines the binary prints on stderr, records
+//! with `list --json`, notes with `inspect --json`. Conditions a test races
+//! (a running build, processes going away) are polled with a deadline, never
+//! waited for with a fixed sleep.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::vms::TestBed;
+use support::{Output, Sandboxer, Workdir, sandboxer, wait_until};
+
+/// How long a condition may take to hold before a test gives up.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+/// A work folder for one test.
+struct World {
+    work: Workdir,
+    /// An ssh config for `--ssh-config`, when the test has VMs.
+    ssh_config: Option<PathBuf>,
+}
+
+impl World {
+    fn new() -> World {
+        let work = Workdir::new();
+        for dir in ["tmp", "out", "state"] {
+            fs::create_dir_all(work.path().join(dir)).expect("create a folder of the work folder");
+        }
+        World { work, ssh_config: None }
+    }
+
+    fn path(&self) -> &Path {
+        self.work.path()
+    }
+
+    /// `W/out`, where templates write.
+    fn out(&self) -> PathBuf {
+        self.path().join("out")
+    }
+
+    /// `W/tmp`, Packer's `TMPDIR`: every process of this test's builds has it in its environment.
+    fn tmp(&self) -> PathBuf {
+        self.path().join("tmp")
+    }
+
+    /// `sandboxer --state-dir W/state [--ssh-config C]`, run in W with Packer's environment.
+    fn cmd(&self) -> Sandboxer {
+        let mut cmd = sandboxer()
+            .current_dir(self.path())
+            .env("CHECKPOINT_DISABLE", "1")
+            .env("TMPDIR", self.tmp())
+            .arg("--state-dir")
+            .arg(self.path().join("state"));
+        if let Some(config) = &self.ssh_config {
+            cmd = cmd.arg("--ssh-config").arg(config);
+        }
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).run()
+    }
+
+    /// Runs and asserts exit code `code`.
+    fn expect(&self, code: i32, args: &[&str]) -> Output {
+        let out = self.run(args);
+        assert_eq!(out.code, code, "sandboxer {}\n{out}", args.join(" "));
+        out
+    }
+
+    /// Writes the template folder `W/tpl/<name>/` with one `build.pkr.hcl`
+    /// (`@OUT@` stands for `W/out`); returns the folder.
+    fn template(&self, name: &str, text: &str) -> PathBuf {
+        let text = text.replace("@OUT@", &self.out().display().to_string());
+        self.work.write(format!("tpl/{name}/build.pkr.hcl"), text);
+        self.path().join("tpl").join(name)
+    }
+
+    /// Writes `W/sandboxes.yaml`.
+    fn manifest(&self, text: &str) {
+        self.work.write("sandboxes.yaml", text);
+    }
+
+    /// Records by address, from `list --json`.
+    fn records(&self) -> BTreeMap<String, Value> {
+        let out = self.expect(0, &["list", "--json"]);
+        let rows: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("list --json: {e}\n{out}"));
+        rows.as_array()
+            .expect("list --json prints an array")
+            .iter()
+            .map(|row| {
+                let record = row["record"].clone();
+                (record["address"].as_str().unwrap_or_default().to_string(), record)
+            })
+            .collect()
+    }
+
+    /// The recorded id of `address`.
+    fn id(&self, address: &str) -> String {
+        let records = self.records();
+        let record = records
+            .get(address)
+            .unwrap_or_else(|| panic!("{address} is not recorded: {:?}", records.keys()));
+        record["id"].as_str().expect("a record has an id").to_string()
+    }
+
+    /// The lines a template appended to `W/out/builds.log`, one per build.
+    fn builds(&self) -> Vec<String> {
+        fs::read_to_string(self.out().join("builds.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+fn read(path: impl AsRef<Path>) -> String {
+    let path = path.as_ref();
+    fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+fn read_json(path: impl AsRef<Path>) -> Value {
+    let path = path.as_ref();
+    serde_json::from_str(&read(path)).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+/// The index of the first line of `text` starting with `prefix`; panics when there is none.
+fn line_of(text: &str, prefix: &str) -> usize {
+    text.lines()
+        .position(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line starting with `{prefix}` in:\n{text}"))
+}
+
+/// Asserts that the line starting with `first` comes before the one starting with `then`.
+fn assert_before(text: &str, first: &str, then: &str) {
+    let (a, b) = (line_of(text, first), line_of(text, then));
+    assert!(
+        a < b,
+        "`{first}` (line {a}) must come before `{then}` (line {b}):\n{text}"
+    );
+}
+
+/// The block of a rendered plan about `head`, e.g. `-/+ image.img`.
+fn block<'a>(plan: &'a str, head: &str) -> &'a str {
+    plan.split("\n\n")
+        .find(|b| {
+            b.trim_start()
+                .strip_prefix(head)
+                .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('\n') || rest.is_empty())
+        })
+        .unwrap_or_else(|| panic!("no `{head}` in the plan:\n{plan}"))
+}
+
+/// The `because:` lines of a plan block.
+fn reasons(block: &str) -> Vec<&str> {
+    block
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("because: "))
+        .collect()
+}
+
+/// `sbx-*` folder names under `root`.
+fn workspace_dirs(root: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(root)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("sbx-"))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// Processes (other than this one) whose environment holds exactly `entry`
+/// (e.g. `TMPDIR=W/tmp`), with their command line. Zombies have no environment
+/// left and are not listed: they run nothing.
+fn processes_with_env(entry: &str) -> Vec<(u32, String)> {
+    let me = std::process::id();
+    let mut found = Vec::new();
+    for dir in fs::read_dir("/proc").expect("list /proc").filter_map(Result::ok) {
+        let Ok(pid) = dir.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(environ) = fs::read(dir.path().join("environ")) else {
+            continue;
+        };
+        if environ.split(|b| *b == 0).any(|e| e == entry.as_bytes()) {
+            let cmdline = fs::read(dir.path().join("cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ").trim().to_string();
+            found.push((pid, cmdline));
+        }
+    }
+    found
+}
+
+// ---------------------------------------------------------------------------
+// Templates
+
+/// Appends a line per build to `out/builds.log` and writes `out/<vm_name>.json`.
+const RECORDING: &str = r#"
+variable "vm_name" {
+  type = string
+}
+
+variable "x" {
+  type    = string
+  default = "a"
+}
+
+source "null" "x" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.x"]
+
+  provisioner "shell-local" {
+    inline = [
+      "echo ${var.vm_name} x=${var.x} >> @OUT@/builds.log",
+      "echo '{\"vm_name\": \"${var.vm_name}\", \"x\": \"${var.x}\"}' > @OUT@/${var.vm_name}.json",
+    ]
+  }
+}
+"#;
+
+/// Says something on stderr, then fails with exit status 3.
+const FAILING: &str = r#"
+variable "vm_name" {
+  type = string
+}
+
+source "null" "x" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.x"]
+
+  provisioner "shell-local" {
+    inline = [
+      "echo about to fail",
+      "echo boom-from-the-template >&2",
+      "exit 3",
+    ]
+  }
+}
+"#;
+
+/// Marks that it runs, then sleeps for 30 s.
+const SLOW: &str = r#"
+variable "vm_name" {
+  type = string
+}
+
+source "null" "x" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.x"]
+
+  provisioner "shell-local" {
+    inline = [
+      "touch @OUT@/started",
+      "sleep 30",
+      "touch @OUT@/finished",
+    ]
+  }
+}
+"#;
+
+/// 200 lines of output quickly, two lines on stderr (ui errors), then a second step.
+const CHATTY: &str = r#"
+variable "vm_name" {
+  type = string
+}
+
+source "null" "x" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.x"]
+
+  provisioner "shell-local" {
+    inline = [
+      "i=0; while [ $i -lt 200 ]; do echo chatty line $i, with a comma; i=$((i+1)); done",
+      "echo first-warning >&2",
+      "echo second-warning >&2",
+    ]
+  }
+
+  provisioner "shell-local" {
+    inline = ["echo second step"]
+  }
+}
+"#;
+
+/// Writes a variable with no shell in between: the `manifest` post-processor
+/// puts it in `out/<vm_name>.manifest.json` as custom data.
+const LITERAL: &str = r#"
+variable "vm_name" {
+  type = string
+}
+
+variable "note" {
+  type = string
+}
+
+source "null" "x" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.x"]
+
+  post-processor "manifest" {
+    output      = "@OUT@/${var.vm_name}.manifest.json"
+    custom_data = { note = var.note }
+  }
+}
+"#;
+
+/// A manifest: image `img` from `./tpl/<template>` for VM `vm_name`, plus `sandboxes` (YAML entries).
+fn image_manifest(project: &str, template: &str, vm_name: &str, extra_inputs: &str, sandboxes: &str) -> String {
+    let mut text = format!(
+        "version: 1\nproject: {project}\nimages:\n  img:\n    profile: profile.vm-packer-build\n    inputs:\n      \
+         packer_template: ./tpl/{template}\n      vm_name: {vm_name}\n{extra_inputs}"
+    );
+    if !sandboxes.is_empty() {
+        text.push_str("sandboxes:\n");
+        text.push_str(sandboxes);
+    }
+    text
+}
+
+/// A local-workspace sandbox entry depending on `image.img` (or on nothing).
+fn local(name: &str, on_image: bool) -> String {
+    let deps = if on_image { "    depends_on: [image.img]\n" } else { "" };
+    format!("  {name}:\n    profile: profile.local-workspace\n{deps}")
+}
+
+// ---------------------------------------------------------------------------
+// 1. Build before attach; no changes; template and var changes rebuild then replace.
+
+#[test]
+fn the_image_is_built_before_its_sandboxes_and_a_template_or_var_change_rebuilds_then_replaces_them() {
+    let w = World::new();
+    w.template("img", RECORDING);
+    let sandboxes = [local("a", true), local("b", true), local("c", false)].concat();
+    let manifest = |x: Option<&str>| {
+        let var = x.map(|x| format!("      packer_var_x: \"{x}\"\n")).unwrap_or_default();
+        image_manifest("images", "img", "img-vm", &var, &sandboxes)
+    };
+    w.manifest(&manifest(Some("a")));
+
+    let started = Instant::now();
+    let first = w.expect(0, &["apply", "--auto-approve"]);
+    eprintln!("first apply (build + 3 creates): {:?}", started.elapsed());
+    for s in ["sandbox.a", "sandbox.b"] {
+        assert_before(&first.stderr, "image.img: created", &format!("{s}: creating"));
+    }
+    assert_eq!(w.builds(), ["img-vm x=a"], "one build\n{first}");
+    let artifact = read_json(w.out().join("img-vm.json"));
+    assert_eq!(artifact["x"], "a");
+    let records = w.records();
+    for address in ["image.img", "sandbox.a", "sandbox.b", "sandbox.c"] {
+        assert!(records.contains_key(address), "{address} not recorded: {records:#?}");
+    }
+    let image = &records["image.img"];
+    assert_eq!(image["driver"], "packer");
+    assert!(
+        image["digests"]["template:build.pkr.hcl"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("sha256:")),
+        "the template digest is recorded: {image:#}"
+    );
+    let log = image["facts"]["log"].as_str().expect("the build log is recorded");
+    assert!(
+        Path::new(log).starts_with(w.path().join("state").join("logs")),
+        "log {log} is in <state>/logs"
+    );
+    assert!(read(log).contains("Running local shell script"), "the full log is kept");
+    let ids = |w: &World| ["image.img", "sandbox.a", "sandbox.b", "sandbox.c"].map(|a| w.id(a));
+    let before = ids(&w);
+
+    // Nothing changed: nothing is done, Packer does not run.
+    let again = w.expect(0, &["apply", "--auto-approve"]);
+    assert!(again.stdout.contains("No changes."), "{again}");
+    assert_eq!(w.builds().len(), 1, "no second build\n{again}");
+    w.expect(0, &["plan", "--detailed-exitcode"]);
+
+    // The template changes: the image is rebuilt, the two sandboxes on it re-made.
+    let template = w.path().join("tpl/img/build.pkr.hcl");
+    fs::write(&template, read(&template) + "# a comment is a change too\n").expect("edit the template");
+    let plan = w.expect(2, &["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        reasons(block(&plan.stdout, "-/+ image.img")),
+        ["template changed: build.pkr.hcl"]
+    );
+    for s in ["sandbox.a", "sandbox.b"] {
+        let reasons = reasons(block(&plan.stdout, &format!("-/+ {s}")));
+        assert!(
+            reasons.len() == 1 && reasons[0].starts_with("image.img is rebuilt"),
+            "{s}: {reasons:?}\n{plan}"
+        );
+    }
+    assert!(
+        !plan.stdout.contains("sandbox.c"),
+        "the unrelated sandbox stays\n{plan}"
+    );
+    assert!(
+        plan.stdout
+            .contains("Plan: 0 to create, 0 to update, 3 to replace, 0 to delete."),
+        "{plan}"
+    );
+
+    let started = Instant::now();
+    let rebuild = w.expect(0, &["apply", "--auto-approve"]);
+    eprintln!("rebuild apply (build + 2 replaces): {:?}", started.elapsed());
+    for s in ["sandbox.a", "sandbox.b"] {
+        assert_before(&rebuild.stderr, "image.img: replaced", &format!("{s}: replacing"));
+    }
+    assert_eq!(w.builds().len(), 2, "rebuilt once\n{rebuild}");
+    let after = ids(&w);
+    for k in 0..3 {
+        assert_ne!(before[k], after[k], "a replacement gets a new id");
+    }
+    assert_eq!(before[3], after[3], "sandbox.c is untouched");
+    let root = w.path().join("state/workspaces");
+    let mut expected: Vec<String> = after[1..].iter().map(|id| format!("sbx-{id}")).collect();
+    expected.sort();
+    assert_eq!(workspace_dirs(&root), expected, "the old workspaces are gone");
+
+    // A Packer variable changes.
+    w.manifest(&manifest(Some("b")));
+    let plan = w.expect(2, &["plan", "--detailed-exitcode"]);
+    let image = block(&plan.stdout, "-/+ image.img");
+    assert_eq!(reasons(image), [r#"var x: "a" -> "b""#], "{plan}");
+    for s in ["sandbox.a", "sandbox.b"] {
+        assert!(
+            block(&plan.stdout, &format!("-/+ {s}")).contains("image.img is rebuilt"),
+            "{plan}"
+        );
+    }
+    let var = w.expect(0, &["apply", "--auto-approve"]);
+    assert_before(&var.stderr, "image.img: replaced", "sandbox.a: replacing");
+    assert_eq!(
+        read_json(w.out().join("img-vm.json"))["x"],
+        "b",
+        "-var x=b reached Packer"
+    );
+    // Regression: a variable removed from the inputs was an in-place update of
+    // the image ("packer_var_x changed"): it rebuilt, but its sandboxes stayed.
+    w.manifest(&manifest(None));
+    let plan = w.expect(2, &["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        reasons(block(&plan.stdout, "-/+ image.img")),
+        [r#"var x: "b" -> (unset)"#],
+        "{plan}"
+    );
+    for s in ["sandbox.a", "sandbox.b"] {
+        assert!(
+            block(&plan.stdout, &format!("-/+ {s}")).contains("image.img is rebuilt"),
+            "{plan}"
+        );
+    }
+    let unset = w.expect(0, &["apply", "--auto-approve"]);
+    assert_before(&unset.stderr, "image.img: replaced", "sandbox.b: replacing");
+    assert_eq!(
+        read_json(w.out().join("img-vm.json"))["x"],
+        "a",
+        "the template's default again"
+    );
+
+    let last = w.expect(0, &["apply", "--auto-approve"]);
+    assert!(last.stdout.contains("No changes."), "{last}");
+    assert_eq!(
+        w.builds(),
+        ["img-vm x=a", "img-vm x=a", "img-vm x=b", "img-vm x=a"],
+        "one build per change, none for no change"
+    );
+}
+
+/// The same on a real sshd VM: two `profile.vm-haskell-build` workspaces whose
+/// `vm` is the image's `vm_name` depend on it without `depends_on`.
+#[test]
+fn vm_workspaces_whose_vm_is_the_image_vm_name_wait_for_the_build_and_are_remade_on_a_rebuild() {
+    let bed = TestBed::start(1);
+    let mut w = World::new();
+    w.ssh_config = Some(bed.ssh_config());
+    w.template("img", RECORDING);
+    let root = bed.vm(1).build_root().to_path_buf();
+    let entry = |name: &str| {
+        format!(
+            "  {name}:\n    profile: profile.vm-haskell-build\n    inputs:\n      vm: vm1\n      \
+             workspace_root: {}\n      connect_timeout: 2s\n",
+            root.display()
+        )
+    };
+    w.manifest(&image_manifest(
+        "vms",
+        "img",
+        "vm1",
+        "",
+        &[entry("app"), entry("lib")].concat(),
+    ));
+
+    let started = Instant::now();
+    let first = w.expect(0, &["apply", "--auto-approve"]);
+    eprintln!("first apply on a VM (build + 2 ssh creates): {:?}", started.elapsed());
+    for s in ["sandbox.app", "sandbox.lib"] {
+        assert_before(&first.stderr, "image.img: created", &format!("{s}: creating"));
+    }
+    let before = [w.id("sandbox.app"), w.id("sandbox.lib")];
+    let mut expected: Vec<String> = before.iter().map(|id| format!("sbx-{id}")).collect();
+    expected.sort();
+    assert_eq!(workspace_dirs(&root), expected, "both workspaces are on the VM");
+    assert!(w.expect(0, &["apply", "--auto-approve"]).stdout.contains("No changes."));
+
+    let template = w.path().join("tpl/img/build.pkr.hcl");
+    fs::write(&template, read(&template) + "# changed\n").expect("edit the template");
+    let plan = w.expect(2, &["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        reasons(block(&plan.stdout, "-/+ image.img")),
+        ["template changed: build.pkr.hcl"]
+    );
+    for s in ["sandbox.app", "sandbox.lib"] {
+        assert!(
+            block(&plan.stdout, &format!("-/+ {s}")).contains("image.img is rebuilt"),
+            "{plan}"
+        );
+    }
+    let rebuild = w.expect(0, &["apply", "--auto-approve"]);
+    for s in ["sandbox.app", "sandbox.lib"] {
+        assert_before(&rebuild.stderr, "image.img: replaced", &format!("{s}: replacing"));
+    }
+    let after = [w.id("sandbox.app"), w.id("sandbox.lib")];
+    let mut expected: Vec<String> = after.iter().map(|id| format!("sbx-{id}")).collect();
+    expected.sort();
+    assert_eq!(
+        workspace_dirs(&root),
+        expected,
+        "the old workspaces are gone from the VM"
+    );
+    assert!(before.iter().all(|id| !after.contains(id)), "new ids");
+
+    // Regression: with the VM down, the plan rebuilt the image in place
+    // ("could not observe vm1"): Packer does not need the VM, only its workspaces do.
+    let mut bed = bed;
+    bed.stop_vm(1);
+    let plan = w.run(&["plan"]);
+    assert_eq!(plan.code, 1, "a location could not be observed\n{plan}");
+    assert!(!plan.stdout.contains("image.img"), "the image is unchanged\n{plan}");
+    assert!(
+        block(&plan.stdout, "~ sandbox.app").contains("could not observe vm1"),
+        "{plan}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 2. A failing build
+
+#[test]
+fn a_failing_build_fails_its_dependents_only_and_leaves_no_image_record() {
+    let w = World::new();
+    w.template("bad", FAILING);
+    w.manifest(&image_manifest(
+        "failing",
+        "bad",
+        "bad-vm",
+        "",
+        &[local("dep", true), local("other", false)].concat(),
+    ));
+    let out = w.run(&["apply", "--auto-approve"]);
+    assert_ne!(out.code, 0, "{out}");
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        all.contains("boom-from-the-template"),
+        "the template's own error text\n{out}"
+    );
+    assert!(
+        all.contains("Script exited with non-zero exit status: 3"),
+        "Packer's error text\n{out}"
+    );
+    let skipped = &out
+        .stderr
+        .lines()
+        .nth(line_of(&out.stderr, "sandbox.dep:"))
+        .unwrap_or_default();
+    assert!(skipped.contains("skipped: dependency failed"), "{out}");
+    assert!(!out.stderr.contains("sandbox.dep: creating"), "{out}");
+    line_of(&out.stderr, "sandbox.other: created");
+
+    let records = w.records();
+    assert!(
+        !records.contains_key("image.img"),
+        "no record of a failed build: {records:#?}"
+    );
+    assert!(!records.contains_key("sandbox.dep"));
+    assert!(records.contains_key("sandbox.other"));
+
+    // The full log is named in the error and kept.
+    let log = all
+        .split("full log: ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap_or_else(|| panic!("the error names the full log\n{out}"));
+    assert!(read(log).contains("boom-from-the-template"), "{log}");
+
+    let plan = w.expect(2, &["plan", "--detailed-exitcode"]);
+    block(&plan.stdout, "+ image.img");
+    block(&plan.stdout, "+ sandbox.dep");
+}
+
+/// Regression: a failed rebuild removed the image record, so the next apply
+/// built the image as new and never re-made the sandboxes made on the old one.
+#[test]
+fn a_failed_rebuild_keeps_the_image_record_so_its_sandboxes_are_still_remade() {
+    let w = World::new();
+    let dir = w.template("img", RECORDING);
+    w.manifest(&image_manifest("rebuild", "img", "img-vm", "", &local("a", true)));
+    w.expect(0, &["apply", "--auto-approve"]);
+    let (image, sandbox) = (w.id("image.img"), w.id("sandbox.a"));
+
+    fs::write(dir.join("build.pkr.hcl"), FAILING).expect("break the template");
+    let failed = w.run(&["apply", "--auto-approve"]);
+    assert_ne!(failed.code, 0, "{failed}");
+    assert!(
+        failed.stderr.contains("sandbox.a: replace skipped: dependency failed"),
+        "{failed}"
+    );
+    assert_eq!(w.id("image.img"), image, "the last good build is still recorded");
+    assert_eq!(w.id("sandbox.a"), sandbox);
+
+    w.template("img", &format!("{RECORDING}# fixed\n"));
+    let plan = w.expect(2, &["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        reasons(block(&plan.stdout, "-/+ image.img")),
+        ["template changed: build.pkr.hcl"]
+    );
+    assert!(
+        block(&plan.stdout, "-/+ sandbox.a").contains("image.img is rebuilt"),
+        "{plan}"
+    );
+    let fixed = w.expect(0, &["apply", "--auto-approve"]);
+    assert_before(&fixed.stderr, "image.img: replaced", "sandbox.a: replacing");
+    assert_ne!(w.id("sandbox.a"), sandbox);
+}
+
+// ---------------------------------------------------------------------------
+// 3. Ctrl-C during a build
+
+#[test]
+fn sigint_during_a_build_stops_packer_and_its_children_and_records_no_image() {
+    cancel_a_build(SLOW);
+}
+
+/// Regression: Packer stopped at once, but the script it ran ignores SIGINT and
+/// held Packer's output pipe, so sandboxer waited out the whole 15 s grace
+/// ("Packer did not stop in time") before killing it.
+#[test]
+fn a_script_ignoring_sigint_does_not_keep_a_cancelled_build_waiting() {
+    cancel_a_build(&SLOW.replace(
+        r#""touch @OUT@/started","#,
+        r#""trap '' INT TERM", "touch @OUT@/started","#,
+    ));
+}
+
+/// Starts an apply of `template` (which touches `out/started`, then runs
+/// `sleep 30`), sends SIGINT to sandboxer once the sleep runs, and checks that it
+/// stops soon, leaves no process and records no image.
+fn cancel_a_build(template: &str) {
+    let w = World::new();
+    w.template("slow", template);
+    w.manifest(&image_manifest("slow", "slow", "slow-vm", "", &local("after", true)));
+    let env_entry = format!("TMPDIR={}", w.tmp().display());
+    assert!(processes_with_env(&env_entry).is_empty());
+
+    let mut running = w.cmd().args(["apply", "--auto-approve"]).spawn();
+    let started = w.out().join("started");
+    wait_until("the build runs its sleep", DEADLINE, || {
+        started.exists()
+            && running.stderr_so_far().contains("Running local shell script")
+            && processes_with_env(&env_entry).iter().any(|(_, c)| c == "sleep 30")
+    });
+    let before = processes_with_env(&env_entry);
+    assert!(
+        before.iter().any(|(_, c)| c.contains("packer")),
+        "packer runs: {before:?}"
+    );
+
+    let signalled = Instant::now();
+    running.signal("INT");
+    wait_until("sandboxer exits", DEADLINE, || !running.is_running());
+    let took = signalled.elapsed();
+    let out = running.wait();
+    eprintln!("sandboxer exited {took:?} after SIGINT");
+    assert!(took < Duration::from_secs(10), "exited only after {took:?}\n{out}");
+    assert_ne!(out.code, 0, "{out}");
+    assert!(out.stderr.contains("cancelled"), "{out}");
+    assert!(!out.stderr.contains("sandbox.after: creating"), "{out}");
+    assert!(!w.out().join("finished").exists(), "the build did not run to its end");
+
+    // Nothing of this build is left running (a SIGKILL takes a moment to land).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = processes_with_env(&env_entry);
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "processes left: {left:?}\n(before: {before:?})"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let records = w.records();
+    assert!(records.is_empty(), "nothing recorded: {records:#?}");
+    let plan = w.expect(2, &["plan", "--detailed-exitcode"]);
+    block(&plan.stdout, "+ image.img");
+}
+
+// ---------------------------------------------------------------------------
+// 4. Notes
+
+#[test]
+fn build_notes_are_throttled_but_keep_every_step_and_error_and_the_log_keeps_every_line() {
+    let w = World::new();
+    w.template("chatty", CHATTY);
+    w.manifest(&image_manifest("notes", "chatty", "chatty-vm", "", ""));
+    let out = w.expect(0, &["apply", "--auto-approve"]);
+    let shown = w.expect(0, &["inspect", "image.img", "--json", "--notes", "1000"]);
+    let inspected: Value = serde_json::from_str(&shown.stdout).expect("inspect --json prints JSON");
+    let notes: Vec<(String, String)> = inspected["notes"]
+        .as_array()
+        .expect("notes are an array")
+        .iter()
+        .map(|n| {
+            (
+                n["level"].as_str().unwrap_or_default().to_string(),
+                n["text"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    eprintln!("{} notes for 200+ lines: {notes:#?}", notes.len());
+    assert!(notes.len() < 20, "throttled: {} notes\n{notes:#?}", notes.len());
+    let steps = notes
+        .iter()
+        .filter(|(_, t)| t.contains("Running local shell script"))
+        .count();
+    assert_eq!(steps, 2, "both steps are notes: {notes:#?}");
+    for warning in ["first-warning", "second-warning"] {
+        assert!(
+            notes.iter().any(|(l, t)| l == "error" && t.ends_with(warning)),
+            "the error line {warning} is a note: {notes:#?}"
+        );
+    }
+
+    // The full log has every line, unescaped commas included.
+    let log = inspected["record"]["facts"]["log"]
+        .as_str()
+        .expect("the log is recorded");
+    let text = read(log);
+    let lines = text.lines().filter(|l| l.contains("chatty line")).count();
+    assert_eq!(lines, 200, "{out}");
+    assert!(
+        text.contains("chatty line 199%!(PACKER_COMMA) with a comma"),
+        "the log is Packer's own output"
+    );
+    // Provisioner output is not printed line by line on the terminal.
+    assert!(!out.stderr.contains("chatty line 5,"), "{out}");
+}
+
+// ---------------------------------------------------------------------------
+// 5. Imperative create
+
+#[test]
+fn create_with_the_packer_profile_builds_the_image_and_prints_its_id() {
+    let w = World::new();
+    let template = w.template("made", RECORDING);
+    let out = w.expect(
+        0,
+        &[
+            "create",
+            "--profile",
+            "profile.vm-packer-build",
+            "--input",
+            &format!("packer_template={}", template.display()),
+            "--input",
+            "vm_name=made-vm",
+            "--input",
+            "packer_var_x=y",
+        ],
+    );
+    let id = out.stdout.trim();
+    assert!(
+        !id.is_empty() && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
+        "stdout is the id\n{out}"
+    );
+    let artifact = read_json(w.out().join("made-vm.json"));
+    assert_eq!(artifact["vm_name"], "made-vm");
+    assert_eq!(artifact["x"], "y");
+    let records = w.records();
+    let (address, record) = records
+        .iter()
+        .find(|(_, r)| r["id"] == id)
+        .unwrap_or_else(|| panic!("id {id} is recorded: {records:#?}"));
+    assert!(address.starts_with("image.made-vm-"), "{address}");
+    assert_eq!(record["driver"], "packer");
+    let shown = w.expect(0, &["inspect", id]);
+    assert!(shown.stdout.contains(address.as_str()), "{shown}");
+}
+
+// ---------------------------------------------------------------------------
+// 6. Values are argv words
+
+#[test]
+fn a_packer_var_reaches_packer_literally_never_through_a_shell() {
+    let w = World::new();
+    w.template("literal", LITERAL);
+    let canary = w.path().join("canary");
+    let value = format!(
+        "$(touch {c}) ; echo pwned `touch {c}` | touch {c} && k=v 'q' \"dq\"",
+        c = canary.display()
+    );
+    let yaml_value = format!("'{}'", value.replace('\'', "''"));
+    w.manifest(&image_manifest(
+        "literal",
+        "literal",
+        "lit-vm",
+        &format!("      packer_var_note: {yaml_value}\n"),
+        "",
+    ));
+    let out = w.expect(0, &["apply", "--auto-approve"]);
+    let written = read_json(w.out().join("lit-vm.manifest.json"));
+    assert_eq!(written["builds"][0]["custom_data"]["note"], value.as_str(), "{out}");
+    assert!(!canary.exists(), "a shell ran the value");
+}
+
+// ---------------------------------------------------------------------------
+// 7. The example
+
+#[test]
+fn the_packer_example_validates_and_its_template_builds() {
+    let w = World::new();
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let manifest = examples.join("packer-build.yaml");
+    let out = w.expect(0, &["validate", "-f", &manifest.display().to_string()]);
+    assert!(out.stdout.contains("valid"), "{out}");
+    assert!(out.stdout.contains("1 image, 2 sandboxes"), "{out}");
+
+    // Its template builds with the null builder, output redirected into W/out.
+    let template = examples.join("packer").join("haskell");
+    let out = w.expect(
+        0,
+        &[
+            "create",
+            "--profile",
+            "profile.vm-packer-build",
+            "--input",
+            &format!("packer_template={}", template.display()),
+            "--input",
+            "vm_name=haskell-build",
+            "--input",
+            &format!("packer_var_output_dir={}", w.out().display()),
+        ],
+    );
+    let built = read_json(w.out().join("haskell-build.json"));
+    assert_eq!(built["vm_name"], "haskell-build", "{out}");
+    assert_eq!(built["disk_size"], "20480");
+}
