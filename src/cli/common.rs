@@ -55,9 +55,37 @@ impl StateArg {
         settings.state_dir_without_manifest(self.file.as_deref())
     }
 
-    /// The store this command uses: the State Hub when `--hub` names one.
+    /// The store this command uses: the State Hub when `--hub` names one or the
+    /// manifest (`-f FILE`, else `./sandboxes.yaml` if present) has `hub:`.
     pub fn store(&self, settings: &Settings) -> anyhow::Result<AnyStore> {
-        store(settings, &self.state_dir(settings), None)
+        let hub = self.manifest_hub()?;
+        store(settings, &self.state_dir(settings), hub.as_ref())
+    }
+
+    /// The `hub:` of this command's manifest. A manifest given with `-f` must
+    /// load; a `./sandboxes.yaml` that does not is skipped with a warning.
+    fn manifest_hub(&self) -> anyhow::Result<Option<HubSpec>> {
+        let (path, explicit) = match &self.file {
+            Some(file) => (file.clone(), true),
+            None => {
+                let here = PathBuf::from("sandboxes.yaml");
+                if !here.is_file() {
+                    return Ok(None);
+                }
+                (here, false)
+            }
+        };
+        match sandboxer::manifest::load(&path) {
+            Ok(loaded) => Ok(loaded.manifest.hub),
+            Err(diagnostics) if explicit => Err(diagnostics.into()),
+            Err(_) => {
+                tracing::warn!(
+                    "{} does not load; its `hub:` is not used (run `sandboxer validate`)",
+                    path.display()
+                );
+                Ok(None)
+            }
+        }
     }
 }
 
@@ -81,7 +109,13 @@ pub fn store(settings: &Settings, state_dir: &Path, hub: Option<&HubSpec>) -> an
         .unwrap_or_else(|| "SANDBOXER_HUB_TOKEN".to_string());
     // The one place the token is read; it goes into the client and nowhere else.
     let token = std::env::var(&token_env).ok().filter(|t| !t.is_empty());
-    Ok(AnyStore::Hub(HubStore::new(&url, token)?))
+    let mut hub = HubStore::new(&url, token)?;
+    // Undocumented in --help: shorter leases for tests of lease expiry (docs/state-hub.md).
+    if let Some(ttl) = settings.env.get("SANDBOXER_HUB_LEASE_TTL") {
+        let ttl = sandboxer::duration::parse(ttl).map_err(|e| anyhow::anyhow!("SANDBOXER_HUB_LEASE_TTL: {e}"))?;
+        hub = hub.with_lease_ttl(ttl);
+    }
+    Ok(AnyStore::Hub(hub))
 }
 
 /// The drivers of one command; its ssh connections are shared by every step.
@@ -183,6 +217,8 @@ pub fn interrupt_handler(quiet: bool) -> watch::Receiver<bool> {
         let _ = tx.send(true);
         if interrupts.recv().await.is_some() {
             eprintln!("\nStopped at once. The state holds every change that finished; run plan to see the rest.");
+            // Builds run in their own process groups: end them, or they outlive us.
+            sandboxer::driver::packer::kill_running_builds();
             std::process::exit(130);
         }
     });

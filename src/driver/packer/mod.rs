@@ -83,23 +83,45 @@ pub struct PackerDriver {
     options: PackerOptions,
 }
 
-/// The template files of a template directory with their sha256: every
-/// `*.pkr.hcl`, `*.pkr.json` and `*.pkrvars.hcl`.
+/// Folders inside a template directory that are Packer's own output, never input.
+const NOT_TEMPLATE: &[&str] = &["output-*/", "packer_cache/", ".git/"];
+
+/// Every file of a template directory (templates, var files, the scripts and
+/// files they use, in subfolders too) with its sha256, by relative path. Packer's
+/// output folders are left out, so a build never makes its own template "change".
 pub fn template_digests(dir: &Path) -> Result<BTreeMap<String, String>, String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read template folder {}: {e}", dir.display()))?;
+    let excludes = crate::repo::Excludes::new(NOT_TEMPLATE);
+    let entries = crate::repo::walk::walk(dir, &excludes, &[])
+        .map_err(|e| format!("cannot read template folder {}: {e}", dir.display()))?;
     let mut digests = BTreeMap::new();
-    for entry in entries.filter_map(Result::ok) {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !(name.ends_with(".pkr.hcl") || name.ends_with(".pkr.json") || name.ends_with(".pkrvars.hcl")) {
-            continue;
-        }
-        let bytes = std::fs::read(entry.path()).map_err(|e| format!("cannot read {}: {e}", entry.path().display()))?;
-        digests.insert(name, format!("sha256:{:x}", Sha256::digest(&bytes)));
+    for entry in entries.iter().filter(|e| e.kind == crate::repo::walk::EntryKind::File) {
+        let path = dir.join(&entry.relative);
+        let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        digests.insert(entry.relative.clone(), format!("sha256:{:x}", Sha256::digest(&bytes)));
     }
-    if digests.is_empty() {
+    let has_template = digests
+        .keys()
+        .any(|f| !f.contains('/') && (f.ends_with(".pkr.hcl") || f.ends_with(".pkr.json")));
+    if !has_template {
         return Err(format!("{} holds no *.pkr.hcl template", dir.display()));
     }
     Ok(digests)
+}
+
+/// Process groups of the builds running now, so a second Ctrl-C can end them
+/// before sandboxer exits.
+static RUNNING_GROUPS: std::sync::Mutex<std::collections::BTreeSet<u32>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// Kills every running build's process group (the second Ctrl-C).
+pub fn kill_running_builds() {
+    let groups = RUNNING_GROUPS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    for pgid in groups {
+        signal_group(Some(pgid), "-KILL");
+    }
 }
 
 /// The `-var` words of a resource, in a stable order: `vm_name` first.
@@ -216,6 +238,12 @@ impl PackerDriver {
             .spawn()
             .map_err(|e| DriverError(format!("cannot run {}: {e}", self.options.binary.display())))?;
         let pgid = child.id();
+        if let Some(id) = pgid {
+            RUNNING_GROUPS
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(id);
+        }
         let stdout = child
             .stdout
             .take()
@@ -304,6 +332,12 @@ impl PackerDriver {
                 status
             }
         };
+        if let Some(id) = pgid {
+            RUNNING_GROUPS
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(&id);
+        }
         let stderr_lines = stderr_task.await.unwrap_or_default();
         for line in &stderr_lines {
             let _ = writeln!(log, "stderr: {line}");
@@ -439,6 +473,33 @@ mod tests {
         assert!(t.admit(ProgressKind::Error, start + Duration::from_secs(2)));
         assert!(!t.admit(ProgressKind::Message, start + Duration::from_secs(6)));
         assert!(t.admit(ProgressKind::Message, start + Duration::from_secs(8)));
+    }
+
+    #[test]
+    fn template_digests_cover_subfolders_but_not_packer_output() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        for (path, text) in [
+            ("build.pkr.hcl", "b"),
+            ("scripts/provision.sh", "p"),
+            ("output-vm/disk.img", "d"),
+            ("packer_cache/x", "c"),
+        ] {
+            let file = root.join(path);
+            std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+            std::fs::write(file, text).expect("write");
+        }
+        let digests = template_digests(root).expect("digests");
+        assert_eq!(
+            digests.keys().collect::<Vec<_>>(),
+            ["build.pkr.hcl", "scripts/provision.sh"]
+        );
+        std::fs::remove_file(root.join("build.pkr.hcl")).expect("rm");
+        assert!(
+            template_digests(root)
+                .expect_err("no template")
+                .contains("no *.pkr.hcl")
+        );
     }
 
     #[test]
