@@ -1,10 +1,11 @@
 //! The `local-workspace` driver: `<workspace_root>/sbx-<id>` on this machine, with
 //! the repo copied natively (no rsync binary).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 
 use super::{DriverError, FoundWorkspace, MARKER_FILE, Made, Marker, workspace_dir_name};
 use crate::desired::DesiredResource;
@@ -19,6 +20,8 @@ pub const LOCATION: &str = "local";
 #[derive(Debug, Clone)]
 pub struct LocalDriver {
     cache_dir: PathBuf,
+    /// Roots already rid of unmarked staging folders by this run (shared by clones).
+    swept: Arc<Mutex<HashSet<PathBuf>>>,
 }
 
 impl LocalDriver {
@@ -26,6 +29,47 @@ impl LocalDriver {
     pub fn new(cache_dir: &Path) -> Self {
         LocalDriver {
             cache_dir: cache_dir.to_path_buf(),
+            swept: Arc::default(),
+        }
+    }
+
+    /// Once per root and run, before this run stages anything there: removes the
+    /// `.sbx-*.creating` / `.sbx-*.deleting` folders that a kill left without a
+    /// marker (killed between `mkdir` and the marker's rename, or after the last
+    /// file of a delete). Such a folder holds nothing but marker temp files, so
+    /// nothing is lost; a folder with anything else in it is left alone.
+    ///
+    /// Every create and delete of this driver calls it first, and waits for it, so
+    /// it never races a staging folder of its own run.
+    fn sweep_unmarked_staging(&self, root: &Path) {
+        let mut swept = self.swept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !swept.insert(root.to_path_buf()) {
+            return;
+        }
+        let Ok(entries) = fs::read_dir(root) else { return };
+        let temp_prefix = format!(".{MARKER_FILE}.tmp-");
+        for entry in entries.filter_map(Result::ok) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let staging = name.starts_with(".sbx-") && (name.ends_with(".creating") || name.ends_with(".deleting"));
+            let path = entry.path();
+            if !staging || !entry.file_type().is_ok_and(|t| t.is_dir()) || read_marker(&path).is_some() {
+                continue;
+            }
+            let Ok(inside) = fs::read_dir(&path) else { continue };
+            let inside: Vec<fs::DirEntry> = inside.filter_map(Result::ok).collect();
+            if !inside
+                .iter()
+                .all(|e| e.file_name().to_string_lossy().starts_with(&temp_prefix))
+            {
+                continue;
+            }
+            for e in &inside {
+                let _ = fs::remove_file(e.path());
+            }
+            // Not recursive: fails, and keeps the folder, if anything else appeared meanwhile.
+            if let Err(e) = fs::remove_dir(&path) {
+                tracing::debug!("unmarked staging folder {} not removed: {e}", path.display());
+            }
         }
     }
 
@@ -85,11 +129,15 @@ impl LocalDriver {
     /// complete marker. Assumptions: `id` is new. Caveats: killed before the
     /// rename, a `.sbx-<id>.creating` folder with our marker is left (the next plan
     /// deletes it); after, `sbx-<id>` with an incomplete marker (the next plan
-    /// adopts and completes it).
+    /// adopts and completes it). Killed before the marker landed, an unmarked
+    /// `.sbx-<id>.creating` holding at most a marker temp file is left; the next
+    /// create or delete in that root removes it (the resource has no record nor
+    /// marked workspace, so the next apply re-creates it).
     pub fn create(&self, project: &str, resource: &DesiredResource, id: &str) -> Result<Made, DriverError> {
         let root = PathBuf::from(resource.input_str("workspace_root").unwrap_or("."));
         fs::create_dir_all(&root)
             .map_err(|e| DriverError::context(format!("cannot create workspace root {}", root.display()), e))?;
+        self.sweep_unmarked_staging(&root);
         let final_path = root.join(workspace_dir_name(id));
         let staging = root.join(format!(".{}.creating", workspace_dir_name(id)));
         fs::create_dir(&staging)
@@ -170,9 +218,14 @@ impl LocalDriver {
     ///
     /// Guarantees: removes nothing without our marker and id; on `Ok` the folder is
     /// gone. Caveats: killed mid-removal, a `.sbx-<id>.deleting` folder with the
-    /// marker is left; the next plan deletes it.
+    /// marker is left; the next plan deletes it. Killed after the marker went, an
+    /// empty `.sbx-<id>.deleting` is left; the next create or delete in that root
+    /// removes it.
     pub fn delete(&self, project: &str, path: &str, id: &str) -> Result<(), DriverError> {
         let path = PathBuf::from(path);
+        if let Some(root) = path.parent() {
+            self.sweep_unmarked_staging(root);
+        }
         if !path.exists() {
             return Ok(());
         }
@@ -237,16 +290,29 @@ fn write_marker(dir: &Path, marker: &Marker) -> Result<(), DriverError> {
 }
 
 /// Runs one setup command in the workspace; its output becomes a note.
+///
+/// It runs in a process group of its own, so a terminal's Ctrl-C (which drains)
+/// does not reach it; the second Ctrl-C ends it with [`kill_running_setups`].
 fn run_setup(command: &str, dir: &Path, id: &str) -> Result<String, DriverError> {
-    let output = Command::new("sh")
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    let child = Command::new("sh")
         .arg("-c")
         .arg(command)
         .current_dir(dir)
         .env("SANDBOXER_WORKSPACE", dir)
         .env("SANDBOXER_SANDBOX_ID", id)
-        .stdin(std::process::Stdio::null())
-        .output()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
         .map_err(|e| DriverError::context(format!("cannot run setup `{command}`"), e))?;
+    let pgid = child.id();
+    running_setups().insert(pgid);
+    let output = child.wait_with_output();
+    running_setups().remove(&pgid);
+    let output = output.map_err(|e| DriverError::context(format!("cannot run setup `{command}`"), e))?;
     let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&output.stderr));
     let tail = tail(&text, 2000);
@@ -259,6 +325,28 @@ fn run_setup(command: &str, dir: &Path, id: &str) -> Result<String, DriverError>
     Ok(format!("setup `{command}`: {tail}"))
 }
 
+/// Process groups of the setup commands running now.
+static RUNNING_SETUPS: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
+
+fn running_setups() -> std::sync::MutexGuard<'static, BTreeSet<u32>> {
+    RUNNING_SETUPS.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Kills the process group of every running setup command (the second Ctrl-C),
+/// so none outlives sandboxer.
+pub fn kill_running_setups() {
+    let groups = running_setups().clone();
+    for pgid in groups {
+        let _ = Command::new("kill")
+            .arg("-KILL")
+            .arg("--")
+            .arg(format!("-{pgid}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
 /// The last `max` bytes of `text`, on a char boundary.
 pub fn tail(text: &str, max: usize) -> String {
     let text = text.trim();
@@ -267,4 +355,40 @@ pub fn tail(text: &str, max: usize) -> String {
         start += 1;
     }
     text[start..].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staging_folders_killed_before_their_marker_are_swept_once_and_nothing_else() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let mkdir = |name: &str| {
+            let p = root.path().join(name);
+            fs::create_dir(&p).expect("mkdir");
+            p
+        };
+        mkdir(".sbx-empty.creating");
+        let temp_only = mkdir(".sbx-temp.creating");
+        fs::write(temp_only.join(format!(".{MARKER_FILE}.tmp-42")), "{").expect("write");
+        let with_data = mkdir(".sbx-data.creating");
+        fs::write(with_data.join("keep.txt"), "x").expect("write");
+        mkdir(".sbx-gone.deleting");
+        mkdir("sbx-plain");
+        let driver = LocalDriver::new(&root.path().join("cache"));
+
+        driver.clone().sweep_unmarked_staging(root.path());
+        let mut left: Vec<String> = fs::read_dir(root.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, [".sbx-data.creating", "sbx-plain"]);
+
+        // Once per root and run: a folder staged later by this run is not touched.
+        mkdir(".sbx-later.creating");
+        driver.sweep_unmarked_staging(root.path());
+        assert!(root.path().join(".sbx-later.creating").exists());
+    }
 }

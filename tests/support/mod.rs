@@ -317,4 +317,30 @@ pub fn wait_until(what: &str, timeout: std::time::Duration, mut condition: impl 
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+pub mod hub;
 pub mod vms;
+
+impl Sandboxer {
+    /// Runs the binary as the leader of a process group of its own, so that
+    /// [`Running::signal_group`] reaches it and its children as a terminal's
+    /// Ctrl-C does, without reaching the test harness.
+    pub fn own_process_group(mut self) -> Self {
+        use std::os::unix::process::CommandExt;
+        self.command.process_group(0);
+        self
+    }
+}
+
+impl Running {
+    /// Sends a signal to the whole process group led by the process (see
+    /// [`Sandboxer::own_process_group`]), as a terminal's Ctrl-C does.
+    pub fn signal_group(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg("--")
+            .arg(format!("-{}", self.pid()))
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} -- -{} failed", self.pid());
+    }
+}
