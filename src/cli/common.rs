@@ -219,6 +219,7 @@ pub fn interrupt_handler(quiet: bool) -> watch::Receiver<bool> {
             eprintln!("\nStopped at once. The state holds every change that finished; run plan to see the rest.");
             // Builds run in their own process groups: end them, or they outlive us.
             sandboxer::driver::packer::kill_running_builds();
+            sandboxer::driver::local::kill_running_setups();
             std::process::exit(130);
         }
     });
