@@ -778,7 +778,6 @@ fn a_second_ctrl_c_stops_at_once_and_ends_the_running_setup() {
 /// with a complete marker and no record; the next apply adopts it with a resync
 /// only, so its setup never runs to the end.
 #[test]
-#[ignore = "engine gap: a workspace whose setup was killed is adopted without re-running the setup (the marker is marked complete before the setup runs)"]
 fn a_setup_killed_half_way_runs_again_on_the_next_apply() {
     let work = Workdir::new();
     let signals = work.path().join("signals");

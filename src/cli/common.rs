@@ -126,7 +126,7 @@ pub fn drivers(state_dir: &Path, settings: &Settings) -> Drivers {
     };
     Drivers {
         local: LocalDriver::new(&state_dir.join("cache").join("repos")),
-        ssh: SshDriver::new(Arc::new(SshPool::new(options))),
+        ssh: SshDriver::new(Arc::new(SshPool::new(options)), &state_dir.join("cache").join("repos")),
         packer: PackerDriver::new(PackerOptions {
             binary: settings
                 .env

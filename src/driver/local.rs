@@ -150,6 +150,7 @@ impl LocalDriver {
             spec_hash: resource.spec_hash(),
             repo_digest: None,
             complete: false,
+            setup_pending: !resource.setup.is_empty(),
             created_at: now.clone(),
             updated_at: now,
         };
@@ -162,11 +163,7 @@ impl LocalDriver {
         }
         fs::rename(&staging, &final_path)
             .map_err(|e| DriverError::context(format!("cannot move {} into place", staging.display()), e))?;
-        let mut made = self.sync(resource, &final_path, &mut marker)?;
-        for command in &resource.setup {
-            made.notes.push(run_setup(command, &final_path, id)?);
-        }
-        Ok(made)
+        self.sync(resource, &final_path, &mut marker)
     }
 
     /// Resyncs the repo into an existing workspace.
@@ -206,6 +203,12 @@ impl LocalDriver {
                 stats.copied, stats.deleted, stats.unchanged
             ));
             made.repo_digest = Some(digest);
+        }
+        if marker.setup_pending {
+            for command in &resource.setup {
+                made.notes.push(run_setup(command, path, &marker.id)?);
+            }
+            marker.setup_pending = false;
         }
         marker.repo_digest.clone_from(&made.repo_digest);
         marker.complete = true;

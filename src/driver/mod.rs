@@ -33,6 +33,10 @@ pub struct Marker {
     pub repo_digest: Option<String>,
     /// False while a create or sync is in progress (or was interrupted).
     pub complete: bool,
+    /// The profile's setup commands have yet to succeed here; the next sync
+    /// (an adopt or an update after an interrupted create) runs them.
+    #[serde(default)]
+    pub setup_pending: bool,
     /// RFC 3339.
     pub created_at: String,
     /// RFC 3339.

@@ -32,6 +32,8 @@ pub struct Lookup {
 #[derive(Debug, Clone)]
 pub struct SshDriver {
     pool: Arc<SshPool>,
+    /// Repo digest caches (shared with the local driver's).
+    cache_dir: std::path::PathBuf,
 }
 
 /// The connection target of a resource.
@@ -81,8 +83,11 @@ fn parent(path: &str) -> &str {
 
 impl SshDriver {
     /// A driver over `pool`.
-    pub fn new(pool: Arc<SshPool>) -> Self {
-        SshDriver { pool }
+    pub fn new(pool: Arc<SshPool>, cache_dir: &Path) -> Self {
+        SshDriver {
+            pool,
+            cache_dir: cache_dir.to_path_buf(),
+        }
     }
 
     /// The pool, to close it at the end of a run.
@@ -106,8 +111,10 @@ impl SshDriver {
         lookup: &Lookup,
     ) -> Result<Vec<FoundWorkspace>, DriverError> {
         let connection = self.connect(target, lookup.timeout).await?;
+        // A marker is one line of JSON (as written below): the shell's own `read`
+        // takes it, so listing 100 workspaces starts no process per workspace.
         let show = format!(
-            "if [ -f \"$d\"/{m} ]; then printf '@@sbx\\t%s\\t' \"$d\"; tr -d '\\n' < \"$d\"/{m}; printf '\\n'; fi",
+            "if [ -f \"$d\"/{m} ]; then m=; IFS= read -r m < \"$d\"/{m}; printf '@@sbx\\t%s\\t%s\\n' \"$d\" \"$m\"; fi",
             m = quote(MARKER_FILE)
         );
         let mut script = String::new();
@@ -184,6 +191,7 @@ impl SshDriver {
             spec_hash: resource.spec_hash(),
             repo_digest: None,
             complete: false,
+            setup_pending: !resource.setup.is_empty(),
             created_at: now.clone(),
             updated_at: now,
         };
@@ -203,25 +211,7 @@ impl SshDriver {
             .run_ok(&script, &format!("creating {path}"))
             .await
             .map_err(DriverError)?;
-        let mut made = self.sync(&connection, resource, &path, &mut marker).await?;
-        for command in &resource.setup {
-            let script = format!(
-                "cd -- {p} && SANDBOXER_WORKSPACE={p} SANDBOXER_SANDBOX_ID={id} sh -c {c}",
-                p = quote(&path),
-                id = quote(id),
-                c = quote(command)
-            );
-            let out = connection.run(&script).await.map_err(DriverError)?;
-            let text = super::local::tail(&format!("{}{}", out.stdout, out.stderr), 2000);
-            if out.code != Some(0) {
-                return Err(DriverError(format!(
-                    "setup `{command}` failed on {}: {text}",
-                    target.vm
-                )));
-            }
-            made.notes.push(format!("setup `{command}`: {text}"));
-        }
-        Ok(made)
+        self.sync(&connection, resource, &path, &mut marker).await
     }
 
     /// Resyncs the repo into an existing workspace.
@@ -263,7 +253,7 @@ impl SshDriver {
             // shows up as a change in the next plan.
             let digest = {
                 let resource = resource.clone();
-                let local = crate::driver::local::LocalDriver::new(&std::env::temp_dir());
+                let local = crate::driver::local::LocalDriver::new(&self.cache_dir);
                 tokio::task::spawn_blocking(move || local.repo_digest(&resource))
                     .await
                     .map_err(|e| DriverError(e.to_string()))?
@@ -276,6 +266,28 @@ impl SshDriver {
                 .map_err(DriverError)?;
             made.notes.push(note);
             made.repo_digest = Some(digest);
+        }
+        if marker.setup_pending {
+            marker.complete = false;
+            write_marker(connection, path, marker).await?;
+            for command in &resource.setup {
+                let script = format!(
+                    "cd -- {p} && SANDBOXER_WORKSPACE={p} SANDBOXER_SANDBOX_ID={id} sh -c {c}",
+                    p = quote(path),
+                    id = quote(&marker.id),
+                    c = quote(command)
+                );
+                let out = connection.run(&script).await.map_err(DriverError)?;
+                let text = super::local::tail(&format!("{}{}", out.stdout, out.stderr), 2000);
+                if out.code != Some(0) {
+                    return Err(DriverError(format!(
+                        "setup `{command}` failed on {}: {text}",
+                        connection.target().vm
+                    )));
+                }
+                made.notes.push(format!("setup `{command}`: {text}"));
+            }
+            marker.setup_pending = false;
         }
         marker.repo_digest.clone_from(&made.repo_digest);
         marker.complete = true;

@@ -1,7 +1,7 @@
 //! Choosing the action for every resource: a pure function of the desired state
 //! and what was observed (records and facts), unit-tested case by case.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::{Action, AttributeChange, Change, WorkspaceRef};
 use crate::address::{Address, ResourceKind};
@@ -17,6 +17,7 @@ pub const REPO_DIGEST: &str = "repo_digest";
 
 /// Every change needed to go from `observed` to `desired`, in address order.
 pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Change> {
+    let index = FoundIndex::new(observed);
     let mut changes: Vec<Change> = Vec::new();
     let mut claimed: BTreeSet<String> = BTreeSet::new(); // workspace paths accounted for
 
@@ -33,7 +34,7 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Change> {
                 .filter(|r| r.address.kind == ResourceKind::Sandbox),
         );
     for resource in ordered {
-        let change = diff_resource(resource, observed, &rebuilt, &mut claimed);
+        let change = diff_resource(resource, observed, &index, &rebuilt, &mut claimed);
         if resource.address.kind == ResourceKind::Image
             && matches!(change.action, Action::Create | Action::Replace)
             && observed.records.contains_key(&resource.address)
@@ -48,7 +49,7 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Change> {
         if desired.resources.contains_key(address) {
             continue;
         }
-        let found = find_by_id(observed, record);
+        let found = index.by_id(&record.id);
         let location = record_location(record);
         let mut reasons = vec!["gone from manifest".to_string()];
         if found.is_none() && !observed.location_errors.contains_key(&location) && record.driver != DriverKind::Packer {
@@ -117,6 +118,7 @@ fn driver_of_location(location: &str) -> DriverKind {
 fn diff_resource(
     resource: &DesiredResource,
     observed: &Observed,
+    index: &FoundIndex<'_>,
     rebuilt: &BTreeSet<Address>,
     claimed: &mut BTreeSet<String>,
 ) -> Change {
@@ -136,10 +138,11 @@ fn diff_resource(
     let location_error = observed.location_errors.get(&location);
 
     let Some(record) = observed.records.get(&resource.address) else {
-        let candidates: Vec<&FoundWorkspace> = observed
-            .workspaces
+        let candidates: Vec<&FoundWorkspace> = index
+            .for_address(&resource.address)
             .iter()
-            .filter(|w| !w.leftover && w.marker.address == resource.address && w.location == location)
+            .copied()
+            .filter(|w| w.location == location)
             .collect();
         // Adopt the most recently completed one; the others are duplicates.
         if let Some(w) = candidates
@@ -174,7 +177,7 @@ fn diff_resource(
         forces.extend(record.attributes.keys().cloned());
     }
     let attributes = attribute_changes(&record.attributes, &after, &forces);
-    let found = find_by_id(observed, record);
+    let found = index.by_id(&record.id);
     if let Some(w) = found {
         claimed.insert(w.path.clone());
         change.workspace = Some(workspace_ref(w));
@@ -339,11 +342,33 @@ pub fn location_of(resource: &DesiredResource) -> String {
     }
 }
 
-fn find_by_id<'a>(observed: &'a Observed, record: &Record) -> Option<&'a FoundWorkspace> {
-    observed
-        .workspaces
-        .iter()
-        .find(|w| !w.leftover && w.marker.id == record.id)
+/// Found workspaces (leftovers aside) by id and by address, so that the diff
+/// stays linear in the number of workspaces.
+struct FoundIndex<'a> {
+    by_id: HashMap<&'a str, &'a FoundWorkspace>,
+    by_address: HashMap<&'a Address, Vec<&'a FoundWorkspace>>,
+}
+
+impl<'a> FoundIndex<'a> {
+    fn new(observed: &'a Observed) -> Self {
+        let mut index = FoundIndex {
+            by_id: HashMap::new(),
+            by_address: HashMap::new(),
+        };
+        for w in observed.workspaces.iter().filter(|w| !w.leftover) {
+            index.by_id.entry(w.marker.id.as_str()).or_insert(w);
+            index.by_address.entry(&w.marker.address).or_default().push(w);
+        }
+        index
+    }
+
+    fn by_id(&self, id: &str) -> Option<&'a FoundWorkspace> {
+        self.by_id.get(id).copied()
+    }
+
+    fn for_address(&self, address: &Address) -> &[&'a FoundWorkspace] {
+        self.by_address.get(address).map_or(&[], Vec::as_slice)
+    }
 }
 
 fn workspace_ref(w: &FoundWorkspace) -> WorkspaceRef {
@@ -433,6 +458,7 @@ mod tests {
                 spec_hash: String::new(),
                 repo_digest: None,
                 complete,
+                setup_pending: false,
                 created_at: "t".into(),
                 updated_at: "t".into(),
             },
