@@ -84,15 +84,9 @@ async fn run_locked(
     store: &AnyStore,
     drivers: &Drivers,
 ) -> anyhow::Result<ExitCode> {
-    {
-        let lock = store
-            .lock(&desired.project, "apply", opts.run.lock_timeout)
-            .await
-            .map_err(lock_hint)?;
-        let result = apply_locked(opts, settings, color, saved, desired, store, drivers).await;
-        lock.release().await;
-        result
-    }
+    let project = desired.project.clone();
+    let work = apply_locked(opts, settings, color, saved, desired, store, drivers);
+    common::locked(store, &project, "apply", opts.run.lock_timeout, work).await
 }
 
 async fn apply_locked(

@@ -166,6 +166,24 @@ pub async fn plan(
     Ok((plan::make(desired, &observed, targets), observed))
 }
 
+/// Runs `work` holding the state lock of `project`, and releases it whatever
+/// `work` returns. (`work` is a future: nothing of it runs before the lock is held.)
+pub async fn locked<T>(
+    store: &AnyStore,
+    project: &str,
+    command: &str,
+    timeout: std::time::Duration,
+    work: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    let lock = store
+        .lock(project, command, timeout)
+        .await
+        .map_err(super::apply::lock_hint)?;
+    let result = work.await;
+    lock.release().await;
+    result
+}
+
 /// Every id in use: records and markers found.
 pub fn known_ids(observed: &Observed) -> HashSet<String> {
     observed

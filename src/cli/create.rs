@@ -89,7 +89,7 @@ pub fn run(opts: &Opts, settings: &Settings, color: bool) -> anyhow::Result<Exit
     let inputs = parse_inputs(&opts.inputs)?;
     let cwd = std::env::current_dir()?;
     let state_dir = settings.state_dir_without_manifest(opts.state.file.as_deref());
-    let store = common::store(settings, &state_dir, None)?;
+    let store = opts.state.store(settings)?;
     let catalog = settings.catalog(&cwd)?;
     let ctx = BuildContext {
         resolve: sandboxer::profile::ResolveContext {
@@ -179,13 +179,9 @@ async fn create(
     store: &sandboxer::state::AnyStore,
     drivers: &sandboxer::observe::Drivers,
 ) -> anyhow::Result<ExitCode> {
-    let lock = store
-        .lock(&desired.project, "create", opts.run.lock_timeout)
-        .await
-        .map_err(lock_hint)?;
-    let result = create_locked(opts, settings, color, desired, address, store, drivers).await;
-    lock.release().await;
-    result
+    let project = desired.project.clone();
+    let work = create_locked(opts, settings, color, desired, address, store, drivers);
+    common::locked(store, &project, "create", opts.run.lock_timeout, work).await
 }
 
 async fn create_locked(

@@ -8,7 +8,7 @@ use clap::Args;
 use sandboxer::plan::render::{self, Style};
 
 use super::Settings;
-use super::apply::{RunOpts, execute, finish, lock_hint};
+use super::apply::{RunOpts, execute, finish};
 use super::common::{self, ManifestArg};
 use super::validate::load_desired;
 
@@ -54,15 +54,9 @@ async fn destroy(
     store: &sandboxer::state::AnyStore,
     drivers: &sandboxer::observe::Drivers,
 ) -> anyhow::Result<ExitCode> {
-    {
-        let lock = store
-            .lock(&desired.project, "destroy", opts.run.lock_timeout)
-            .await
-            .map_err(lock_hint)?;
-        let result = destroy_locked(opts, settings, color, desired, store, drivers).await;
-        lock.release().await;
-        result
-    }
+    let project = desired.project.clone();
+    let work = destroy_locked(opts, settings, color, desired, store, drivers);
+    common::locked(store, &project, "destroy", opts.run.lock_timeout, work).await
 }
 
 async fn destroy_locked(

@@ -14,7 +14,7 @@ use sandboxer::plan::render::{self, Style};
 use sandboxer::watch::{WatchSet, next_burst};
 
 use super::Settings;
-use super::apply::{RunOpts, execute_with_cancel, lock_hint};
+use super::apply::{RunOpts, execute_with_cancel};
 use super::common::{self, ManifestArg};
 use super::output::print_diagnostics;
 use super::validate::load_desired;
@@ -183,49 +183,38 @@ async fn cycle(
         Err(e) => return (Some(set), Err(e)),
     };
     let drivers = common::drivers(&state_dir, settings);
-    let lock = store
-        .lock(
-            &desired.project,
-            "watch",
-            opts.run.lock_timeout.max(Duration::from_secs(30)),
-        )
-        .await
-        .map_err(lock_hint);
-    let result = match lock {
-        Ok(lock) => {
-            let result = async {
-                let (plan, observed) = common::plan(&desired, &store, &drivers, &[]).await?;
-                if !plan.summary.has_changes() {
-                    if !settings.quiet {
-                        println!("{}", render::NO_CHANGES);
-                    }
-                    return Ok(());
-                }
-                if !settings.quiet && !opts.run.json {
-                    super::plan::print_data(&render::text(&plan, Style { color }))?;
-                }
-                let known = common::known_ids(&observed);
-                let outcome = execute_with_cancel(
-                    &plan,
-                    desired,
-                    observed.records,
-                    known,
-                    &store,
-                    &drivers,
-                    &opts.run,
-                    settings,
-                    color,
-                    stop,
-                )
-                .await?;
-                super::apply::finish(&outcome, settings).map(|_| ())
+    let project = desired.project.clone();
+    let work = async {
+        let (plan, observed) = common::plan(&desired, &store, &drivers, &[]).await?;
+        if !plan.summary.has_changes() {
+            if !settings.quiet {
+                println!("{}", render::NO_CHANGES);
             }
-            .await;
-            lock.release().await;
-            result
+            return Ok(());
         }
-        Err(e) => Err(e),
+        if !settings.quiet && !opts.run.json {
+            super::plan::print_data(&render::text(&plan, Style { color }))?;
+        }
+        let known = common::known_ids(&observed);
+        let (store, drivers) = (&store, &drivers);
+        let outcome = execute_with_cancel(
+            &plan,
+            desired,
+            observed.records,
+            known,
+            store,
+            drivers,
+            &opts.run,
+            settings,
+            color,
+            stop,
+        )
+        .await?;
+        super::apply::finish(&outcome, settings).map(|_| ())
     };
+    // Another apply may be running: wait for it a while rather than fail the cycle.
+    let timeout = opts.run.lock_timeout.max(Duration::from_secs(30));
+    let result = common::locked(&store, &project, "watch", timeout, work).await;
     drivers.ssh.pool().close().await;
     (Some(set), result)
 }
