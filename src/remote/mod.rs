@@ -238,7 +238,9 @@ impl SshPool {
         slot.get_or_init(|| self.connect(target.clone(), timeout)).await.clone()
     }
 
-    async fn connect(&self, target: Target, timeout: Duration) -> Result<Arc<Connection>, String> {
+    /// Makes the control folder, once per pool, whichever connection comes first
+    /// (checking for it and then making it raced: "File exists").
+    async fn make_control_dir(&self) -> Result<(), String> {
         use std::os::unix::fs::DirBuilderExt;
         self.control_dir_made
             .get_or_init(|| async {
@@ -248,7 +250,11 @@ impl SshPool {
                     .map_err(|e| format!("cannot create ssh control folder {}: {e}", self.control_dir.display()))
             })
             .await
-            .clone()?;
+            .clone()
+    }
+
+    async fn connect(&self, target: Target, timeout: Duration) -> Result<Arc<Connection>, String> {
+        self.make_control_dir().await?;
         let mut builder = SessionBuilder::default();
         builder
             .known_hosts_check(if self.options.accept_new_host_keys {
@@ -351,4 +357,37 @@ fn is_permanent(text: &str) -> bool {
     ]
     .iter()
     .any(|p| text.contains(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_folder_is_made_once_when_vms_connect_together() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            for _ in 0..200 {
+                let pool = Arc::new(SshPool::new(SshOptions::default()));
+                let start = Arc::new(tokio::sync::Barrier::new(4));
+                let tasks: Vec<_> = (0..4)
+                    .map(|_| {
+                        let (pool, start) = (pool.clone(), start.clone());
+                        tokio::spawn(async move {
+                            start.wait().await;
+                            pool.make_control_dir().await
+                        })
+                    })
+                    .collect();
+                for task in tasks {
+                    assert_eq!(task.await.expect("task"), Ok(()));
+                }
+                assert!(pool.control_dir.is_dir());
+                std::fs::remove_dir(&pool.control_dir).expect("remove the control folder");
+            }
+        });
+    }
 }

@@ -1,0 +1,981 @@
+//! Issue #4: workspaces on build VMs over ssh (`profile.vm-haskell-build`), run as
+//! the real binary against real sshd "VMs" on loopback (`tests/support/vms.rs`).
+//!
+//! Every test starts its own bed of VMs and works in its own temporary folder: a
+//! manifest, a repo folder next to it, the state in `state/` (`--state-dir`), and
+//! `--ssh-config T/ssh_config`. The VMs share this machine's filesystem, so a test
+//! reads a workspace "from the VM side" below `vm(k).build_root()`; workspaces are
+//! found there by their marker, and the records with `list --json`. Nothing waits
+//! for a fixed time: each run of the binary is awaited to its end, and a VM that is
+//! down costs its `connect_timeout: 2s` at most.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use support::vms::TestBed;
+use support::{Output, Sandboxer, Workdir, sandboxer};
+
+const MARKER: &str = ".sandboxer-workspace.json";
+const PROFILE: &str = "profile.vm-haskell-build";
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+/// A bed of VMs and a folder to run sandboxer in.
+struct World {
+    bed: TestBed,
+    work: Workdir,
+    /// The ssh config given with `--ssh-config` (the bed's unless a test swaps it).
+    ssh_config: PathBuf,
+}
+
+impl World {
+    /// `n` VMs and a work folder holding a small repo in `repo/`.
+    fn start(n: usize) -> World {
+        let bed = TestBed::start(n);
+        let work = Workdir::new();
+        work.write("repo/README.md", "hello v1\n");
+        work.write("repo/src/Main.hs", "main :: IO ()\nmain = pure ()\n");
+        work.write("repo/old.txt", "to be removed\n");
+        // Build output on the operator's side is not copied (profile excludes).
+        work.write("repo/dist-newstyle/local-only.o", "local build output\n");
+        let ssh_config = bed.ssh_config();
+        World { bed, work, ssh_config }
+    }
+
+    /// `sandboxer --ssh-config C --state-dir S`, run in the work folder.
+    fn cmd(&self) -> Sandboxer {
+        sandboxer()
+            .current_dir(self.work.path())
+            .arg("--ssh-config")
+            .arg(&self.ssh_config)
+            .arg("--state-dir")
+            .arg(self.work.path().join("state"))
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).run()
+    }
+
+    /// Runs and asserts exit code `code`.
+    fn expect(&self, code: i32, args: &[&str]) -> Output {
+        let out = self.run(args);
+        assert_eq!(out.code, code, "sandboxer {}\n{out}", args.join(" "));
+        out
+    }
+
+    /// The workspace root of VM `k`, as text for manifests.
+    fn root(&self, k: usize) -> String {
+        self.bed.vm(k).build_root().display().to_string()
+    }
+
+    /// Writes `sandboxes.yaml` (project `issue4`) with these entries.
+    fn manifest(&self, entries: &[Entry]) {
+        self.manifest_named("sandboxes.yaml", "issue4", entries, "");
+    }
+
+    fn manifest_named(&self, file: &str, project: &str, entries: &[Entry], extra: &str) -> PathBuf {
+        let mut text = format!("version: 1\nproject: {project}\n{extra}sandboxes:\n");
+        for e in entries {
+            text.push_str(&e.yaml());
+        }
+        self.work.write(file, text)
+    }
+
+    /// An entry on VM `k` in its workspace root, syncing `./repo`.
+    fn sandbox(&self, name: &str, k: usize) -> Entry {
+        Entry::new(name)
+            .input("vm", &format!("vm{k}"))
+            .input("workspace_root", &self.root(k))
+            .input("repo", "./repo")
+            .input("connect_timeout", "2s")
+    }
+
+    /// Records by address, from `list --json`.
+    fn records(&self) -> BTreeMap<String, Record> {
+        let out = self.expect(0, &["list", "--json"]);
+        let rows: Value = serde_json::from_str(&out.stdout).expect("list --json prints JSON");
+        rows.as_array()
+            .expect("an array")
+            .iter()
+            .map(|row| {
+                let r = &row["record"];
+                let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
+                (
+                    s(&r["address"]),
+                    Record {
+                        project: s(&row["project"]),
+                        id: s(&r["id"]),
+                        workspace: s(&r["facts"]["workspace"]),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// Workspaces on every VM, by VM number.
+    fn all_workspaces(&self) -> BTreeMap<usize, Vec<Workspace>> {
+        (1..=self.bed.len())
+            .map(|k| (k, workspaces(self.bed.vm(k).build_root())))
+            .collect()
+    }
+}
+
+/// One sandbox entry of a manifest; every input is written as a quoted YAML string.
+#[derive(Clone)]
+struct Entry {
+    name: String,
+    profile: String,
+    inputs: Vec<(String, String)>,
+}
+
+impl Entry {
+    fn new(name: &str) -> Entry {
+        Entry {
+            name: name.into(),
+            profile: PROFILE.into(),
+            inputs: Vec::new(),
+        }
+    }
+
+    fn input(mut self, key: &str, value: &str) -> Entry {
+        self.inputs.retain(|(k, _)| k != key);
+        self.inputs.push((key.into(), value.into()));
+        self
+    }
+
+    fn yaml(&self) -> String {
+        let mut text = format!("  {}:\n    profile: {}\n    inputs:\n", self.name, self.profile);
+        for (k, v) in &self.inputs {
+            text.push_str(&format!("      {k}: {}\n", yaml_string(v)));
+        }
+        text
+    }
+}
+
+/// A double-quoted YAML scalar holding exactly `s`.
+fn yaml_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[derive(Debug, Clone)]
+struct Record {
+    project: String,
+    id: String,
+    workspace: String,
+}
+
+/// A workspace found on a VM's disk by its marker.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Workspace {
+    path: PathBuf,
+    id: String,
+    project: String,
+    address: String,
+}
+
+/// Every `sbx-*` folder directly under `root` that carries a marker.
+fn workspaces(root: &Path) -> Vec<Workspace> {
+    let Ok(entries) = fs::read_dir(root) else {
+        return Vec::new();
+    };
+    let mut found: Vec<Workspace> = entries
+        .map(|e| e.expect("read a folder entry").path())
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("sbx-")))
+        .filter_map(|path| {
+            let text = fs::read_to_string(path.join(MARKER)).ok()?;
+            let marker: Value = serde_json::from_str(&text).expect("a marker is JSON");
+            let field = |k: &str| marker[k].as_str().unwrap_or_default().to_string();
+            Some(Workspace {
+                id: field("id"),
+                project: field("project"),
+                address: field("address"),
+                path,
+            })
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// The text of a file, or a panic naming it.
+fn read(path: impl AsRef<Path>) -> String {
+    let path = path.as_ref();
+    fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+/// Checks that `ws` holds the repo as written by [`World::start`] (with `readme`).
+fn assert_repo_content(ws: &Path, readme: &str) {
+    assert_eq!(read(ws.join("README.md")), readme, "{}", ws.display());
+    assert_eq!(read(ws.join("src/Main.hs")), "main :: IO ()\nmain = pure ()\n");
+    assert!(
+        !ws.join("dist-newstyle/local-only.o").exists(),
+        "excluded build output was copied into {}",
+        ws.display()
+    );
+}
+
+/// A file name nobody else uses, for canaries.
+fn unique(tag: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("sbx-canary-{tag}-{}-{nanos}", std::process::id())
+}
+
+/// Every file and folder below `dir` (relative paths), following no links.
+fn tree(dir: &Path) -> BTreeSet<PathBuf> {
+    let mut out = BTreeSet::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
+            let p = e.path();
+            out.insert(p.strip_prefix(dir).expect("below dir").to_path_buf());
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(p);
+            }
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// 1. Lifecycle on 3 VMs at once
+
+/// Create, no-change, resync after a repo edit (build output on the VM kept),
+/// delete of one entry, destroy of the rest: 3 VMs, 3 sandboxes each.
+#[test]
+fn create_no_change_resync_and_delete_on_three_vms() {
+    let w = World::start(3);
+    let names: Vec<(String, usize)> = (1..=3)
+        .flat_map(|k| (1..=3).map(move |i| (format!("app-{k}-{i}"), k)))
+        .collect();
+    let entries: Vec<Entry> = names.iter().map(|(n, k)| w.sandbox(n, *k)).collect();
+    w.manifest(&entries);
+
+    // Create: 3 workspaces per VM, each with the repo and our marker.
+    let out = w.expect(0, &["apply", "--auto-approve"]);
+    assert!(out.stdout.contains("Plan: 9 to create, 0 to update"), "{out}");
+    let records = w.records();
+    assert_eq!(records.len(), 9, "{records:?}");
+    for (name, k) in &names {
+        let record = &records[&format!("sandbox.{name}")];
+        let expected = w.bed.vm(*k).build_root().join(format!("sbx-{}", record.id));
+        assert_eq!(Path::new(&record.workspace), expected);
+        assert_repo_content(&expected, "hello v1\n");
+        assert!(expected.join("old.txt").is_file());
+    }
+    for (k, found) in w.all_workspaces() {
+        assert_eq!(found.len(), 3, "vm{k}: {found:?}");
+        assert!(found.iter().all(|ws| ws.project == "issue4"), "{found:?}");
+        let mut addresses: Vec<&str> = found.iter().map(|ws| ws.address.as_str()).collect();
+        addresses.sort_unstable();
+        assert_eq!(
+            addresses,
+            (1..=3).map(|i| format!("sandbox.app-{k}-{i}")).collect::<Vec<_>>()
+        );
+    }
+    // The same content seen through the VM's own sshd.
+    let ws22 = &records["sandbox.app-2-2"].workspace;
+    let seen = w.bed.ssh(2, &format!("echo $TESTBED_VM; cat '{ws22}/README.md'"));
+    assert!(seen.status.success(), "{seen:?}");
+    assert_eq!(String::from_utf8_lossy(&seen.stdout), "vm2\nhello v1\n");
+
+    // Nothing changed: nothing to do.
+    let out = w.expect(0, &["apply", "--auto-approve"]);
+    assert!(out.stdout.starts_with("No changes."), "{out}");
+    w.expect(0, &["plan", "--detailed-exitcode"]);
+
+    // Build output made on the VM, then a repo edit: a resync that keeps the build output.
+    let build_out = PathBuf::from(&records["sandbox.app-1-1"].workspace).join("dist-newstyle");
+    fs::create_dir_all(build_out.join("build")).expect("mkdir dist-newstyle");
+    fs::write(build_out.join("build/Main.o"), "object code").expect("write Main.o");
+    w.work.write("repo/README.md", "hello v2\n");
+    fs::remove_file(w.work.path().join("repo/old.txt")).expect("rm old.txt");
+    let out = w.expect(2, &["plan", "--detailed-exitcode"]);
+    assert!(
+        out.stdout
+            .contains("Plan: 0 to create, 9 to update, 0 to replace, 0 to delete."),
+        "{out}"
+    );
+    assert!(out.stdout.contains("repo content changed"), "{out}");
+    let out = w.expect(0, &["apply", "--auto-approve"]);
+    assert!(out.stderr.contains("0 created, 9 updated"), "{out}");
+    let after = w.records();
+    for (address, record) in &records {
+        assert_eq!(after[address].id, record.id, "{address} kept its workspace");
+        let ws = Path::new(&record.workspace);
+        assert_repo_content(ws, "hello v2\n");
+        assert!(!ws.join("old.txt").exists(), "{} still has old.txt", ws.display());
+    }
+    assert_eq!(
+        read(build_out.join("build/Main.o")),
+        "object code",
+        "excluded folder survives the resync"
+    );
+    w.expect(0, &["plan", "--detailed-exitcode"]);
+
+    // One entry gone from the manifest: only its workspace goes.
+    let before = w.all_workspaces();
+    let gone = PathBuf::from(&records["sandbox.app-2-3"].workspace);
+    let kept: Vec<Entry> = entries.iter().filter(|e| e.name != "app-2-3").cloned().collect();
+    w.manifest(&kept);
+    let out = w.expect(0, &["apply", "--auto-approve"]);
+    assert!(
+        out.stdout
+            .contains("Plan: 0 to create, 0 to update, 0 to replace, 1 to delete."),
+        "{out}"
+    );
+    assert!(!gone.exists(), "{} still there", gone.display());
+    let now = w.all_workspaces();
+    for k in [1, 3] {
+        assert_eq!(now[&k], before[&k], "vm{k} untouched");
+    }
+    let mut expected_vm2 = before[&2].clone();
+    expected_vm2.retain(|ws| ws.path != gone);
+    assert_eq!(now[&2], expected_vm2);
+    assert_eq!(w.records().len(), 8);
+
+    // destroy: everything of the project goes; the VMs keep running.
+    let out = w.expect(0, &["destroy", "--auto-approve"]);
+    assert!(out.stderr.contains("8 deleted"), "{out}");
+    for (k, found) in w.all_workspaces() {
+        assert!(found.is_empty(), "vm{k} still has {found:?}");
+        assert!(w.bed.vm(k).build_root().is_dir(), "vm{k}'s workspace root stays");
+        assert!(w.bed.vm(k).is_running(), "vm{k}'s sshd was stopped");
+        let alive = w.bed.ssh(k, "echo $TESTBED_VM");
+        assert_eq!(String::from_utf8_lossy(&alive.stdout), format!("vm{k}\n"), "{alive:?}");
+    }
+    assert!(w.records().is_empty());
+    let out = w.expect(0, &["plan"]);
+    assert!(out.stdout.contains("Plan: 8 to create"), "{out}");
+}
+
+// ---------------------------------------------------------------------------
+// 2. Drift, and folders that are not ours
+
+/// A workspace removed by hand is re-created (`drift:`); folders without our
+/// marker, or with another project's, survive apply and destroy.
+#[test]
+fn drift_is_recreated_and_foreign_folders_are_never_deleted() {
+    let w = World::start(2);
+    let root1 = w.bed.vm(1).build_root().to_path_buf();
+    // Not ours: no marker, a marker of another project, a folder of another name.
+    fs::create_dir_all(root1.join("sbx-foreign")).expect("mkdir");
+    fs::write(root1.join("sbx-foreign/keep.txt"), "theirs").expect("write");
+    fs::create_dir_all(root1.join("other/deeper")).expect("mkdir");
+    fs::write(root1.join("other/deeper/keep.txt"), "theirs too").expect("write");
+    fs::create_dir_all(root1.join("sbx-otherteam")).expect("mkdir");
+    let their_marker = r#"{"id":"otherteam","project":"other-team","address":"sandbox.app","spec_hash":"x","complete":true,"created_at":"t","updated_at":"t"}"#;
+    fs::write(root1.join("sbx-otherteam").join(MARKER), their_marker).expect("write");
+    fs::write(root1.join("sbx-otherteam/keep.txt"), "another project's").expect("write");
+    let foreign_before = tree(&root1);
+
+    w.manifest(&[w.sandbox("a", 1), w.sandbox("b", 1), w.sandbox("c", 2)]);
+    w.expect(0, &["apply", "--auto-approve"]);
+    let records = w.records();
+    let lost = records["sandbox.a"].workspace.clone();
+
+    // Removed by hand on the VM.
+    let rm = w.bed.ssh(1, &format!("rm -rf -- '{lost}'"));
+    assert!(rm.status.success(), "{rm:?}");
+    let out = w.expect(2, &["plan", "--detailed-exitcode"]);
+    assert!(out.stdout.contains(&format!("drift: {lost} is missing")), "{out}");
+    assert!(
+        out.stdout
+            .contains("Plan: 1 to create, 0 to update, 0 to replace, 0 to delete."),
+        "{out}"
+    );
+    w.expect(0, &["apply", "--auto-approve"]);
+    let again = w.records();
+    assert_ne!(
+        again["sandbox.a"].id, records["sandbox.a"].id,
+        "a re-created workspace gets a new id"
+    );
+    assert_repo_content(Path::new(&again["sandbox.a"].workspace), "hello v1\n");
+    assert_eq!(again["sandbox.b"].id, records["sandbox.b"].id);
+    w.expect(0, &["plan", "--detailed-exitcode"]);
+
+    // destroy removes ours and nothing else.
+    w.expect(0, &["destroy", "--auto-approve"]);
+    assert!(
+        w.all_workspaces()
+            .values()
+            .flatten()
+            .all(|ws| ws.project == "other-team")
+    );
+    assert_eq!(tree(&root1), foreign_before, "folders that are not ours are untouched");
+    assert_eq!(read(root1.join("sbx-foreign/keep.txt")), "theirs");
+    assert_eq!(read(root1.join("other/deeper/keep.txt")), "theirs too");
+    assert_eq!(read(root1.join("sbx-otherteam/keep.txt")), "another project's");
+}
+
+// ---------------------------------------------------------------------------
+// 3. A VM that is down
+
+/// A VM whose sshd is down fails its own sandboxes only (exit 1, ssh's error
+/// shown); once it is back, apply converges and the plan is empty.
+#[test]
+fn a_vm_that_is_down_fails_its_sandboxes_only_and_converges_when_back() {
+    let mut w = World::start(3);
+    let entries: Vec<Entry> = (1..=3)
+        .flat_map(|k| (1..=2).map(move |i| (k, i)))
+        .map(|(k, i)| w.sandbox(&format!("s{k}-{i}"), k))
+        .collect();
+    w.manifest(&entries);
+    w.bed.stop_vm(2);
+
+    let out = w.expect(1, &["apply", "--auto-approve"]);
+    assert!(out.stderr.contains("Connection refused"), "{out}");
+    assert!(
+        out.stderr.contains("sandbox.s2-1") && out.stderr.contains("sandbox.s2-2"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("4 created"), "{out}");
+    let found = w.all_workspaces();
+    assert_eq!(found[&1].len(), 2, "{found:?}");
+    assert!(found[&2].is_empty(), "{found:?}");
+    assert_eq!(found[&3].len(), 2, "{found:?}");
+    let records = w.records();
+    assert_eq!(records.len(), 4, "{records:?}");
+    assert!(!records.contains_key("sandbox.s2-1"));
+
+    // While it is down a plan cannot tell what is there: it says so and fails.
+    let out = w.expect(1, &["plan", "--detailed-exitcode"]);
+    assert!(
+        out.stderr.contains("vm2") && out.stderr.contains("Connection refused"),
+        "{out}"
+    );
+
+    w.bed.start_vm(2);
+    let out = w.expect(0, &["apply", "--auto-approve"]);
+    assert!(out.stdout.contains("Plan: 2 to create, 0 to update"), "{out}");
+    let found = w.all_workspaces();
+    assert!(found.values().all(|f| f.len() == 2), "{found:?}");
+    for ws in found.values().flatten() {
+        assert_repo_content(&ws.path, "hello v1\n");
+    }
+    let out = w.expect(0, &["plan", "--detailed-exitcode"]);
+    assert!(out.stdout.starts_with("No changes."), "{out}");
+}
+
+/// Regression: a plan that could not look at a VM printed a plan as if all was
+/// well and exited 0 (2 with `--detailed-exitcode`). It now names the VM and fails.
+#[test]
+fn a_plan_that_cannot_observe_a_vm_says_so_and_fails() {
+    let mut w = World::start(2);
+    w.manifest(&[w.sandbox("one", 1), w.sandbox("two", 2)]);
+    w.expect(0, &["apply", "--auto-approve"]);
+    w.bed.stop_vm(2);
+    let out = w.expect(1, &["plan", "--detailed-exitcode"]);
+    assert!(out.stdout.contains("could not observe vm2"), "{out}");
+    assert!(
+        !out.stdout.contains("sandbox.one"),
+        "vm1's sandbox is up to date: {out}"
+    );
+    assert!(
+        out.stderr.contains("could not observe 1 location") && out.stderr.contains("vm2: "),
+        "{out}"
+    );
+    assert!(out.stderr.contains("Connection refused"), "{out}");
+    w.bed.start_vm(2);
+    w.expect(0, &["plan", "--detailed-exitcode"]);
+}
+
+// ---------------------------------------------------------------------------
+// 4. Host keys
+
+/// A changed host key fails plan and apply for that VM, creates nothing there
+/// and is not accepted by `--ssh-accept-new` (which does accept a first-seen key).
+#[test]
+fn a_changed_host_key_is_refused_even_with_accept_new() {
+    let mut w = World::start(2);
+    w.manifest(&[w.sandbox("one", 1), w.sandbox("two", 2)]);
+    let known_hosts = read(w.bed.known_hosts());
+    w.bed.regenerate_host_key(2);
+    let logins = w.bed.accepted_connections(2);
+
+    let host_key_error = |out: &Output| {
+        let all = format!("{}{}", out.stdout, out.stderr);
+        all.contains("Host key verification failed") && all.contains("IDENTIFICATION HAS CHANGED")
+    };
+    let out = w.expect(1, &["plan"]);
+    assert!(host_key_error(&out), "{out}");
+    let out = w.expect(1, &["apply", "--auto-approve"]);
+    assert!(host_key_error(&out), "{out}");
+    assert!(out.stderr.contains("sandbox.two"), "{out}");
+    assert!(out.stderr.contains("1 created"), "the other VM is served: {out}");
+    for flags in [
+        &["apply", "--auto-approve", "--ssh-accept-new"][..],
+        &["--ssh-accept-new", "plan"][..],
+    ] {
+        let out = w.expect(1, flags);
+        assert!(host_key_error(&out), "{out}");
+    }
+    assert!(workspaces(w.bed.vm(2).build_root()).is_empty());
+    assert_eq!(tree(w.bed.vm(2).build_root()), BTreeSet::new(), "nothing at all on vm2");
+    assert_eq!(w.bed.accepted_connections(2), logins, "no login on vm2");
+    assert_eq!(read(w.bed.known_hosts()), known_hosts, "known_hosts not rewritten");
+    assert_eq!(workspaces(w.bed.vm(1).build_root()).len(), 1);
+
+    // The flag does accept a key seen for the first time (so the refusal above is
+    // about the key having changed)...
+    let fresh = w.work.write("fresh_known_hosts", "");
+    let config = read(w.bed.ssh_config()).replace(
+        &format!("UserKnownHostsFile {}", w.bed.known_hosts().display()),
+        &format!("UserKnownHostsFile {}", fresh.display()),
+    );
+    w.work.write("ssh_config_fresh", config);
+    let w = World {
+        ssh_config: w.work.path().join("ssh_config_fresh"),
+        ..w
+    };
+    let out = w.expect(1, &["apply", "--auto-approve"]);
+    assert!(
+        out.stderr.contains("Host key verification failed"),
+        "unknown keys are refused without the flag: {out}"
+    );
+    assert!(workspaces(w.bed.vm(2).build_root()).is_empty());
+    let out = w.expect(0, &["--ssh-accept-new", "apply", "--auto-approve"]);
+    assert!(out.stderr.contains("1 created"), "{out}");
+    assert_eq!(workspaces(w.bed.vm(2).build_root()).len(), 1);
+    assert_eq!(read(&fresh).lines().count(), 2, "both keys learnt: {}", read(&fresh));
+
+    // ... and a key it learnt itself, once changed, is refused too.
+    let mut w = w;
+    w.bed.regenerate_host_key(1);
+    let learnt = read(&fresh);
+    let out = w.expect(1, &["--ssh-accept-new", "plan"]);
+    assert!(host_key_error(&out), "{out}");
+    assert!(out.stderr.contains("vm1"), "{out}");
+    assert_eq!(read(&fresh), learnt);
+}
+
+// ---------------------------------------------------------------------------
+// 5. Injection attempts
+
+/// ssh options and shell words in inputs are refused before anything runs; odd
+/// characters in paths are used literally; no canary file appears anywhere.
+#[test]
+fn injection_attempts_are_refused_or_stay_inert() {
+    let w = World::start(1);
+    let logins = w.bed.accepted_connections(1);
+    let rel = unique("rel");
+    let rel2 = unique("tick");
+    let abs = format!("/tmp/{}", unique("abs"));
+    let abs2 = format!("/tmp/{}", unique("opt"));
+    let canaries = [rel.clone(), rel2.clone(), abs.clone(), abs2.clone()];
+
+    // Refused before anything runs: an ssh option as a VM, a shell word in a VM, `..`.
+    let proxy = format!("-oProxyCommand=touch {abs2}");
+    w.manifest_named(
+        "bad.yaml",
+        "issue4",
+        &[
+            w.sandbox("opt", 1).input("vm", &proxy),
+            w.sandbox("semi", 1).input("vm", &format!("vm1;touch {rel}")),
+            w.sandbox("up", 1).input("workspace_dir", "/tmp/../etc"),
+        ],
+        "",
+    );
+    for args in [
+        &["validate", "-f", "bad.yaml"][..],
+        &["plan", "-f", "bad.yaml"][..],
+        &["apply", "-f", "bad.yaml", "--auto-approve"][..],
+    ] {
+        let out = w.expect(1, args);
+        assert!(out.stderr.contains("sandboxes.opt.inputs.vm"), "{out}");
+        assert!(out.stderr.contains("must not start with `-`"), "{out}");
+        assert!(out.stderr.contains("sandboxes.semi.inputs.vm"), "{out}");
+        assert!(out.stderr.contains("character ';' is not allowed"), "{out}");
+        assert!(out.stderr.contains("sandboxes.up.inputs.workspace_dir"), "{out}");
+        assert!(out.stderr.contains("must not contain `..`"), "{out}");
+        assert!(out.stderr.contains("hint: "), "{out}");
+        assert!(out.stderr.contains("3 problems found; nothing was changed."), "{out}");
+    }
+    assert!(
+        !w.work.path().join("state").exists(),
+        "a refused manifest leaves no state"
+    );
+
+    // Inert: odd characters in the workspace root and folder, and in the repo path.
+    let odd_root = format!(
+        "{}/odd 'single' \"double\" $(touch {rel}) `touch {rel2}` ünïcødé ✓",
+        w.root(1)
+    );
+    let odd_dir = format!("{odd_root}/dir; $(touch {abs}) `touch {abs}` & it's");
+    // No quote character at all: a quoting that only minds quotes would run these.
+    let plain_root = format!("{}/plain $(touch {rel}) `touch {abs}` ünï", w.root(1));
+    let repo = format!("repo with space $(touch {rel}) `touch {rel2}`");
+    w.work.write(format!("{repo}/README.md"), "odd repo\n");
+    w.work.write(format!("{repo}/a b/$(x).txt"), "odd name\n");
+    w.manifest(&[
+        Entry::new("odd-root")
+            .input("vm", "vm1")
+            .input("workspace_root", &odd_root)
+            .input("repo", &format!("./{repo}")),
+        Entry::new("odd-dir")
+            .input("vm", "vm1")
+            .input("workspace_root", &odd_root)
+            .input("workspace_dir", &odd_dir)
+            .input("repo", &format!("./{repo}")),
+        Entry::new("plain-root")
+            .input("vm", "vm1")
+            .input("workspace_root", &plain_root)
+            .input("repo", &format!("./{repo}")),
+    ]);
+    let vm_before = tree(w.bed.vm(1).build_root());
+    let bed_before: BTreeSet<PathBuf> = tree(w.bed.root())
+        .into_iter()
+        .filter(|p| !p.starts_with("vm1/build"))
+        .collect();
+    let work_before: BTreeSet<PathBuf> = tree(w.work.path());
+
+    w.expect(0, &["apply", "--auto-approve"]);
+    let records = w.records();
+    let in_root = &records["sandbox.odd-root"];
+    let expected = format!("{odd_root}/sbx-{}", in_root.id);
+    assert_eq!(in_root.workspace, expected);
+    assert_eq!(records["sandbox.odd-dir"].workspace, odd_dir);
+    let in_plain = format!("{plain_root}/sbx-{}", records["sandbox.plain-root"].id);
+    assert_eq!(records["sandbox.plain-root"].workspace, in_plain);
+    for ws in [expected.as_str(), odd_dir.as_str(), in_plain.as_str()] {
+        let ws = Path::new(ws);
+        assert_eq!(read(ws.join("README.md")), "odd repo\n", "{}", ws.display());
+        assert_eq!(read(ws.join("a b/$(x).txt")), "odd name\n");
+        assert!(ws.join(MARKER).is_file());
+    }
+    // Nothing new outside the workspace root, on the VM side and anywhere else we can name.
+    let new_on_vm: Vec<PathBuf> = tree(w.bed.vm(1).build_root())
+        .difference(&vm_before)
+        .filter(|p| {
+            // Inside a root, or one of the folders the root's own path is made of.
+            let full = w.bed.vm(1).build_root().join(p);
+            ![&odd_root, &plain_root]
+                .iter()
+                .any(|root| full.starts_with(root) || Path::new(root).starts_with(&full))
+        })
+        .cloned()
+        .collect();
+    assert_eq!(new_on_vm, Vec::<PathBuf>::new(), "made outside the workspace roots");
+    let bed_after: BTreeSet<PathBuf> = tree(w.bed.root())
+        .into_iter()
+        .filter(|p| !p.starts_with("vm1/build"))
+        .collect();
+    assert_eq!(bed_after, bed_before, "new files in the bed outside the workspace root");
+    let work_new: Vec<PathBuf> = tree(w.work.path())
+        .difference(&work_before)
+        .filter(|p| !p.starts_with("state"))
+        .cloned()
+        .collect();
+    assert_eq!(work_new, Vec::<PathBuf>::new(), "new files next to the manifest");
+
+    // Observed at those paths: nothing to do; destroy finds and removes them.
+    let out = w.expect(0, &["plan", "--detailed-exitcode"]);
+    assert!(out.stdout.starts_with("No changes."), "{out}");
+    let out = w.expect(0, &["destroy", "--auto-approve"]);
+    assert!(out.stderr.contains("3 deleted"), "{out}");
+    for ws in [&expected, &odd_dir, &in_plain] {
+        assert!(!Path::new(ws).exists(), "{ws} is still there");
+    }
+    assert!(
+        Path::new(&odd_root).is_dir() && Path::new(&plain_root).is_dir(),
+        "the roots stay"
+    );
+
+    // A Packer variable is a plain value, never a shell word.
+    w.work.write("tpl/build.pkr.hcl", "variable \"x\" { type = string }\n");
+    w.work.write(
+        "image.yaml",
+        format!(
+            "version: 1\nproject: images\nimages:\n  hb:\n    profile: profile.vm-packer-build\n    inputs:\n      \
+             packer_template: ./tpl\n      vm_name: hb\n      packer_var_x: {}\n",
+            yaml_string(&format!("$(touch {abs}) `touch {rel}`"))
+        ),
+    );
+    let out = w.expect(0, &["validate", "-f", "image.yaml"]);
+    assert!(out.stdout.contains("valid"), "{out}");
+
+    assert_eq!(
+        w.bed.accepted_connections(1),
+        logins + 3,
+        "plan/apply/destroy: one login each"
+    );
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "/root".into());
+    let places = [
+        PathBuf::from("/tmp"),
+        PathBuf::from("/root"),
+        home,
+        w.work.path().to_path_buf(),
+        w.work.path().join("state"),
+        w.bed.root().to_path_buf(),
+        w.bed.vm(1).dir().to_path_buf(),
+        w.bed.vm(1).build_root().to_path_buf(),
+        PathBuf::from(&odd_root),
+        PathBuf::from(&plain_root),
+        PathBuf::from("/"),
+    ];
+    for canary in &canaries {
+        for place in &places {
+            let path = place.join(canary);
+            assert!(!path.exists(), "canary {} exists", path.display());
+        }
+        let name = Path::new(canary).file_name().expect("a name");
+        for dir in [w.work.path(), w.bed.root()] {
+            assert!(
+                !tree(dir).iter().any(|p| p.file_name() == Some(name)),
+                "canary {canary} below {}",
+                dir.display()
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 6. One ssh connection per VM per run
+
+/// 12 sandboxes on 3 VMs: plan, apply of creates (rsync included), resync and a
+/// no-change plan each log exactly one login per VM.
+#[test]
+fn one_ssh_connection_per_vm_per_run() {
+    let w = World::start(3);
+    let entries: Vec<Entry> = (0..12).map(|i| w.sandbox(&format!("n{i:02}"), i % 3 + 1)).collect();
+    w.manifest(&entries);
+    let logins = |w: &World| (1..=3).map(|k| w.bed.accepted_connections(k)).collect::<Vec<_>>();
+    let plus_one = |before: &[usize]| before.iter().map(|n| n + 1).collect::<Vec<_>>();
+
+    let start = logins(&w);
+    let out = w.expect(2, &["plan", "--detailed-exitcode"]);
+    assert!(out.stdout.contains("Plan: 12 to create"), "{out}");
+    assert_eq!(logins(&w), plus_one(&start), "plan: one connection per VM");
+
+    let before = logins(&w);
+    let out = w.expect(0, &["apply", "--auto-approve"]);
+    assert!(out.stderr.contains("12 created"), "{out}");
+    assert_eq!(
+        logins(&w),
+        plus_one(&before),
+        "apply of 12 creates with rsync: one connection per VM"
+    );
+    assert!(w.all_workspaces().values().all(|f| f.len() == 4));
+
+    w.work.write("repo/README.md", "hello v2\n");
+    let before = logins(&w);
+    let out = w.expect(0, &["apply", "--auto-approve"]);
+    assert!(out.stderr.contains("12 updated"), "{out}");
+    assert_eq!(logins(&w), plus_one(&before), "resync of 12: one connection per VM");
+
+    let before = logins(&w);
+    w.expect(0, &["plan", "--detailed-exitcode"]);
+    assert_eq!(logins(&w), plus_one(&before), "no-change plan: one connection per VM");
+}
+
+// ---------------------------------------------------------------------------
+// 7. The v0 imperative commands
+
+/// v0 commands: `create` prints id and place, `list`/`inspect` show it in project
+/// `adhoc`, `destroy <id>` removes only it; a bad `--input` is refused as in a manifest.
+#[test]
+fn imperative_create_list_inspect_destroy() {
+    let w = World::start(1);
+    let repo = w.work.path().join("repo").display().to_string();
+    let root = w.root(1);
+    let create = |w: &World| {
+        let out = w.expect(
+            0,
+            &[
+                "create",
+                "--profile",
+                PROFILE,
+                "--input",
+                "vm=vm1",
+                "--input",
+                &format!("repo={repo}"),
+                "--input",
+                &format!("workspace_root={root}"),
+                "--host",
+                "localhost",
+            ],
+        );
+        let line = out.stdout.trim_end().to_string();
+        let (id, place) = line.split_once('\t').unwrap_or_else(|| panic!("`id<TAB>place`: {out}"));
+        (id.to_string(), place.to_string())
+    };
+    let (id, place) = create(&w);
+    let ws = format!("{root}/sbx-{id}");
+    assert_eq!(place, format!("vm1:{ws}"));
+    assert_repo_content(Path::new(&ws), "hello v1\n");
+    let (other, _) = create(&w);
+    assert_ne!(other, id);
+
+    let out = w.expect(0, &["list"]);
+    let row = out
+        .stdout
+        .lines()
+        .find(|l| l.contains(&id))
+        .unwrap_or_else(|| panic!("{id} not listed: {out}"));
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cols[0], "adhoc", "{row}");
+    assert_eq!(cols[2], id, "{row}");
+    assert_eq!(cols[4], place, "{row}");
+    assert_eq!(w.records().values().filter(|r| r.project == "adhoc").count(), 2);
+
+    let out = w.expect(0, &["inspect", &id]);
+    assert!(out.stdout.contains(&format!("(id {id})")), "{out}");
+    assert!(out.stdout.contains("project:  adhoc"), "{out}");
+    assert!(out.stdout.contains(&ws), "{out}");
+
+    let out = w.expect(0, &["destroy", &id, "--auto-approve"]);
+    assert!(out.stderr.contains("1 deleted"), "{out}");
+    assert!(!Path::new(&ws).exists());
+    let left = workspaces(w.bed.vm(1).build_root());
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].id, other);
+    let records = w.records();
+    assert_eq!(
+        records.values().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        [other.as_str()]
+    );
+    assert!(w.bed.vm(1).is_running());
+    let alive = w.bed.ssh(1, "echo $TESTBED_VM");
+    assert_eq!(String::from_utf8_lossy(&alive.stdout), "vm1\n", "{alive:?}");
+
+    // A bad input is refused exactly as in a manifest, naming the flag.
+    let bad = w.expect(
+        1,
+        &[
+            "create",
+            "--profile",
+            PROFILE,
+            "--input",
+            "vm=vm1;reboot",
+            "--host",
+            "localhost",
+        ],
+    );
+    w.manifest(&[Entry::new("x").input("vm", "vm1;reboot")]);
+    let in_manifest = w.expect(1, &["validate"]);
+    let message = |text: &str, key: &str| -> (String, String) {
+        let line = text
+            .lines()
+            .find(|l| l.contains(key))
+            .unwrap_or_else(|| panic!("no `{key}` in:\n{text}"));
+        let after = line.split_once(&format!("{key}: ")).map(|(_, m)| m.to_string());
+        let hint = text.lines().find(|l| l.trim_start().starts_with("hint: "));
+        (after.unwrap_or_default(), hint.unwrap_or_default().trim().to_string())
+    };
+    let (cli_message, cli_hint) = message(&bad.stderr, "error: --input vm");
+    let (yaml_message, yaml_hint) = message(&in_manifest.stderr, "sandboxes.x.inputs.vm");
+    assert!(cli_message.contains("`vm1;reboot`"), "{bad}");
+    assert!(!cli_hint.is_empty(), "{bad}");
+    assert_eq!(cli_message, yaml_message, "{bad}\n{in_manifest}");
+    assert_eq!(cli_hint, yaml_hint);
+    assert!(bad.stderr.contains("nothing was changed"), "{bad}");
+    assert_eq!(workspaces(w.bed.vm(1).build_root()).len(), 1);
+}
+
+// ---------------------------------------------------------------------------
+// 8. The port registry
+
+/// With `port_registry:`, a sandbox without `tunnel_port` reaches its VM on the
+/// registered port (the ssh config's port is wrong); other ports are refused.
+#[test]
+fn port_registry_supplies_the_port_and_refuses_others() {
+    let w = World::start(3);
+    // An ssh config whose aliases all point at the closed port 1: only the registry's ports work.
+    let mut config = read(w.bed.ssh_config());
+    for vm in w.bed.vms() {
+        config = config.replace(&format!("  Port {}\n", vm.port()), "  Port 1\n");
+    }
+    let wrong = w.work.write("ssh_config_wrong_ports", config);
+    let direct = std::process::Command::new("ssh")
+        .arg("-F")
+        .arg(&wrong)
+        .args(["vm1", "--", "true"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run ssh");
+    assert!(
+        String::from_utf8_lossy(&direct.stderr).contains("port 1: Connection refused"),
+        "{direct:?}"
+    );
+    let w = World { ssh_config: wrong, ..w };
+    let mut registry = String::from("version: 1\nports:\n");
+    for vm in w.bed.vms() {
+        registry.push_str(&format!("  {}: {}\n", vm.port(), vm.name()));
+    }
+    w.work.write("ports.yaml", registry);
+    let entries = vec![
+        w.sandbox("r1", 1),
+        w.sandbox("r2", 2),
+        w.sandbox("r3", 3),
+        w.sandbox("r1-explicit", 1)
+            .input("tunnel_port", &w.bed.vm(1).port().to_string()),
+    ];
+    w.manifest_named("sandboxes.yaml", "issue4", &entries, "port_registry: ports.yaml\n");
+
+    let out = w.expect(0, &["apply", "--auto-approve"]);
+    assert!(out.stderr.contains("4 created"), "{out}");
+    assert!(
+        out.stdout
+            .contains(&format!("inputs.tunnel_port     = {}", w.bed.vm(2).port())),
+        "the port comes from the registry: {out}"
+    );
+    let found = w.all_workspaces();
+    assert_eq!(found[&1].len(), 2, "{found:?}");
+    assert_eq!(found[&2].len(), 1, "{found:?}");
+    assert_eq!(found[&3].len(), 1, "{found:?}");
+    let out = w.expect(0, &["plan", "--detailed-exitcode"]);
+    assert!(out.stdout.starts_with("No changes."), "{out}");
+
+    // A port outside the registry, or another VM's port, is refused at validate.
+    let unregistered = (20000..30000)
+        .find(|p| w.bed.vms().iter().all(|vm| vm.port() != *p))
+        .expect("a free number");
+    let bad = vec![
+        w.sandbox("stray", 1).input("tunnel_port", &unregistered.to_string()),
+        w.sandbox("crossed", 1)
+            .input("tunnel_port", &w.bed.vm(3).port().to_string()),
+    ];
+    w.manifest_named("bad.yaml", "issue4", &bad, "port_registry: ports.yaml\n");
+    let out = w.expect(1, &["validate", "-f", "bad.yaml"]);
+    assert!(
+        out.stderr
+            .contains(&format!("tunnel port {unregistered} is not in the port registry")),
+        "{out}"
+    );
+    let ports: Vec<String> = w.bed.vms().iter().map(|vm| vm.port().to_string()).collect();
+    let mut sorted = ports.clone();
+    sorted.sort_by_key(|p| p.parse::<u16>().unwrap_or_default());
+    assert!(
+        out.stderr.contains(&format!("registered ports: {}", sorted.join(", "))),
+        "{out}"
+    );
+    assert!(
+        out.stderr
+            .contains(&format!("tunnel port {} reaches VM `vm3`, not `vm1`", ports[2])),
+        "{out}"
+    );
+    assert!(
+        out.stderr.contains(&format!("vm1 is registered at port {}", ports[0])),
+        "{out}"
+    );
+}
