@@ -222,15 +222,7 @@ impl SshDriver {
     pub async fn update(&self, resource: &DesiredResource, path: &str, id: &str) -> Result<Made, DriverError> {
         let target = target_of(resource);
         let connection = self.connect(&target, connect_timeout_of(resource)).await?;
-        let mut marker = read_marker(&connection, path)
-            .await?
-            .filter(|m| m.id == id)
-            .ok_or_else(|| {
-                DriverError(format!(
-                    "{}:{path} does not carry the marker of sandbox {id}; refusing to sync into it",
-                    target.vm
-                ))
-            })?;
+        let mut marker = begin_update(&connection, path, id).await?;
         marker.spec_hash = resource.spec_hash();
         self.sync(&connection, resource, path, &mut marker).await
     }
@@ -246,9 +238,9 @@ impl SshDriver {
             path: path.to_string(),
             ..Made::default()
         };
+        // The marker on the VM says incomplete already (made so by create, or by
+        // begin_update): a kill from here on leaves a workspace the next plan syncs.
         if let Some(repo) = resource.input_str("repo") {
-            marker.complete = false;
-            write_marker(connection, path, marker).await?;
             // The digest is taken before the copy: a repo edited during the sync
             // shows up as a change in the next plan.
             let digest = {
@@ -268,8 +260,6 @@ impl SshDriver {
             made.repo_digest = Some(digest);
         }
         if marker.setup_pending {
-            marker.complete = false;
-            write_marker(connection, path, marker).await?;
             for command in &resource.setup {
                 let script = format!(
                     "cd -- {p} && SANDBOXER_WORKSPACE={p} SANDBOXER_SANDBOX_ID={id} sh -c {c}",
@@ -358,6 +348,32 @@ impl SshDriver {
             .map_err(DriverError)?;
         Ok(())
     }
+}
+
+/// Checks that `dir` carries the marker of sandbox `id` and marks it incomplete,
+/// in one remote command; returns the marker as it is now.
+async fn begin_update(connection: &Connection, dir: &str, id: &str) -> Result<Marker, DriverError> {
+    let marker = format!("{}/{MARKER_FILE}", dir.trim_end_matches('/'));
+    // Markers are compact JSON written by this driver, and ids use a plain alphabet.
+    let script = format!(
+        "m={m}; grep -q -F {needle} \"$m\" || exit 3; sed 's/\"complete\":true/\"complete\":false/' \"$m\" > \"$m.tmp\" && mv -f -- \"$m.tmp\" \"$m\" && cat -- \"$m\"",
+        m = quote(&marker),
+        needle = quote(&format!("\"id\":\"{id}\"")),
+    );
+    let out = connection.run(&script).await.map_err(DriverError)?;
+    let refuse = || {
+        DriverError(format!(
+            "{}:{dir} does not carry the marker of sandbox {id}; refusing to sync into it",
+            connection.target().vm
+        ))
+    };
+    if out.code != Some(0) {
+        return Err(refuse());
+    }
+    serde_json::from_str::<Marker>(out.stdout.trim())
+        .ok()
+        .filter(|m| m.id == id)
+        .ok_or_else(refuse)
 }
 
 async fn read_marker(connection: &Connection, dir: &str) -> Result<Option<Marker>, DriverError> {
