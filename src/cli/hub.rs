@@ -28,7 +28,7 @@ pub struct ServeOpts {
     /// Address to listen on; loopback unless you say otherwise
     #[arg(long, default_value = "127.0.0.1:7878")]
     pub listen: SocketAddr,
-    /// Data folder [default: <user state folder>/hub]
+    /// Data folder [default: <--state-dir or the user's state folder>/hub]
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
     /// Environment variable holding the bearer token clients must send; unset or empty = no token
@@ -38,10 +38,15 @@ pub struct ServeOpts {
 
 pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
     let HubCommand::Serve(serve) = &opts.command;
-    let data = serve
-        .data
-        .clone()
-        .unwrap_or_else(|| settings.state_dir_without_manifest(None).join("hub"));
+    // Not next to a `sandboxes.yaml` that happens to be in the current folder:
+    // the hub's data is the team's, not one project's.
+    let data = serve.data.clone().unwrap_or_else(|| {
+        settings
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| settings.user_state_dir())
+            .join("hub")
+    });
     let token = std::env::var(&serve.token_env).ok().filter(|t| !t.is_empty());
     if token.is_none() && !serve.listen.ip().is_loopback() {
         tracing::warn!(

@@ -121,6 +121,12 @@ impl Settings {
             let absolute = std::path::absolute(&m).unwrap_or(m);
             return self.state_dir_for(absolute.parent().unwrap_or(Path::new(".")));
         }
+        self.user_state_dir()
+    }
+
+    /// The user's state folder: `$XDG_STATE_HOME/sandboxer`, else
+    /// `~/.local/state/sandboxer` (`.sandboxer` without a home).
+    pub fn user_state_dir(&self) -> PathBuf {
         match (&self.xdg_state_home, &self.home) {
             (Some(xdg), _) => xdg.join("sandboxer"),
             (None, Some(home)) => home.join(".local/state/sandboxer"),

@@ -19,8 +19,8 @@ use crate::hub::api::{
     SandboxList, Written,
 };
 
-/// Lease length asked for; renewed every third of it.
-const LEASE_TTL: Duration = Duration::from_secs(30);
+/// Lease length asked for by default; renewed every third of it.
+pub const LEASE_TTL: Duration = Duration::from_secs(30);
 /// Attempts of an idempotent call.
 const ATTEMPTS: u32 = 4;
 
@@ -32,6 +32,8 @@ struct Inner {
     versions: Mutex<HashMap<(String, Address), u64>>,
     /// The lock this process holds, sent with every write.
     lock_id: Mutex<Option<String>>,
+    /// Lease length asked for (whole seconds, at least one); renewed every third of it.
+    lease_ttl: Duration,
 }
 
 /// A State Hub client.
@@ -107,8 +109,21 @@ impl HubStore {
                 token,
                 versions: Mutex::new(HashMap::new()),
                 lock_id: Mutex::new(None),
+                lease_ttl: LEASE_TTL,
             }),
         })
+    }
+
+    /// The same client asking for leases of `ttl` (whole seconds, at least one)
+    /// instead of [`LEASE_TTL`]. For tests of lease expiry; call it on a fresh
+    /// client, before it is cloned (a clone keeps the TTL it was made with).
+    #[must_use]
+    pub fn with_lease_ttl(mut self, ttl: Duration) -> Self {
+        let ttl = Duration::from_secs(ttl.as_secs().max(1));
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.lease_ttl = ttl;
+        }
+        self
     }
 
     /// The hub's URL.
@@ -255,9 +270,10 @@ impl HubStore {
     pub async fn lock(&self, project: &str, info: LockInfo, timeout: Duration) -> Result<HubLock, StateError> {
         let deadline = Instant::now() + timeout;
         let path = format!("/v1/projects/{project}/lock");
+        let lease_ttl = self.inner.lease_ttl;
         let request = LockRequest {
             holder: info.into(),
-            ttl_seconds: LEASE_TTL.as_secs(),
+            ttl_seconds: lease_ttl.as_secs(),
         };
         let granted: LockGranted = loop {
             match self.call_raw(Method::POST, &path, Some(&request), false).await {
@@ -283,10 +299,10 @@ impl HubStore {
         let renewal = tokio::spawn(async move {
             let renew = RenewRequest {
                 lock_id: lock_id.clone(),
-                ttl_seconds: LEASE_TTL.as_secs(),
+                ttl_seconds: lease_ttl.as_secs(),
             };
             loop {
-                tokio::time::sleep(LEASE_TTL / 3).await;
+                tokio::time::sleep(lease_ttl / 3).await;
                 let path = format!("/v1/projects/{project_name}/lock");
                 if let Err(e) = store.call::<LockGranted>(Method::PUT, &path, Some(&renew), true).await {
                     tracing::warn!("renewing the hub lock of {project_name}: {e}");
@@ -446,5 +462,21 @@ impl StateStore for HubStore {
             .await?;
         let notes = list.notes;
         Ok(notes[notes.len().saturating_sub(limit)..].to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lease_is_30_s_by_default_and_a_shorter_one_is_whole_seconds_of_at_least_one() {
+        let ttl = |store: &HubStore| store.inner.lease_ttl;
+        let hub = HubStore::new("http://127.0.0.1:1", None).expect("a client");
+        assert_eq!(ttl(&hub), Duration::from_secs(30));
+        let short = hub.with_lease_ttl(Duration::from_millis(3_700));
+        assert_eq!(ttl(&short), Duration::from_secs(3));
+        let tiny = short.with_lease_ttl(Duration::from_millis(200));
+        assert_eq!(ttl(&tiny), Duration::from_secs(1));
     }
 }

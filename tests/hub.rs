@@ -1,0 +1,1078 @@
+//! The State Hub as a real process (`sandboxer hub serve`) with real `sandboxer`
+//! clients: the project lease between two applies, a hub killed half-way, the
+//! token, a lease left by a killed client, optimistic concurrency over raw HTTP,
+//! `state push|pull`, progress notes, restarts and SIGTERM.
+//!
+//! Every test starts its own hub on a free loopback port with its data folder
+//! in the test's temporary folder W (`W/hub-data`), and works on manifests in W
+//! whose `hub:` names that hub and the token variable `SBX_TEAM_TOKEN`. Records
+//! are checked with HTTP requests straight to the hub ([`support::hub::request`]),
+//! workspaces on disk by their marker. Races (a running apply, a hub going away)
+//! are polled with a deadline, never waited for with a fixed sleep.
+//!
+//! Tests that need a lease to run out set `SANDBOXER_HUB_LEASE_TTL` (read by the
+//! CLI, docs/state-hub.md) to a few seconds instead of waiting 30 s.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::hub::{HubProcess, now_unix_seconds, request, unix_seconds};
+use support::{Output, Sandboxer, Workdir, sandboxer, wait_until};
+
+/// How long a condition may take to hold before a test gives up.
+const DEADLINE: Duration = Duration::from_secs(60);
+/// The variable the manifests name in `hub.token_env`.
+const TOKEN_ENV: &str = "SBX_TEAM_TOKEN";
+const MARKER: &str = ".sandboxer-workspace.json";
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+/// A test's folder, its hub and the token both sides use.
+struct World {
+    work: Workdir,
+    hub: HubProcess,
+    token: Option<String>,
+}
+
+impl World {
+    /// A hub with `token` (None: an open hub).
+    fn new(token: Option<&str>) -> World {
+        let work = Workdir::new();
+        let hub = HubProcess::start(&work.path().join("hub-data"), token);
+        World {
+            work,
+            hub,
+            token: token.map(str::to_string),
+        }
+    }
+
+    fn dir(&self) -> &Path {
+        self.work.path()
+    }
+
+    /// `sandboxer` in W with the team token in `SBX_TEAM_TOKEN`.
+    fn cmd(&self) -> Sandboxer {
+        let cmd = sandboxer().current_dir(self.dir());
+        match &self.token {
+            Some(token) => cmd.env(TOKEN_ENV, token),
+            None => cmd,
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).run()
+    }
+
+    /// Runs and asserts exit code 0.
+    fn ok(&self, args: &[&str]) -> Output {
+        let out = self.run(args);
+        assert_eq!(out.code, 0, "sandboxer {}\n{out}", args.join(" "));
+        out
+    }
+
+    /// The `hub:` line of a manifest for this hub.
+    fn hub_line(&self) -> String {
+        format!("hub: {{ url: '{}', token_env: {TOKEN_ENV} }}\n", self.hub.url())
+    }
+
+    /// Writes `file`: project `project` on this hub with these sandbox entries.
+    fn manifest(&self, file: &str, project: &str, entries: &[String]) {
+        self.work.write(
+            file,
+            format!(
+                "version: 1\nproject: {project}\n{}sandboxes:\n{}",
+                self.hub_line(),
+                entries.concat()
+            ),
+        );
+    }
+
+    /// A request to the hub with the token.
+    fn call(&self, method: &str, path: &str, body: Option<&str>) -> support::hub::Reply {
+        self.hub.call(method, path, body)
+    }
+
+    /// The hub's records of `project`: address → (id, version, record).
+    fn records(&self, project: &str) -> BTreeMap<String, (String, u64, Value)> {
+        let reply = self.call("GET", &format!("/v1/projects/{project}/resources"), None);
+        assert_eq!(reply.status, 200, "{reply:?}");
+        reply.json()["resources"]
+            .as_array()
+            .expect("resources is an array")
+            .iter()
+            .map(|e| {
+                let record = e["record"].clone();
+                (
+                    record["address"].as_str().unwrap_or_default().to_string(),
+                    (
+                        record["id"].as_str().unwrap_or_default().to_string(),
+                        e["version"].as_u64().expect("a version"),
+                        record,
+                    ),
+                )
+            })
+            .collect()
+    }
+
+    /// The project's serial on the hub.
+    fn serial(&self, project: &str) -> u64 {
+        let reply = self.call("GET", &format!("/v1/projects/{project}/resources"), None);
+        reply.json()["serial"].as_u64().expect("a serial")
+    }
+}
+
+/// A local-workspace sandbox entry.
+fn local(name: &str, extra: &str) -> String {
+    format!("  {name}:\n    profile: profile.local-workspace\n{extra}")
+}
+
+/// A sandbox of `profile` with no inputs.
+fn of_profile(name: &str, profile: &str) -> String {
+    format!("  {name}:\n    profile: {profile}\n")
+}
+
+/// A profile whose setup blocks until `release` exists (at most about a minute),
+/// after leaving `started-<id>` in `signals`.
+fn gated_profile(signals: &Path, release: &Path) -> String {
+    format!(
+        "name: profile.gated\n\
+         driver: local-workspace\n\
+         inputs:\n  \
+           repo: {{ type: local_path }}\n  \
+           workspace_root: {{ type: local_path, forces_replace: true }}\n\
+         sync: {{ excludes: [], delete: true }}\n\
+         setup:\n  \
+           - 'touch \"{signals}/started-$SANDBOXER_SANDBOX_ID\"; i=0; while [ ! -e \"{release}\" ] && [ $i -lt 3000 ]; do sleep 0.02; i=$((i+1)); done; [ -e \"{release}\" ]'\n",
+        signals = signals.display(),
+        release = release.display(),
+    )
+}
+
+/// Sets up `profiles/gated.yaml` in W; returns (signals folder, release file).
+fn gate(w: &World) -> (PathBuf, PathBuf) {
+    let signals = w.dir().join("signals");
+    fs::create_dir_all(&signals).expect("mkdir signals");
+    let release = w.dir().join("release");
+    w.work.write("profiles/gated.yaml", gated_profile(&signals, &release));
+    (signals, release)
+}
+
+fn started(signals: &Path) -> usize {
+    fs::read_dir(signals).map(Iterator::count).unwrap_or(0)
+}
+
+/// Marker ids by address of every `sbx-*` folder under `root`.
+fn markers(root: &Path) -> BTreeMap<String, Vec<String>> {
+    let mut found: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let Ok(entries) = fs::read_dir(root) else {
+        return found;
+    };
+    for path in entries.map(|e| e.expect("read a folder entry").path()) {
+        if !path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("sbx-"))
+        {
+            continue;
+        }
+        let text = fs::read_to_string(path.join(MARKER))
+            .unwrap_or_else(|e| panic!("{} has no readable marker: {e}", path.display()));
+        let marker: Value = serde_json::from_str(&text).expect("the marker is JSON");
+        assert_eq!(marker["complete"], true, "{}: {marker}", path.display());
+        found
+            .entry(marker["address"].as_str().unwrap_or_default().to_string())
+            .or_default()
+            .push(marker["id"].as_str().unwrap_or_default().to_string());
+    }
+    found
+}
+
+/// The default workspace root of the manifests in W.
+fn root(w: &World) -> PathBuf {
+    w.dir().join(".sandboxer").join("workspaces")
+}
+
+/// Asserts that the hub's records of `project` and the workspaces on disk agree:
+/// one complete workspace per record, with the record's id.
+fn assert_consistent(w: &World, project: &str, expected: usize) {
+    let records = w.records(project);
+    let on_disk = markers(&root(w));
+    assert_eq!(records.len(), expected, "{records:#?}");
+    assert_eq!(on_disk.len(), expected, "one workspace per address: {on_disk:#?}");
+    for (address, (id, _, record)) in &records {
+        assert_eq!(on_disk.get(address), Some(&vec![id.clone()]), "{address}: {on_disk:#?}");
+        let workspace = record["facts"]["workspace"].as_str().expect("a workspace fact");
+        assert!(workspace.ends_with(&format!("sbx-{id}")), "{address}: {workspace}");
+    }
+}
+
+/// Every file under `dir` (recursively) whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    let mut seen = 0;
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d).unwrap_or_else(|e| panic!("list {}: {e}", d.display())) {
+            let path = entry.expect("read a folder entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(bytes) = fs::read(&path) {
+                seen += 1;
+                if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                    found.push(path);
+                }
+            }
+        }
+    }
+    assert!(seen > 0, "no file at all under {}", dir.display());
+    found
+}
+
+/// The `lease until` time (seconds since the epoch) in a 423 answer's message.
+fn lease_until(reply: &support::hub::Reply) -> i64 {
+    let error = reply.json()["error"].as_str().unwrap_or_default().to_string();
+    let at = error
+        .split("lease until ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no `lease until` in {error}"));
+    unix_seconds(at).unwrap_or_else(|| panic!("not a time: {at}"))
+}
+
+/// A lock request body from a made-up holder.
+fn lock_request(pid: u32, ttl_seconds: u64) -> String {
+    json!({
+        "holder": {"id": "", "pid": pid, "host": "test-host", "user": "tester", "command": "raw test", "since": "2026-01-01T00:00:00Z"},
+        "ttl_seconds": ttl_seconds
+    })
+    .to_string()
+}
+
+/// A record body of `address` with `id`.
+fn record(address: &str, id: &str, updated_at: &str) -> Value {
+    json!({
+        "address": address,
+        "id": id,
+        "profile": "profile.local-workspace",
+        "driver": "local-workspace",
+        "attributes": {"profile": "profile.local-workspace"},
+        "spec_hash": "sha256:00",
+        "digests": {},
+        "facts": {"vm": "raw-vm"},
+        "depends_on": [],
+        "created_at": "2026-01-01T00:00:00Z",
+        "updated_at": updated_at,
+    })
+}
+
+fn put_body(record: &Value, version: u64) -> String {
+    json!({"record": record, "version": version}).to_string()
+}
+
+// ---------------------------------------------------------------------------
+// 1. The project lease between two applies
+
+#[test]
+fn a_second_apply_fails_naming_the_lease_holder_or_waits_and_versions_count_the_writes() {
+    let w = World::new(Some("team-token-1"));
+    let (signals, release) = gate(&w);
+    w.manifest(
+        "sandboxes.yaml",
+        "locked",
+        &[of_profile("a", "profile.gated"), of_profile("b", "profile.gated")],
+    );
+    // What the waiting apply wants: a gets a repo (an update), c is new.
+    w.work.write("repo/README.md", "hello\n");
+    w.manifest(
+        "second.yaml",
+        "locked",
+        &[
+            format!("{}    inputs:\n      repo: ./repo\n", of_profile("a", "profile.gated")),
+            of_profile("b", "profile.gated"),
+            local("c", ""),
+        ],
+    );
+
+    let first = w.cmd().args(["apply", "--auto-approve"]).spawn();
+    wait_until("the first apply runs a setup", DEADLINE, || started(&signals) > 0);
+
+    let second = w.run(&["apply", "--auto-approve"]);
+    assert_eq!(second.code, 1, "{second}");
+    assert!(second.stderr.contains("locked"), "{second}");
+    assert!(
+        second.stderr.contains(&format!("(pid {})", first.pid())),
+        "names the holder's pid\n{second}"
+    );
+    assert!(second.stderr.contains("lock id"), "{second}");
+    assert!(second.stderr.contains("--lock-timeout"), "hints at waiting\n{second}");
+    assert!(!second.stderr.contains("creating"), "nothing was changed\n{second}");
+
+    // The lease as the hub tells it: held by the first apply, about 30 s ahead.
+    let taken = w.call("POST", "/v1/projects/locked/lock", Some(&lock_request(1, 30)));
+    assert_eq!(taken.status, 423, "{taken:?}");
+    let holder = &taken.json()["holder"];
+    assert_eq!(holder["pid"], first.pid(), "{taken:?}");
+    assert_eq!(holder["command"], "apply", "{taken:?}");
+    let ahead = lease_until(&taken) - now_unix_seconds();
+    assert!(
+        (18..=31).contains(&ahead),
+        "the lease runs 30 s and is renewed every 10 s: {ahead} s ahead\n{taken:?}"
+    );
+
+    let waiting = w
+        .cmd()
+        .args([
+            "apply",
+            "-f",
+            "second.yaml",
+            "--auto-approve",
+            "--lock-timeout",
+            "30s",
+            "-v",
+        ])
+        .spawn();
+    wait_until("the waiting apply is refused the lease", DEADLINE, || {
+        waiting.stderr_so_far().contains("waiting for the hub lock")
+    });
+    fs::write(&release, "").expect("release the setup");
+
+    let first = first.wait();
+    assert_eq!(first.code, 0, "{first}");
+    assert!(first.stderr.contains("Apply complete: 2 created"), "{first}");
+    let waiting = waiting.wait();
+    assert_eq!(waiting.code, 0, "{waiting}");
+    assert!(
+        waiting
+            .stderr
+            .contains("Apply complete: 1 created, 1 updated, 0 replaced, 0 deleted"),
+        "the waiting apply planned after it got the lease\n{waiting}"
+    );
+
+    // One write per create or update: a twice, b and c once; four writes in all.
+    let records = w.records("locked");
+    let versions: BTreeMap<&str, u64> = records.iter().map(|(a, (_, v, _))| (a.as_str(), *v)).collect();
+    assert_eq!(
+        versions,
+        BTreeMap::from([("sandbox.a", 2), ("sandbox.b", 1), ("sandbox.c", 1)])
+    );
+    assert_eq!(w.serial("locked"), 4);
+    assert_consistent(&w, "locked", 3);
+    let a = &records["sandbox.a"].2;
+    assert!(
+        a["attributes"]["inputs.repo"]
+            .as_str()
+            .is_some_and(|r| r.ends_with("/repo")),
+        "{a}"
+    );
+
+    // Both leases were released: the lock is free.
+    let free = w.call("POST", "/v1/projects/locked/lock", Some(&lock_request(1, 30)));
+    assert_eq!(free.status, 201, "{free:?}");
+}
+
+// ---------------------------------------------------------------------------
+// 2. The hub killed half-way through an apply
+
+#[test]
+fn the_hub_killed_mid_apply_fails_the_client_clearly_and_after_a_restart_apply_converges_keeping_every_record() {
+    let mut w = World::new(Some("team-token-2"));
+    w.work.write(
+        "profiles/slow.yaml",
+        "name: profile.slow\ndriver: local-workspace\ninputs:\n  workspace_root: { type: local_path, forces_replace: true }\nsync: { excludes: [], delete: true }\nsetup:\n  - 'sleep 0.25'\n",
+    );
+    let entries: Vec<String> = (0..16)
+        .map(|i| of_profile(&format!("s{i:02}"), "profile.slow"))
+        .collect();
+    w.manifest("sandboxes.yaml", "killed", &entries);
+
+    let mut apply = w
+        .cmd()
+        .env("SANDBOXER_HUB_LEASE_TTL", "3s")
+        .args(["apply", "--auto-approve", "--parallelism", "2"])
+        .spawn();
+    wait_until("the hub holds a few records", DEADLINE, || {
+        w.records("killed").len() >= 3
+    });
+    let before = w.records("killed");
+    assert!(apply.is_running(), "the apply must still be running when the hub dies");
+    let killed = w.hub.stop_with("KILL");
+    assert_eq!(killed.code, -1, "killed by a signal\n{killed}");
+
+    let failed = apply.wait();
+    assert_eq!(failed.code, 1, "{failed}");
+    let hub_name = format!("State Hub at {}", w.hub.url());
+    assert!(failed.stderr.contains(&hub_name), "names the hub\n{failed}");
+    assert!(failed.stderr.contains("unreachable"), "{failed}");
+    assert!(!failed.stderr.contains("Apply complete"), "{failed}");
+
+    // Nothing is corrupt: the hub starts on its data and still has every record
+    // it acknowledged, with the same ids.
+    w.hub.restart();
+    w.manifest("sandboxes.yaml", "killed", &entries);
+    let after = w.records("killed");
+    assert!(after.len() < 16, "the kill came half-way ({} recorded)", after.len());
+    for (address, (id, version, _)) in &before {
+        let (id_after, version_after, _) = after
+            .get(address)
+            .unwrap_or_else(|| panic!("{address} was lost: {after:#?}"));
+        assert_eq!((id_after, version_after), (id, version), "{address}");
+    }
+
+    let again = w.ok(&["apply", "--auto-approve", "--parallelism", "2", "--lock-timeout", "60s"]);
+    assert!(again.stderr.contains("Apply complete"), "{again}");
+    assert_consistent(&w, "killed", 16);
+    let last = w.records("killed");
+    for (address, (id, _, _)) in &before {
+        assert_eq!(&last[address].0, id, "{address} kept its id");
+    }
+    let third = w.ok(&["apply", "--auto-approve"]);
+    assert!(third.stdout.contains("No changes."), "{third}");
+}
+
+// ---------------------------------------------------------------------------
+// 3. The token
+
+#[test]
+fn writes_without_or_with_a_wrong_token_are_refused_and_the_token_never_reaches_output_or_files() {
+    let token = format!("tok-{}-Zq7xKp3vW9", std::process::id());
+    let w = World::new(Some(&token));
+    w.work.write("repo/README.md", "hello\n");
+    w.manifest(
+        "sandboxes.yaml",
+        "secret",
+        &[local("a", "    inputs:\n      repo: ./repo\n")],
+    );
+    let addr = w.hub.addr();
+
+    // Raw HTTP: health is open, everything else needs the bearer token.
+    assert_eq!(request(addr, "GET", "/v1/health", None, &[], None).status, 200);
+    let body = put_body(&record("sandbox.raw", "raw00001", "2026-01-01T00:00:00Z"), 0);
+    let bare = request(
+        addr,
+        "PUT",
+        "/v1/projects/secret/resources/sandbox.raw",
+        None,
+        &[],
+        Some(&body),
+    );
+    assert_eq!(bare.status, 401, "{bare:?}");
+    let wrong = request(
+        addr,
+        "PUT",
+        "/v1/projects/secret/resources/sandbox.raw",
+        Some("not-the-token"),
+        &[],
+        Some(&body),
+    );
+    assert_eq!(wrong.status, 401, "{wrong:?}");
+    let read = request(addr, "GET", "/v1/projects/secret/resources", None, &[], None);
+    assert_eq!(read.status, 401, "reads need the token too: {read:?}");
+    assert!(w.records("secret").is_empty(), "no refused write landed");
+
+    // The CLI: without the variable, or with a wrong token, exit 1 saying 401.
+    let without = sandboxer().current_dir(w.dir()).args(["apply", "--auto-approve"]).run();
+    assert_eq!(without.code, 1, "{without}");
+    assert!(without.stderr.contains("401"), "{without}");
+    assert!(
+        without.stderr.contains(TOKEN_ENV) || without.stderr.contains("token"),
+        "{without}"
+    );
+    let wrong_token = "wrong-Hq4mZ8";
+    let wrong = sandboxer()
+        .current_dir(w.dir())
+        .env(TOKEN_ENV, wrong_token)
+        .args(["apply", "--auto-approve"])
+        .run();
+    assert_eq!(wrong.code, 1, "{wrong}");
+    assert!(wrong.stderr.contains("401 unauthorized"), "{wrong}");
+    assert!(wrong.stderr.contains("token"), "{wrong}");
+    assert!(
+        !format!("{wrong}").contains(wrong_token),
+        "a wrong token is not echoed\n{wrong}"
+    );
+    assert!(markers(&root(&w)).is_empty(), "nothing was created");
+
+    // With the token, at the highest verbosity, it shows up nowhere.
+    let runs = [
+        w.ok(&["plan", "-vv"]),
+        w.ok(&["apply", "--auto-approve", "-vv"]),
+        w.ok(&["list", "-vv"]),
+        w.ok(&["inspect", "sandbox.a", "-vv"]),
+        w.ok(&["inspect", "sandbox.a", "--json", "-vv"]),
+    ];
+    for out in &runs {
+        assert!(out.stderr.contains("DEBUG hub: "), "-vv logs the hub calls\n{out}");
+        assert!(!out.stdout.contains(&token), "token on stdout\n{out}");
+        assert!(!out.stderr.contains(&token), "token on stderr\n{out}");
+    }
+    assert!(runs[2].stdout.contains("sandbox.a"), "list reads the hub\n{}", runs[2]);
+    assert_eq!(w.records("secret").len(), 1);
+    assert!(!w.hub.stderr_so_far().contains(&token), "{}", w.hub.stderr_so_far());
+    assert_eq!(files_containing(w.hub.data(), &token), Vec::<PathBuf>::new());
+    assert_eq!(
+        files_containing(&w.dir().join(".sandboxer"), &token),
+        Vec::<PathBuf>::new()
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 4. A lease left by a killed client
+
+#[test]
+fn the_lease_of_a_killed_apply_expires_and_the_next_apply_proceeds() {
+    let w = World::new(Some("team-token-4"));
+    let (signals, release) = gate(&w);
+    w.manifest(
+        "sandboxes.yaml",
+        "expiring",
+        &[of_profile("a", "profile.gated"), local("b", "")],
+    );
+    let ttl = 6;
+    let apply = w
+        .cmd()
+        .env("SANDBOXER_HUB_LEASE_TTL", format!("{ttl}s"))
+        .args(["apply", "--auto-approve", "--parallelism", "1"])
+        .spawn();
+    wait_until("the apply runs the setup of a", DEADLINE, || started(&signals) > 0);
+
+    // While the holder lives, it renews: its lease outlives its first expiry.
+    let first = w.call("POST", "/v1/projects/expiring/lock", Some(&lock_request(1, 30)));
+    assert_eq!(first.status, 423, "{first:?}");
+    let first_until = lease_until(&first);
+    wait_until("the first lease term is over", DEADLINE, || {
+        let reply = w.call("POST", "/v1/projects/expiring/lock", Some(&lock_request(1, 30)));
+        assert_eq!(reply.status, 423, "the renewed lease is still held: {reply:?}");
+        now_unix_seconds() > first_until + 1
+    });
+
+    let pid = apply.pid();
+    apply.signal("KILL");
+    let killed = apply.wait();
+    assert_eq!(killed.code, -1, "killed by a signal\n{killed}");
+    let orphaned = w.call("POST", "/v1/projects/expiring/lock", Some(&lock_request(1, 30)));
+    assert_eq!(
+        orphaned.status, 423,
+        "the dead holder's lease is still there: {orphaned:?}"
+    );
+    assert_eq!(orphaned.json()["holder"]["pid"], pid, "{orphaned:?}");
+    assert!(
+        orphaned.json()["error"]
+            .as_str()
+            .is_some_and(|e| e.contains(&format!("(pid {pid})"))),
+        "{orphaned:?}"
+    );
+
+    fs::write(&release, "").expect("let the next setup through");
+    let next = w
+        .cmd()
+        .args(["apply", "--auto-approve", "--lock-timeout", "60s", "-v"])
+        .run();
+    assert_eq!(next.code, 0, "{next}");
+    assert!(
+        next.stderr.contains("waiting for the hub lock"),
+        "it had to wait\n{next}"
+    );
+    assert!(next.stderr.contains("Apply complete"), "{next}");
+    assert_consistent(&w, "expiring", 2);
+    let again = w.ok(&["apply", "--auto-approve"]);
+    assert!(again.stdout.contains("No changes."), "{again}");
+}
+
+// ---------------------------------------------------------------------------
+// 5. The HTTP contract, raw
+
+#[test]
+fn raw_http_versions_conflicts_lock_header_and_note_cursors_follow_the_contract() {
+    let w = World::new(Some("team-token-5"));
+    let path = "/v1/projects/raw/resources/sandbox.x";
+    let x1 = record("sandbox.x", "rawx0001", "2026-01-01T00:00:00Z");
+
+    let created = w.call("PUT", path, Some(&put_body(&x1, 0)));
+    assert_eq!(created.status, 200, "{created:?}");
+    assert_eq!(created.json(), json!({"version": 1, "serial": 1}));
+    let got = w.call("GET", path, None);
+    assert_eq!(got.status, 200);
+    assert_eq!(got.json(), json!({"record": x1, "version": 1}));
+
+    // A write against a stale version is refused and changes nothing.
+    let x2 = record("sandbox.x", "rawx0002", "2026-02-02T00:00:00Z");
+    let stale = w.call("PUT", path, Some(&put_body(&x2, 0)));
+    assert_eq!(stale.status, 409, "{stale:?}");
+    assert_eq!(stale.json()["current_version"], 1, "{stale:?}");
+    assert_eq!(w.call("GET", path, None).json(), json!({"record": x1, "version": 1}));
+    assert_eq!(w.serial("raw"), 1);
+    let updated = w.call("PUT", path, Some(&put_body(&x2, 1)));
+    assert_eq!(updated.json(), json!({"version": 2, "serial": 2}), "{updated:?}");
+
+    // Bad requests.
+    let mismatch = w.call("PUT", "/v1/projects/raw/resources/sandbox.y", Some(&put_body(&x1, 0)));
+    assert_eq!(
+        mismatch.status, 400,
+        "the body's address must be the path's: {mismatch:?}"
+    );
+    assert_eq!(
+        w.call("GET", "/v1/projects/raw/resources/sandbox.nope", None).status,
+        404
+    );
+    assert_eq!(
+        w.call("GET", "/v1/projects/raw/resources/not-an-address", None).status,
+        400
+    );
+    assert_eq!(w.call("GET", "/v1/projects/Bad%20Name/resources", None).status, 400);
+
+    // The lease: one holder; writes of others get 423 until it is released.
+    let lock = w.call("POST", "/v1/projects/raw/lock", Some(&lock_request(4242, 60)));
+    assert_eq!(lock.status, 201, "{lock:?}");
+    let granted = lock.json();
+    let lock_id = granted["lock_id"].as_str().expect("a lock id").to_string();
+    assert_eq!(granted["holder"]["id"], lock_id.as_str(), "the hub assigns the id");
+    assert_eq!(granted["holder"]["pid"], 4242);
+    let until = unix_seconds(granted["expires_at"].as_str().expect("expires_at")).expect("RFC 3339");
+    assert!((58..=61).contains(&(until - now_unix_seconds())), "{granted}");
+    let other = w.call("POST", "/v1/projects/raw/lock", Some(&lock_request(7, 60)));
+    assert_eq!(other.status, 423, "{other:?}");
+    assert_eq!(other.json()["holder"]["pid"], 4242);
+    assert!(other.json()["error"].as_str().unwrap_or_default().contains(&lock_id));
+    let x3 = record("sandbox.x", "rawx0003", "2026-03-03T00:00:00Z");
+    let blocked = w.call("PUT", path, Some(&put_body(&x3, 2)));
+    assert_eq!(blocked.status, 423, "a write without the lock id: {blocked:?}");
+    let blocked_delete = w.call("DELETE", &format!("{path}?version=2"), None);
+    assert_eq!(blocked_delete.status, 423, "{blocked_delete:?}");
+    let with_id = request(
+        w.hub.addr(),
+        "PUT",
+        path,
+        Some("team-token-5"),
+        &[("X-Sandboxer-Lock-Id", &lock_id)],
+        Some(&put_body(&x3, 2)),
+    );
+    assert_eq!(with_id.status, 200, "{with_id:?}");
+    assert_eq!(with_id.json()["version"], 3);
+    let renew_body = |id: &str| json!({"lock_id": id, "ttl_seconds": 120}).to_string();
+    let renewed = w.call("PUT", "/v1/projects/raw/lock", Some(&renew_body(&lock_id)));
+    assert_eq!(renewed.status, 200, "{renewed:?}");
+    let until = unix_seconds(renewed.json()["expires_at"].as_str().expect("expires_at")).expect("RFC 3339");
+    assert!((118..=121).contains(&(until - now_unix_seconds())), "{renewed:?}");
+    assert_eq!(
+        w.call("PUT", "/v1/projects/raw/lock", Some(&renew_body("someoneelse1")))
+            .status,
+        409
+    );
+    assert_eq!(
+        w.call("DELETE", "/v1/projects/raw/lock?lock_id=someoneelse1", None)
+            .status,
+        409
+    );
+    let released = w.call("DELETE", &format!("/v1/projects/raw/lock?lock_id={lock_id}"), None);
+    assert_eq!(released.status, 204, "{released:?}");
+    assert_eq!(
+        w.call("DELETE", &format!("/v1/projects/raw/lock?lock_id={lock_id}"), None)
+            .status,
+        204,
+        "releasing a free lock is a no-op"
+    );
+    assert_eq!(
+        w.call("PUT", "/v1/projects/raw/lock", Some(&renew_body(&lock_id)))
+            .status,
+        409,
+        "a released lease cannot be renewed"
+    );
+
+    // Deletes name the version they were made against.
+    assert_eq!(w.call("DELETE", &format!("{path}?version=1"), None).status, 409);
+    assert_eq!(w.call("GET", path, None).json()["version"], 3);
+
+    // Notes: cursors count notes; `since` pages through them.
+    for (i, text) in ["one", "two", "three"].iter().enumerate() {
+        let note = json!({"at": "2026-01-01T00:00:00Z", "address": "sandbox.x", "level": "info", "text": text});
+        let posted = w.call("POST", "/v1/sandboxes/rawx0003/notes", Some(&note.to_string()));
+        assert_eq!(posted.status, 201, "{posted:?}");
+        assert_eq!(posted.json()["cursor"], i + 1);
+    }
+    let texts = |reply: &support::hub::Reply| -> Vec<String> {
+        reply.json()["notes"]
+            .as_array()
+            .expect("notes")
+            .iter()
+            .map(|n| n["text"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let page = w.call("GET", "/v1/sandboxes/rawx0003/notes?since=0&limit=2", None);
+    assert_eq!(
+        (texts(&page), page.json()["cursor"].clone()),
+        (vec!["one".into(), "two".into()], json!(2))
+    );
+    let page = w.call("GET", "/v1/sandboxes/rawx0003/notes?since=2", None);
+    assert_eq!(
+        (texts(&page), page.json()["cursor"].clone()),
+        (vec!["three".into()], json!(3))
+    );
+    let page = w.call("GET", "/v1/sandboxes/rawx0003/notes?since=3", None);
+    assert_eq!(
+        (texts(&page), page.json()["cursor"].clone()),
+        (Vec::<String>::new(), json!(3))
+    );
+    let none = w.call("GET", "/v1/sandboxes/nobody00/notes", None);
+    assert_eq!((none.status, texts(&none)), (200, Vec::<String>::new()));
+
+    // Every project's records by VM.
+    let on_vm = w.call("GET", "/v1/sandboxes?vm=raw-vm", None);
+    assert_eq!(on_vm.status, 200);
+    let rows = on_vm.json()["sandboxes"].as_array().expect("sandboxes").clone();
+    assert_eq!(rows.len(), 1, "{on_vm:?}");
+    assert_eq!(
+        (rows[0]["project"].clone(), rows[0]["version"].clone()),
+        (json!("raw"), json!(3))
+    );
+    assert_eq!(
+        w.call("GET", "/v1/sandboxes?vm=other-vm", None).json()["sandboxes"],
+        json!([])
+    );
+
+    let deleted = w.call("DELETE", &format!("{path}?version=3"), None);
+    assert_eq!(deleted.json(), json!({"version": 0, "serial": 4}), "{deleted:?}");
+    assert_eq!(w.call("GET", path, None).status, 404);
+    assert_eq!(w.call("DELETE", &format!("{path}?version=3"), None).status, 404);
+}
+
+// ---------------------------------------------------------------------------
+// 6. state push | pull
+
+#[test]
+fn state_push_moves_records_to_the_hub_and_pull_back_never_overwriting_a_newer_record() {
+    let w = World::new(Some("team-token-6"));
+    w.work.write("repo/README.md", "hello\n");
+    let entries = [local("a", "    inputs:\n      repo: ./repo\n"), local("b", "")];
+    // Same folder, same project: local.yaml keeps its state in .sandboxer/, hub.yaml on the hub.
+    w.work.write(
+        "local.yaml",
+        format!("version: 1\nproject: moving\nsandboxes:\n{}", entries.concat()),
+    );
+    w.manifest("hub.yaml", "moving", &entries);
+
+    w.ok(&["apply", "-f", "local.yaml", "--auto-approve"]);
+    let local_ids: BTreeMap<String, String> = local_records(&w);
+    assert_eq!(local_ids.len(), 2, "{local_ids:?}");
+    let before = w.run(&["plan", "-f", "hub.yaml", "--detailed-exitcode"]);
+    assert_eq!(before.code, 2, "the hub has nothing yet\n{before}");
+
+    let pushed = w.ok(&["state", "push", "-f", "hub.yaml"]);
+    assert!(
+        pushed
+            .stderr
+            .contains("Pushed project moving: 2 records copied to the State Hub"),
+        "{pushed}"
+    );
+    let on_hub: BTreeMap<String, String> = w.records("moving").into_iter().map(|(a, (id, _, _))| (a, id)).collect();
+    assert_eq!(on_hub, local_ids);
+    let plan = w.run(&["plan", "-f", "hub.yaml", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "no changes against the hub\n{plan}");
+    let again = w.ok(&["state", "push", "-f", "hub.yaml"]);
+    assert!(again.stderr.contains("0 records copied"), "{again}");
+    assert!(again.stderr.contains("2 already there"), "{again}");
+
+    // Someone writes a newer sandbox.a on the hub: a push must not overwrite it.
+    let (_, version, mut newer) = w.records("moving")["sandbox.a"].clone();
+    newer["updated_at"] = json!("2099-01-01T00:00:00Z");
+    newer["facts"]["note"] = json!("written later on the hub");
+    let put = w.call(
+        "PUT",
+        "/v1/projects/moving/resources/sandbox.a",
+        Some(&put_body(&newer, version)),
+    );
+    assert_eq!(put.status, 200, "{put:?}");
+    let refused = w.run(&["state", "push", "-f", "hub.yaml"]);
+    assert_eq!(refused.code, 1, "{refused}");
+    assert!(
+        refused.stderr.contains("not copied: newer at the destination"),
+        "{refused}"
+    );
+    assert!(refused.stderr.contains("sandbox.a"), "names it\n{refused}");
+    assert!(!refused.stderr.contains("sandbox.b:"), "{refused}");
+    let (_, version_after, kept) = w.records("moving")["sandbox.a"].clone();
+    assert_eq!((version_after, &kept), (version + 1, &newer), "the newer record stays");
+
+    // Pull into an empty embedded store.
+    let state_file = w.dir().join(".sandboxer/state.json");
+    assert!(state_file.is_file(), "the embedded state is {}", state_file.display());
+    fs::remove_file(&state_file).expect("forget the embedded state");
+    assert!(local_records(&w).is_empty());
+    let pulled = w.ok(&["state", "pull", "-f", "hub.yaml"]);
+    assert!(
+        pulled.stderr.contains("Pulled project moving: 2 records copied"),
+        "{pulled}"
+    );
+    assert_eq!(local_records(&w), local_ids, "same ids in the embedded store");
+    let plan = w.run(&["plan", "-f", "local.yaml", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "no changes against the embedded store\n{plan}");
+}
+
+/// address → id in the embedded store of W (`list --json -f local.yaml`).
+fn local_records(w: &World) -> BTreeMap<String, String> {
+    let out = w.ok(&["list", "--json", "-f", "local.yaml"]);
+    let rows: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("list --json: {e}\n{out}"));
+    rows.as_array()
+        .expect("an array")
+        .iter()
+        .map(|r| {
+            (
+                r["record"]["address"].as_str().unwrap_or_default().to_string(),
+                r["record"]["id"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// 7. Progress notes through the hub
+
+#[test]
+fn a_sync_note_shows_in_inspect_through_the_hub() {
+    let w = World::new(Some("team-token-7"));
+    w.work.write("repo/README.md", "hello\n");
+    w.work.write("repo/src/Main.hs", "main = pure ()\n");
+    w.manifest(
+        "sandboxes.yaml",
+        "noted",
+        &[local("a", "    inputs:\n      repo: ./repo\n")],
+    );
+    w.ok(&["apply", "--auto-approve"]);
+    let id = w.records("noted")["sandbox.a"].0.clone();
+
+    let shown = w.ok(&["inspect", "sandbox.a"]);
+    assert!(shown.stdout.contains(&format!("sandbox.a (id {id})")), "{shown}");
+    assert!(shown.stdout.contains("synced"), "{shown}");
+    assert!(shown.stdout.contains("2 copied"), "{shown}");
+    let on_hub = w.call("GET", &format!("/v1/sandboxes/{id}/notes"), None);
+    let notes = on_hub.json()["notes"].as_array().expect("notes").clone();
+    assert_eq!(notes.len(), 1, "{on_hub:?}");
+    assert_eq!(notes[0]["address"], "sandbox.a");
+    assert!(
+        notes[0]["text"].as_str().unwrap_or_default().starts_with("synced "),
+        "{on_hub:?}"
+    );
+    // The same through --hub and the default token variable, from anywhere.
+    let anywhere = sandboxer()
+        .env("SANDBOXER_HUB_TOKEN", "team-token-7")
+        .args(["inspect", &id, "--json", "--hub", &w.hub.url()])
+        .run();
+    assert_eq!(anywhere.code, 0, "{anywhere}");
+    let value: Value = serde_json::from_str(&anywhere.stdout).expect("inspect --json prints JSON");
+    assert_eq!(value["notes"], json!(notes));
+}
+
+/// Two steps of output and an error line, with the null builder.
+const CHATTY: &str = r#"
+variable "vm_name" {
+  type = string
+}
+
+source "null" "x" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.x"]
+
+  provisioner "shell-local" {
+    inline = ["echo first step", "echo a-warning >&2"]
+  }
+
+  provisioner "shell-local" {
+    inline = ["echo second step"]
+  }
+}
+"#;
+
+#[test]
+fn the_notes_of_an_image_build_reach_the_hub() {
+    let w = World::new(Some("team-token-8"));
+    for dir in ["tmp", "state"] {
+        fs::create_dir_all(w.dir().join(dir)).expect("mkdir");
+    }
+    w.work.write("tpl/chatty/build.pkr.hcl", CHATTY);
+    w.work.write(
+        "sandboxes.yaml",
+        format!(
+            "version: 1\nproject: built\n{}images:\n  img:\n    profile: profile.vm-packer-build\n    inputs:\n      packer_template: ./tpl/chatty\n      vm_name: chatty-vm\n",
+            w.hub_line()
+        ),
+    );
+    let packer = |args: &[&str]| {
+        w.cmd()
+            .env("CHECKPOINT_DISABLE", "1")
+            .env("TMPDIR", w.dir().join("tmp"))
+            .arg("--state-dir")
+            .arg(w.dir().join("state"))
+            .args(args)
+            .run()
+    };
+    let out = packer(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{out}");
+    let id = w.records("built")["image.img"].0.clone();
+    let on_hub = w.call("GET", &format!("/v1/sandboxes/{id}/notes?since=0&limit=1000"), None);
+    let notes: Vec<(String, String)> = on_hub.json()["notes"]
+        .as_array()
+        .expect("notes")
+        .iter()
+        .map(|n| {
+            (
+                n["level"].as_str().unwrap_or_default().to_string(),
+                n["text"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let steps = notes
+        .iter()
+        .filter(|(_, t)| t.contains("Running local shell script"))
+        .count();
+    assert_eq!(steps, 2, "both steps are notes on the hub: {notes:#?}");
+    assert!(
+        notes.iter().any(|(l, t)| l == "error" && t.ends_with("a-warning")),
+        "{notes:#?}"
+    );
+    let shown = packer(&["inspect", "image.img"]);
+    assert_eq!(shown.code, 0, "{shown}");
+    assert!(shown.stdout.contains("Running local shell script"), "{shown}");
+}
+
+// ---------------------------------------------------------------------------
+// 8. Restarts and SIGTERM
+
+#[test]
+fn the_hub_keeps_records_leases_and_notes_across_a_restart_and_sigterm_stops_it_cleanly() {
+    let mut w = World::new(Some("team-token-9"));
+    let health = w.call("GET", "/v1/health", None).json();
+    assert_eq!(health["status"], "ok");
+    let lineage = health["lineage"].as_str().expect("a lineage").to_string();
+
+    let path = "/v1/projects/kept/resources/sandbox.k";
+    let k = record("sandbox.k", "keptk001", "2026-01-01T00:00:00Z");
+    assert_eq!(w.call("PUT", path, Some(&put_body(&k, 0))).status, 200);
+    assert_eq!(w.call("PUT", path, Some(&put_body(&k, 1))).status, 200);
+    let lock = w.call("POST", "/v1/projects/kept/lock", Some(&lock_request(99, 600)));
+    assert_eq!(lock.status, 201, "{lock:?}");
+    let lock_id = lock.json()["lock_id"].as_str().expect("lock id").to_string();
+    for text in ["before restart 1", "before restart 2"] {
+        let note = json!({"at": "2026-01-01T00:00:00Z", "address": "sandbox.k", "level": "info", "text": text});
+        assert_eq!(
+            w.call("POST", "/v1/sandboxes/keptk001/notes", Some(&note.to_string()))
+                .status,
+            201
+        );
+    }
+    let notes_before = w.call("GET", "/v1/sandboxes/keptk001/notes", None).json();
+
+    let stopped = w.hub.stop_with("TERM");
+    assert_eq!(stopped.code, 0, "{stopped}");
+    assert!(stopped.stderr.contains("State Hub stopped."), "{stopped}");
+    let data: Vec<String> = ["hub.json", "locks.json", "projects/kept.json", "notes/keptk001.jsonl"]
+        .iter()
+        .filter(|f| !w.hub.data().join(f).is_file())
+        .map(|f| (*f).to_string())
+        .collect();
+    assert!(data.is_empty(), "missing in the data folder: {data:?}");
+    assert!(
+        support::hub::try_request(w.hub.addr(), "GET", "/v1/health", None, &[], None).is_err(),
+        "nothing listens after SIGTERM"
+    );
+
+    w.hub.restart();
+    assert_eq!(w.call("GET", "/v1/health", None).json()["lineage"], lineage.as_str());
+    assert_eq!(w.call("GET", path, None).json(), json!({"record": k, "version": 2}));
+    assert_eq!(w.serial("kept"), 2);
+    let held = w.call("POST", "/v1/projects/kept/lock", Some(&lock_request(1, 30)));
+    assert_eq!(held.status, 423, "the lease survives: {held:?}");
+    assert_eq!(held.json()["holder"]["id"], lock_id.as_str());
+    assert_eq!(w.call("GET", "/v1/sandboxes/keptk001/notes", None).json(), notes_before);
+    let note = json!({"at": "2026-01-01T00:00:01Z", "address": "sandbox.k", "level": "info", "text": "after"});
+    let posted = w.call("POST", "/v1/sandboxes/keptk001/notes", Some(&note.to_string()));
+    assert_eq!(posted.json()["cursor"], 3, "cursors go on where they were");
+    let write = request(
+        w.hub.addr(),
+        "PUT",
+        path,
+        Some("team-token-9"),
+        &[("X-Sandboxer-Lock-Id", &lock_id)],
+        Some(&put_body(&k, 2)),
+    );
+    assert_eq!(write.json(), json!({"version": 3, "serial": 3}), "{write:?}");
+
+    let stopped = w.hub.stop_with("TERM");
+    assert_eq!(stopped.code, 0, "{stopped}");
+    assert!(stopped.stderr.contains("State Hub stopped."), "{stopped}");
+}
+
+// ---------------------------------------------------------------------------
+// 9. Regressions
+
+/// Regression: `list`, `inspect`, `create` and `destroy <id>` ignored the `hub:`
+/// of the manifest in the current folder (or given with `-f`) and looked in the
+/// empty embedded store instead.
+#[test]
+fn list_inspect_create_and_destroy_by_id_use_the_hub_of_the_manifest() {
+    let w = World::new(Some("team-token-10"));
+    w.manifest("sandboxes.yaml", "mine", &[local("a", "")]);
+    w.ok(&["apply", "--auto-approve"]);
+    let id = w.records("mine")["sandbox.a"].0.clone();
+
+    let listed = w.ok(&["list"]);
+    assert!(listed.stdout.contains(&id), "{listed}");
+    let shown = w.ok(&["inspect", &id]);
+    assert!(shown.stdout.contains("sandbox.a"), "{shown}");
+    // From another folder, with -f.
+    let elsewhere = sandboxer()
+        .env(TOKEN_ENV, "team-token-10")
+        .arg("list")
+        .arg("--json")
+        .arg("-f")
+        .arg(w.dir().join("sandboxes.yaml"))
+        .run();
+    assert_eq!(elsewhere.code, 0, "{elsewhere}");
+    assert!(elsewhere.stdout.contains(&id), "{elsewhere}");
+
+    let created = w.ok(&["create", "--profile", "profile.local-workspace", "--name", "extra"]);
+    // stdout: `<id>\t<workspace>`.
+    let extra = created.stdout.split_whitespace().next().unwrap_or_default().to_string();
+    let adhoc = w.records("adhoc");
+    assert_eq!(adhoc.len(), 1, "create records on the hub: {adhoc:#?}\n{created}");
+    assert_eq!(adhoc.values().next().map(|r| &r.0), Some(&extra), "{created}");
+    w.ok(&["destroy", &extra, "--auto-approve"]);
+    assert!(w.records("adhoc").is_empty(), "destroy <id> removes the hub record");
+    assert!(
+        !w.dir().join(".sandboxer/state.json").exists(),
+        "nothing went to the embedded store"
+    );
+}
+
+/// Regression: `hub serve` without `--data` in a folder holding a `sandboxes.yaml`
+/// kept the team's hub data in that project's `.sandboxer/hub`.
+#[test]
+fn hub_serve_without_data_uses_the_users_state_folder_even_next_to_a_manifest() {
+    let work = Workdir::new();
+    work.write("sandboxes.yaml", "version: 1\nproject: here\nsandboxes: {}\n");
+    let xdg = work.path().join("xdg");
+    let running = sandboxer()
+        .current_dir(work.path())
+        .env("XDG_STATE_HOME", &xdg)
+        .env("HOME", work.path().join("home"))
+        .args(["hub", "serve", "--listen", "127.0.0.1:0"])
+        .spawn();
+    wait_until("the hub listens", DEADLINE, || {
+        running.stderr_so_far().contains("State Hub listening on")
+    });
+    running.signal("TERM");
+    let out = running.wait();
+    assert_eq!(out.code, 0, "{out}");
+    let expected = xdg.join("sandboxer").join("hub");
+    assert!(
+        out.stderr.contains(&format!("(data {}, no token)", expected.display())),
+        "{out}"
+    );
+    assert!(expected.join("hub.json").is_file(), "{out}");
+    assert!(!work.path().join(".sandboxer").exists(), "{out}");
+}
