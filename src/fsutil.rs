@@ -28,6 +28,34 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     result
 }
 
+/// Appends one line (`line` without its newline) to a JSON-lines file, durably.
+/// A last line cut short by a crash is closed first, so the new line is never
+/// glued to it (readers skip the torn one); a new file's folder is synced too.
+pub fn append_line(path: &Path, line: &[u8]) -> io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let existed = path.exists();
+    let mut file = OpenOptions::new().create(true).read(true).append(true).open(path)?;
+    let mut bytes = Vec::with_capacity(line.len() + 2);
+    let len = file.metadata()?.len();
+    if len > 0 {
+        let mut last = [0u8; 1];
+        file.seek(SeekFrom::Start(len - 1))?;
+        file.read_exact(&mut last)?;
+        if last[0] != b'\n' {
+            bytes.push(b'\n');
+        }
+    }
+    bytes.extend_from_slice(line);
+    bytes.push(b'\n');
+    // One write with O_APPEND: concurrent appenders never interleave within a line.
+    file.write_all(&bytes)?;
+    file.sync_data()?;
+    if !existed && let Some(dir) = path.parent() {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
 /// fsync of a folder, so a rename in it survives a crash.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
@@ -36,6 +64,17 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn append_line_closes_a_torn_last_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("notes.jsonl");
+        append_line(&path, b"{\"a\":1}").expect("append");
+        fs::write(&path, b"{\"a\":1}\n{\"torn\":").expect("simulate a crash mid-line");
+        append_line(&path, b"{\"b\":2}").expect("append");
+        let text = fs::read_to_string(&path).expect("read");
+        assert_eq!(text, "{\"a\":1}\n{\"torn\":\n{\"b\":2}\n");
+    }
 
     #[test]
     fn replaces_content_and_leaves_no_temp_file() {

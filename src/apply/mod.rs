@@ -141,6 +141,10 @@ pub async fn apply<S: StateStore>(
     let mut draining = *cancel.borrow();
 
     loop {
+        // A Ctrl-C that came with the last finished change is seen before anything new starts.
+        if *cancel.borrow() {
+            draining = true;
+        }
         while !draining && running.len() < parallelism {
             let Some(i) = ready.pop_first() else { break };
             let change = plan.changes[i].clone();

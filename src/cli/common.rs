@@ -109,7 +109,7 @@ pub fn store(settings: &Settings, state_dir: &Path, hub: Option<&HubSpec>) -> an
         .unwrap_or_else(|| "SANDBOXER_HUB_TOKEN".to_string());
     // The one place the token is read; it goes into the client and nowhere else.
     let token = std::env::var(&token_env).ok().filter(|t| !t.is_empty());
-    let mut hub = HubStore::new(&url, token)?;
+    let mut hub = HubStore::new(&url, token, &token_env)?;
     // Undocumented in --help: shorter leases for tests of lease expiry (docs/state-hub.md).
     if let Some(ttl) = settings.env.get("SANDBOXER_HUB_LEASE_TTL") {
         let ttl = sandboxer::duration::parse(ttl).map_err(|e| anyhow::anyhow!("SANDBOXER_HUB_LEASE_TTL: {e}"))?;

@@ -530,20 +530,14 @@ async fn post_note(
     UrlPath(id): UrlPath<String>,
     Json(note): Json<Note>,
 ) -> ApiResult<NotePosted> {
-    use std::io::Write;
     hub.authorize(&headers)?;
     check_id(&id)?;
     let mut inner = hub.inner.lock().await;
     let notes = notes_of(&hub, &mut inner, &id);
     let path = hub.data.join("notes").join(format!("{id}.jsonl"));
-    let mut line = serde_json::to_vec(&note).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
-    line.push(b'\n');
-    let appended = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .and_then(|mut f| f.write_all(&line).and_then(|()| f.sync_data()));
-    appended.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot persist note: {e}")))?;
+    let line = serde_json::to_vec(&note).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+    crate::fsutil::append_line(&path, &line)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot persist note: {e}")))?;
     notes.push(note);
     Ok((
         StatusCode::CREATED,

@@ -3,7 +3,6 @@
 //! and a serial; notes as one JSON-lines file per resource id.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -189,16 +188,8 @@ impl StateStore for EmbeddedStore {
         let path = self.notes_path(id);
         let dir = self.dir.join("notes");
         std::fs::create_dir_all(&dir).map_err(|e| self.io(&dir, e))?;
-        let mut line = serde_json::to_vec(note).map_err(|e| self.io(&path, e))?;
-        line.push(b'\n');
-        // One write of a whole line with O_APPEND: lines never interleave.
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| self.io(&path, e))?;
-        file.write_all(&line).map_err(|e| self.io(&path, e))?;
-        Ok(())
+        let line = serde_json::to_vec(note).map_err(|e| self.io(&path, e))?;
+        crate::fsutil::append_line(&path, &line).map_err(|e| self.io(&path, e))
     }
 
     async fn notes(&self, id: &str, limit: usize) -> Result<Vec<Note>, StateError> {

@@ -34,6 +34,8 @@ struct Inner {
     lock_id: Mutex<Option<String>>,
     /// Lease length asked for (whole seconds, at least one); renewed every third of it.
     lease_ttl: Duration,
+    /// Name of the environment variable the token comes from, for the 401 hint.
+    token_env: String,
 }
 
 /// A State Hub client.
@@ -93,7 +95,7 @@ enum CallError {
 
 impl HubStore {
     /// A client for the hub at `url`.
-    pub fn new(url: &str, token: Option<String>) -> Result<Self, StateError> {
+    pub fn new(url: &str, token: Option<String>, token_env: &str) -> Result<Self, StateError> {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(30))
@@ -110,6 +112,7 @@ impl HubStore {
                 versions: Mutex::new(HashMap::new()),
                 lock_id: Mutex::new(None),
                 lease_ttl: LEASE_TTL,
+                token_env: token_env.to_string(),
             }),
         })
     }
@@ -234,10 +237,17 @@ impl HubStore {
 
     fn status_error(&self, status: StatusCode, body: &ErrorBody) -> StateError {
         match status {
-            StatusCode::UNAUTHORIZED => self.error(format!(
-                "401 unauthorized: {} (set the token in the variable the manifest's hub.token_env names)",
-                body.error
-            )),
+            StatusCode::UNAUTHORIZED => {
+                let given = if self.inner.token.is_some() {
+                    "the token in"
+                } else {
+                    "no token: set"
+                };
+                self.error(format!(
+                    "401 unauthorized: {} ({given} {})",
+                    body.error, self.inner.token_env
+                ))
+            }
             StatusCode::LOCKED => StateError::Lock(LockError::Held {
                 holder: body.error.clone(),
             }),
@@ -319,6 +329,20 @@ impl HubStore {
 
     /// Removes a lease by id (force-unlock).
     pub async fn force_unlock(&self, project: &str, lock_id: &str) -> Result<(), StateError> {
+        // Release is idempotent in the contract; a renew by that id proves the lease is there.
+        let renew = RenewRequest {
+            lock_id: lock_id.to_string(),
+            ttl_seconds: 1,
+        };
+        let path = format!("/v1/projects/{project}/lock");
+        match self.call_raw(Method::PUT, &path, Some(&renew), true).await {
+            Ok(_) => {}
+            Err(CallError::Status(StatusCode::CONFLICT, _)) => {
+                return Err(self.error(format!("project {project} holds no live lease with lock id {lock_id}")));
+            }
+            Err(CallError::Status(status, body)) => return Err(self.status_error(status, &body)),
+            Err(CallError::Other(e)) => return Err(e),
+        }
         self.call::<serde_json::Value>(
             Method::DELETE,
             &format!("/v1/projects/{project}/lock?lock_id={lock_id}"),
@@ -472,7 +496,7 @@ mod tests {
     #[test]
     fn the_lease_is_30_s_by_default_and_a_shorter_one_is_whole_seconds_of_at_least_one() {
         let ttl = |store: &HubStore| store.inner.lease_ttl;
-        let hub = HubStore::new("http://127.0.0.1:1", None).expect("a client");
+        let hub = HubStore::new("http://127.0.0.1:1", None, "SANDBOXER_HUB_TOKEN").expect("a client");
         assert_eq!(ttl(&hub), Duration::from_secs(30));
         let short = hub.with_lease_ttl(Duration::from_millis(3_700));
         assert_eq!(ttl(&short), Duration::from_secs(3));
