@@ -18,6 +18,7 @@ pub mod manifest;
 pub mod observe;
 pub mod plan;
 pub mod port_registry;
+pub mod process_group;
 pub mod profile;
 pub mod remote;
 pub mod repo;

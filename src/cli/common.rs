@@ -236,8 +236,7 @@ pub fn interrupt_handler(quiet: bool) -> watch::Receiver<bool> {
         if interrupts.recv().await.is_some() {
             eprintln!("\nStopped at once. The state holds every change that finished; run plan to see the rest.");
             // Builds run in their own process groups: end them, or they outlive us.
-            sandboxer::driver::packer::kill_running_builds();
-            sandboxer::driver::local::kill_running_setups();
+            sandboxer::process_group::kill_all();
             std::process::exit(130);
         }
     });

@@ -295,7 +295,7 @@ fn write_marker(dir: &Path, marker: &Marker) -> Result<(), DriverError> {
 /// Runs one setup command in the workspace; its output becomes a note.
 ///
 /// It runs in a process group of its own, so a terminal's Ctrl-C (which drains)
-/// does not reach it; the second Ctrl-C ends it with [`kill_running_setups`].
+/// does not reach it; the second Ctrl-C ends it ([`crate::process_group::kill_all`]).
 fn run_setup(command: &str, dir: &Path, id: &str) -> Result<String, DriverError> {
     use std::os::unix::process::CommandExt;
     use std::process::Stdio;
@@ -311,10 +311,9 @@ fn run_setup(command: &str, dir: &Path, id: &str) -> Result<String, DriverError>
         .process_group(0)
         .spawn()
         .map_err(|e| DriverError::context(format!("cannot run setup `{command}`"), e))?;
-    let pgid = child.id();
-    running_setups().insert(pgid);
+    let registered = crate::process_group::register(child.id());
     let output = child.wait_with_output();
-    running_setups().remove(&pgid);
+    drop(registered);
     let output = output.map_err(|e| DriverError::context(format!("cannot run setup `{command}`"), e))?;
     let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&output.stderr));
@@ -326,28 +325,6 @@ fn run_setup(command: &str, dir: &Path, id: &str) -> Result<String, DriverError>
         )));
     }
     Ok(format!("setup `{command}`: {tail}"))
-}
-
-/// Process groups of the setup commands running now.
-static RUNNING_SETUPS: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
-
-fn running_setups() -> std::sync::MutexGuard<'static, BTreeSet<u32>> {
-    RUNNING_SETUPS.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Kills the process group of every running setup command (the second Ctrl-C),
-/// so none outlives sandboxer.
-pub fn kill_running_setups() {
-    let groups = running_setups().clone();
-    for pgid in groups {
-        let _ = Command::new("kill")
-            .arg("-KILL")
-            .arg("--")
-            .arg(format!("-{pgid}"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status();
-    }
 }
 
 /// The last `max` bytes of `text`, on a char boundary.

@@ -171,9 +171,23 @@ impl Connection {
         let mut source = src.as_os_str().to_owned();
         source.push("/");
         command.arg(source).arg(format!("{}:{dest}/", self.target.vm));
-        command.stdin(std::process::Stdio::null()).kill_on_drop(true);
+        // Its own group: a terminal's Ctrl-C drains, the sync in flight finishes.
+        command
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .process_group(0);
         let _permit = self.limit.acquire().await.map_err(|e| e.to_string())?;
-        let output = command.output().await.map_err(|e| format!("cannot run rsync: {e}"))?;
+        let child = command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn();
+        let child = child.map_err(|e| format!("cannot run rsync: {e}"))?;
+        let registered = child.id().map(crate::process_group::register);
+        let output = child
+            .wait_with_output()
+            .await
+            .map_err(|e| format!("cannot run rsync: {e}"))?;
+        drop(registered);
         if !output.status.success() {
             return Err(format!(
                 "rsync to {}:{dest} failed ({}): {}",

@@ -108,22 +108,6 @@ pub fn template_digests(dir: &Path) -> Result<BTreeMap<String, String>, String> 
     Ok(digests)
 }
 
-/// Process groups of the builds running now, so a second Ctrl-C can end them
-/// before sandboxer exits.
-static RUNNING_GROUPS: std::sync::Mutex<std::collections::BTreeSet<u32>> =
-    std::sync::Mutex::new(std::collections::BTreeSet::new());
-
-/// Kills every running build's process group (the second Ctrl-C).
-pub fn kill_running_builds() {
-    let groups = RUNNING_GROUPS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone();
-    for pgid in groups {
-        signal_group(Some(pgid), "-KILL");
-    }
-}
-
 /// The `-var` words of a resource, in a stable order: `vm_name` first.
 pub fn var_words(resource: &DesiredResource) -> Vec<String> {
     let mut words = Vec::new();
@@ -238,12 +222,7 @@ impl PackerDriver {
             .spawn()
             .map_err(|e| DriverError(format!("cannot run {}: {e}", self.options.binary.display())))?;
         let pgid = child.id();
-        if let Some(id) = pgid {
-            RUNNING_GROUPS
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .insert(id);
-        }
+        let registered = pgid.map(crate::process_group::register);
         let stdout = child
             .stdout
             .take()
@@ -332,12 +311,7 @@ impl PackerDriver {
                 status
             }
         };
-        if let Some(id) = pgid {
-            RUNNING_GROUPS
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .remove(&id);
-        }
+        drop(registered);
         let stderr_lines = stderr_task.await.unwrap_or_default();
         for line in &stderr_lines {
             let _ = writeln!(log, "stderr: {line}");
@@ -449,13 +423,7 @@ fn uses_plugins(template: &Path) -> bool {
 /// its provisioners would keep the output pipe open.
 fn signal_group(pgid: Option<u32>, signal: &str) {
     if let Some(pgid) = pgid {
-        let _ = std::process::Command::new("kill")
-            .arg(signal)
-            .arg("--")
-            .arg(format!("-{pgid}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        crate::process_group::signal(pgid, signal);
     }
 }
 
