@@ -979,3 +979,43 @@ fn port_registry_supplies_the_port_and_refuses_others() {
         "{out}"
     );
 }
+
+/// Regression: the ssh master opened while planning could be gone by the time
+/// apply reached the VM (idle timeout while an operator read the plan, or while
+/// a long change ran first). Here a change that runs first kills the master; the
+/// workspace that depends on it must still be made, through a new connection.
+#[test]
+fn a_master_gone_between_plan_and_change_is_reopened() {
+    let world = World::start(1);
+    let port = world.bed.vm(1).port();
+    // `[d]` for the last digit: the pattern then does not match the shell running pkill.
+    let text = port.to_string();
+    let pattern = format!("{}[{}]", &text[..text.len() - 1], &text[text.len() - 1..]);
+    world.work.write(
+        "profiles/kill-master.yaml",
+        format!(
+            "name: profile.kill-master\ndriver: local-workspace\ninputs:\n  workspace_root: {{ type: local_path }}\n\
+             setup: [\"pkill -f -- 'ssh .*-M.*-p {pattern} ' || true\"]\n"
+        ),
+    );
+    world.work.write(
+        "sandboxes.yaml",
+        format!(
+            "version: 1\nproject: reopen\nsandboxes:\n  first:\n    profile: profile.kill-master\n\
+             \x20 remote:\n    profile: {PROFILE}\n    depends_on: [sandbox.first]\n    inputs:\n\
+             \x20     vm: vm1\n      tunnel_port: {port}\n      repo: ./repo\n      workspace_root: {root}\n",
+            root = world.root(1)
+        ),
+    );
+    let out = world.expect(0, &["apply", "--auto-approve"]);
+    assert!(out.stderr.contains("sandbox.remote: created"), "{out}");
+    assert!(
+        world.bed.accepted_connections(1) >= 2,
+        "the second login is the reopened master"
+    );
+    let made: Vec<_> = fs::read_dir(world.bed.vm(1).build_root())
+        .expect("root")
+        .filter_map(Result::ok)
+        .collect();
+    assert_eq!(made.len(), 1, "one workspace on the VM");
+}

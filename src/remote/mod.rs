@@ -18,6 +18,9 @@ pub use quote::quote;
 /// with room for an rsync.
 const SESSIONS_PER_CONNECTION: usize = 8;
 
+/// How long an idle master stays up: a killed sandboxer leaves none for longer.
+const MASTER_IDLE: std::num::NonZeroUsize = std::num::NonZeroUsize::new(300).expect("non-zero");
+
 /// How sandboxer reaches VMs.
 #[derive(Debug, Clone, Default)]
 pub struct SshOptions {
@@ -155,6 +158,17 @@ impl Connection {
             ssh.push("-F".into());
             ssh.push(config.to_string_lossy().into_owned());
         }
+        // Should the master be gone, ssh connects by itself: to the same VM, then.
+        if let Some(port) = self.target.port {
+            ssh.push("-p".into());
+            ssh.push(port.to_string());
+        }
+        if let Some(jump) = &self.target.jump {
+            ssh.push("-J".into());
+            ssh.push(jump.clone());
+        }
+        ssh.push("-o".into());
+        ssh.push("BatchMode=yes".into());
         // rsync splits -e on whitespace; refuse paths that would be cut in two.
         if let Some(word) = ssh.iter().find(|w| w.chars().any(char::is_whitespace)) {
             return Err(format!("cannot run rsync: `{word}` contains whitespace"));
@@ -212,7 +226,9 @@ impl Connection {
     }
 }
 
-type Slot = Arc<OnceCell<Result<Arc<Connection>, String>>>;
+/// A target's connection: not yet tried, open, or failed (a failure is kept for
+/// the run, so every sandbox on an unreachable VM fails at once with it).
+type Slot = Arc<Mutex<Option<Result<Arc<Connection>, String>>>>;
 
 /// The connections of one run, one per target, opened on first use.
 pub struct SshPool {
@@ -249,7 +265,18 @@ impl SshPool {
     /// fails at once with the same error.
     pub async fn get(&self, target: &Target, timeout: Duration) -> Result<Arc<Connection>, String> {
         let slot = self.slots.lock().await.entry(target.clone()).or_default().clone();
-        slot.get_or_init(|| self.connect(target.clone(), timeout)).await.clone()
+        let mut state = slot.lock().await;
+        match state.as_ref() {
+            Some(Err(e)) => return Err(e.clone()),
+            // A master can go away while the run waits (an operator reading the
+            // plan, a long image build first): check it, and open a new one if so.
+            Some(Ok(connection)) if connection.session.check().await.is_ok() => return Ok(connection.clone()),
+            Some(Ok(_)) => tracing::info!(vm = %target, "ssh master gone; reconnecting"),
+            None => {}
+        }
+        let result = self.connect(target.clone(), timeout).await;
+        *state = Some(result.clone());
+        result
     }
 
     /// Makes the control folder, once per pool, whichever connection comes first
@@ -277,7 +304,7 @@ impl SshPool {
                 KnownHosts::Strict
             })
             .control_directory(&self.control_dir)
-            .control_persist(ControlPersist::IdleFor(std::num::NonZeroUsize::MIN.saturating_add(29)))
+            .control_persist(ControlPersist::IdleFor(MASTER_IDLE))
             .server_alive_interval(Duration::from_secs(15));
         if let Some(config) = &self.options.config_file {
             builder.config_file(config);
@@ -328,7 +355,7 @@ impl SshPool {
     pub async fn close(&self) {
         let slots: Vec<Slot> = self.slots.lock().await.drain().map(|(_, s)| s).collect();
         for slot in slots {
-            let Some(Ok(connection)) = Arc::try_unwrap(slot).ok().and_then(OnceCell::into_inner) else {
+            let Some(Ok(connection)) = Arc::try_unwrap(slot).ok().and_then(Mutex::into_inner) else {
                 continue;
             };
             if let Ok(connection) = Arc::try_unwrap(connection)
