@@ -1019,3 +1019,38 @@ fn a_master_gone_between_plan_and_change_is_reopened() {
         .collect();
     assert_eq!(made.len(), 1, "one workspace on the VM");
 }
+
+/// Regression: a replace that moves a sandbox from this machine to a VM (or
+/// back) removed the old workspace with the new driver: the local folder was
+/// looked for on the VM (and the other way round, leaked).
+#[test]
+fn a_replace_across_drivers_removes_the_old_workspace_where_it_is() {
+    let world = World::start(1);
+    let local_root = world.work.path().join("local-ws");
+    let local = format!(
+        "version: 1\nproject: moving\nsandboxes:\n  app:\n    profile: profile.local-workspace\n    inputs:\n\
+         \x20     repo: ./repo\n      workspace_root: {}\n",
+        local_root.display()
+    );
+    let remote = format!(
+        "version: 1\nproject: moving\nsandboxes:\n  app:\n    profile: {PROFILE}\n    inputs:\n\
+         \x20     vm: vm1\n      repo: ./repo\n      workspace_root: {}\n",
+        world.root(1)
+    );
+    let count = |dir: &Path| fs::read_dir(dir).map(|d| d.filter_map(Result::ok).count()).unwrap_or(0);
+
+    world.work.write("sandboxes.yaml", &local);
+    world.expect(0, &["apply", "--auto-approve"]);
+    assert_eq!(count(&local_root), 1);
+
+    world.work.write("sandboxes.yaml", &remote);
+    let out = world.expect(0, &["apply", "--auto-approve"]);
+    assert!(out.stdout.contains("-/+ sandbox.app"), "{out}");
+    assert_eq!(count(&local_root), 0, "the local workspace is removed");
+    assert_eq!(count(world.bed.vm(1).build_root()), 1, "the new one is on the VM");
+
+    world.work.write("sandboxes.yaml", &local);
+    world.expect(0, &["apply", "--auto-approve"]);
+    assert_eq!(count(world.bed.vm(1).build_root()), 0, "the VM workspace is removed");
+    assert_eq!(count(&local_root), 1);
+}

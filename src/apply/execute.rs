@@ -230,30 +230,33 @@ impl Executor {
     }
 
     async fn delete(&self, project: &str, change: &Change) -> Result<(), DriverError> {
+        // An image has no workspace: its record is forgotten; its artifacts belong to
+        // the operator and stay.
         let Some(workspace) = change.workspace.clone() else {
             return Ok(()); // nothing on disk: only the record goes
         };
-        match change.driver {
-            DriverKind::LocalWorkspace => {
-                let driver = self.drivers.local.clone();
-                let project = project.to_string();
-                blocking(move || driver.delete(&project, &workspace.path, &workspace.id)).await
-            }
-            DriverKind::SshWorkspace => {
-                let target = Target::from_location(&workspace.location)
-                    .ok_or_else(|| DriverError(format!("cannot tell which VM `{}` is", workspace.location)))?;
-                let timeout = self.desired.resources.get(&change.address).map_or(
-                    crate::driver::ssh::DEFAULT_CONNECT_TIMEOUT,
-                    crate::driver::ssh::connect_timeout_of,
-                );
-                self.drivers
-                    .ssh
-                    .delete(project, &target, &workspace.path, &workspace.id, timeout)
-                    .await
-            }
-            // An image record is forgotten; its artifacts belong to the operator and stay.
-            DriverKind::Packer => Ok(()),
+        // Where the workspace is, not the driver the manifest wants now, says how to
+        // remove it: a replace may move a sandbox from this machine to a VM or back.
+        if workspace.location == crate::driver::local::LOCATION {
+            let driver = self.drivers.local.clone();
+            let project = project.to_string();
+            return blocking(move || driver.delete(&project, &workspace.path, &workspace.id)).await;
         }
+        let target = Target::from_location(&workspace.location)
+            .ok_or_else(|| DriverError(format!("cannot tell which VM `{}` is", workspace.location)))?;
+        let timeout = self
+            .desired
+            .resources
+            .get(&change.address)
+            .filter(|r| r.driver == DriverKind::SshWorkspace)
+            .map_or(
+                crate::driver::ssh::DEFAULT_CONNECT_TIMEOUT,
+                crate::driver::ssh::connect_timeout_of,
+            );
+        self.drivers
+            .ssh
+            .delete(project, &target, &workspace.path, &workspace.id, timeout)
+            .await
     }
 
     /// The record of a resource after a successful create or update.
