@@ -451,16 +451,22 @@ fn check_driver_rules(
                 ),
         );
     }
+    // Directly under the root: that is where workspaces, and what an interrupted
+    // create or delete leaves, are looked for.
     if let (Some(root), Some(dir)) = (get("workspace_root"), get("workspace_dir"))
-        && !Path::new(dir).starts_with(root)
+        && crate::profile::resolve::normalize(Path::new(dir)).parent()
+            != Some(&crate::profile::resolve::normalize(Path::new(root)))
     {
         problems.push(
             reporter
                 .at(
                     &format!("{key_path}.inputs.workspace_dir"),
-                    format!("`{dir}` is outside the workspace root `{root}`"),
+                    format!("`{dir}` is not directly under the workspace root `{root}`"),
                 )
-                .with_hint("workspaces live under workspace_root, where sandboxer looks for them"),
+                .with_hint(format!(
+                    "name a folder in {root}, e.g. {}/my-workspace",
+                    root.trim_end_matches('/')
+                )),
         );
     }
     problems

@@ -35,6 +35,10 @@ pub fn check_ssh_alias(s: &str) -> Result<(), String> {
 /// An absolute path on a VM without `..` segments.
 pub fn check_remote_path(s: &str) -> Result<(), String> {
     check_no_control(s)?;
+    // Tabs and other controls would break the listing of workspaces on a VM.
+    if let Some(c) = s.chars().find(|c| c.is_control()) {
+        return Err(format!("contains the control character {c:?}"));
+    }
     if !s.starts_with('/') {
         return Err("must be an absolute path".into());
     }
@@ -96,6 +100,7 @@ mod tests {
         assert!(check_remote_path("build").is_err());
         assert!(check_remote_path("/build/../etc").is_err());
         assert!(check_remote_path("/build/x\n").is_err());
+        assert!(check_remote_path("/build\tx").is_err());
     }
 
     #[test]

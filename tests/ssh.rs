@@ -619,7 +619,8 @@ fn injection_attempts_are_refused_or_stay_inert() {
         "{}/odd 'single' \"double\" $(touch {rel}) `touch {rel2}` ünïcødé ✓",
         w.root(1)
     );
-    let odd_dir = format!("{odd_root}/dir; $(touch {abs}) `touch {abs}` & it's");
+    // One folder directly under the root (a workspace_dir must be), so no `/` in it.
+    let odd_dir = format!("{odd_root}/dir; $(touch {rel}) `touch {rel2}` & it's");
     // No quote character at all: a quoting that only minds quotes would run these.
     let plain_root = format!("{}/plain $(touch {rel}) `touch {abs}` ünï", w.root(1));
     let repo = format!("repo with space $(touch {rel}) `touch {rel2}`");

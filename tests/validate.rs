@@ -333,6 +333,27 @@ fn relative_workspace_dir_is_refused() {
 }
 
 #[test]
+fn workspace_dir_must_be_directly_under_the_root() {
+    assert_refused(
+        "workspace-dir-not-under-root.yaml",
+        &[
+            Expected {
+                at: "9:7",
+                key_path: "sandboxes.app.inputs.workspace_dir",
+                message: "`/srv/elsewhere/ws` is not directly under the workspace root `/build`",
+                hint: "name a folder in /build, e.g. /build/my-workspace",
+            },
+            Expected {
+                at: "14:7",
+                key_path: "sandboxes.same-as-root.inputs.workspace_dir",
+                message: "`/build/` is not directly under the workspace root `/build`",
+                hint: "name a folder in /build, e.g. /build/my-workspace",
+            },
+        ],
+    );
+}
+
+#[test]
 fn workspace_dir_climbing_out_with_dotdot_is_refused() {
     assert_refused(
         "unsafe-workspace-dir-dotdot.yaml",
