@@ -681,6 +681,17 @@ fn raw_http_versions_conflicts_lock_header_and_note_cursors_follow_the_contract(
         409,
         "a released lease cannot be renewed"
     );
+    let x4 = record("sandbox.x", "rawx0004", "2026-03-04T00:00:00Z");
+    let stale = request(
+        w.hub.addr(),
+        "PUT",
+        path,
+        Some("team-token-5"),
+        &[("X-Sandboxer-Lock-Id", &lock_id)],
+        Some(&put_body(&x4, 3)),
+    );
+    assert_eq!(stale.status, 423, "a write under a released lease: {stale:?}");
+    assert_eq!(w.call("GET", path, None).json()["version"], 3, "nothing was written");
 
     // Deletes name the version they were made against.
     assert_eq!(w.call("DELETE", &format!("{path}?version=1"), None).status, 409);

@@ -16,7 +16,7 @@ use sandboxer::plan::{self, Action};
 use sandboxer::profile::{DriverKind, InputValue};
 
 use super::Settings;
-use super::apply::{RunOpts, execute, finish, lock_hint};
+use super::apply::{RunOpts, execute, finish};
 use super::common::{self, StateArg};
 use super::output::Hinted;
 
@@ -281,39 +281,37 @@ async fn destroy_one(
         }
         .into());
     };
-    let lock = store
-        .lock(&project, "destroy", run.lock_timeout)
-        .await
-        .map_err(lock_hint)?;
-    let desired = Desired {
-        project: project.clone(),
-        manifest_path: "<command line>".into(),
-        manifest_digest: String::new(),
-        hub: None,
-        resources: BTreeMap::new(),
+    let work = async {
+        let desired = Desired {
+            project: project.clone(),
+            manifest_path: "<command line>".into(),
+            manifest_digest: String::new(),
+            hub: None,
+            resources: BTreeMap::new(),
+        };
+        let observed = common::observe(&desired, store, drivers).await?;
+        let mut plan = plan::make(&desired, &observed, std::slice::from_ref(&record.address));
+        plan.changes
+            .retain(|c| c.id.as_deref() == Some(id) && c.action == Action::Delete);
+        super::destroy::say_why(&mut plan.changes);
+        plan.summary = plan::Summary::of(&plan.changes);
+        if !settings.quiet && !run.json {
+            super::plan::print_data(&plan::render::text(&plan, plan::render::Style { color }))?;
+        }
+        let known = common::known_ids(&observed);
+        let outcome = execute(
+            &plan,
+            desired,
+            observed.records,
+            known,
+            store,
+            drivers,
+            run,
+            settings,
+            color,
+        )
+        .await?;
+        finish(&outcome, settings)
     };
-    let observed = common::observe(&desired, store, drivers).await?;
-    let mut plan = plan::make(&desired, &observed, std::slice::from_ref(&record.address));
-    plan.changes
-        .retain(|c| c.id.as_deref() == Some(id) && c.action == Action::Delete);
-    super::destroy::say_why(&mut plan.changes);
-    plan.summary = plan::Summary::of(&plan.changes);
-    if !settings.quiet && !run.json {
-        super::plan::print_data(&plan::render::text(&plan, plan::render::Style { color }))?;
-    }
-    let known = common::known_ids(&observed);
-    let outcome = execute(
-        &plan,
-        desired,
-        observed.records,
-        known,
-        store,
-        drivers,
-        run,
-        settings,
-        color,
-    )
-    .await;
-    lock.release().await;
-    finish(&outcome?, settings)
+    common::locked(store, &project, "destroy", run.lock_timeout, work).await
 }

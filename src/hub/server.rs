@@ -240,10 +240,17 @@ fn check_id(id: &str) -> Result<(), ApiError> {
 
 /// A live lease of another holder blocks writes.
 fn check_write_lock(inner: &Inner, project: &str, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(lease) = inner.leases.get(project).filter(|l| l.expires_unix_ms > now_ms()) else {
-        return Ok(());
-    };
     let given = headers.get(LOCK_HEADER).and_then(|v| v.to_str().ok());
+    let Some(lease) = inner.leases.get(project).filter(|l| l.expires_unix_ms > now_ms()) else {
+        // A writer whose lease ran out must not write on: another may hold the project next.
+        return match given {
+            Some(id) => Err(ApiError::new(
+                StatusCode::LOCKED,
+                format!("lock {id} on project {project} has expired or was released; take the lock again"),
+            )),
+            None => Ok(()),
+        };
+    };
     if given == Some(lease.lock_id.as_str()) {
         return Ok(());
     }

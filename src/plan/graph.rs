@@ -80,9 +80,8 @@ fn dependency_edges(
     }
 }
 
-/// Pass: `--target`. Keeps the changes of the targets and of everything they
-/// depend on, transitively; deletes of a target's dependents come along so that
-/// reverse order holds.
+/// Pass: `--target`. Keeps the changes of the targets (deletes included) and of
+/// everything they depend on, transitively.
 pub fn filter_targets(changes: Vec<Change>, targets: &[Address]) -> Vec<Change> {
     if targets.is_empty() {
         return changes;
