@@ -918,3 +918,41 @@ fn plan_json_counts_and_markdown_has_a_row_per_change() {
     }
     assert!(!dir.join(".sandboxer/state.json").exists(), "plan writes no state");
 }
+
+/// Regression: two checkouts of one git-committed manifest, each with its own
+/// state, share a workspace root. Neither may adopt nor delete the other's
+/// workspaces: a marker names the state (lineage) that made it.
+#[test]
+fn two_states_of_one_manifest_never_adopt_or_delete_each_others_workspaces() {
+    let dir = Workdir::new();
+    let shared_root = dir.path().join("shared-root");
+    let entry = local(
+        "app",
+        &format!("    inputs:\n      workspace_root: {}\n", shared_root.display()),
+    );
+    dir.write("a/sandboxes.yaml", manifest("team", std::slice::from_ref(&entry)));
+    dir.write("b/sandboxes.yaml", manifest("team", &[entry]));
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let count = || {
+        std::fs::read_dir(&shared_root)
+            .map(|d| d.filter_map(Result::ok).count())
+            .unwrap_or(0)
+    };
+
+    ok(&a, &["apply", "--auto-approve"]);
+    assert_eq!(count(), 1);
+
+    let plan = ok(&b, &["plan"]);
+    assert!(plan.stdout.contains("+ sandbox.app will be created"), "{plan}");
+    assert!(!plan.stdout.contains("adopt"), "{plan}");
+    ok(&b, &["apply", "--auto-approve"]);
+    assert_eq!(count(), 2, "B made its own workspace");
+
+    ok(&b, &["destroy", "--auto-approve"]);
+    assert_eq!(count(), 1, "B removed only its own");
+    let again = ok(&a, &["plan", "--detailed-exitcode"]);
+    assert!(
+        again.stdout.contains("No changes."),
+        "A's workspace is untouched: {again}"
+    );
+}

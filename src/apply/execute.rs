@@ -10,7 +10,7 @@ use super::Event;
 use crate::address::Address;
 use crate::desired::{Desired, DesiredResource};
 use crate::driver::packer::{ProgressKind, ProgressSink};
-use crate::driver::{DriverError, Made};
+use crate::driver::{DriverError, Made, Owner};
 use crate::observe::Drivers;
 use crate::plan::{Action, Change};
 use crate::profile::DriverKind;
@@ -64,6 +64,8 @@ pub struct Executor {
     events: mpsc::UnboundedSender<Event>,
     notes: mpsc::UnboundedSender<(String, Note)>,
     cancel: watch::Receiver<bool>,
+    /// Lineage of the state, written into every new workspace's marker.
+    lineage: String,
 }
 
 impl Executor {
@@ -85,7 +87,15 @@ impl Executor {
             events,
             notes,
             cancel,
+            lineage: String::new(),
         }
+    }
+
+    /// Marks new workspaces as made for the state of `lineage`.
+    #[must_use]
+    pub fn with_lineage(mut self, lineage: &str) -> Self {
+        self.lineage = lineage.to_string();
+        self
     }
 
     /// Progress of a long operation: shown live, and kept as a note when throttling admits it.
@@ -192,13 +202,17 @@ impl Executor {
 
     async fn create(&self, project: &str, resource: &DesiredResource) -> OpResult {
         let id = self.new_id();
+        let owner = Owner {
+            project: project.to_string(),
+            lineage: self.lineage.clone(),
+        };
         let result = match resource.driver {
             DriverKind::LocalWorkspace => {
                 let driver = self.drivers.local.clone();
-                let (project, resource, id) = (project.to_string(), resource.clone(), id.clone());
-                blocking(move || driver.create(&project, &resource, &id)).await
+                let (resource, id) = (resource.clone(), id.clone());
+                blocking(move || driver.create(&owner, &resource, &id)).await
             }
-            DriverKind::SshWorkspace => self.drivers.ssh.create(project, resource, &id).await,
+            DriverKind::SshWorkspace => self.drivers.ssh.create(&owner, resource, &id).await,
             DriverKind::Packer => {
                 let sink = self.progress_sink(&resource.address, &id);
                 self.drivers

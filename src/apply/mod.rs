@@ -97,10 +97,12 @@ impl Outcome {
 }
 
 /// Options of one apply.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ApplyOptions {
     /// Changes running at once.
     pub parallelism: usize,
+    /// Lineage of the state applied to (see [`crate::state::StateStore::ensure_lineage`]).
+    pub lineage: String,
 }
 
 /// Carries out `plan`. `records` are the project's records as observed when the
@@ -122,15 +124,18 @@ pub async fn apply<S: StateStore>(
         message,
     })?;
     let (notes_tx, mut notes_rx) = mpsc::unbounded_channel::<(String, Note)>();
-    let executor = Arc::new(Executor::new(
-        desired.clone(),
-        drivers,
-        known_ids,
-        records,
-        events.clone(),
-        notes_tx,
-        cancel.clone(),
-    ));
+    let executor = Arc::new(
+        Executor::new(
+            desired.clone(),
+            drivers,
+            known_ids,
+            records,
+            events.clone(),
+            notes_tx,
+            cancel.clone(),
+        )
+        .with_lineage(&options.lineage),
+    );
     let n = plan.changes.len();
     let mut waiting: Vec<usize> = (0..n).map(|i| graph.dependencies(i).len()).collect();
     let mut ready: BTreeSet<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();

@@ -181,9 +181,12 @@ pub async fn execute_with_cancel(
     } else {
         Mode::Lines { color }
     };
+    // Before the first marker is written: markers name the state that made them.
+    let lineage = store.ensure_lineage(&plan.project).await?;
     let reporter = tokio::spawn(report::run(rx, mode));
     let options = ApplyOptions {
         parallelism: usize::from(run.parallelism),
+        lineage,
     };
     let result = apply::apply(
         plan,

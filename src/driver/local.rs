@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use super::{DriverError, FoundWorkspace, MARKER_FILE, Made, Marker, workspace_dir_name};
+use super::{DriverError, FoundWorkspace, MARKER_FILE, Made, Marker, Owner, workspace_dir_name};
 use crate::desired::DesiredResource;
 use crate::repo::copy::sync_tree;
 use crate::repo::{DigestCache, Excludes, repo_digest};
@@ -133,7 +133,7 @@ impl LocalDriver {
     /// `.sbx-<id>.creating` holding at most a marker temp file is left; the next
     /// create or delete in that root removes it (the resource has no record nor
     /// marked workspace, so the next apply re-creates it).
-    pub fn create(&self, project: &str, resource: &DesiredResource, id: &str) -> Result<Made, DriverError> {
+    pub fn create(&self, owner: &Owner, resource: &DesiredResource, id: &str) -> Result<Made, DriverError> {
         let root = PathBuf::from(resource.input_str("workspace_root").unwrap_or("."));
         fs::create_dir_all(&root)
             .map_err(|e| DriverError::context(format!("cannot create workspace root {}", root.display()), e))?;
@@ -145,7 +145,8 @@ impl LocalDriver {
         let now = now_rfc3339();
         let mut marker = Marker {
             id: id.to_string(),
-            project: project.to_string(),
+            project: owner.project.clone(),
+            lineage: owner.lineage.clone(),
             address: resource.address.clone(),
             spec_hash: resource.spec_hash(),
             repo_digest: None,

@@ -24,6 +24,10 @@ pub struct Marker {
     pub id: String,
     /// The project that owns it.
     pub project: String,
+    /// Lineage of the state that made it: two checkouts of one manifest with
+    /// their own state never adopt or delete each other's workspaces.
+    #[serde(default)]
+    pub lineage: String,
     /// Its address in that project's manifest.
     pub address: Address,
     /// Spec hash when last applied.
@@ -41,6 +45,15 @@ pub struct Marker {
     pub created_at: String,
     /// RFC 3339.
     pub updated_at: String,
+}
+
+/// Whose a new workspace is: its project, and the lineage of the state recording it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    /// The project.
+    pub project: String,
+    /// The state's lineage.
+    pub lineage: String,
 }
 
 /// A workspace found by observing a location.

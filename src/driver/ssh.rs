@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{DriverError, FoundWorkspace, MARKER_FILE, Made, Marker, workspace_dir_name};
+use super::{DriverError, FoundWorkspace, MARKER_FILE, Made, Marker, Owner, workspace_dir_name};
 use crate::desired::{DesiredResource, LOCALHOST};
 use crate::remote::{Connection, SshPool, Target, quote};
 use crate::state::now_rfc3339;
@@ -173,7 +173,7 @@ impl SshDriver {
     /// synced. Caveats: killed before the rename, `.sbx-<id>.creating` with our
     /// marker is left (the next plan deletes it); after, the workspace has an
     /// incomplete marker (the next plan adopts and completes it).
-    pub async fn create(&self, project: &str, resource: &DesiredResource, id: &str) -> Result<Made, DriverError> {
+    pub async fn create(&self, owner: &Owner, resource: &DesiredResource, id: &str) -> Result<Made, DriverError> {
         let target = target_of(resource);
         let connection = self.connect(&target, connect_timeout_of(resource)).await?;
         let root = resource.input_str("workspace_root").unwrap_or("/build");
@@ -186,7 +186,8 @@ impl SshDriver {
         let now = now_rfc3339();
         let mut marker = Marker {
             id: id.to_string(),
-            project: project.to_string(),
+            project: owner.project.clone(),
+            lineage: owner.lineage.clone(),
             address: resource.address.clone(),
             spec_hash: resource.spec_hash(),
             repo_digest: None,

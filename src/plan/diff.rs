@@ -80,8 +80,10 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Change> {
     }
 
     // Workspaces of this project that nothing accounts for.
+    // Workspaces of this project that nothing accounts for, made for this state:
+    // another checkout's (another lineage) are never adopted or deleted here.
     for w in &observed.workspaces {
-        if claimed.contains(&w.path) {
+        if claimed.contains(&w.path) || !is_ours(w, observed) {
             continue;
         }
         let reason = if w.leftover {
@@ -342,6 +344,11 @@ pub fn location_of(resource: &DesiredResource) -> String {
     }
 }
 
+/// Whether a workspace was made for this state (its marker names our lineage).
+fn is_ours(w: &FoundWorkspace, observed: &Observed) -> bool {
+    !observed.lineage.is_empty() && w.marker.lineage == observed.lineage
+}
+
 /// Found workspaces (leftovers aside) by id and by address, so that the diff
 /// stays linear in the number of workspaces.
 struct FoundIndex<'a> {
@@ -356,8 +363,12 @@ impl<'a> FoundIndex<'a> {
             by_address: HashMap::new(),
         };
         for w in observed.workspaces.iter().filter(|w| !w.leftover) {
+            // A record finds its workspace by id, whoever made it (records move with state push/pull) ...
             index.by_id.entry(w.marker.id.as_str()).or_insert(w);
-            index.by_address.entry(&w.marker.address).or_default().push(w);
+            // ... but only this state's workspaces are adopted.
+            if is_ours(w, observed) {
+                index.by_address.entry(&w.marker.address).or_default().push(w);
+            }
         }
         index
     }
@@ -454,6 +465,7 @@ mod tests {
             marker: Marker {
                 id: id.into(),
                 project: "p".into(),
+                lineage: "L".into(),
                 address: address.clone(),
                 spec_hash: String::new(),
                 repo_digest: None,
@@ -466,6 +478,14 @@ mod tests {
         }
     }
 
+    /// What was observed in a state of lineage `L` (the found workspaces' too).
+    fn observed() -> Observed {
+        Observed {
+            lineage: "L".into(),
+            ..Observed::default()
+        }
+    }
+
     fn only(changes: &[Change]) -> &Change {
         assert_eq!(changes.len(), 1, "{changes:#?}");
         &changes[0]
@@ -474,7 +494,7 @@ mod tests {
     #[test]
     fn new_resource_is_created() {
         let r = resource("a", None);
-        let c = diff(&desired(vec![r]), &Observed::default());
+        let c = diff(&desired(vec![r]), &observed());
         assert_eq!(only(&c).action, Action::Create);
         assert_eq!(only(&c).reasons, ["new in manifest"]);
     }
@@ -482,7 +502,7 @@ mod tests {
     #[test]
     fn unchanged_resource_is_a_no_op() {
         let r = resource("a", Some("/repo"));
-        let mut o = Observed::default();
+        let mut o = observed();
         o.records
             .insert(r.address.clone(), record_of(&r, "x1", Some("sha256:1")));
         o.workspaces.push(found(&r.address, "x1", true));
@@ -494,7 +514,7 @@ mod tests {
     #[test]
     fn repo_change_is_an_update() {
         let r = resource("a", Some("/repo"));
-        let mut o = Observed::default();
+        let mut o = observed();
         o.records
             .insert(r.address.clone(), record_of(&r, "x1", Some("sha256:1")));
         o.workspaces.push(found(&r.address, "x1", true));
@@ -508,7 +528,7 @@ mod tests {
     #[test]
     fn missing_workspace_is_drift_and_re_created() {
         let r = resource("a", None);
-        let mut o = Observed::default();
+        let mut o = observed();
         o.records.insert(r.address.clone(), record_of(&r, "x1", None));
         let c = diff(&desired(vec![r]), &o);
         assert_eq!(only(&c).action, Action::Create);
@@ -523,7 +543,7 @@ mod tests {
     #[test]
     fn forcing_attribute_replaces() {
         let r = resource("a", None);
-        let mut o = Observed::default();
+        let mut o = observed();
         let mut rec = record_of(&r, "x1", None);
         rec.attributes
             .insert("inputs.workspace_root".into(), Value::String("/old".into()));
@@ -538,7 +558,7 @@ mod tests {
     #[test]
     fn marked_workspace_without_record_is_adopted() {
         let r = resource("a", None);
-        let mut o = Observed::default();
+        let mut o = observed();
         o.workspaces.push(found(&r.address, "x9", false));
         let c = diff(&desired(vec![r]), &o);
         assert_eq!(only(&c).action, Action::Update);
@@ -549,7 +569,7 @@ mod tests {
     #[test]
     fn removed_from_manifest_is_deleted_and_orphans_too() {
         let gone = resource("gone", None);
-        let mut o = Observed::default();
+        let mut o = observed();
         o.records.insert(gone.address.clone(), record_of(&gone, "x1", None));
         o.workspaces.push(found(&gone.address, "x1", true));
         o.workspaces.push(found(&Address::sandbox("stray"), "x2", true));
@@ -579,7 +599,7 @@ mod tests {
         let mut rec = record_of(&r, "i1", None);
         rec.facts.clear();
         rec.digests = [("template:build.pkr.hcl".to_string(), "sha256:1".to_string())].into();
-        let mut o = Observed::default();
+        let mut o = observed();
         o.records.insert(r.address.clone(), rec);
         o.template_digests.insert(
             r.address.clone(),
@@ -616,9 +636,23 @@ mod tests {
     }
 
     #[test]
+    fn another_states_workspaces_are_neither_adopted_nor_deleted() {
+        let r = resource("a", None);
+        let mut o = observed();
+        let mut theirs = found(&r.address, "x9", true);
+        theirs.marker.lineage = "OTHER".into();
+        o.workspaces.push(theirs);
+        let mut stray = found(&Address::sandbox("gone"), "x8", true);
+        stray.marker.lineage = "OTHER".into();
+        o.workspaces.push(stray);
+        let c = diff(&desired(vec![r]), &o);
+        assert_eq!(only(&c).action, Action::Create, "not adopted: {:?}", only(&c).reasons);
+    }
+
+    #[test]
     fn interrupted_workspace_is_updated() {
         let r = resource("a", None);
-        let mut o = Observed::default();
+        let mut o = observed();
         o.records.insert(r.address.clone(), record_of(&r, "x1", None));
         o.workspaces.push(found(&r.address, "x1", false));
         let c = diff(&desired(vec![r]), &o);

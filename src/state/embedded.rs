@@ -192,6 +192,15 @@ impl StateStore for EmbeddedStore {
         crate::fsutil::append_line(&path, &line).map_err(|e| self.io(&path, e))
     }
 
+    async fn ensure_lineage(&self, _project: &str) -> Result<String, StateError> {
+        let lineage = self.with_state(true, |state| state.lineage.clone())?;
+        if !lineage.is_empty() {
+            return Ok(lineage);
+        }
+        self.write(|_| {})?;
+        self.with_state(false, |state| state.lineage.clone())
+    }
+
     async fn notes(&self, id: &str, limit: usize) -> Result<Vec<Note>, StateError> {
         let path = self.notes_path(id);
         let text = match std::fs::read_to_string(&path) {

@@ -475,6 +475,11 @@ impl StateStore for HubStore {
             .map(|_| ())
     }
 
+    async fn ensure_lineage(&self, project: &str) -> Result<String, StateError> {
+        // The hub's lineage is set when its data folder is made.
+        Ok(self.load(project).await?.lineage)
+    }
+
     async fn notes(&self, id: &str, limit: usize) -> Result<Vec<Note>, StateError> {
         let list: NoteList = self
             .call(

@@ -109,6 +109,9 @@ pub trait StateStore: Send + Sync {
     fn add_note(&self, id: &str, note: &Note) -> impl Future<Output = Result<(), StateError>> + Send;
     /// The last `limit` notes of id `id`.
     fn notes(&self, id: &str, limit: usize) -> impl Future<Output = Result<Vec<Note>, StateError>> + Send;
+    /// The lineage of this state, set now if the state has none yet (before an
+    /// apply writes its first workspace marker).
+    fn ensure_lineage(&self, project: &str) -> impl Future<Output = Result<String, StateError>> + Send;
 }
 
 /// The time now, RFC 3339 in UTC with seconds.
@@ -210,6 +213,13 @@ impl StateStore for AnyStore {
         match self {
             AnyStore::Embedded(s) => s.notes(id, limit).await,
             AnyStore::Hub(s) => s.notes(id, limit).await,
+        }
+    }
+
+    async fn ensure_lineage(&self, project: &str) -> Result<String, StateError> {
+        match self {
+            AnyStore::Embedded(s) => s.ensure_lineage(project).await,
+            AnyStore::Hub(s) => s.ensure_lineage(project).await,
         }
     }
 }
