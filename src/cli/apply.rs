@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use sandboxer::address::Address;
 use sandboxer::apply::{self, ApplyOptions, Outcome};
 use sandboxer::desired::Desired;
-use sandboxer::observe::Drivers;
+use sandboxer::observe::{Drivers, Observed};
 use sandboxer::plan::render::{self, Style};
 use sandboxer::plan::{Action, PLAN_FORMAT_VERSION, Plan};
 use sandboxer::report::{self, Mode};
@@ -120,41 +120,24 @@ async fn apply_locked(
             eprintln!("Apply cancelled; nothing was changed.");
             return Ok(ExitCode::from(1));
         }
-        let known = common::known_ids(&observed);
-        let outcome = execute(
-            &plan,
-            desired,
-            observed.records,
-            known,
-            store,
-            drivers,
-            &opts.run,
-            settings,
-            color,
-        )
-        .await?;
-        finish(&outcome, settings)
+        execute(&plan, desired, observed, store, drivers, &opts.run, settings, color).await
     }
 }
 
-/// Walks a plan with a reporter attached.
+/// Walks a plan with a reporter attached; the closing summary decides the exit code.
 #[allow(clippy::too_many_arguments)]
 pub async fn execute(
     plan: &Plan,
     desired: Desired,
-    records: std::collections::BTreeMap<Address, sandboxer::state::Record>,
-    known: std::collections::HashSet<String>,
+    observed: Observed,
     store: &AnyStore,
     drivers: &Drivers,
     run: &RunOpts,
     settings: &Settings,
     color: bool,
-) -> anyhow::Result<Outcome> {
+) -> anyhow::Result<ExitCode> {
     let cancel = common::interrupt_handler(settings.quiet);
-    execute_with_cancel(
-        plan, desired, records, known, store, drivers, run, settings, color, cancel,
-    )
-    .await
+    execute_with_cancel(plan, desired, observed, store, drivers, run, settings, color, cancel).await
 }
 
 /// [`execute`] under a cancel signal the caller owns (`watch` shares one across cycles).
@@ -162,15 +145,14 @@ pub async fn execute(
 pub async fn execute_with_cancel(
     plan: &Plan,
     desired: Desired,
-    records: std::collections::BTreeMap<Address, sandboxer::state::Record>,
-    known: std::collections::HashSet<String>,
+    observed: Observed,
     store: &AnyStore,
     drivers: &Drivers,
     run: &RunOpts,
     settings: &Settings,
     color: bool,
     cancel: tokio::sync::watch::Receiver<bool>,
-) -> anyhow::Result<Outcome> {
+) -> anyhow::Result<ExitCode> {
     let (tx, rx) = mpsc::unbounded_channel();
     let mode = if run.json {
         Mode::Json
@@ -188,10 +170,12 @@ pub async fn execute_with_cancel(
         parallelism: usize::from(run.parallelism),
         lineage,
     };
+    let known = common::known_ids(&observed);
+    let desired = Arc::new(desired);
     let result = apply::apply(
         plan,
-        Arc::new(desired),
-        records,
+        desired,
+        observed.records,
         known,
         store,
         drivers.clone(),
@@ -201,11 +185,11 @@ pub async fn execute_with_cancel(
     )
     .await;
     let _ = reporter.await;
-    Ok(result?)
+    finish(&result?, settings)
 }
 
 /// The closing summary and exit code.
-pub fn finish(outcome: &Outcome, settings: &Settings) -> anyhow::Result<ExitCode> {
+fn finish(outcome: &Outcome, settings: &Settings) -> anyhow::Result<ExitCode> {
     let count = |a: Action| outcome.done.get(&a).copied().unwrap_or(0);
     let done = format!(
         "{} created, {} updated, {} replaced, {} deleted",

@@ -16,7 +16,7 @@ use sandboxer::plan::{self, Action};
 use sandboxer::profile::{DriverKind, InputValue};
 
 use super::Settings;
-use super::apply::{RunOpts, execute, finish};
+use super::apply::{RunOpts, execute};
 use super::common::{self, StateArg};
 use super::output::Hinted;
 
@@ -205,20 +205,7 @@ async fn create_locked(
         .into());
     }
     let plan = plan::make(&desired, &observed, std::slice::from_ref(address));
-    let known = common::known_ids(&observed);
-    let outcome = execute(
-        &plan,
-        desired,
-        observed.records,
-        known,
-        store,
-        drivers,
-        &opts.run,
-        settings,
-        color,
-    )
-    .await?;
-    let code = finish(&outcome, settings)?;
+    let code = execute(&plan, desired, observed, store, drivers, &opts.run, settings, color).await?;
     let snapshot = sandboxer::state::StateStore::load(store, &plan.project).await?;
     if let Some(record) = snapshot.records.get(address) {
         let workspace = record.facts.get("workspace").cloned().unwrap_or_default();
@@ -298,20 +285,7 @@ async fn destroy_one(
         if !settings.quiet && !run.json {
             super::plan::print_data(&plan::render::text(&plan, plan::render::Style { color }))?;
         }
-        let known = common::known_ids(&observed);
-        let outcome = execute(
-            &plan,
-            desired,
-            observed.records,
-            known,
-            store,
-            drivers,
-            run,
-            settings,
-            color,
-        )
-        .await?;
-        finish(&outcome, settings)
+        execute(&plan, desired, observed, store, drivers, run, settings, color).await
     };
     common::locked(store, &project, "destroy", run.lock_timeout, work).await
 }

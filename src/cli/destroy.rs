@@ -8,7 +8,7 @@ use clap::Args;
 use sandboxer::plan::render::{self, Style};
 
 use super::Settings;
-use super::apply::{RunOpts, execute, finish};
+use super::apply::{RunOpts, execute};
 use super::common::{self, ManifestArg};
 use super::validate::load_desired;
 
@@ -87,20 +87,7 @@ async fn destroy_locked(
             eprintln!("Destroy cancelled; nothing was changed.");
             return Ok(ExitCode::from(1));
         }
-        let known = common::known_ids(&observed);
-        let outcome = execute(
-            &plan,
-            desired,
-            observed.records,
-            known,
-            store,
-            drivers,
-            &opts.run,
-            settings,
-            color,
-        )
-        .await?;
-        finish(&outcome, settings)
+        execute(&plan, desired, observed, store, drivers, &opts.run, settings, color).await
     }
 }
 

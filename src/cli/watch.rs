@@ -195,22 +195,12 @@ async fn cycle(
         if !settings.quiet && !opts.run.json {
             super::plan::print_data(&render::text(&plan, Style { color }))?;
         }
-        let known = common::known_ids(&observed);
         let (store, drivers) = (&store, &drivers);
-        let outcome = execute_with_cancel(
-            &plan,
-            desired,
-            observed.records,
-            known,
-            store,
-            drivers,
-            &opts.run,
-            settings,
-            color,
-            stop,
+        execute_with_cancel(
+            &plan, desired, observed, store, drivers, &opts.run, settings, color, stop,
         )
-        .await?;
-        super::apply::finish(&outcome, settings).map(|_| ())
+        .await
+        .map(|_| ())
     };
     // Another apply may be running: wait for it a while rather than fail the cycle.
     let timeout = opts.run.lock_timeout.max(Duration::from_secs(30));
