@@ -68,25 +68,12 @@ pub fn run(opts: &Opts, settings: &Settings, color: bool) -> anyhow::Result<Exit
     let state_dir = settings.state_dir_for(&manifest_dir);
     let store = common::store(settings, &state_dir, desired.hub.as_ref())?;
     let drivers = common::drivers(&state_dir, settings);
-    common::runtime()?.block_on(async {
-        let result = run_locked(opts, settings, color, saved, desired, &store, &drivers).await;
-        drivers.ssh.pool().close().await;
-        result
-    })
-}
-
-async fn run_locked(
-    opts: &Opts,
-    settings: &Settings,
-    color: bool,
-    saved: Option<Plan>,
-    desired: Desired,
-    store: &AnyStore,
-    drivers: &Drivers,
-) -> anyhow::Result<ExitCode> {
     let project = desired.project.clone();
-    let work = apply_locked(opts, settings, color, saved, desired, store, drivers);
-    common::locked(store, &project, "apply", opts.run.lock_timeout, work).await
+    let work = apply_locked(opts, settings, color, saved, desired, &store, &drivers);
+    common::run_with(
+        &drivers,
+        common::locked(&store, &project, "apply", opts.run.lock_timeout, work),
+    )
 }
 
 async fn apply_locked(
@@ -98,30 +85,28 @@ async fn apply_locked(
     store: &AnyStore,
     drivers: &Drivers,
 ) -> anyhow::Result<ExitCode> {
-    {
-        let (plan, observed) = match saved {
-            Some(plan) => {
-                check_saved(&plan, &desired, store).await?;
-                let observed = common::observe(&desired, store, drivers).await?;
-                (plan, observed)
-            }
-            None => common::plan(&desired, store, drivers, &opts.targets).await?,
-        };
-        if !plan.summary.has_changes() {
-            if !settings.quiet {
-                println!("{}", render::NO_CHANGES);
-            }
-            return Ok(ExitCode::SUCCESS);
+    let (plan, observed) = match saved {
+        Some(plan) => {
+            check_saved(&plan, &desired, store).await?;
+            let observed = common::observe(&desired, store, drivers).await?;
+            (plan, observed)
         }
-        if !opts.run.json && !settings.quiet {
-            super::plan::print_data(&render::text(&plan, Style { color }))?;
+        None => common::plan(&desired, store, drivers, &opts.targets).await?,
+    };
+    if !plan.summary.has_changes() {
+        if !settings.quiet {
+            println!("{}", render::NO_CHANGES);
         }
-        if !opts.run.auto_approve && opts.plan.is_none() && !common::confirm("Do you want to perform these actions?")? {
-            eprintln!("Apply cancelled; nothing was changed.");
-            return Ok(ExitCode::from(1));
-        }
-        execute(&plan, desired, observed, store, drivers, &opts.run, settings, color).await
+        return Ok(ExitCode::SUCCESS);
     }
+    if !opts.run.json && !settings.quiet {
+        super::plan::print_data(&render::text(&plan, Style { color }))?;
+    }
+    if !opts.run.auto_approve && opts.plan.is_none() && !common::confirm("Do you want to perform these actions?")? {
+        eprintln!("Apply cancelled; nothing was changed.");
+        return Ok(ExitCode::from(1));
+    }
+    execute(&plan, desired, observed, store, drivers, &opts.run, settings, color).await
 }
 
 /// Walks a plan with a reporter attached; the closing summary decides the exit code.

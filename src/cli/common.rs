@@ -89,6 +89,16 @@ impl StateArg {
     }
 }
 
+/// Runs a command's `work` on a fresh runtime, then closes the ssh masters the
+/// run opened, whatever `work` returned.
+pub fn run_with<T>(drivers: &Drivers, work: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    runtime()?.block_on(async {
+        let result = work.await;
+        drivers.ssh.pool().close().await;
+        result
+    })
+}
+
 /// A tokio runtime for one command.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()

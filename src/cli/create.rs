@@ -163,25 +163,12 @@ pub fn run(opts: &Opts, settings: &Settings, color: bool) -> anyhow::Result<Exit
         resources: BTreeMap::from([(address.clone(), resource)]),
     };
     let drivers = common::drivers(&state_dir, settings);
-    common::runtime()?.block_on(async {
-        let result = create(opts, settings, color, desired, &address, &store, &drivers).await;
-        drivers.ssh.pool().close().await;
-        result
-    })
-}
-
-async fn create(
-    opts: &Opts,
-    settings: &Settings,
-    color: bool,
-    desired: Desired,
-    address: &Address,
-    store: &sandboxer::state::AnyStore,
-    drivers: &sandboxer::observe::Drivers,
-) -> anyhow::Result<ExitCode> {
     let project = desired.project.clone();
-    let work = create_locked(opts, settings, color, desired, address, store, drivers);
-    common::locked(store, &project, "create", opts.run.lock_timeout, work).await
+    let work = create_locked(opts, settings, color, desired, &address, &store, &drivers);
+    common::run_with(
+        &drivers,
+        common::locked(&store, &project, "create", opts.run.lock_timeout, work),
+    )
 }
 
 async fn create_locked(
@@ -224,11 +211,6 @@ async fn create_locked(
         };
         super::plan::print_data(&text)?;
     }
-    debug_assert!(
-        plan.changes
-            .iter()
-            .all(|c| c.address == *address || c.action == Action::Delete)
-    );
     Ok(code)
 }
 
@@ -242,11 +224,7 @@ pub fn destroy_by_id(
 ) -> anyhow::Result<ExitCode> {
     let store = state.store(settings)?;
     let drivers = common::drivers(&state.state_dir(settings), settings);
-    common::runtime()?.block_on(async {
-        let result = destroy_one(id, run, settings, color, &store, &drivers).await;
-        drivers.ssh.pool().close().await;
-        result
-    })
+    common::run_with(&drivers, destroy_one(id, run, settings, color, &store, &drivers))
 }
 
 async fn destroy_one(

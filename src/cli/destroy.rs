@@ -39,24 +39,12 @@ pub fn run(opts: &Opts, settings: &Settings, color: bool) -> anyhow::Result<Exit
     let state_dir = settings.state_dir_for(&manifest.dir());
     let store = common::store(settings, &state_dir, desired.hub.as_ref())?;
     let drivers = common::drivers(&state_dir, settings);
-    common::runtime()?.block_on(async {
-        let result = destroy(opts, settings, color, desired, &store, &drivers).await;
-        drivers.ssh.pool().close().await;
-        result
-    })
-}
-
-async fn destroy(
-    opts: &Opts,
-    settings: &Settings,
-    color: bool,
-    desired: sandboxer::desired::Desired,
-    store: &sandboxer::state::AnyStore,
-    drivers: &sandboxer::observe::Drivers,
-) -> anyhow::Result<ExitCode> {
     let project = desired.project.clone();
-    let work = destroy_locked(opts, settings, color, desired, store, drivers);
-    common::locked(store, &project, "destroy", opts.run.lock_timeout, work).await
+    let work = destroy_locked(opts, settings, color, desired, &store, &drivers);
+    common::run_with(
+        &drivers,
+        common::locked(&store, &project, "destroy", opts.run.lock_timeout, work),
+    )
 }
 
 async fn destroy_locked(
@@ -67,28 +55,26 @@ async fn destroy_locked(
     store: &sandboxer::state::AnyStore,
     drivers: &sandboxer::observe::Drivers,
 ) -> anyhow::Result<ExitCode> {
-    {
-        let (mut plan, observed) = common::plan(&desired, store, drivers, &[]).await?;
-        say_why(&mut plan.changes);
-        if !plan.summary.has_changes() {
-            if !settings.quiet {
-                println!("Nothing to destroy: project {} has no resources.", plan.project);
-            }
-            return Ok(ExitCode::SUCCESS);
+    let (mut plan, observed) = common::plan(&desired, store, drivers, &[]).await?;
+    say_why(&mut plan.changes);
+    if !plan.summary.has_changes() {
+        if !settings.quiet {
+            println!("Nothing to destroy: project {} has no resources.", plan.project);
         }
-        if !opts.run.json && !settings.quiet {
-            super::plan::print_data(&render::text(&plan, Style { color }))?;
-        }
-        let question = format!(
-            "Do you really want to destroy all {} resources of project {}?",
-            plan.summary.delete, plan.project
-        );
-        if !opts.run.auto_approve && !common::confirm(&question)? {
-            eprintln!("Destroy cancelled; nothing was changed.");
-            return Ok(ExitCode::from(1));
-        }
-        execute(&plan, desired, observed, store, drivers, &opts.run, settings, color).await
+        return Ok(ExitCode::SUCCESS);
     }
+    if !opts.run.json && !settings.quiet {
+        super::plan::print_data(&render::text(&plan, Style { color }))?;
+    }
+    let question = format!(
+        "Do you really want to destroy all {} resources of project {}?",
+        plan.summary.delete, plan.project
+    );
+    if !opts.run.auto_approve && !common::confirm(&question)? {
+        eprintln!("Destroy cancelled; nothing was changed.");
+        return Ok(ExitCode::from(1));
+    }
+    execute(&plan, desired, observed, store, drivers, &opts.run, settings, color).await
 }
 
 /// In a destroy, records go because the operator asked, not because the manifest lost them.

@@ -48,11 +48,7 @@ pub fn run(opts: &Opts, settings: &Settings, color: bool) -> anyhow::Result<Exit
     let state_dir = settings.state_dir_for(&opts.manifest.dir());
     let store = common::store(settings, &state_dir, desired.hub.as_ref())?;
     let drivers = common::drivers(&state_dir, settings);
-    let (plan, observed) = common::runtime()?.block_on(async {
-        let result = common::plan(&desired, &store, &drivers, &opts.targets).await;
-        drivers.ssh.pool().close().await;
-        result
-    })?;
+    let (plan, observed) = common::run_with(&drivers, common::plan(&desired, &store, &drivers, &opts.targets))?;
     if let Some(path) = &opts.out {
         save(&plan, path)?;
     }

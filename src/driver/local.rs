@@ -142,19 +142,7 @@ impl LocalDriver {
         let staging = root.join(format!(".{}.creating", workspace_dir_name(id)));
         fs::create_dir(&staging)
             .map_err(|e| DriverError::context(format!("cannot create {}", staging.display()), e))?;
-        let now = now_rfc3339();
-        let mut marker = Marker {
-            id: id.to_string(),
-            project: owner.project.clone(),
-            lineage: owner.lineage.clone(),
-            address: resource.address.clone(),
-            spec_hash: resource.spec_hash(),
-            repo_digest: None,
-            complete: false,
-            setup_pending: !resource.setup.is_empty(),
-            created_at: now.clone(),
-            updated_at: now,
-        };
+        let mut marker = Marker::new(owner, resource, id);
         write_marker(&staging, &marker)?;
         if final_path.exists() {
             return Err(DriverError(format!(

@@ -47,6 +47,26 @@ pub struct Marker {
     pub updated_at: String,
 }
 
+impl Marker {
+    /// The marker of a workspace being made for `resource`: incomplete, and with
+    /// the profile's setup still to run if it has one.
+    pub fn new(owner: &Owner, resource: &crate::desired::DesiredResource, id: &str) -> Self {
+        let now = crate::state::now_rfc3339();
+        Marker {
+            id: id.to_string(),
+            project: owner.project.clone(),
+            lineage: owner.lineage.clone(),
+            address: resource.address.clone(),
+            spec_hash: resource.spec_hash(),
+            repo_digest: None,
+            complete: false,
+            setup_pending: !resource.setup.is_empty(),
+            created_at: now.clone(),
+            updated_at: now,
+        }
+    }
+}
+
 /// Whose a new workspace is: its project, and the lineage of the state recording it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Owner {

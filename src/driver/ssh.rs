@@ -183,19 +183,7 @@ impl SshDriver {
             parent(&path).trim_end_matches('/'),
             workspace_dir_name(id)
         );
-        let now = now_rfc3339();
-        let mut marker = Marker {
-            id: id.to_string(),
-            project: owner.project.clone(),
-            lineage: owner.lineage.clone(),
-            address: resource.address.clone(),
-            spec_hash: resource.spec_hash(),
-            repo_digest: None,
-            complete: false,
-            setup_pending: !resource.setup.is_empty(),
-            created_at: now.clone(),
-            updated_at: now,
-        };
+        let mut marker = Marker::new(owner, resource, id);
         let json = serde_json::to_string(&marker).map_err(|e| DriverError::context("cannot encode marker", e))?;
         let script = format!(
             "mkdir -p -- {root} {parent} && mkdir -- {staging} && printf '%s\\n' {json} > {staging}/{m} && \
