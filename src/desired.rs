@@ -9,10 +9,9 @@ use sha2::{Digest, Sha256};
 
 use crate::address::{Address, ResourceKind};
 use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
+use crate::driver::DriverName;
 use crate::manifest::{HubSpec, LoadedManifest};
-use crate::profile::{
-    Catalog, DriverKind, InputValue, Profile, ResolveContext, ResolvedInputs, SyncSpec, Value, resolve,
-};
+use crate::profile::{Catalog, InputValue, Profile, ResolveContext, ResolvedInputs, SyncSpec, Value, resolve};
 use crate::safety;
 
 /// Host that means "run from this machine".
@@ -25,8 +24,9 @@ pub struct DesiredResource {
     pub address: Address,
     /// Profile name.
     pub profile: String,
-    /// The profile's driver.
-    pub driver: DriverKind,
+    /// The driver that carries it out (the profile's; `ssh-workspace` for an
+    /// image in mode attach, which is a workspace on that VM).
+    pub driver: DriverName,
     /// Where sandboxer runs from to reach the VM.
     pub host: String,
     /// Resolved inputs.
@@ -41,6 +41,9 @@ pub struct DesiredResource {
     pub setup: Vec<String>,
     /// Inputs whose change replaces the resource.
     pub forces_replace: BTreeSet<String>,
+    /// Rebuilt, never patched: any change of any input replaces it (an image
+    /// that Packer builds).
+    pub immutable: bool,
 }
 
 impl DesiredResource {
@@ -66,7 +69,7 @@ impl DesiredResource {
     /// Attributes whose change replaces rather than updates. Every input of an
     /// image does: an image is rebuilt, never patched.
     pub fn replace_attributes(&self) -> BTreeSet<String> {
-        if self.is_packer_build() {
+        if self.immutable {
             return self.attributes().into_keys().collect();
         }
         let mut names: BTreeSet<String> = ["profile".to_string(), "host".to_string()].into();
@@ -94,11 +97,6 @@ impl DesiredResource {
     /// The VM this resource lives on or builds, if any.
     pub fn vm(&self) -> Option<&str> {
         self.input_str("vm").or_else(|| self.input_str("vm_name"))
-    }
-
-    /// Whether this is an image that Packer builds (rather than an attach).
-    pub fn is_packer_build(&self) -> bool {
-        self.driver == DriverKind::Packer && self.input_str("mode") != Some("attach")
     }
 }
 
@@ -135,6 +133,31 @@ pub struct BuildContext {
     pub default_local_root: PathBuf,
     /// The port registry when the manifest does not name one (`SANDBOXER_PORT_REGISTRY`).
     pub port_registry: Option<PathBuf>,
+    /// The drivers this sandboxer has (a profile naming another is refused);
+    /// empty means the built-in ones.
+    pub drivers: BTreeSet<DriverName>,
+}
+
+impl BuildContext {
+    /// Whether a driver of that name can be used.
+    fn knows(&self, driver: &DriverName) -> bool {
+        if self.drivers.is_empty() {
+            crate::driver::Registry::builtin_names().contains(driver)
+        } else {
+            self.drivers.contains(driver)
+        }
+    }
+
+    fn driver_names(&self) -> Vec<String> {
+        if self.drivers.is_empty() {
+            crate::driver::Registry::builtin_names()
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        } else {
+            self.drivers.iter().map(ToString::to_string).collect()
+        }
+    }
 }
 
 /// How a resource entry looks, whatever section it is in.
@@ -371,8 +394,23 @@ pub fn build_entry(
         );
         return Err(problems);
     };
-    match (entry.address.kind, profile.driver) {
-        (ResourceKind::Image, DriverKind::Packer) | (ResourceKind::Sandbox, _) => {}
+    if !ctx.knows(&profile.driver) {
+        problems.push(
+            reporter
+                .at(
+                    &format!("{key_path}.profile"),
+                    format!(
+                        "{} uses driver `{}`, which this sandboxer does not have",
+                        profile.name, profile.driver
+                    ),
+                )
+                .with_hint(format!("drivers: {}", ctx.driver_names().join(", "))),
+        );
+        return Err(problems);
+    }
+    match (entry.address.kind, &profile.driver) {
+        (ResourceKind::Image, driver) if *driver == DriverName::PACKER => {}
+        (ResourceKind::Sandbox, _) => {}
         (ResourceKind::Image, driver) => problems.push(
             reporter
                 .at(
@@ -393,7 +431,7 @@ pub fn build_entry(
         problems.push(reporter.at(&at, p.message).with_optional_hint(p.hint));
     }
     problems.extend(check_driver_rules(reporter, key_path, profile, &inputs));
-    if profile.driver == DriverKind::LocalWorkspace && !inputs.values.contains_key("workspace_root") {
+    if profile.driver == DriverName::LOCAL_WORKSPACE && !inputs.values.contains_key("workspace_root") {
         let root = ctx.default_local_root.to_string_lossy().into_owned();
         inputs.values.insert("workspace_root".into(), Value::String(root));
         inputs
@@ -404,16 +442,17 @@ pub fn build_entry(
         return Err(problems);
     }
     // A packer entry in mode attach is a workspace on that VM, like profile.vm-haskell-build.
-    let attach =
-        profile.driver == DriverKind::Packer && inputs.values.get("mode").and_then(Value::as_str) == Some("attach");
+    let packer = profile.driver == DriverName::PACKER;
+    let attach = packer && inputs.values.get("mode").and_then(Value::as_str) == Some("attach");
     Ok(DesiredResource {
         address: entry.address.clone(),
         profile: profile.name.clone(),
         driver: if attach {
-            DriverKind::SshWorkspace
+            DriverName::SSH_WORKSPACE
         } else {
-            profile.driver
+            profile.driver.clone()
         },
+        immutable: packer && !attach,
         host,
         inputs,
         depends_on: BTreeSet::new(),
@@ -439,7 +478,7 @@ fn check_driver_rules(
 ) -> Vec<Diagnostic> {
     let mut problems = Vec::new();
     let get = |name: &str| inputs.values.get(name).and_then(Value::as_str);
-    if profile.driver == DriverKind::Packer && get("mode") != Some("attach") && get("packer_template").is_none() {
+    if profile.driver == DriverName::PACKER && get("mode") != Some("attach") && get("packer_template").is_none() {
         problems.push(
             reporter
                 .at(
@@ -487,8 +526,7 @@ pub fn apply_registry(
     resource: &mut DesiredResource,
     registry: &crate::port_registry::LoadedRegistry,
 ) -> Result<(), Diagnostic> {
-    let takes_port = resource.driver == DriverKind::SshWorkspace
-        || (resource.driver == DriverKind::Packer && !resource.is_packer_build());
+    let takes_port = resource.driver == DriverName::SSH_WORKSPACE;
     if !takes_port {
         return Ok(());
     }
@@ -538,7 +576,7 @@ pub fn apply_registry(
 fn check_images(loaded: &LoadedManifest, resources: &BTreeMap<Address, DesiredResource>) -> Vec<Diagnostic> {
     let mut seen: BTreeMap<&str, &Address> = BTreeMap::new();
     let mut problems = Vec::new();
-    for r in resources.values().filter(|r| r.is_packer_build()) {
+    for r in resources.values().filter(|r| r.immutable) {
         let Some(vm) = r.vm() else { continue };
         if let Some(first) = seen.insert(vm, &r.address) {
             problems.push(
@@ -558,11 +596,11 @@ fn check_images(loaded: &LoadedManifest, resources: &BTreeMap<Address, DesiredRe
 pub fn infer_image_dependencies(resources: &mut BTreeMap<Address, DesiredResource>) {
     let builders: BTreeMap<String, Address> = resources
         .values()
-        .filter(|r| r.is_packer_build())
+        .filter(|r| r.immutable)
         .filter_map(|r| r.vm().map(|vm| (vm.to_string(), r.address.clone())))
         .collect();
     for r in resources.values_mut() {
-        if r.is_packer_build() {
+        if r.immutable {
             continue;
         }
         if let Some(image) = r.vm().and_then(|vm| builders.get(vm)) {

@@ -27,4 +27,5 @@ pub mod safety;
 pub mod schema;
 pub mod source_map;
 pub mod state;
+pub mod task;
 pub mod watch;

@@ -8,11 +8,11 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    let color = cli::output::init(&args.global);
-    match cli::run(args, color) {
+    let colors = cli::output::init(&args.global);
+    match cli::run(args, colors) {
         Ok(code) => code,
         Err(error) => {
-            cli::output::print_error(&error, color);
+            cli::output::print_error(&error, colors.stderr);
             ExitCode::from(1)
         }
     }

@@ -1,31 +1,32 @@
 //! Observe: what is really there now. State records, merged with what the
-//! drivers find (workspaces and their markers, repo digests), batched per location.
+//! drivers find: one call per driver and location, all at once, plus the
+//! current digest of every repo that a resource syncs.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 
 use crate::address::Address;
-use crate::desired::Desired;
-use crate::driver::FoundWorkspace;
-use crate::driver::local::{self, LocalDriver};
-use crate::driver::packer::{self, PackerDriver};
-use crate::driver::ssh::{self, Lookup, SshDriver};
-use crate::profile::DriverKind;
-use crate::remote::Target;
+use crate::desired::{Desired, DesiredResource};
+use crate::driver::{DriverError, DriverName, FoundWorkspace, Location, Registry, Scope};
+use crate::plan::Reason;
 use crate::state::{Record, Snapshot};
 
-/// The drivers of one run.
-#[derive(Debug, Clone)]
-pub struct Drivers {
-    /// Local workspaces.
-    pub local: LocalDriver,
-    /// Workspaces on VMs over ssh.
-    pub ssh: SshDriver,
-    /// Images built by Packer.
-    pub packer: PackerDriver,
+/// Why a repo's digest could not be taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DigestError(pub String);
+
+/// One observe call: a driver at a location.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Site {
+    /// The driver.
+    pub driver: DriverName,
+    /// The location.
+    pub location: Location,
 }
 
 /// Records and facts, as found at plan time.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Observed {
     /// Lineage of the state read.
     pub lineage: String,
@@ -33,29 +34,51 @@ pub struct Observed {
     pub serial: u64,
     /// The project's records.
     pub records: BTreeMap<Address, Record>,
+    /// Where each desired resource lives, as its driver says.
+    pub locations: BTreeMap<Address, Location>,
     /// Workspaces of the project found at every location looked at.
     pub workspaces: Vec<FoundWorkspace>,
     /// Current repo digest of each desired resource that syncs a repo.
-    pub repo_digests: BTreeMap<Address, Result<String, String>>,
-    /// Locations that could not be looked at, with why.
-    pub location_errors: BTreeMap<String, String>,
-    /// Template files and their digests now, for each image Packer builds.
-    pub template_digests: BTreeMap<Address, Result<BTreeMap<String, String>, String>>,
-    /// Recorded artifact files of each image that are gone or changed.
-    pub missing_artifacts: BTreeMap<Address, Vec<String>>,
+    pub repo_digests: BTreeMap<Address, Result<String, DigestError>>,
+    /// Sites that could not be looked at, with why.
+    pub location_errors: BTreeMap<Site, DriverError>,
+    /// Reasons drivers found to make a recorded resource anew (an image's template changed).
+    pub replace_reasons: BTreeMap<Address, Vec<Reason>>,
 }
 
-/// The location a record's workspace is at.
-pub fn record_location(record: &Record) -> String {
+impl Observed {
+    /// Every id in use: records and markers found. New ids avoid them all.
+    pub fn known_ids(&self) -> std::collections::HashSet<String> {
+        self.records
+            .values()
+            .map(|r| r.id.clone())
+            .chain(self.workspaces.iter().map(|w| w.marker.id.clone()))
+            .collect()
+    }
+
+    /// Why the site of a desired resource could not be observed, if it could not.
+    pub fn site_error(&self, resource: &DesiredResource) -> Option<(&Location, &DriverError)> {
+        let location = self.locations.get(&resource.address)?;
+        let site = Site {
+            driver: resource.driver.clone(),
+            location: location.clone(),
+        };
+        self.location_errors.get(&site).map(|e| (location, e))
+    }
+}
+
+/// Where a record's workspace is; records of drivers without workspaces (images)
+/// are here.
+pub fn record_location(record: &Record) -> Location {
     record
         .facts
         .get("location")
-        .cloned()
-        .unwrap_or_else(|| local::LOCATION.to_string())
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(Location::Local)
 }
 
 /// Looks at every location the desired state or the records point to.
-pub async fn observe(desired: &Desired, snapshot: Snapshot, drivers: &Drivers) -> Observed {
+pub async fn observe(desired: &Desired, snapshot: Snapshot, drivers: &Registry, cache_dir: &Path) -> Observed {
     let mut observed = Observed {
         lineage: snapshot.lineage,
         serial: snapshot.serial,
@@ -63,125 +86,148 @@ pub async fn observe(desired: &Desired, snapshot: Snapshot, drivers: &Drivers) -
         ..Observed::default()
     };
 
-    let mut local_roots: BTreeSet<String> = desired
-        .resources
-        .values()
-        .filter(|r| r.driver == DriverKind::LocalWorkspace)
-        .filter_map(|r| r.input_str("workspace_root").map(str::to_string))
-        .collect();
-    local_roots.extend(
-        observed
-            .records
-            .values()
-            .filter(|r| r.driver == DriverKind::LocalWorkspace)
-            .filter_map(|r| r.facts.get("root").cloned()),
-    );
-
-    let local = drivers.local.clone();
-    let project = desired.project.clone();
-    let found = tokio::task::spawn_blocking(move || local.observe(&project, &local_roots)).await;
-    match found {
-        Ok(Ok(found)) => observed.workspaces.extend(found),
-        Ok(Err(e)) => {
-            observed.location_errors.insert(local::LOCATION.into(), e.to_string());
-        }
-        Err(e) => {
-            observed
-                .location_errors
-                .insert(local::LOCATION.into(), format!("observe task failed: {e}"));
-        }
-    }
-
-    // One remote command per VM, all VMs at once.
-    let mut lookups: BTreeMap<Target, Lookup> = BTreeMap::new();
-    for r in desired
-        .resources
-        .values()
-        .filter(|r| r.driver == DriverKind::SshWorkspace)
-    {
-        let lookup = lookups.entry(ssh::target_of(r)).or_default();
-        lookup.roots.extend(r.input_str("workspace_root").map(str::to_string));
-        lookup.dirs.extend(r.input_str("workspace_dir").map(str::to_string));
-        lookup.timeout = lookup.timeout.max(ssh::connect_timeout_of(r));
-    }
-    for r in observed
-        .records
-        .values()
-        .filter(|r| r.driver == DriverKind::SshWorkspace)
-    {
-        let Some(target) = Target::from_location(&record_location(r)) else {
-            continue;
+    // Who is where: desired resources by their driver's word, records where they were made.
+    let mut sites: BTreeMap<Site, (Vec<DesiredResource>, Vec<Record>)> = BTreeMap::new();
+    for r in desired.resources.values() {
+        let Ok(driver) = drivers.get(&r.driver) else {
+            continue; // validate refuses unknown drivers; nothing to observe for one
         };
-        let lookup = lookups.entry(target).or_default();
-        lookup.roots.extend(r.facts.get("root").cloned());
-        lookup.dirs.extend(r.facts.get("workspace").cloned());
-        if lookup.timeout.is_zero() {
-            lookup.timeout = ssh::DEFAULT_CONNECT_TIMEOUT;
-        }
+        let location = driver.location(r);
+        observed.locations.insert(r.address.clone(), location.clone());
+        let site = Site {
+            driver: r.driver.clone(),
+            location,
+        };
+        sites.entry(site).or_default().0.push(r.clone());
     }
+    for r in observed.records.values() {
+        let site = Site {
+            driver: r.driver.clone(),
+            location: record_location(r),
+        };
+        sites.entry(site).or_default().1.push(r.clone());
+    }
+
+    // One call per site, all at once. A task that ends without an answer (a
+    // panic) fails its site as an unreachable VM would: nothing is planned on a guess.
     let mut tasks = tokio::task::JoinSet::new();
-    for (target, lookup) in lookups {
-        let driver = drivers.ssh.clone();
-        let project = desired.project.clone();
-        tasks.spawn(async move {
-            let result = driver.observe(&project, &target, &lookup).await;
-            (target, result)
-        });
-    }
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok((_, Ok(found))) => observed.workspaces.extend(found),
-            Ok((target, Err(e))) => {
-                observed.location_errors.insert(target.location(), e.to_string());
+    let mut spawned: HashMap<tokio::task::Id, Site> = HashMap::new();
+    for (site, (resources, records)) in sites {
+        let driver = match drivers.get(&site.driver) {
+            Ok(driver) => driver.clone(),
+            Err(e) => {
+                observed.location_errors.insert(site, e);
+                continue;
             }
-            Err(e) => tracing::error!("an observe task failed: {e}"),
+        };
+        let project = desired.project.clone();
+        let task_site = site.clone();
+        let handle = tasks.spawn(async move {
+            let resources: Vec<&DesiredResource> = resources.iter().collect();
+            let records: Vec<&Record> = records.iter().collect();
+            let scope = Scope {
+                project: &project,
+                location: &task_site.location,
+                desired: &resources,
+                records: &records,
+            };
+            driver.observe(scope).await
+        });
+        spawned.insert(handle.id(), site);
+    }
+    while let Some(joined) = tasks.join_next_with_id().await {
+        let (site, result) = match joined {
+            Ok((id, result)) => (spawned.remove(&id), result),
+            Err(e) => (spawned.remove(&e.id()), Err(DriverError::task("observe", e))),
+        };
+        let Some(site) = site else { continue };
+        match result {
+            Ok(found) => {
+                observed.workspaces.extend(found.workspaces);
+                observed.replace_reasons.extend(found.replace_reasons);
+            }
+            Err(e) => {
+                observed.location_errors.insert(site, e);
+            }
         }
     }
     observed
         .workspaces
         .sort_by(|a, b| (&a.location, &a.path).cmp(&(&b.location, &b.path)));
 
-    // Images: template files now, and whether recorded artifacts are still there.
-    for r in desired.resources.values().filter(|r| r.is_packer_build()) {
-        if let Some(template) = r.input_str("packer_template") {
-            observed.template_digests.insert(
-                r.address.clone(),
-                packer::template_digests(std::path::Path::new(template)),
-            );
-        }
-    }
-    for r in observed.records.values().filter(|r| r.driver == DriverKind::Packer) {
-        let missing = packer::missing_artifacts(&r.facts);
-        if !missing.is_empty() {
-            observed.missing_artifacts.insert(r.address.clone(), missing);
-        }
-    }
+    observed.repo_digests = repo_digests(desired, cache_dir).await;
+    observed
+}
 
-    // One digest per distinct (repo, excludes): many sandboxes often sync one repo.
-    let mut by_source: HashMap<(String, Vec<String>), Vec<Address>> = HashMap::new();
-    let mut sample = HashMap::new();
+/// A repo folder and the excludes it is synced with.
+type RepoSource = (String, Vec<String>);
+
+/// One digest per distinct (repo, excludes): many sandboxes often sync one repo.
+/// A digest that could not be taken is an error of each sandbox that syncs it.
+async fn repo_digests(desired: &Desired, cache_dir: &Path) -> BTreeMap<Address, Result<String, DigestError>> {
+    let mut by_source: HashMap<RepoSource, Vec<Address>> = HashMap::new();
     for r in desired.resources.values() {
         if let Some(repo) = r.input_str("repo") {
             let key = (repo.to_string(), r.sync.excludes.clone());
-            sample.entry(key.clone()).or_insert_with(|| r.clone());
             by_source.entry(key).or_default().push(r.address.clone());
         }
     }
-    let local = drivers.local.clone();
+    let sources: Vec<RepoSource> = by_source.keys().cloned().collect();
+    let cache_dir: PathBuf = cache_dir.to_path_buf();
     let digests = tokio::task::spawn_blocking(move || {
-        sample
+        sources
             .into_iter()
-            .map(|(key, r)| (key, local.repo_digest(&r)))
+            .map(|key| {
+                let digest = crate::repo::cached_repo_digest(&cache_dir, Path::new(&key.0), &key.1)
+                    .map_err(|e| DigestError(format!("cannot read repo: {e}")));
+                (key, digest)
+            })
             .collect::<HashMap<_, _>>()
     })
     .await
-    .unwrap_or_default();
+    .map_err(|e| {
+        DigestError(format!(
+            "the repo digest task failed: {}",
+            crate::task::join_error_text(e)
+        ))
+    });
+    spread_digests(by_source, digests)
+}
+
+/// Each sandbox gets the digest of its source, or the error that kept it from being taken.
+fn spread_digests(
+    by_source: HashMap<RepoSource, Vec<Address>>,
+    digests: Result<HashMap<RepoSource, Result<String, DigestError>>, DigestError>,
+) -> BTreeMap<Address, Result<String, DigestError>> {
+    let mut out = BTreeMap::new();
     for (key, addresses) in by_source {
-        if let Some(Some(digest)) = digests.get(&key) {
-            for address in addresses {
-                observed.repo_digests.insert(address, digest.clone());
-            }
+        let digest = match &digests {
+            Ok(digests) => digests
+                .get(&key)
+                .cloned()
+                .unwrap_or_else(|| Err(DigestError("no digest was taken".into()))),
+            Err(e) => Err(e.clone()),
+        };
+        for address in addresses {
+            out.insert(address, digest.clone());
         }
     }
-    observed
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_digest_task_is_an_error_of_every_sandbox_syncing_that_repo() {
+        let key = ("/repo".to_string(), Vec::new());
+        let by_source: HashMap<_, _> = [(key, vec![Address::sandbox("a"), Address::sandbox("b")])].into();
+        let failed = DigestError("the repo digest task failed: panicked: x".into());
+        let spread = spread_digests(by_source, Err(failed.clone()));
+        assert_eq!(spread.len(), 2);
+        for digest in spread.values() {
+            assert_eq!(digest, &Err(failed.clone()));
+        }
+    }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::desired::Desired;
-use crate::profile::DriverKind;
+use crate::driver::DriverName;
 
 /// What a watch cycle looks at.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -37,7 +37,7 @@ impl WatchSet {
                     set.trees.insert(PathBuf::from(path));
                 }
             }
-            if r.driver == DriverKind::LocalWorkspace
+            if r.driver == DriverName::LOCAL_WORKSPACE
                 && let Some(root) = r.input_str("workspace_root")
             {
                 set.ignored.insert(PathBuf::from(root));

@@ -1,5 +1,5 @@
-//! One change through its driver: what it does to the workspace and what the
-//! state must record afterwards.
+//! One change (or one batch of changes at one location) through its driver:
+//! what it does to the world and what the state must record afterwards.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -9,12 +9,11 @@ use tokio::sync::{mpsc, watch};
 use super::Event;
 use crate::address::Address;
 use crate::desired::{Desired, DesiredResource};
-use crate::driver::packer::{ProgressKind, ProgressSink};
-use crate::driver::{DriverError, Made, Owner};
-use crate::observe::Drivers;
+use crate::driver::{
+    BatchItem, Driver, DriverError, Made, Owner, ProgressKind, ProgressSink, Registry, Removal, Request,
+};
+use crate::observe::Site;
 use crate::plan::{Action, Change};
-use crate::profile::DriverKind;
-use crate::remote::Target;
 use crate::state::{Note, Record, now_rfc3339};
 
 /// What the state must do after a change.
@@ -29,7 +28,7 @@ pub enum RecordUpdate {
 }
 
 /// The result of one change.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct OpResult {
     /// The state update, also when the change failed half-way.
     pub record: RecordUpdate,
@@ -40,17 +39,28 @@ pub struct OpResult {
     /// Lines for the resource's notes.
     pub notes: Vec<String>,
     /// Why it failed.
-    pub error: Option<String>,
+    pub error: Option<DriverError>,
 }
 
 impl OpResult {
-    fn failed(record: RecordUpdate, id: Option<String>, error: DriverError) -> Self {
+    /// A change that failed.
+    pub fn failed(record: RecordUpdate, id: Option<String>, error: DriverError) -> Self {
         OpResult {
             record,
             id,
             workspace: None,
             notes: Vec::new(),
-            error: Some(error.0),
+            error: Some(error),
+        }
+    }
+
+    fn done(record: RecordUpdate, id: Option<String>) -> Self {
+        OpResult {
+            record,
+            id,
+            workspace: None,
+            notes: Vec::new(),
+            error: None,
         }
     }
 }
@@ -58,44 +68,50 @@ impl OpResult {
 /// Runs changes; shared by the walker's tasks.
 pub struct Executor {
     desired: Arc<Desired>,
-    drivers: Drivers,
+    drivers: Registry,
     ids: Mutex<HashSet<String>>,
     records: BTreeMap<Address, Record>,
     events: mpsc::UnboundedSender<Event>,
     notes: mpsc::UnboundedSender<(String, Note)>,
     cancel: watch::Receiver<bool>,
+    owner: Owner,
+}
+
+/// What an executor needs besides the drivers.
+pub struct ExecutorParts {
+    /// The desired state applied.
+    pub desired: Arc<Desired>,
+    /// Every id in use (records and markers found): new ids avoid them.
+    pub known_ids: HashSet<String>,
+    /// The project's records as observed.
+    pub records: BTreeMap<Address, Record>,
     /// Lineage of the state, written into every new workspace's marker.
-    lineage: String,
+    pub lineage: String,
+    /// Where events go.
+    pub events: mpsc::UnboundedSender<Event>,
+    /// Where progress notes go.
+    pub notes: mpsc::UnboundedSender<(String, Note)>,
+    /// The operator's interrupt.
+    pub cancel: watch::Receiver<bool>,
 }
 
 impl Executor {
     /// An executor for one apply.
-    pub fn new(
-        desired: Arc<Desired>,
-        drivers: Drivers,
-        known_ids: HashSet<String>,
-        records: BTreeMap<Address, Record>,
-        events: mpsc::UnboundedSender<Event>,
-        notes: mpsc::UnboundedSender<(String, Note)>,
-        cancel: watch::Receiver<bool>,
-    ) -> Self {
+    pub fn new(drivers: Registry, parts: ExecutorParts) -> Self {
+        let owner = Owner {
+            project: parts.desired.project.clone(),
+            lineage: parts.lineage,
+        };
         Executor {
-            desired,
+            desired: parts.desired,
             drivers,
-            ids: Mutex::new(known_ids),
-            records,
-            events,
-            notes,
-            cancel,
-            lineage: String::new(),
+            ids: Mutex::new(parts.known_ids),
+            records: parts.records,
+            events: parts.events,
+            notes: parts.notes,
+            cancel: parts.cancel,
+            owner,
         }
-    }
-
-    /// Marks new workspaces as made for the state of `lineage`.
-    #[must_use]
-    pub fn with_lineage(mut self, lineage: &str) -> Self {
-        self.lineage = lineage.to_string();
-        self
     }
 
     /// Progress of a long operation: shown live, and kept as a note when throttling admits it.
@@ -111,12 +127,7 @@ impl Executor {
             }
             if keep {
                 let level = if kind == ProgressKind::Error { "error" } else { "info" };
-                let note = Note {
-                    at: now_rfc3339(),
-                    address: address.clone(),
-                    level: level.into(),
-                    text: text.to_string(),
-                };
+                let note = Note::new(&address, level, text);
                 let _ = notes.send((id.clone(), note));
             }
         })
@@ -133,66 +144,80 @@ impl Executor {
         }
     }
 
+    fn request<'a>(&'a self, resource: &'a DesiredResource, id: &'a str) -> Request<'a> {
+        Request {
+            owner: &self.owner,
+            resource,
+            id,
+            progress: self.progress_sink(&resource.address, id),
+            cancel: self.cancel.clone(),
+        }
+    }
+
+    fn driver_of(&self, resource: &DesiredResource) -> Result<&Arc<dyn Driver>, DriverError> {
+        self.drivers.get(&resource.driver)
+    }
+
+    /// The site whose driver takes this change in a batch with others there, if any.
+    pub fn batch_site(&self, change: &Change) -> Option<Site> {
+        if !matches!(change.action, Action::Create | Action::Update) {
+            return None;
+        }
+        let resource = self.desired.resources.get(&change.address)?;
+        let driver = self.driver_of(resource).ok()?;
+        driver.batches().then(|| Site {
+            driver: resource.driver.clone(),
+            location: driver.location(resource),
+        })
+    }
+
     /// Carries out one change.
     pub async fn execute(&self, change: &Change) -> OpResult {
-        let project = self.desired.project.clone();
-        let resource = self.desired.resources.get(&change.address).cloned();
+        let resource = self.desired.resources.get(&change.address);
         match (change.action, resource) {
-            (Action::NoOp, _) => OpResult {
-                record: RecordUpdate::Keep,
-                id: change.id.clone(),
-                workspace: None,
-                notes: Vec::new(),
-                error: None,
-            },
+            (Action::NoOp, _) => OpResult::done(RecordUpdate::Keep, change.id.clone()),
             (Action::Delete, _) => {
-                let result = self.delete(&project, change).await;
+                let result = self.delete(change, None).await;
                 // An orphan delete (no record of this id) leaves the record of the address alone.
                 let recorded = self
                     .records
                     .get(&change.address)
                     .is_some_and(|r| Some(&r.id) == change.id.as_ref());
-                let record = if recorded {
-                    RecordUpdate::Remove
-                } else {
-                    RecordUpdate::Keep
-                };
                 match result {
-                    Ok(()) => OpResult {
-                        record,
-                        id: change.id.clone(),
-                        workspace: None,
-                        notes: Vec::new(),
-                        error: None,
-                    },
+                    Ok(()) if recorded => OpResult::done(RecordUpdate::Remove, change.id.clone()),
+                    Ok(()) => OpResult::done(RecordUpdate::Keep, change.id.clone()),
                     Err(e) => OpResult::failed(RecordUpdate::Keep, change.id.clone(), e),
                 }
             }
             (action, None) => OpResult::failed(
                 RecordUpdate::Keep,
                 change.id.clone(),
-                DriverError(format!("{} is not in the manifest; cannot {action} it", change.address)),
+                DriverError::other(format!("{} is not in the manifest; cannot {action} it", change.address)),
             ),
-            (Action::Create, Some(resource)) => self.create(&project, &resource).await,
+            (Action::Create, Some(resource)) => self.create(resource).await,
             (Action::Update, Some(resource)) => {
                 let (Some(id), Some(workspace)) = (change.id.clone(), change.workspace.clone()) else {
-                    return self.create(&project, &resource).await;
+                    return self.create(resource).await;
                 };
-                let result = self.run_update(&resource, &workspace.path, &id).await;
+                let result = match self.driver_of(resource) {
+                    Ok(driver) => driver.update(self.request(resource, &id), &workspace).await,
+                    Err(e) => Err(e),
+                };
                 match result {
-                    Ok(made) => self.made(&resource, id, made),
+                    Ok(made) => self.made(resource, id, made),
                     Err(e) => OpResult::failed(RecordUpdate::Keep, Some(id), e),
                 }
             }
             (Action::Replace, Some(resource)) => {
-                if let Err(e) = self.delete(&project, change).await {
+                if let Err(e) = self.delete(change, Some(resource)).await {
                     return OpResult::failed(RecordUpdate::Keep, change.id.clone(), e);
                 }
-                let mut result = self.create(&project, &resource).await;
-                // The old workspace is gone: the record must not claim it. An image's
-                // delete removes nothing (its artifacts stay), so its record of the last
-                // good build stays: the next plan rebuilds it and re-makes its dependents.
-                if result.error.is_some() && resource.driver != DriverKind::Packer {
+                let mut result = self.create(resource).await;
+                // The old workspace is gone: the record must not claim it. A resource
+                // without a workspace (an image: its delete removes nothing) keeps its
+                // record of the last good build: the next plan rebuilds it and re-makes
+                // its dependents.
+                if result.error.is_some() && change.workspace.is_some() {
                     result.record = RecordUpdate::Remove;
                 }
                 result
@@ -200,26 +225,63 @@ impl Executor {
         }
     }
 
-    async fn create(&self, project: &str, resource: &DesiredResource) -> OpResult {
-        let id = self.new_id();
-        let owner = Owner {
-            project: project.to_string(),
-            lineage: self.lineage.clone(),
+    /// Carries out creates and updates of one site together; one result per change, in order.
+    pub async fn execute_batch(&self, site: &Site, changes: &[Change]) -> Vec<OpResult> {
+        let Ok(driver) = self.drivers.get(&site.driver) else {
+            let mut results = Vec::new();
+            for change in changes {
+                results.push(self.execute(change).await);
+            }
+            return results;
         };
-        let result = match resource.driver {
-            DriverKind::LocalWorkspace => {
-                let driver = self.drivers.local.clone();
-                let (resource, id) = (resource.clone(), id.clone());
-                blocking(move || driver.create(&owner, &resource, &id)).await
+        // Each item's id: the workspace's for an update, a new one for a create.
+        let mut planned: Vec<(&DesiredResource, String, Option<crate::plan::WorkspaceRef>)> = Vec::new();
+        let mut results: Vec<Option<OpResult>> = Vec::new();
+        for change in changes {
+            match self.desired.resources.get(&change.address) {
+                Some(resource) => {
+                    let (id, workspace) = match (change.action, &change.id, &change.workspace) {
+                        (Action::Update, Some(id), Some(w)) => (id.clone(), Some(w.clone())),
+                        _ => (self.new_id(), None),
+                    };
+                    planned.push((resource, id, workspace));
+                    results.push(None);
+                }
+                None => results.push(Some(self.execute(change).await)),
             }
-            DriverKind::SshWorkspace => self.drivers.ssh.create(&owner, resource, &id).await,
-            DriverKind::Packer => {
-                let sink = self.progress_sink(&resource.address, &id);
-                self.drivers
-                    .packer
-                    .build(resource, &id, sink, self.cancel.clone())
-                    .await
-            }
+        }
+        let items: Vec<BatchItem<'_>> = planned
+            .iter()
+            .map(|(resource, id, workspace)| BatchItem {
+                request: self.request(resource, id),
+                workspace: workspace.clone(),
+            })
+            .collect();
+        let mut outcomes = driver.apply_batch(&site.location, items).await.into_iter();
+        let mut planned = planned.into_iter();
+        for slot in results.iter_mut().filter(|r| r.is_none()) {
+            let Some((resource, id, _)) = planned.next() else { break };
+            *slot = Some(match outcomes.next() {
+                Some(Ok(made)) => self.made(resource, id, made),
+                Some(Err(e)) => OpResult::failed(RecordUpdate::Keep, Some(id), e),
+                None => OpResult::failed(
+                    RecordUpdate::Keep,
+                    Some(id),
+                    DriverError::other(format!("the {} driver returned no result for this change", site.driver)),
+                ),
+            });
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| OpResult::failed(RecordUpdate::Keep, None, DriverError::other("no result"))))
+            .collect()
+    }
+
+    async fn create(&self, resource: &DesiredResource) -> OpResult {
+        let id = self.new_id();
+        let result = match self.driver_of(resource) {
+            Ok(driver) => driver.create(self.request(resource, &id)).await,
+            Err(e) => Err(e),
         };
         match result {
             Ok(made) => self.made(resource, id, made),
@@ -228,48 +290,19 @@ impl Executor {
         }
     }
 
-    async fn run_update(&self, resource: &DesiredResource, path: &str, id: &str) -> Result<Made, DriverError> {
-        match resource.driver {
-            DriverKind::LocalWorkspace => {
-                let driver = self.drivers.local.clone();
-                let (resource, path, id) = (resource.clone(), path.to_string(), id.to_string());
-                blocking(move || driver.update(&resource, &path, &id)).await
-            }
-            DriverKind::SshWorkspace => self.drivers.ssh.update(resource, path, id).await,
-            DriverKind::Packer => {
-                let sink = self.progress_sink(&resource.address, id);
-                self.drivers.packer.build(resource, id, sink, self.cancel.clone()).await
-            }
-        }
-    }
-
-    async fn delete(&self, project: &str, change: &Change) -> Result<(), DriverError> {
-        // An image has no workspace: its record is forgotten; its artifacts belong to
-        // the operator and stay.
-        let Some(workspace) = change.workspace.clone() else {
-            return Ok(()); // nothing on disk: only the record goes
+    /// Removes the workspace a change acts on, through the driver that made it,
+    /// where it is: a replace may move a sandbox to another driver or VM.
+    async fn delete(&self, change: &Change, resource: Option<&DesiredResource>) -> Result<(), DriverError> {
+        let Some(workspace) = &change.workspace else {
+            return Ok(()); // nothing made (an image): only the record goes
         };
-        // Where the workspace is, not the driver the manifest wants now, says how to
-        // remove it: a replace may move a sandbox from this machine to a VM or back.
-        if workspace.location == crate::driver::local::LOCATION {
-            let driver = self.drivers.local.clone();
-            let project = project.to_string();
-            return blocking(move || driver.delete(&project, &workspace.path, &workspace.id)).await;
-        }
-        let target = Target::from_location(&workspace.location)
-            .ok_or_else(|| DriverError(format!("cannot tell which VM `{}` is", workspace.location)))?;
-        let timeout = self
-            .desired
-            .resources
-            .get(&change.address)
-            .filter(|r| r.driver == DriverKind::SshWorkspace)
-            .map_or(
-                crate::driver::ssh::DEFAULT_CONNECT_TIMEOUT,
-                crate::driver::ssh::connect_timeout_of,
-            );
-        self.drivers
-            .ssh
-            .delete(project, &target, &workspace.path, &workspace.id, timeout)
+        let driver = self.drivers.get(&workspace.driver)?;
+        driver
+            .delete(Removal {
+                project: &self.owner.project,
+                workspace,
+                resource,
+            })
             .await
     }
 
@@ -282,39 +315,25 @@ impl Executor {
             .filter(|r| r.id == id)
             .map(|r| r.created_at.clone())
             .unwrap_or_else(|| now.clone());
-        let mut facts = made.facts.clone();
-        match resource.driver {
-            DriverKind::LocalWorkspace => {
-                facts.insert("workspace".into(), made.path.clone());
-                facts.insert("location".into(), crate::driver::local::LOCATION.into());
+        let mut facts = made.facts;
+        if !made.path.is_empty() {
+            facts.insert("workspace".into(), made.path.clone());
+            if let Ok(driver) = self.driver_of(resource) {
+                facts.insert("location".into(), driver.location(resource).to_string());
             }
-            DriverKind::SshWorkspace => {
-                facts.insert("workspace".into(), made.path.clone());
-                facts.insert("location".into(), crate::plan::diff::location_of(resource));
-            }
-            DriverKind::Packer => {
-                if let Some(vm) = resource.vm() {
-                    facts.insert("vm".into(), vm.to_string());
-                }
-            }
-        }
-        if resource.driver != DriverKind::Packer
-            && let Some(root) = resource.input_str("workspace_root")
-        {
-            facts.insert("root".into(), root.to_string());
         }
         let record = Record {
             address: resource.address.clone(),
             id: id.clone(),
             profile: resource.profile.clone(),
-            driver: resource.driver,
+            driver: resource.driver.clone(),
             attributes: resource.attributes(),
             spec_hash: resource.spec_hash(),
             digests: made
                 .repo_digest
                 .iter()
                 .map(|d| ("repo".to_string(), d.clone()))
-                .chain(made.digests.clone())
+                .chain(made.digests)
                 .collect(),
             facts,
             depends_on: resource.depends_on.iter().cloned().collect(),
@@ -329,12 +348,4 @@ impl Executor {
             error: None,
         }
     }
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, DriverError> + Send + 'static,
-) -> Result<T, DriverError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|e| Err(DriverError(format!("driver task failed: {e}"))))
 }

@@ -4,9 +4,10 @@
 //! A failed change skips its dependents (transitively), never unrelated changes.
 //! Cancellation drains: no new change starts, running ones finish and are saved.
 
+mod error;
 mod execute;
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,12 +16,14 @@ use tokio::task::JoinSet;
 
 use crate::address::Address;
 use crate::desired::Desired;
-use crate::observe::Drivers;
+use crate::driver::{DriverError, Registry};
+use crate::observe::Observed;
 use crate::plan::graph::ChangeGraph;
 use crate::plan::{Action, Plan};
-use crate::state::{Note, Record, StateError, StateStore, now_rfc3339};
+use crate::state::{Note, StateStore};
 
-pub use execute::{Executor, OpResult, RecordUpdate};
+pub use error::ApplyError;
+pub use execute::{Executor, ExecutorParts, OpResult, RecordUpdate};
 
 /// What the reporter hears.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +75,42 @@ pub enum Event {
         /// The failed dependency.
         because: Address,
     },
+    /// Something the operator should know that is not a change's outcome (a
+    /// note that could not be saved, an interrupt).
+    Notice {
+        /// What to say.
+        message: String,
+    },
+}
+
+/// A change that failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The resource.
+    pub address: Address,
+    /// The error and its causes, in words.
+    pub error: String,
+    /// What the operator can do, when there is something to say.
+    pub hint: Option<String>,
+}
+
+impl Failure {
+    fn of(address: &Address, error: &DriverError) -> Self {
+        let mut text = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            let more = cause.to_string();
+            if !text.contains(&more) {
+                text = format!("{text}: {more}");
+            }
+            source = cause.source();
+        }
+        Failure {
+            address: address.clone(),
+            error: text,
+            hint: error.hint(),
+        }
+    }
 }
 
 /// The result of an apply.
@@ -80,7 +119,7 @@ pub struct Outcome {
     /// Changes done, by action.
     pub done: BTreeMap<Action, usize>,
     /// Failed changes with their error.
-    pub failed: Vec<(Address, String)>,
+    pub failed: Vec<Failure>,
     /// Changes skipped because a dependency failed.
     pub skipped: Vec<Address>,
     /// Changes not started because the apply was interrupted.
@@ -99,48 +138,65 @@ impl Outcome {
 /// Options of one apply.
 #[derive(Debug, Clone)]
 pub struct ApplyOptions {
-    /// Changes running at once.
+    /// Changes (or batches of changes at one location) running at once.
     pub parallelism: usize,
     /// Lineage of the state applied to (see [`crate::state::StateStore::ensure_lineage`]).
     pub lineage: String,
 }
 
-/// Carries out `plan`. `records` are the project's records as observed when the
-/// plan was made; `known_ids` every id in use (records and markers found).
-#[allow(clippy::too_many_arguments)]
+/// Everything one apply works on.
+pub struct Job<'a, S: StateStore> {
+    /// The plan to carry out.
+    pub plan: &'a Plan,
+    /// The desired state it was made from.
+    pub desired: Arc<Desired>,
+    /// What was observed when it was made (records, ids in use).
+    pub observed: Observed,
+    /// Where records and notes go.
+    pub store: &'a S,
+    /// The drivers.
+    pub drivers: Registry,
+    /// How.
+    pub options: ApplyOptions,
+}
+
+/// Changes running together: one, or a batch at one site; and their start.
+type Running = JoinSet<Vec<(usize, OpResult, Duration)>>;
+
+/// Carries out a plan; events go to `events`, `cancel` drains.
 pub async fn apply<S: StateStore>(
-    plan: &Plan,
-    desired: Arc<Desired>,
-    records: BTreeMap<Address, Record>,
-    known_ids: HashSet<String>,
-    store: &S,
-    drivers: Drivers,
-    options: ApplyOptions,
+    job: Job<'_, S>,
     events: mpsc::UnboundedSender<Event>,
     mut cancel: watch::Receiver<bool>,
-) -> Result<Outcome, StateError> {
-    let graph = ChangeGraph::build(&plan.changes).map_err(|message| StateError::Io {
-        path: "plan".into(),
-        message,
-    })?;
+) -> Result<Outcome, ApplyError> {
+    let Job {
+        plan,
+        desired,
+        observed,
+        store,
+        drivers,
+        options,
+    } = job;
+    let graph = ChangeGraph::build(&plan.changes)?;
     let (notes_tx, mut notes_rx) = mpsc::unbounded_channel::<(String, Note)>();
-    let executor = Arc::new(
-        Executor::new(
-            desired.clone(),
-            drivers,
-            known_ids,
-            records,
-            events.clone(),
-            notes_tx,
-            cancel.clone(),
-        )
-        .with_lineage(&options.lineage),
-    );
+    let executor = Arc::new(Executor::new(
+        drivers,
+        ExecutorParts {
+            desired,
+            known_ids: observed.known_ids(),
+            records: observed.records,
+            lineage: options.lineage.clone(),
+            events: events.clone(),
+            notes: notes_tx,
+            cancel: cancel.clone(),
+        },
+    ));
     let n = plan.changes.len();
     let mut waiting: Vec<usize> = (0..n).map(|i| graph.dependencies(i).len()).collect();
     let mut ready: BTreeSet<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
     let mut settled = vec![false; n];
-    let mut running: JoinSet<(usize, OpResult, Duration)> = JoinSet::new();
+    let mut running: Running = JoinSet::new();
+    let mut in_task: HashMap<tokio::task::Id, (Vec<usize>, Instant)> = HashMap::new();
     let mut outcome = Outcome::default();
     let parallelism = options.parallelism.max(1);
     let mut draining = *cancel.borrow();
@@ -152,75 +208,105 @@ pub async fn apply<S: StateStore>(
         }
         while !draining && running.len() < parallelism {
             let Some(i) = ready.pop_first() else { break };
-            let change = plan.changes[i].clone();
-            if change.action == Action::NoOp {
+            if plan.changes[i].action == Action::NoOp {
                 settled[i] = true;
                 release(&graph, i, &mut waiting, &mut ready, &settled);
                 continue;
             }
-            let _ = events.send(Event::Started {
-                address: change.address.clone(),
-                action: change.action,
-            });
+            // Creates and updates at one site of a batching driver go together.
+            let site = executor.batch_site(&plan.changes[i]);
+            let mut group = vec![i];
+            if let Some(site) = &site {
+                let same: Vec<usize> = ready
+                    .iter()
+                    .copied()
+                    .filter(|&j| executor.batch_site(&plan.changes[j]).as_ref() == Some(site))
+                    .collect();
+                for j in same {
+                    ready.remove(&j);
+                    group.push(j);
+                }
+            }
+            for &g in &group {
+                let _ = events.send(Event::Started {
+                    address: plan.changes[g].address.clone(),
+                    action: plan.changes[g].action,
+                });
+            }
             let executor = executor.clone();
-            running.spawn(async move {
+            let changes: Vec<crate::plan::Change> = group.iter().map(|&g| plan.changes[g].clone()).collect();
+            let indices = group.clone();
+            let handle = running.spawn(async move {
                 let started = Instant::now();
-                let result = executor.execute(&change).await;
-                (i, result, started.elapsed())
+                let results = match &site {
+                    Some(site) => executor.execute_batch(site, &changes).await,
+                    None => vec![executor.execute(&changes[0]).await],
+                };
+                let elapsed = started.elapsed();
+                indices.into_iter().zip(results).map(|(i, r)| (i, r, elapsed)).collect()
             });
+            in_task.insert(handle.id(), (group, Instant::now()));
         }
         if running.is_empty() {
             break;
         }
         tokio::select! {
-            joined = running.join_next() => {
+            joined = running.join_next_with_id() => {
                 let Some(joined) = joined else { continue };
-                let (i, result, elapsed) = match joined {
-                    Ok(r) => r,
+                let results = match joined {
+                    Ok((id, results)) => {
+                        in_task.remove(&id);
+                        results
+                    }
                     Err(e) => {
-                        // A panicking driver is a bug; it fails only its own change.
-                        tracing::error!("a change task failed: {e}");
-                        continue;
+                        // A panic is a bug; it fails its own changes (and so skips their
+                        // dependents), nothing else. What it left is found by the next plan.
+                        let Some((group, started)) = in_task.remove(&e.id()) else { continue };
+                        let message = crate::task::join_error_text(e);
+                        group
+                            .into_iter()
+                            .map(|i| {
+                                let failure = DriverError::Task { task: "change".into(), message: message.clone() };
+                                (i, OpResult::failed(RecordUpdate::Keep, plan.changes[i].id.clone(), failure), started.elapsed())
+                            })
+                            .collect()
                     }
                 };
-                settled[i] = true;
-                let change = &plan.changes[i];
-                save(store, &plan.project, &change.address, &result.record).await?;
-                if let Some(id) = result.id.as_deref() {
-                    for text in &result.notes {
-                        let note = Note { at: now_rfc3339(), address: change.address.clone(), level: "info".into(), text: text.clone() };
-                        if let Err(e) = store.add_note(id, &note).await {
-                            tracing::warn!("note for {} not saved: {e}", change.address);
+                for (i, result, elapsed) in results {
+                    settled[i] = true;
+                    let change = &plan.changes[i];
+                    save(store, &plan.project, &change.address, &result.record).await?;
+                    if let Some(id) = result.id.as_deref() {
+                        for text in &result.notes {
+                            add_note(store, id, Note::new(&change.address, "info", text), &events).await;
                         }
                     }
-                }
-                match result.error {
-                    None => {
-                        *outcome.done.entry(change.action).or_default() += 1;
-                        let _ = events.send(Event::Finished {
-                            address: change.address.clone(),
-                            action: change.action,
-                            id: result.id.clone(),
-                            workspace: result.workspace.clone(),
-                            elapsed,
-                        });
-                        release(&graph, i, &mut waiting, &mut ready, &settled);
-                    }
-                    Some(error) => {
-                        if let Some(id) = result.id.as_deref() {
-                            let note = Note { at: now_rfc3339(), address: change.address.clone(), level: "error".into(), text: error.clone() };
-                            let _ = store.add_note(id, &note).await;
+                    match result.error {
+                        None => {
+                            *outcome.done.entry(change.action).or_default() += 1;
+                            let _ = events.send(Event::Finished {
+                                address: change.address.clone(),
+                                action: change.action,
+                                id: result.id.clone(),
+                                workspace: result.workspace.clone(),
+                                elapsed,
+                            });
+                            release(&graph, i, &mut waiting, &mut ready, &settled);
                         }
-                        let _ = events.send(Event::Failed { address: change.address.clone(), action: change.action, error: error.clone(), elapsed });
-                        outcome.failed.push((change.address.clone(), error));
-                        skip_dependents(plan, &graph, i, &mut settled, &mut outcome, &events);
+                        Some(error) => {
+                            let failure = Failure::of(&change.address, &error);
+                            if let Some(id) = result.id.as_deref() {
+                                add_note(store, id, Note::new(&change.address, "error", &failure.error), &events).await;
+                            }
+                            let _ = events.send(Event::Failed { address: change.address.clone(), action: change.action, error: failure.error.clone(), elapsed });
+                            outcome.failed.push(failure);
+                            skip_dependents(plan, &graph, i, &mut settled, &mut outcome, &events);
+                        }
                     }
                 }
             }
             Some((id, note)) = notes_rx.recv() => {
-                if let Err(e) = store.add_note(&id, &note).await {
-                    tracing::warn!("note for {} not saved: {e}", note.address);
-                }
+                add_note(store, &id, note, &events).await;
             }
             changed = cancel.changed(), if !draining => {
                 if changed.is_err() || *cancel.borrow() {
@@ -232,7 +318,7 @@ pub async fn apply<S: StateStore>(
     }
     // Notes sent by the last changes before they finished.
     while let Ok((id, note)) = notes_rx.try_recv() {
-        let _ = store.add_note(&id, &note).await;
+        add_note(store, &id, note, &events).await;
     }
     outcome.interrupted |= draining;
     for (i, done) in settled.iter().enumerate() {
@@ -241,6 +327,17 @@ pub async fn apply<S: StateStore>(
         }
     }
     Ok(outcome)
+}
+
+/// Saves a progress note; one that cannot be saved is said, not swallowed (the
+/// change itself is not failed for it).
+async fn add_note<S: StateStore>(store: &S, id: &str, note: Note, events: &mpsc::UnboundedSender<Event>) {
+    if let Err(e) = store.add_note(id, &note).await {
+        tracing::warn!("note for {} not saved: {e}", note.address);
+        let _ = events.send(Event::Notice {
+            message: format!("warning: a note for {} was not saved: {e}", note.address),
+        });
+    }
 }
 
 /// Marks change `i` done for its dependents; those with nothing left to wait for become ready.
@@ -285,7 +382,7 @@ async fn save<S: StateStore>(
     project: &str,
     address: &Address,
     update: &RecordUpdate,
-) -> Result<(), StateError> {
+) -> Result<(), crate::state::StateError> {
     match update {
         RecordUpdate::Put(record) => store.put(project, record).await.map(|_| ()),
         RecordUpdate::Remove => store.remove(project, address).await.map(|_| ()),

@@ -12,13 +12,16 @@ use serde_json::json;
 use sandboxer::address::{Address, ResourceKind};
 use sandboxer::desired::{self, BuildContext, Desired, EntrySpec, Reporter};
 use sandboxer::diagnostic::{Diagnostic, Diagnostics};
-use sandboxer::plan::{self, Action};
-use sandboxer::profile::{DriverKind, InputValue};
+use sandboxer::driver::DriverName;
+use sandboxer::plan;
+use sandboxer::profile::InputValue;
+use sandboxer::state::{AnyStore, StateStore};
 
 use super::Settings;
-use super::apply::{RunOpts, execute};
-use super::common::{self, StateArg};
-use super::output::Hinted;
+use super::args::StateArg;
+use super::engine::Engine;
+use super::output::{Hinted, print_data};
+use super::run::{Execution, RunOpts};
 
 #[derive(Debug, Args)]
 pub struct Opts {
@@ -85,7 +88,7 @@ fn parse_inputs(words: &[String]) -> Result<BTreeMap<String, InputValue>, Diagno
     }
 }
 
-pub fn run(opts: &Opts, settings: &Settings, color: bool) -> anyhow::Result<ExitCode> {
+pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
     let inputs = parse_inputs(&opts.inputs)?;
     let cwd = std::env::current_dir()?;
     let state_dir = settings.state_dir_without_manifest(opts.state.file.as_deref());
@@ -99,10 +102,11 @@ pub fn run(opts: &Opts, settings: &Settings, color: bool) -> anyhow::Result<Exit
         },
         default_local_root: state_dir.join("workspaces"),
         port_registry: settings.env.get("SANDBOXER_PORT_REGISTRY").map(Into::into),
+        drivers: Default::default(),
     };
     let is_image = catalog
         .get(&opts.profile)
-        .is_some_and(|p| p.driver == DriverKind::Packer)
+        .is_some_and(|p| p.driver == DriverName::PACKER)
         && inputs.get("mode").is_none_or(|m| m.to_string() != "attach");
     let name = opts.name.clone().unwrap_or_else(|| {
         let base = ["vm", "vm_name", "ssh_target"]
@@ -162,25 +166,27 @@ pub fn run(opts: &Opts, settings: &Settings, color: bool) -> anyhow::Result<Exit
         hub: None,
         resources: BTreeMap::from([(address.clone(), resource)]),
     };
-    let drivers = common::drivers(&state_dir, settings);
+    let engine = Engine::new(&state_dir, settings);
     let project = desired.project.clone();
-    let work = create_locked(opts, settings, color, desired, &address, &store, &drivers);
-    common::run_with(
-        &drivers,
-        common::locked(&store, &project, "create", opts.run.lock_timeout, work),
-    )
+    let work = create_locked(opts, settings, desired, &address, &store, &engine);
+    engine.run(super::store::locked(
+        &store,
+        &project,
+        "create",
+        opts.run.lock_timeout,
+        work,
+    ))
 }
 
 async fn create_locked(
     opts: &Opts,
     settings: &Settings,
-    color: bool,
     desired: Desired,
     address: &Address,
-    store: &sandboxer::state::AnyStore,
-    drivers: &sandboxer::observe::Drivers,
+    store: &AnyStore,
+    engine: &Engine,
 ) -> anyhow::Result<ExitCode> {
-    let observed = common::observe(&desired, store, drivers).await?;
+    let observed = engine.observe(&desired, store).await?;
     if let Some(existing) = observed.records.get(address) {
         return Err(Hinted {
             message: format!(
@@ -192,78 +198,29 @@ async fn create_locked(
         .into());
     }
     let plan = plan::make(&desired, &observed, std::slice::from_ref(address));
-    let code = execute(&plan, desired, observed, store, drivers, &opts.run, settings, color).await?;
-    let snapshot = sandboxer::state::StateStore::load(store, &plan.project).await?;
+    let code = Execution {
+        plan: &plan,
+        desired,
+        observed,
+        store,
+        engine,
+        opts: &opts.run,
+        settings,
+    }
+    .run()
+    .await?;
+    let snapshot = store.load(&plan.project).await?;
     if let Some(record) = snapshot.records.get(address) {
         let workspace = record.facts.get("workspace").cloned().unwrap_or_default();
-        let location = record.facts.get("location").cloned().unwrap_or_default();
+        let location = sandboxer::observe::record_location(record);
         let text = if opts.run.json {
             json!({"id": record.id, "address": address, "project": plan.project, "location": location, "workspace": workspace}).to_string()
         } else if address.kind == ResourceKind::Image {
             format!("{}\n", record.id)
         } else {
-            let at = if location == "local" {
-                String::new()
-            } else {
-                format!("{location}:")
-            };
-            format!("{}\t{at}{workspace}\n", record.id)
+            format!("{}\t{}\n", record.id, location.show_path(&workspace))
         };
-        super::plan::print_data(&text)?;
+        print_data(&text)?;
     }
     Ok(code)
-}
-
-/// `destroy <id>`: one resource by id, whatever project it is in; the VM stays.
-pub fn destroy_by_id(
-    id: &str,
-    state: &StateArg,
-    run: &RunOpts,
-    settings: &Settings,
-    color: bool,
-) -> anyhow::Result<ExitCode> {
-    let store = state.store(settings)?;
-    let drivers = common::drivers(&state.state_dir(settings), settings);
-    common::run_with(&drivers, destroy_one(id, run, settings, color, &store, &drivers))
-}
-
-async fn destroy_one(
-    id: &str,
-    run: &RunOpts,
-    settings: &Settings,
-    color: bool,
-    store: &sandboxer::state::AnyStore,
-    drivers: &sandboxer::observe::Drivers,
-) -> anyhow::Result<ExitCode> {
-    let projects = sandboxer::state::StateStore::load_all(store).await?;
-    let Some((project, record)) = projects
-        .iter()
-        .find_map(|(p, s)| s.records.values().find(|r| r.id == id).map(|r| (p.clone(), r.clone())))
-    else {
-        return Err(Hinted {
-            message: format!("no sandbox with id `{id}` in {}", store.describe()),
-            hint: "`sandboxer list` shows the recorded ids (use -f FILE or --state-dir for another state)".into(),
-        }
-        .into());
-    };
-    let work = async {
-        let desired = Desired {
-            project: project.clone(),
-            manifest_path: "<command line>".into(),
-            manifest_digest: String::new(),
-            hub: None,
-            resources: BTreeMap::new(),
-        };
-        let observed = common::observe(&desired, store, drivers).await?;
-        let mut plan = plan::make(&desired, &observed, std::slice::from_ref(&record.address));
-        plan.changes
-            .retain(|c| c.id.as_deref() == Some(id) && c.action == Action::Delete);
-        super::destroy::say_why(&mut plan.changes);
-        plan.summary = plan::Summary::of(&plan.changes);
-        if !settings.quiet && !run.json {
-            super::plan::print_data(&plan::render::text(&plan, plan::render::Style { color }))?;
-        }
-        execute(&plan, desired, observed, store, drivers, run, settings, color).await
-    };
-    common::locked(store, &project, "destroy", run.lock_timeout, work).await
 }

@@ -1,15 +1,23 @@
 //! `sandboxer destroy`: remove every resource of the manifest's project, in
-//! reverse dependency order, after asking.
+//! reverse dependency order, after asking; or one sandbox by id (`destroy <id>`,
+//! the v0 command), whatever project it is in.
 
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use clap::Args;
 
+use sandboxer::desired::Desired;
 use sandboxer::plan::render::{self, Style};
+use sandboxer::plan::{self, Action, Change, Reason};
+use sandboxer::state::{AnyStore, StateStore};
 
 use super::Settings;
-use super::apply::{RunOpts, execute};
-use super::common::{self, ManifestArg};
+use super::args::{ManifestArg, StateArg};
+use super::engine::Engine;
+use super::output::{Hinted, print_data};
+use super::prompt::confirm;
+use super::run::{Execution, RunOpts};
 use super::validate::load_desired;
 
 #[derive(Debug, Args)]
@@ -23,12 +31,12 @@ pub struct Opts {
     pub run: RunOpts,
 }
 
-pub fn run(opts: &Opts, settings: &Settings, color: bool) -> anyhow::Result<ExitCode> {
+pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
     if let Some(id) = &opts.id {
-        let state = super::common::StateArg {
+        let state = StateArg {
             file: opts.file.clone(),
         };
-        return super::create::destroy_by_id(id, &state, &opts.run, settings, color);
+        return destroy_by_id(id, &state, &opts.run, settings);
     }
     let manifest = ManifestArg {
         file: opts.file.clone().unwrap_or_else(|| "sandboxes.yaml".into()),
@@ -37,25 +45,27 @@ pub fn run(opts: &Opts, settings: &Settings, color: bool) -> anyhow::Result<Exit
     // Nothing desired: every record and marked workspace of the project goes.
     desired.resources.clear();
     let state_dir = settings.state_dir_for(&manifest.dir());
-    let store = common::store(settings, &state_dir, desired.hub.as_ref())?;
-    let drivers = common::drivers(&state_dir, settings);
+    let store = super::store::open(settings, &state_dir, desired.hub.as_ref())?;
+    let engine = Engine::new(&state_dir, settings);
     let project = desired.project.clone();
-    let work = destroy_locked(opts, settings, color, desired, &store, &drivers);
-    common::run_with(
-        &drivers,
-        common::locked(&store, &project, "destroy", opts.run.lock_timeout, work),
-    )
+    let work = destroy_locked(opts, settings, desired, &store, &engine);
+    engine.run(super::store::locked(
+        &store,
+        &project,
+        "destroy",
+        opts.run.lock_timeout,
+        work,
+    ))
 }
 
 async fn destroy_locked(
     opts: &Opts,
     settings: &Settings,
-    color: bool,
-    desired: sandboxer::desired::Desired,
-    store: &sandboxer::state::AnyStore,
-    drivers: &sandboxer::observe::Drivers,
+    desired: Desired,
+    store: &AnyStore,
+    engine: &Engine,
 ) -> anyhow::Result<ExitCode> {
-    let (mut plan, observed) = common::plan(&desired, store, drivers, &[]).await?;
+    let (mut plan, observed) = engine.plan(&desired, store, &[]).await?;
     say_why(&mut plan.changes);
     if !plan.summary.has_changes() {
         if !settings.quiet {
@@ -64,26 +74,103 @@ async fn destroy_locked(
         return Ok(ExitCode::SUCCESS);
     }
     if !opts.run.json && !settings.quiet {
-        super::plan::print_data(&render::text(&plan, Style { color }))?;
+        print_data(&render::text(
+            &plan,
+            Style {
+                color: settings.colors.stdout,
+            },
+        ))?;
     }
     let question = format!(
         "Do you really want to destroy all {} resources of project {}?",
         plan.summary.delete, plan.project
     );
-    if !opts.run.auto_approve && !common::confirm(&question)? {
+    if !opts.run.auto_approve && !confirm(&question)? {
         eprintln!("Destroy cancelled; nothing was changed.");
         return Ok(ExitCode::from(1));
     }
-    execute(&plan, desired, observed, store, drivers, &opts.run, settings, color).await
+    Execution {
+        plan: &plan,
+        desired,
+        observed,
+        store,
+        engine,
+        opts: &opts.run,
+        settings,
+    }
+    .run()
+    .await
 }
 
 /// In a destroy, records go because the operator asked, not because the manifest lost them.
-pub fn say_why(changes: &mut [sandboxer::plan::Change]) {
+fn say_why(changes: &mut [Change]) {
     for change in changes {
         for reason in &mut change.reasons {
-            if reason == "gone from manifest" {
-                *reason = "destroy requested".into();
+            if *reason == Reason::GoneFromManifest {
+                *reason = Reason::DestroyRequested;
             }
         }
     }
+}
+
+/// `destroy <id>`: one resource by id, whatever project it is in; the VM stays.
+fn destroy_by_id(id: &str, state: &StateArg, run: &RunOpts, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let store = state.store(settings)?;
+    let engine = Engine::new(&state.state_dir(settings), settings);
+    engine.run(destroy_one(id, run, settings, &store, &engine))
+}
+
+async fn destroy_one(
+    id: &str,
+    run: &RunOpts,
+    settings: &Settings,
+    store: &AnyStore,
+    engine: &Engine,
+) -> anyhow::Result<ExitCode> {
+    let projects = store.load_all().await?;
+    let Some((project, record)) = projects
+        .iter()
+        .find_map(|(p, s)| s.records.values().find(|r| r.id == id).map(|r| (p.clone(), r.clone())))
+    else {
+        return Err(Hinted {
+            message: format!("no sandbox with id `{id}` in {}", store.describe()),
+            hint: "`sandboxer list` shows the recorded ids (use -f FILE or --state-dir for another state)".into(),
+        }
+        .into());
+    };
+    let work = async {
+        let desired = Desired {
+            project: project.clone(),
+            manifest_path: "<command line>".into(),
+            manifest_digest: String::new(),
+            hub: None,
+            resources: BTreeMap::new(),
+        };
+        let observed = engine.observe(&desired, store).await?;
+        let mut plan = plan::make(&desired, &observed, std::slice::from_ref(&record.address));
+        plan.changes
+            .retain(|c| c.id.as_deref() == Some(id) && c.action == Action::Delete);
+        say_why(&mut plan.changes);
+        plan.summary = plan::Summary::of(&plan.changes);
+        if !settings.quiet && !run.json {
+            print_data(&render::text(
+                &plan,
+                Style {
+                    color: settings.colors.stdout,
+                },
+            ))?;
+        }
+        Execution {
+            plan: &plan,
+            desired,
+            observed,
+            store,
+            engine,
+            opts: run,
+            settings,
+        }
+        .run()
+        .await
+    };
+    super::store::locked(store, &project, "destroy", run.lock_timeout, work).await
 }

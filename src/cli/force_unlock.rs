@@ -7,7 +7,7 @@ use clap::Args;
 use sandboxer::state::{AnyStore, lock};
 
 use super::Settings;
-use super::common::StateArg;
+use super::args::StateArg;
 
 #[derive(Debug, Args)]
 pub struct Opts {
@@ -32,7 +32,7 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
             let Some(project) = &opts.project else {
                 anyhow::bail!("with a State Hub, say whose lock it is: --project NAME");
             };
-            super::common::runtime()?.block_on(hub.force_unlock(project, &opts.lock_id))?;
+            super::engine::runtime()?.block_on(hub.force_unlock(project, &opts.lock_id))?;
             if !settings.quiet {
                 eprintln!("Removed lock {} of project {project} on {}.", opts.lock_id, hub.url());
             }

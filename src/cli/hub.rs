@@ -66,7 +66,7 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
         data: data.clone(),
         token,
     };
-    super::common::runtime()?.block_on(async move {
+    super::engine::runtime()?.block_on(async move {
         server::serve(options, shutdown_signal(), |addr| {
             if !quiet {
                 eprintln!("State Hub listening on http://{addr} (data {}, {auth})", data.display());

@@ -10,7 +10,7 @@ use sandboxer::driver::local::read_marker;
 use sandboxer::state::{Record, StateStore};
 
 use super::Settings;
-use super::common::StateArg;
+use super::args::StateArg;
 use super::output::Hinted;
 
 #[derive(Debug, Args)]
@@ -29,7 +29,7 @@ pub struct Opts {
 
 pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
     let store = opts.state.store(settings)?;
-    super::common::runtime()?.block_on(async {
+    super::engine::runtime()?.block_on(async {
         let projects = store.load_all().await?;
         let address: Option<Address> = opts.what.parse().ok();
         let found: Vec<(&String, &Record)> = projects
@@ -69,7 +69,7 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
         let notes = store.notes(&record.id, opts.notes).await?;
         if opts.json {
             let value = json!({"project": project, "record": record, "observed": {"marker": marker}, "notes": notes});
-            super::plan::print_data(&(serde_json::to_string_pretty(&value)? + "\n"))?;
+            super::output::print_data(&(serde_json::to_string_pretty(&value)? + "\n"))?;
             return Ok(ExitCode::SUCCESS);
         }
         let mut out = format!(
@@ -116,7 +116,7 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
                 n.text.replace('\n', "\n      ")
             ));
         }
-        super::plan::print_data(&out)?;
+        super::output::print_data(&out)?;
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -8,7 +8,7 @@ use serde_json::json;
 use sandboxer::state::StateStore;
 
 use super::Settings;
-use super::common::StateArg;
+use super::args::StateArg;
 
 #[derive(Debug, Args)]
 pub struct Opts {
@@ -22,7 +22,7 @@ pub struct Opts {
 
 pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
     let store = opts.state.store(settings)?;
-    let projects = super::common::runtime()?.block_on(store.load_all())?;
+    let projects = super::engine::runtime()?.block_on(store.load_all())?;
     if opts.json {
         let rows: Vec<_> = projects
             .iter()
@@ -32,7 +32,7 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
                     .map(move |r| json!({"project": project, "record": r}))
             })
             .collect();
-        super::plan::print_data(&(serde_json::to_string_pretty(&rows)? + "\n"))?;
+        super::output::print_data(&(serde_json::to_string_pretty(&rows)? + "\n"))?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut rows = vec![
@@ -64,7 +64,7 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    super::plan::print_data(&table(&rows))?;
+    super::output::print_data(&table(&rows))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -2,18 +2,22 @@
 //! environment, and one module per subcommand. Only this layer prints.
 
 pub mod apply;
-pub mod common;
+pub mod args;
 pub mod create;
 pub mod destroy;
+pub mod engine;
 pub mod force_unlock;
 pub mod hub;
 pub mod inspect;
 pub mod list;
 pub mod output;
 pub mod plan;
+pub mod prompt;
+pub mod run;
 pub mod schema;
 pub mod settings;
 pub mod state;
+pub mod store;
 pub mod validate;
 pub mod watch;
 
@@ -63,15 +67,15 @@ pub enum Command {
 }
 
 /// Runs a parsed command line.
-pub fn run(cli: Cli, color: bool) -> anyhow::Result<ExitCode> {
-    let settings = Settings::from_opts(&cli.global)?;
+pub fn run(cli: Cli, colors: settings::Colors) -> anyhow::Result<ExitCode> {
+    let settings = Settings::from_opts(&cli.global, colors)?;
     match cli.command {
         Command::Validate(opts) => validate::run(&opts, &settings),
-        Command::Watch(opts) => watch::run(&opts, &settings, color),
-        Command::Create(opts) => create::run(&opts, &settings, color),
-        Command::Plan(opts) => plan::run(&opts, &settings, color),
-        Command::Apply(opts) => apply::run(&opts, &settings, color),
-        Command::Destroy(opts) => destroy::run(&opts, &settings, color),
+        Command::Watch(opts) => watch::run(&opts, &settings),
+        Command::Create(opts) => create::run(&opts, &settings),
+        Command::Plan(opts) => plan::run(&opts, &settings),
+        Command::Apply(opts) => apply::run(&opts, &settings),
+        Command::Destroy(opts) => destroy::run(&opts, &settings),
         Command::List(opts) => list::run(&opts, &settings),
         Command::Inspect(opts) => inspect::run(&opts, &settings),
         Command::Schema(opts) => schema::run(&opts),

@@ -1,10 +1,12 @@
-//! Logging set-up and error printing: `error:`, `caused by:`, `hint:`.
+//! What the command layer writes: logging set-up, data on stdout (a closed pipe
+//! is not an error), errors as `error:`, `caused by:`, `hint:`.
 
-use std::io::IsTerminal;
+use std::io::Write;
 
+use anyhow::Context;
 use sandboxer::diagnostic::Diagnostics;
 
-use super::settings::{ColorChoice, GlobalOpts};
+use super::settings::{Colors, GlobalOpts};
 
 /// An error with advice for the operator.
 #[derive(Debug, thiserror::Error)]
@@ -19,13 +21,9 @@ pub struct Hinted {
 #[error("{0}")]
 pub struct Reported(pub String);
 
-/// Sets up tracing on stderr; returns whether stderr gets colour.
-pub fn init(global: &GlobalOpts) -> bool {
-    let color = match global.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal(),
-    };
+/// Sets up tracing on stderr; returns the colour of each stream.
+pub fn init(global: &GlobalOpts) -> Colors {
+    let colors = Colors::decide(global.color);
     let level = match (global.quiet, global.verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
@@ -37,11 +35,41 @@ pub fn init(global: &GlobalOpts) -> bool {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(color)
+        .with_ansi(colors.stderr)
         .with_target(false)
         .without_time()
         .try_init();
-    color
+    colors
+}
+
+/// Writes data on stdout; a closed pipe (`plan | head`) is not an error.
+pub fn print_data(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("cannot write to stdout"),
+    }
+}
+
+/// The advice an error of the engine carries, from the first layer that has one.
+fn hint_of(error: &anyhow::Error) -> Option<String> {
+    error.chain().find_map(|cause| {
+        if let Some(h) = cause.downcast_ref::<Hinted>() {
+            Some(h.hint.clone())
+        } else if let Some(e) = cause.downcast_ref::<sandboxer::state::StateError>() {
+            e.hint()
+        } else if let Some(e) = cause.downcast_ref::<sandboxer::state::LockError>() {
+            e.hint()
+        } else if let Some(e) = cause.downcast_ref::<sandboxer::apply::ApplyError>() {
+            e.hint()
+        } else if let Some(e) = cause.downcast_ref::<sandboxer::driver::DriverError>() {
+            e.hint()
+        } else if let Some(e) = cause.downcast_ref::<sandboxer::remote::RemoteError>() {
+            e.hint()
+        } else {
+            None
+        }
+    })
 }
 
 /// Prints an error chain on stderr.
@@ -60,16 +88,16 @@ pub fn print_error(error: &anyhow::Error, color: bool) {
         return;
     }
     eprintln!("{red}{bold}error{reset}: {error}");
-    let mut hint = None;
+    let mut last = error.to_string();
     for cause in error.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
-    }
-    for cause in error.chain() {
-        if let Some(h) = cause.downcast_ref::<Hinted>() {
-            hint = Some(h.hint.clone());
+        // A transparent layer repeats its source's words: say them once.
+        let text = cause.to_string();
+        if text != last {
+            eprintln!("  caused by: {text}");
         }
+        last = text;
     }
-    if let Some(hint) = hint {
+    if let Some(hint) = hint_of(error) {
         eprintln!("  hint: {hint}");
     }
 }

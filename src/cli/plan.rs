@@ -1,6 +1,5 @@
 //! `sandboxer plan`: what apply would do, and why.
 
-use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -12,7 +11,9 @@ use sandboxer::plan::Plan;
 use sandboxer::plan::render::{self, Style};
 
 use super::Settings;
-use super::common::{self, ManifestArg};
+use super::args::ManifestArg;
+use super::engine::Engine;
+use super::output::{Reported, print_data};
 use super::validate::load_desired;
 
 #[derive(Debug, Args)]
@@ -43,12 +44,12 @@ pub enum Format {
     Markdown,
 }
 
-pub fn run(opts: &Opts, settings: &Settings, color: bool) -> anyhow::Result<ExitCode> {
+pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
     let desired = load_desired(&opts.manifest.file, settings)?;
     let state_dir = settings.state_dir_for(&opts.manifest.dir());
-    let store = common::store(settings, &state_dir, desired.hub.as_ref())?;
-    let drivers = common::drivers(&state_dir, settings);
-    let (plan, observed) = common::run_with(&drivers, common::plan(&desired, &store, &drivers, &opts.targets))?;
+    let store = super::store::open(settings, &state_dir, desired.hub.as_ref())?;
+    let engine = Engine::new(&state_dir, settings);
+    let (plan, observed) = engine.run(engine.plan(&desired, &store, &opts.targets))?;
     if let Some(path) = &opts.out {
         save(&plan, path)?;
     }
@@ -59,7 +60,7 @@ pub fn run(opts: &Opts, settings: &Settings, color: bool) -> anyhow::Result<Exit
         Format::Text => render::text(
             &plan,
             Style {
-                color: color && std::io::stdout().is_terminal(),
+                color: settings.colors.stdout,
             },
         ),
     };
@@ -73,32 +74,42 @@ pub fn run(opts: &Opts, settings: &Settings, color: bool) -> anyhow::Result<Exit
             path.display()
         );
     }
-    // A plan made without looking at a VM is not one to trust: say so, exit 1.
-    if !observed.location_errors.is_empty() {
-        let mut message = format!(
-            "could not observe {} location{}; the plan above does not know what is there",
-            observed.location_errors.len(),
-            if observed.location_errors.len() == 1 { "" } else { "s" }
-        );
-        for (location, error) in &observed.location_errors {
-            message.push_str(&format!("\n  {location}: {error}"));
+    // A plan made without looking at a VM, or at a repo, is not one to trust: say so, exit 1.
+    let unread: Vec<String> = observed
+        .repo_digests
+        .iter()
+        .filter_map(|(address, digest)| digest.as_ref().err().map(|e| format!("\n  {address}: {e}")))
+        .collect();
+    if !observed.location_errors.is_empty() || !unread.is_empty() {
+        let n = observed.location_errors.len();
+        let mut message = if n > 0 {
+            format!(
+                "could not observe {n} location{}; the plan above does not know what is there",
+                if n == 1 { "" } else { "s" }
+            )
+        } else {
+            format!(
+                "could not read the repo of {} sandbox(es); their changes above are guesses",
+                unread.len()
+            )
+        };
+        for (site, error) in &observed.location_errors {
+            message.push_str(&format!("\n  {}: {error}", site.location));
+            if let Some(hint) = error.hint() {
+                message.push_str(&format!("\n    hint: {hint}"));
+            }
         }
-        return Err(super::output::Reported(message).into());
+        if n > 0 && !unread.is_empty() {
+            message.push_str("\nand could not read these repos:");
+        }
+        message.extend(unread);
+        return Err(Reported(message).into());
     }
     Ok(if opts.detailed_exitcode && plan.summary.has_changes() {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// Writes data on stdout; a closed pipe (`plan | head`) is not an error.
-pub fn print_data(text: &str) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other.context("cannot write to stdout"),
-    }
 }
 
 fn save(plan: &Plan, path: &std::path::Path) -> anyhow::Result<()> {

@@ -69,10 +69,41 @@ pub struct Settings {
     pub xdg_state_home: Option<PathBuf>,
     /// The operator set CHECKPOINT_DISABLE themselves (sandboxer then leaves it alone).
     pub checkpoint_set: bool,
+    /// Whether each stream gets colour.
+    pub colors: Colors,
+}
+
+/// Colour, decided per stream: `apply > out.txt` run from a terminal colours
+/// its progress on stderr and writes no escape codes into the file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Colors {
+    /// Data on stdout (the plan).
+    pub stdout: bool,
+    /// Progress, logs and errors on stderr.
+    pub stderr: bool,
+}
+
+impl Colors {
+    /// What `--color` and `NO_COLOR` say for each stream.
+    pub fn decide(choice: ColorChoice) -> Self {
+        use std::io::IsTerminal;
+        let auto = |terminal: bool| std::env::var_os("NO_COLOR").is_none() && terminal;
+        match choice {
+            ColorChoice::Always => Colors {
+                stdout: true,
+                stderr: true,
+            },
+            ColorChoice::Never => Colors::default(),
+            ColorChoice::Auto => Colors {
+                stdout: auto(std::io::stdout().is_terminal()),
+                stderr: auto(std::io::stderr().is_terminal()),
+            },
+        }
+    }
 }
 
 impl Settings {
-    pub fn from_opts(opts: &GlobalOpts) -> anyhow::Result<Self> {
+    pub fn from_opts(opts: &GlobalOpts, colors: Colors) -> anyhow::Result<Self> {
         let env = std::env::vars()
             .filter(|(k, _)| ENV_PREFIXES.iter().any(|p| k.starts_with(p)))
             .collect();
@@ -92,6 +123,7 @@ impl Settings {
             env,
             home,
             checkpoint_set: std::env::var_os("CHECKPOINT_DISABLE").is_some(),
+            colors,
             xdg_state_home: std::env::var_os("XDG_STATE_HOME")
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
@@ -160,6 +192,7 @@ impl Settings {
             },
             default_local_root: self.state_dir_for(&loaded.dir).join("workspaces"),
             port_registry: self.env.get("SANDBOXER_PORT_REGISTRY").map(PathBuf::from),
+            drivers: Default::default(),
         }
     }
 }

@@ -9,8 +9,7 @@ use clap::{Args, Subcommand};
 use sandboxer::state::{AnyStore, EmbeddedStore, Record, StateStore};
 
 use super::Settings;
-use super::apply::lock_hint;
-use super::common::{self, ManifestArg};
+use super::args::ManifestArg;
 use super::output::{Hinted, Reported};
 use super::validate::load_desired;
 
@@ -45,7 +44,7 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
     let desired = load_desired(&move_opts.manifest.file, settings)?;
     let state_dir = settings.state_dir_for(&move_opts.manifest.dir());
     let embedded = AnyStore::Embedded(EmbeddedStore::new(&state_dir));
-    let hub = match common::store(settings, &state_dir, desired.hub.as_ref())? {
+    let hub = match super::store::open(settings, &state_dir, desired.hub.as_ref())? {
         AnyStore::Hub(hub) => AnyStore::Hub(hub),
         AnyStore::Embedded(_) => {
             return Err(Hinted {
@@ -57,22 +56,16 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
     };
     let (from, to) = if push { (&embedded, &hub) } else { (&hub, &embedded) };
     let project = desired.project.clone();
-    common::runtime()?.block_on(async {
-        let to_lock = to
-            .lock(&project, "state move", move_opts.lock_timeout)
-            .await
-            .map_err(lock_hint)?;
-        let from_lock = from
-            .lock(&project, "state move", move_opts.lock_timeout)
-            .await
-            .map_err(lock_hint);
+    super::engine::runtime()?.block_on(async {
+        let to_lock = to.lock(&project, "state move", move_opts.lock_timeout).await?;
+        let from_lock = from.lock(&project, "state move", move_opts.lock_timeout).await;
         let result = match from_lock {
             Ok(from_lock) => {
                 let r = copy(&project, from, to).await;
                 from_lock.release().await;
                 r
             }
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
         };
         to_lock.release().await;
         let (copied, same, refused) = result?;

@@ -14,9 +14,10 @@ use sandboxer::plan::render::{self, Style};
 use sandboxer::watch::{WatchSet, next_burst};
 
 use super::Settings;
-use super::apply::{RunOpts, execute_with_cancel};
-use super::common::{self, ManifestArg};
-use super::output::print_diagnostics;
+use super::args::ManifestArg;
+use super::engine::{Engine, runtime};
+use super::output::{print_data, print_diagnostics, print_error};
+use super::run::{Execution, RunOpts, interrupt_handler};
 use super::validate::load_desired;
 
 #[derive(Debug, Args)]
@@ -33,11 +34,11 @@ pub struct Opts {
     pub run: RunOpts,
 }
 
-pub fn run(opts: &Opts, settings: &Settings, color: bool) -> anyhow::Result<ExitCode> {
-    common::runtime()?.block_on(watch_loop(opts, settings, color))
+pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(watch_loop(opts, settings))
 }
 
-async fn watch_loop(opts: &Opts, settings: &Settings, color: bool) -> anyhow::Result<ExitCode> {
+async fn watch_loop(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
     let (tx, mut events) = mpsc::unbounded_channel::<PathBuf>();
     let mut watcher = notify::recommended_watcher(move |result: notify::Result<notify::Event>| {
         // Reads (ours included: planning reads every repo file) are not changes.
@@ -49,12 +50,12 @@ async fn watch_loop(opts: &Opts, settings: &Settings, color: bool) -> anyhow::Re
             }
         }
     })?;
-    let stop = common::interrupt_handler(settings.quiet);
+    let stop = interrupt_handler();
     let mut watched: Vec<(PathBuf, bool)> = Vec::new();
     let mut set = WatchSet::default();
     let mut failures = 0u32;
     loop {
-        let (new_set, result) = cycle(opts, settings, color, stop.clone()).await;
+        let (new_set, result) = cycle(opts, settings, stop.clone()).await;
         if let Some(new_set) = new_set {
             set = new_set;
         }
@@ -65,7 +66,7 @@ async fn watch_loop(opts: &Opts, settings: &Settings, color: bool) -> anyhow::Re
         }
         if let Err(e) = result {
             failures += 1;
-            super::output::print_error(&e, color);
+            print_error(&e, settings.colors.stderr);
         }
         if *stop.borrow() {
             break;
@@ -161,13 +162,12 @@ async fn wait_for_change(
 async fn cycle(
     opts: &Opts,
     settings: &Settings,
-    color: bool,
     stop: watch::Receiver<bool>,
 ) -> (Option<WatchSet>, anyhow::Result<()>) {
     let desired = match load_desired(&opts.manifest.file, settings) {
         Ok(d) => d,
         Err(problems) => {
-            print_diagnostics(&problems, color);
+            print_diagnostics(&problems, settings.colors.stderr);
             eprintln!("Fix the manifest; watching for the next change.");
             return (None, Ok(()));
         }
@@ -178,14 +178,14 @@ async fn cycle(
         .collect();
     let registry = settings.env.get("SANDBOXER_PORT_REGISTRY").map(PathBuf::from);
     let set = WatchSet::of(&desired, &profile_dirs, &state_dir, registry.as_deref());
-    let store = match common::store(settings, &state_dir, desired.hub.as_ref()) {
+    let store = match super::store::open(settings, &state_dir, desired.hub.as_ref()) {
         Ok(store) => store,
         Err(e) => return (Some(set), Err(e)),
     };
-    let drivers = common::drivers(&state_dir, settings);
+    let engine = Engine::new(&state_dir, settings);
     let project = desired.project.clone();
     let work = async {
-        let (plan, observed) = common::plan(&desired, &store, &drivers, &[]).await?;
+        let (plan, observed) = engine.plan(&desired, &store, &[]).await?;
         if !plan.summary.has_changes() {
             if !settings.quiet {
                 println!("{}", render::NO_CHANGES);
@@ -193,18 +193,29 @@ async fn cycle(
             return Ok(());
         }
         if !settings.quiet && !opts.run.json {
-            super::plan::print_data(&render::text(&plan, Style { color }))?;
+            print_data(&render::text(
+                &plan,
+                Style {
+                    color: settings.colors.stdout,
+                },
+            ))?;
         }
-        let (store, drivers) = (&store, &drivers);
-        execute_with_cancel(
-            &plan, desired, observed, store, drivers, &opts.run, settings, color, stop,
-        )
+        Execution {
+            plan: &plan,
+            desired,
+            observed,
+            store: &store,
+            engine: &engine,
+            opts: &opts.run,
+            settings,
+        }
+        .run_with_cancel(stop)
         .await
         .map(|_| ())
     };
     // Another apply may be running: wait for it a while rather than fail the cycle.
     let timeout = opts.run.lock_timeout.max(Duration::from_secs(30));
-    let result = common::locked(&store, &project, "watch", timeout, work).await;
-    drivers.ssh.pool().close().await;
+    let result = super::store::locked(&store, &project, "watch", timeout, work).await;
+    engine.drivers.close().await;
     (Some(set), result)
 }

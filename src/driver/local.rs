@@ -7,14 +7,17 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use super::{DriverError, FoundWorkspace, MARKER_FILE, Made, Marker, Owner, workspace_dir_name};
-use crate::desired::DesiredResource;
-use crate::repo::copy::sync_tree;
-use crate::repo::{DigestCache, Excludes, repo_digest};
-use crate::state::now_rfc3339;
+use async_trait::async_trait;
 
-/// Location name of local workspaces.
-pub const LOCATION: &str = "local";
+use super::{
+    Driver, DriverError, DriverName, FoundWorkspace, Location, MARKER_FILE, Made, Marker, Observation, Owner, Removal,
+    Request, Scope, is_leftover_name, workspace_dir_name,
+};
+use crate::desired::DesiredResource;
+use crate::plan::WorkspaceRef;
+use crate::repo::copy::sync_tree;
+use crate::repo::{Excludes, cached_repo_digest};
+use crate::state::now_rfc3339;
 
 /// The local driver; `cache_dir` keeps repo digest caches.
 #[derive(Debug, Clone)]
@@ -22,6 +25,74 @@ pub struct LocalDriver {
     cache_dir: PathBuf,
     /// Roots already rid of unmarked staging folders by this run (shared by clones).
     swept: Arc<Mutex<HashSet<PathBuf>>>,
+}
+
+#[async_trait]
+impl Driver for LocalDriver {
+    fn name(&self) -> DriverName {
+        DriverName::LOCAL_WORKSPACE
+    }
+
+    fn location(&self, _: &DesiredResource) -> Location {
+        Location::Local
+    }
+
+    async fn observe(&self, scope: Scope<'_>) -> Result<Observation, DriverError> {
+        let mut roots: BTreeSet<String> = scope
+            .desired
+            .iter()
+            .filter_map(|r| r.input_str("workspace_root").map(str::to_string))
+            .collect();
+        roots.extend(scope.records.iter().filter_map(|r| r.facts.get("root").cloned()));
+        let (this, project) = (self.clone(), scope.project.to_string());
+        let workspaces = tokio::task::spawn_blocking(move || this.find(&project, &roots))
+            .await
+            .map_err(|e| DriverError::task("local observe", e))??;
+        Ok(Observation {
+            workspaces,
+            ..Observation::default()
+        })
+    }
+
+    async fn create(&self, request: Request<'_>) -> Result<Made, DriverError> {
+        let (this, owner, resource, id) = (
+            self.clone(),
+            request.owner.clone(),
+            request.resource.clone(),
+            request.id.to_string(),
+        );
+        blocking("local create", move || this.create_here(&owner, &resource, &id)).await
+    }
+
+    async fn update(&self, request: Request<'_>, workspace: &WorkspaceRef) -> Result<Made, DriverError> {
+        let (this, resource, path, id) = (
+            self.clone(),
+            request.resource.clone(),
+            workspace.path.clone(),
+            workspace.id.clone(),
+        );
+        blocking("local update", move || this.update_here(&resource, &path, &id)).await
+    }
+
+    async fn delete(&self, removal: Removal<'_>) -> Result<(), DriverError> {
+        let (this, project, path, id) = (
+            self.clone(),
+            removal.project.to_string(),
+            removal.workspace.path.clone(),
+            removal.workspace.id.clone(),
+        );
+        blocking("local delete", move || this.delete_here(&project, &path, &id)).await
+    }
+}
+
+/// Runs blocking file work off the async threads; a panic there fails the operation.
+async fn blocking<T: Send + 'static>(
+    task: &str,
+    work: impl FnOnce() -> Result<T, DriverError> + Send + 'static,
+) -> Result<T, DriverError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| DriverError::task(task, e))?
 }
 
 impl LocalDriver {
@@ -50,9 +121,9 @@ impl LocalDriver {
         let temp_prefix = format!(".{MARKER_FILE}.tmp-");
         for entry in entries.filter_map(Result::ok) {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let staging = name.starts_with(".sbx-") && (name.ends_with(".creating") || name.ends_with(".deleting"));
             let path = entry.path();
-            if !staging || !entry.file_type().is_ok_and(|t| t.is_dir()) || read_marker(&path).is_some() {
+            if !is_leftover_name(&name) || !entry.file_type().is_ok_and(|t| t.is_dir()) || read_marker(&path).is_some()
+            {
                 continue;
             }
             let Ok(inside) = fs::read_dir(&path) else { continue };
@@ -78,18 +149,17 @@ impl LocalDriver {
     /// Guarantees: reads only. A root that does not exist holds nothing.
     /// Caveats: folders without a readable marker of `project` are not reported
     /// (and so never touched).
-    pub fn observe(&self, project: &str, roots: &BTreeSet<String>) -> Result<Vec<FoundWorkspace>, DriverError> {
+    fn find(&self, project: &str, roots: &BTreeSet<String>) -> Result<Vec<FoundWorkspace>, DriverError> {
         let mut found = Vec::new();
         for root in roots {
             let entries = match fs::read_dir(root) {
                 Ok(e) => e,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(DriverError::context(format!("cannot list workspace root {root}"), e)),
+                Err(e) => return Err(DriverError::io(format!("cannot list workspace root {root}"), e)),
             };
             for entry in entries.filter_map(Result::ok) {
                 let name = entry.file_name().to_string_lossy().into_owned();
-                let leftover =
-                    name.starts_with(".sbx-") && (name.ends_with(".creating") || name.ends_with(".deleting"));
+                let leftover = is_leftover_name(&name);
                 if !(name.starts_with("sbx-") || leftover) {
                     continue;
                 }
@@ -99,7 +169,8 @@ impl LocalDriver {
                     continue;
                 }
                 found.push(FoundWorkspace {
-                    location: LOCATION.into(),
+                    driver: DriverName::LOCAL_WORKSPACE,
+                    location: Location::Local,
                     path: path.to_string_lossy().into_owned(),
                     marker,
                     leftover,
@@ -108,19 +179,6 @@ impl LocalDriver {
         }
         found.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(found)
-    }
-
-    /// The current digest of a resource's repo, if it has one.
-    pub fn repo_digest(&self, resource: &DesiredResource) -> Option<Result<String, String>> {
-        let repo = resource.input_str("repo")?;
-        let excludes = Excludes::new(&resource.sync.excludes);
-        let cache_path = DigestCache::path_for(&self.cache_dir, Path::new(repo));
-        let mut cache = DigestCache::load(&cache_path);
-        let result = repo_digest(Path::new(repo), &excludes, &mut cache).map_err(|e| format!("cannot read repo: {e}"));
-        if let Err(e) = cache.save(&cache_path) {
-            tracing::debug!("repo digest cache {} not saved: {e}", cache_path.display());
-        }
-        Some(result)
     }
 
     /// Makes `<root>/sbx-<id>` with the marker, the repo and the setup.
@@ -133,25 +191,24 @@ impl LocalDriver {
     /// `.sbx-<id>.creating` holding at most a marker temp file is left; the next
     /// create or delete in that root removes it (the resource has no record nor
     /// marked workspace, so the next apply re-creates it).
-    pub fn create(&self, owner: &Owner, resource: &DesiredResource, id: &str) -> Result<Made, DriverError> {
+    fn create_here(&self, owner: &Owner, resource: &DesiredResource, id: &str) -> Result<Made, DriverError> {
         let root = PathBuf::from(resource.input_str("workspace_root").unwrap_or("."));
         fs::create_dir_all(&root)
-            .map_err(|e| DriverError::context(format!("cannot create workspace root {}", root.display()), e))?;
+            .map_err(|e| DriverError::io(format!("cannot create workspace root {}", root.display()), e))?;
         self.sweep_unmarked_staging(&root);
         let final_path = root.join(workspace_dir_name(id));
         let staging = root.join(format!(".{}.creating", workspace_dir_name(id)));
-        fs::create_dir(&staging)
-            .map_err(|e| DriverError::context(format!("cannot create {}", staging.display()), e))?;
+        fs::create_dir(&staging).map_err(|e| DriverError::io(format!("cannot create {}", staging.display()), e))?;
         let mut marker = Marker::new(owner, resource, id);
         write_marker(&staging, &marker)?;
         if final_path.exists() {
-            return Err(DriverError(format!(
+            return Err(DriverError::refused(format!(
                 "{} exists already; refusing to reuse it",
                 final_path.display()
             )));
         }
         fs::rename(&staging, &final_path)
-            .map_err(|e| DriverError::context(format!("cannot move {} into place", staging.display()), e))?;
+            .map_err(|e| DriverError::io(format!("cannot move {} into place", staging.display()), e))?;
         self.sync(resource, &final_path, &mut marker)
     }
 
@@ -160,10 +217,10 @@ impl LocalDriver {
     /// Guarantees: on `Ok`, the folder holds the repo as now and a complete marker.
     /// Assumptions: `path` carries our marker with `id` (checked). Caveats: killed
     /// mid-sync, the marker says incomplete; the next plan updates again.
-    pub fn update(&self, resource: &DesiredResource, path: &str, id: &str) -> Result<Made, DriverError> {
+    fn update_here(&self, resource: &DesiredResource, path: &str, id: &str) -> Result<Made, DriverError> {
         let path = PathBuf::from(path);
         let mut marker = read_marker(&path).filter(|m| m.id == id).ok_or_else(|| {
-            DriverError(format!(
+            DriverError::refused(format!(
                 "{} does not carry the marker of sandbox {id}; refusing to sync into it",
                 path.display()
             ))
@@ -177,16 +234,22 @@ impl LocalDriver {
             path: path.to_string_lossy().into_owned(),
             ..Made::default()
         };
+        if let Some(root) = resource.input_str("workspace_root") {
+            made.facts.insert("root".into(), root.to_string());
+        }
         marker.complete = false;
         write_marker(path, marker)?;
         if let Some(repo) = resource.input_str("repo") {
-            let digest = self
-                .repo_digest(resource)
-                .unwrap_or_else(|| Err("no repo".into()))
-                .map_err(DriverError)?;
+            let digest =
+                cached_repo_digest(&self.cache_dir, Path::new(repo), &resource.sync.excludes).map_err(|e| {
+                    DriverError::Repo {
+                        repo: repo.to_string(),
+                        message: e.to_string(),
+                    }
+                })?;
             let excludes = Excludes::new(&resource.sync.excludes);
             let stats = sync_tree(Path::new(repo), path, &excludes, resource.sync.delete, &[MARKER_FILE])
-                .map_err(|e| DriverError::context(format!("cannot copy {repo} into {}", path.display()), e))?;
+                .map_err(|e| DriverError::io(format!("cannot copy {repo} into {}", path.display()), e))?;
             made.notes.push(format!(
                 "synced {repo}: {} copied, {} deleted, {} unchanged",
                 stats.copied, stats.deleted, stats.unchanged
@@ -213,7 +276,7 @@ impl LocalDriver {
     /// marker is left; the next plan deletes it. Killed after the marker went, an
     /// empty `.sbx-<id>.deleting` is left; the next create or delete in that root
     /// removes it.
-    pub fn delete(&self, project: &str, path: &str, id: &str) -> Result<(), DriverError> {
+    fn delete_here(&self, project: &str, path: &str, id: &str) -> Result<(), DriverError> {
         let path = PathBuf::from(path);
         if let Some(root) = path.parent() {
             self.sweep_unmarked_staging(root);
@@ -224,7 +287,7 @@ impl LocalDriver {
         match read_marker(&path) {
             Some(m) if m.id == id && m.project == project => {}
             Some(m) => {
-                return Err(DriverError(format!(
+                return Err(DriverError::refused(format!(
                     "{} belongs to sandbox {} of project {}, not {id} of {project}; refusing to delete it",
                     path.display(),
                     m.id,
@@ -232,7 +295,7 @@ impl LocalDriver {
                 )));
             }
             None => {
-                return Err(DriverError(format!(
+                return Err(DriverError::refused(format!(
                     "{} has no sandboxer marker; refusing to delete it",
                     path.display()
                 )));
@@ -245,15 +308,14 @@ impl LocalDriver {
             path
         } else {
             let doomed = path.with_file_name(format!(".{}.deleting", workspace_dir_name(id)));
-            fs::rename(&path, &doomed)
-                .map_err(|e| DriverError::context(format!("cannot remove {}", path.display()), e))?;
+            fs::rename(&path, &doomed).map_err(|e| DriverError::io(format!("cannot remove {}", path.display()), e))?;
             doomed
         };
         // Everything but the marker first, so a half-removed folder is still recognisable.
         for entry in
-            fs::read_dir(&doomed).map_err(|e| DriverError::context(format!("cannot list {}", doomed.display()), e))?
+            fs::read_dir(&doomed).map_err(|e| DriverError::io(format!("cannot list {}", doomed.display()), e))?
         {
-            let entry = entry.map_err(|e| DriverError::context(doomed.display(), e))?;
+            let entry = entry.map_err(|e| DriverError::io(format!("cannot list {}", doomed.display()), e))?;
             if entry.file_name() == MARKER_FILE {
                 continue;
             }
@@ -263,9 +325,9 @@ impl LocalDriver {
             } else {
                 fs::remove_file(&p)
             };
-            result.map_err(|e| DriverError::context(format!("cannot remove {}", p.display()), e))?;
+            result.map_err(|e| DriverError::io(format!("cannot remove {}", p.display()), e))?;
         }
-        fs::remove_dir_all(&doomed).map_err(|e| DriverError::context(format!("cannot remove {}", doomed.display()), e))
+        fs::remove_dir_all(&doomed).map_err(|e| DriverError::io(format!("cannot remove {}", doomed.display()), e))
     }
 }
 
@@ -276,9 +338,10 @@ pub fn read_marker(dir: &Path) -> Option<Marker> {
 }
 
 fn write_marker(dir: &Path, marker: &Marker) -> Result<(), DriverError> {
-    let bytes = serde_json::to_vec_pretty(marker).map_err(|e| DriverError::context("cannot encode marker", e))?;
+    let bytes =
+        serde_json::to_vec_pretty(marker).map_err(|e| DriverError::other(format!("cannot encode marker: {e}")))?;
     crate::fsutil::write_atomic(&dir.join(MARKER_FILE), &bytes)
-        .map_err(|e| DriverError::context(format!("cannot write marker in {}", dir.display()), e))
+        .map_err(|e| DriverError::io(format!("cannot write marker in {}", dir.display()), e))
 }
 
 /// Runs one setup command in the workspace; its output becomes a note.
@@ -299,19 +362,21 @@ fn run_setup(command: &str, dir: &Path, id: &str) -> Result<String, DriverError>
         .stderr(Stdio::piped())
         .process_group(0)
         .spawn()
-        .map_err(|e| DriverError::context(format!("cannot run setup `{command}`"), e))?;
+        .map_err(|e| DriverError::io(format!("cannot run setup `{command}`"), e))?;
     let registered = crate::process_group::register(child.id());
     let output = child.wait_with_output();
     drop(registered);
-    let output = output.map_err(|e| DriverError::context(format!("cannot run setup `{command}`"), e))?;
+    let output = output.map_err(|e| DriverError::io(format!("cannot run setup `{command}`"), e))?;
     let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&output.stderr));
     let tail = tail(&text, 2000);
     if !output.status.success() {
-        return Err(DriverError(format!(
-            "setup `{command}` failed ({}): {tail}",
-            output.status
-        )));
+        return Err(DriverError::Setup {
+            command: command.to_string(),
+            on: String::new(),
+            status: output.status.to_string(),
+            output: tail,
+        });
     }
     Ok(format!("setup `{command}`: {tail}"))
 }

@@ -1,18 +1,42 @@
-//! Drivers: the code that observes, creates, updates and destroys one kind of
-//! thing. Each operation states its contract:
+//! Drivers: the one seam between the engine and the world. A driver observes,
+//! creates, updates and destroys one kind of thing (a workspace on this machine,
+//! a workspace on a VM, a Packer image); the engine (observe, diff, apply) only
+//! ever talks to the [`Driver`] trait, looked up by the profile's `driver:` name
+//! in one [`Registry`], and to [`Location`]s, never to a concrete driver.
+//!
+//! Each operation states its contract:
 //!
 //! - **Guarantees**: what holds when it returns `Ok`.
 //! - **Assumptions**: what it relies on.
 //! - **Caveats**: what a kill at any point leaves behind, and how the next plan
 //!   sees it (it always can: a workspace carries its marker from its first moment).
 
+mod error;
+mod location;
+mod name;
+pub mod registry;
+
 pub mod local;
 pub mod packer;
+pub mod ssh;
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
 
 use crate::address::Address;
+use crate::desired::DesiredResource;
+use crate::plan::{Reason, WorkspaceRef};
+use crate::state::Record;
+
+pub use error::DriverError;
+pub use location::{Location, LocationParseError};
+pub use name::{DriverName, DriverNameError};
+pub use registry::Registry;
 
 /// Name of the marker file at the top of every workspace.
 pub const MARKER_FILE: &str = ".sandboxer-workspace.json";
@@ -50,7 +74,7 @@ pub struct Marker {
 impl Marker {
     /// The marker of a workspace being made for `resource`: incomplete, and with
     /// the profile's setup still to run if it has one.
-    pub fn new(owner: &Owner, resource: &crate::desired::DesiredResource, id: &str) -> Self {
+    pub fn new(owner: &Owner, resource: &DesiredResource, id: &str) -> Self {
         let now = crate::state::now_rfc3339();
         Marker {
             id: id.to_string(),
@@ -79,8 +103,10 @@ pub struct Owner {
 /// A workspace found by observing a location.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FoundWorkspace {
-    /// `local`, or the VM's SSH alias.
-    pub location: String,
+    /// The driver that found it (and so the one that removes it).
+    pub driver: DriverName,
+    /// Where it is.
+    pub location: Location,
     /// The folder.
     pub path: String,
     /// Its marker.
@@ -89,35 +115,188 @@ pub struct FoundWorkspace {
     pub leftover: bool,
 }
 
+impl FoundWorkspace {
+    /// How a change refers to it.
+    pub fn reference(&self) -> WorkspaceRef {
+        WorkspaceRef {
+            driver: self.driver.clone(),
+            location: self.location.clone(),
+            path: self.path.clone(),
+            id: self.marker.id.clone(),
+        }
+    }
+}
+
+/// What one driver is asked to look at in one location: the resources of the
+/// manifest it drives there, and the records of resources it made there.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    /// The project observed; only its workspaces are reported.
+    pub project: &'a str,
+    /// The location.
+    pub location: &'a Location,
+    /// Desired resources of this driver at this location.
+    pub desired: &'a [&'a DesiredResource],
+    /// Records of this driver at this location.
+    pub records: &'a [&'a Record],
+}
+
+/// What a driver found at one location.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Observation {
+    /// Workspaces of the project (marked with it), leftovers included.
+    pub workspaces: Vec<FoundWorkspace>,
+    /// Why a recorded resource must be made anew although its inputs are the
+    /// same (an image's template changed, its artifact is gone).
+    pub replace_reasons: BTreeMap<Address, Vec<Reason>>,
+}
+
 /// What a create or update made.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Made {
-    /// The workspace folder.
+    /// The workspace folder (empty when the driver makes none, as for images).
     pub path: String,
     /// Digest of the repo content synced, if a repo is synced.
     pub repo_digest: Option<String>,
     /// Lines worth keeping as notes (setup output, sync figures).
     pub notes: Vec<String>,
     /// Further digests to record (`template:<file>` for images).
-    pub digests: std::collections::BTreeMap<String, String>,
-    /// Further facts to record (artifacts, log).
-    pub facts: std::collections::BTreeMap<String, String>,
+    pub digests: BTreeMap<String, String>,
+    /// Further facts to record (`root`, `vm`, artifacts, log). The engine adds
+    /// `workspace` and `location` when a workspace was made.
+    pub facts: BTreeMap<String, String>,
 }
 
-/// A driver operation failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct DriverError(pub String);
+/// What kind of progress a line is, for throttling notes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressKind {
+    /// A new step (`==> ...`).
+    Step,
+    /// Output of a running step.
+    Message,
+    /// An error line.
+    Error,
+}
 
-impl DriverError {
-    /// An error with context: `what: cause`.
-    pub fn context(what: impl std::fmt::Display, cause: impl std::fmt::Display) -> Self {
-        DriverError(format!("{what}: {cause}"))
+/// Receives progress while an operation runs: (kind, text, whether it is kept
+/// as a note).
+pub type ProgressSink = Arc<dyn Fn(ProgressKind, &str, bool) + Send + Sync>;
+
+/// A progress sink that drops everything.
+pub fn no_progress() -> ProgressSink {
+    Arc::new(|_, _, _| {})
+}
+
+/// One create or update, with what it may need while it runs.
+#[derive(Clone)]
+pub struct Request<'a> {
+    /// Whose the resource is (written into new markers).
+    pub owner: &'a Owner,
+    /// The resource as the manifest wants it.
+    pub resource: &'a DesiredResource,
+    /// Its id: new for a create, the workspace's for an update.
+    pub id: &'a str,
+    /// Where live progress goes.
+    pub progress: ProgressSink,
+    /// Becomes true when the operator interrupts: long operations stop cleanly.
+    pub cancel: watch::Receiver<bool>,
+}
+
+/// One delete.
+#[derive(Debug, Clone, Copy)]
+pub struct Removal<'a> {
+    /// The project the workspace must belong to.
+    pub project: &'a str,
+    /// The workspace, where it was found or recorded.
+    pub workspace: &'a WorkspaceRef,
+    /// The resource as the manifest still wants it, if it does (a replace):
+    /// its connection settings are used.
+    pub resource: Option<&'a DesiredResource>,
+}
+
+/// One change of a batch: a create (no workspace yet) or an update.
+#[derive(Clone)]
+pub struct BatchItem<'a> {
+    /// The change.
+    pub request: Request<'a>,
+    /// The existing workspace, for an update.
+    pub workspace: Option<WorkspaceRef>,
+}
+
+/// The contract every driver keeps. Implementations are registered by name in
+/// a [`Registry`]; see `docs/architecture.md` for adding one.
+#[async_trait]
+pub trait Driver: Send + Sync + std::fmt::Debug {
+    /// The name profiles give it (`driver: ssh-workspace`).
+    fn name(&self) -> DriverName;
+
+    /// Where a resource of this driver lives. Pure: no I/O.
+    fn location(&self, resource: &DesiredResource) -> Location;
+
+    /// Everything of `scope.project` at one location, in one call.
+    ///
+    /// Guarantees: reads only; reports only workspaces marked with the project.
+    /// Caveats: an `Err` means the location could not be looked at; the engine
+    /// then plans nothing for it that would act on a guess.
+    async fn observe(&self, scope: Scope<'_>) -> Result<Observation, DriverError>;
+
+    /// Makes the resource.
+    ///
+    /// Guarantees: on `Ok`, the resource is as `request.resource` declares.
+    /// Assumptions: `request.id` is new. Caveats: killed at any point, what is
+    /// left is found by the next observe (a marked workspace is adopted or removed).
+    async fn create(&self, request: Request<'_>) -> Result<Made, DriverError>;
+
+    /// Brings an existing resource up to date in place.
+    ///
+    /// Guarantees: on `Ok`, the resource is as declared. Assumptions: `workspace`
+    /// is the one observed for `request.id` (the driver checks its marker before
+    /// writing). Caveats: killed half-way, the next plan updates it again.
+    async fn update(&self, request: Request<'_>, workspace: &WorkspaceRef) -> Result<Made, DriverError>;
+
+    /// Removes a workspace.
+    ///
+    /// Guarantees: removes nothing that does not carry the marker of
+    /// `removal.project` and the workspace's id; on `Ok` it is gone (already
+    /// gone is `Ok`). Caveats: killed half-way, a leftover the next plan removes.
+    async fn delete(&self, removal: Removal<'_>) -> Result<(), DriverError>;
+
+    /// Whether the engine should hand this driver the creates and updates of one
+    /// location together, through [`Driver::apply_batch`].
+    fn batches(&self) -> bool {
+        false
     }
+
+    /// Several creates and updates at one location together (to send a repo
+    /// once per VM, say). Returns one result per item, in order: each item
+    /// succeeds or fails by itself.
+    ///
+    /// Guarantees and caveats: those of [`Driver::create`] and
+    /// [`Driver::update`] for every item. The default runs them one by one.
+    async fn apply_batch(&self, location: &Location, items: Vec<BatchItem<'_>>) -> Vec<Result<Made, DriverError>> {
+        let _ = location;
+        let mut results = Vec::with_capacity(items.len());
+        for item in items {
+            results.push(match &item.workspace {
+                Some(workspace) => self.update(item.request, workspace).await,
+                None => self.create(item.request).await,
+            });
+        }
+        results
+    }
+
+    /// Called once at the end of a command: close connections, remove
+    /// temporary files. Never fails.
+    async fn close(&self) {}
 }
 
 /// The workspace folder name for an id.
 pub fn workspace_dir_name(id: &str) -> String {
     format!("sbx-{id}")
 }
-pub mod ssh;
+
+/// The name of a staging (`.sbx-<id>.creating`) or half-deleted
+/// (`.sbx-<id>.deleting`) folder: what an interrupted apply leaves.
+pub fn is_leftover_name(name: &str) -> bool {
+    name.starts_with(".sbx-") && (name.ends_with(".creating") || name.ends_with(".deleting"))
+}

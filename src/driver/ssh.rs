@@ -9,9 +9,16 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{DriverError, FoundWorkspace, MARKER_FILE, Made, Marker, Owner, workspace_dir_name};
+use async_trait::async_trait;
+
+use super::{
+    Driver, DriverError, DriverName, FoundWorkspace, Location, MARKER_FILE, Made, Marker, Observation, Removal,
+    Request, Scope, workspace_dir_name,
+};
 use crate::desired::{DesiredResource, LOCALHOST};
+use crate::plan::WorkspaceRef;
 use crate::remote::{Connection, SshPool, Target, quote};
+use crate::repo::cached_repo_digest;
 use crate::state::now_rfc3339;
 
 /// Connect timeout when a resource does not say.
@@ -34,6 +41,78 @@ pub struct SshDriver {
     pool: Arc<SshPool>,
     /// Repo digest caches (shared with the local driver's).
     cache_dir: std::path::PathBuf,
+}
+
+#[async_trait]
+impl Driver for SshDriver {
+    fn name(&self) -> DriverName {
+        DriverName::SSH_WORKSPACE
+    }
+
+    fn location(&self, resource: &DesiredResource) -> Location {
+        Location::Vm(target_of(resource))
+    }
+
+    async fn observe(&self, scope: Scope<'_>) -> Result<Observation, DriverError> {
+        let target = vm_of(scope.location)?;
+        let mut lookup = Lookup::default();
+        for r in scope.desired {
+            lookup.roots.extend(r.input_str("workspace_root").map(str::to_string));
+            lookup.dirs.extend(r.input_str("workspace_dir").map(str::to_string));
+            lookup.timeout = lookup.timeout.max(connect_timeout_of(r));
+        }
+        for r in scope.records {
+            lookup.roots.extend(r.facts.get("root").cloned());
+            lookup.dirs.extend(r.facts.get("workspace").cloned());
+        }
+        if lookup.timeout.is_zero() {
+            lookup.timeout = DEFAULT_CONNECT_TIMEOUT;
+        }
+        Ok(Observation {
+            workspaces: self.find(scope.project, target, &lookup).await?,
+            ..Observation::default()
+        })
+    }
+
+    async fn create(&self, request: Request<'_>) -> Result<Made, DriverError> {
+        self.create_on(request.owner, request.resource, request.id).await
+    }
+
+    async fn update(&self, request: Request<'_>, workspace: &WorkspaceRef) -> Result<Made, DriverError> {
+        self.update_on(request.resource, &workspace.path, &workspace.id).await
+    }
+
+    async fn delete(&self, removal: Removal<'_>) -> Result<(), DriverError> {
+        // Where the workspace is, not where the manifest wants it now, says which
+        // VM to reach: a replace may move a sandbox to another VM.
+        let target = vm_of(&removal.workspace.location)?;
+        let timeout = removal
+            .resource
+            .filter(|r| self.location(r) == removal.workspace.location)
+            .map_or(DEFAULT_CONNECT_TIMEOUT, connect_timeout_of);
+        self.delete_on(
+            removal.project,
+            target,
+            &removal.workspace.path,
+            &removal.workspace.id,
+            timeout,
+        )
+        .await
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// The VM of a location this driver was handed.
+fn vm_of(location: &Location) -> Result<&Target, DriverError> {
+    match location {
+        Location::Vm(target) => Ok(target),
+        Location::Local => Err(DriverError::other(
+            "the ssh-workspace driver was asked about this machine; it only reaches VMs",
+        )),
+    }
 }
 
 /// The connection target of a resource.
@@ -90,13 +169,8 @@ impl SshDriver {
         }
     }
 
-    /// The pool, to close it at the end of a run.
-    pub fn pool(&self) -> &SshPool {
-        &self.pool
-    }
-
     async fn connect(&self, target: &Target, timeout: Duration) -> Result<Arc<Connection>, DriverError> {
-        self.pool.get(target, timeout).await.map_err(DriverError)
+        Ok(self.pool.get(target, timeout).await?)
     }
 
     /// Lists the workspaces of `project` on one VM with a single remote command,
@@ -104,12 +178,7 @@ impl SshDriver {
     ///
     /// Guarantees: reads only. Caveats: folders without a readable marker of
     /// `project` are not reported (and so never touched).
-    pub async fn observe(
-        &self,
-        project: &str,
-        target: &Target,
-        lookup: &Lookup,
-    ) -> Result<Vec<FoundWorkspace>, DriverError> {
+    async fn find(&self, project: &str, target: &Target, lookup: &Lookup) -> Result<Vec<FoundWorkspace>, DriverError> {
         let connection = self.connect(target, lookup.timeout).await?;
         // A marker is one line of JSON (as written below): the shell's own `read`
         // takes it, so listing 100 workspaces starts no process per workspace.
@@ -130,12 +199,9 @@ impl SshDriver {
             script.push_str(&format!("for d in {}; do {show}; done; ", dirs.join(" ")));
         }
         script.push_str("echo @@end");
-        let out = connection
-            .run_ok(&script, "listing workspaces")
-            .await
-            .map_err(DriverError)?;
+        let out = connection.run_ok(&script, "listing workspaces").await?;
         if !out.lines().any(|l| l == "@@end") {
-            return Err(DriverError(format!("listing workspaces on {target}: output cut short")));
+            return Err(connection.bad_output("listing workspaces", "output cut short").into());
         }
         let mut found: BTreeMap<String, FoundWorkspace> = BTreeMap::new();
         for line in out.lines() {
@@ -156,7 +222,8 @@ impl SshDriver {
             found.insert(
                 path.to_string(),
                 FoundWorkspace {
-                    location: target.location(),
+                    driver: DriverName::SSH_WORKSPACE,
+                    location: Location::Vm(target.clone()),
                     path: path.to_string(),
                     leftover: name.starts_with(".sbx-"),
                     marker,
@@ -173,7 +240,7 @@ impl SshDriver {
     /// synced. Caveats: killed before the rename, `.sbx-<id>.creating` with our
     /// marker is left (the next plan deletes it); after, the workspace has an
     /// incomplete marker (the next plan adopts and completes it).
-    pub async fn create(&self, owner: &Owner, resource: &DesiredResource, id: &str) -> Result<Made, DriverError> {
+    async fn create_on(&self, owner: &super::Owner, resource: &DesiredResource, id: &str) -> Result<Made, DriverError> {
         let target = target_of(resource);
         let connection = self.connect(&target, connect_timeout_of(resource)).await?;
         let root = resource.input_str("workspace_root").unwrap_or("/build");
@@ -184,7 +251,7 @@ impl SshDriver {
             workspace_dir_name(id)
         );
         let mut marker = Marker::new(owner, resource, id);
-        let json = serde_json::to_string(&marker).map_err(|e| DriverError::context("cannot encode marker", e))?;
+        let json = encode_marker(&marker)?;
         let script = format!(
             "mkdir -p -- {root} {parent} && mkdir -- {staging} && printf '%s\\n' {json} > {staging}/{m} && \
              if [ -e {path} ]; then echo {exists} >&2; exit 17; fi && mv -- {staging} {path}",
@@ -196,10 +263,7 @@ impl SshDriver {
             path = quote(&path),
             exists = quote(&format!("{path} exists already; refusing to reuse it")),
         );
-        connection
-            .run_ok(&script, &format!("creating {path}"))
-            .await
-            .map_err(DriverError)?;
+        connection.run_ok(&script, &format!("creating {path}")).await?;
         self.sync(&connection, resource, &path, &mut marker).await
     }
 
@@ -208,7 +272,7 @@ impl SshDriver {
     /// Guarantees: on `Ok`, the folder holds the repo as now and a complete marker.
     /// Assumptions: `path` carries our marker with `id` (checked first). Caveats:
     /// killed mid-sync, the marker says incomplete; the next plan updates again.
-    pub async fn update(&self, resource: &DesiredResource, path: &str, id: &str) -> Result<Made, DriverError> {
+    async fn update_on(&self, resource: &DesiredResource, path: &str, id: &str) -> Result<Made, DriverError> {
         let target = target_of(resource);
         let connection = self.connect(&target, connect_timeout_of(resource)).await?;
         let mut marker = begin_update(&connection, path, id).await?;
@@ -227,24 +291,28 @@ impl SshDriver {
             path: path.to_string(),
             ..Made::default()
         };
+        if let Some(root) = resource.input_str("workspace_root") {
+            made.facts.insert("root".into(), root.to_string());
+        }
         // The marker on the VM says incomplete already (made so by create, or by
         // begin_update): a kill from here on leaves a workspace the next plan syncs.
         if let Some(repo) = resource.input_str("repo") {
             // The digest is taken before the copy: a repo edited during the sync
             // shows up as a change in the next plan.
             let digest = {
-                let resource = resource.clone();
-                let local = crate::driver::local::LocalDriver::new(&self.cache_dir);
-                tokio::task::spawn_blocking(move || local.repo_digest(&resource))
+                let (cache_dir, source, excludes) =
+                    (self.cache_dir.clone(), repo.to_string(), resource.sync.excludes.clone());
+                tokio::task::spawn_blocking(move || cached_repo_digest(&cache_dir, Path::new(&source), &excludes))
                     .await
-                    .map_err(|e| DriverError(e.to_string()))?
-                    .unwrap_or_else(|| Err("no repo".into()))
-                    .map_err(DriverError)?
+                    .map_err(|e| DriverError::task("repo digest", e))?
+                    .map_err(|e| DriverError::Repo {
+                        repo: repo.to_string(),
+                        message: e.to_string(),
+                    })?
             };
             let note = connection
                 .rsync(Path::new(repo), path, &resource.sync.excludes, resource.sync.delete)
-                .await
-                .map_err(DriverError)?;
+                .await?;
             made.notes.push(note);
             made.repo_digest = Some(digest);
         }
@@ -256,13 +324,17 @@ impl SshDriver {
                     id = quote(&marker.id),
                     c = quote(command)
                 );
-                let out = connection.run(&script).await.map_err(DriverError)?;
+                let out = connection.run(&script).await?;
                 let text = super::local::tail(&format!("{}{}", out.stdout, out.stderr), 2000);
                 if out.code != Some(0) {
-                    return Err(DriverError(format!(
-                        "setup `{command}` failed on {}: {text}",
-                        connection.target().vm
-                    )));
+                    return Err(DriverError::Setup {
+                        command: command.clone(),
+                        on: format!(" on {}", connection.target().vm),
+                        status: out
+                            .code
+                            .map_or("killed by a signal".to_string(), |c| format!("exit status: {c}")),
+                        output: text,
+                    });
                 }
                 made.notes.push(format!("setup `{command}`: {text}"));
             }
@@ -280,7 +352,7 @@ impl SshDriver {
     /// Guarantees: removes nothing without our marker, project and id; on `Ok` the
     /// folder is gone. Caveats: killed mid-removal, `.sbx-<id>.deleting` with the
     /// marker is left; the next plan deletes it.
-    pub async fn delete(
+    async fn delete_on(
         &self,
         project: &str,
         target: &Target,
@@ -289,23 +361,20 @@ impl SshDriver {
         timeout: Duration,
     ) -> Result<(), DriverError> {
         let connection = self.connect(target, timeout).await?;
-        let exists = connection
-            .run(&format!("[ -e {} ]", quote(path)))
-            .await
-            .map_err(DriverError)?;
+        let exists = connection.run(&format!("[ -e {} ]", quote(path))).await?;
         if exists.code == Some(1) {
             return Ok(());
         }
         match read_marker(&connection, path).await? {
             Some(m) if m.id == id && m.project == project => {}
             Some(m) => {
-                return Err(DriverError(format!(
+                return Err(DriverError::refused(format!(
                     "{}:{path} belongs to sandbox {} of project {}, not {id} of {project}; refusing to delete it",
                     target.vm, m.id, m.project
                 )));
             }
             None => {
-                return Err(DriverError(format!(
+                return Err(DriverError::refused(format!(
                     "{}:{path} has no sandboxer marker; refusing to delete it",
                     target.vm
                 )));
@@ -331,10 +400,7 @@ impl SshDriver {
             d = quote(&doomed),
             m = quote(MARKER_FILE)
         ));
-        connection
-            .run_ok(&script, &format!("removing {path}"))
-            .await
-            .map_err(DriverError)?;
+        connection.run_ok(&script, &format!("removing {path}")).await?;
         Ok(())
     }
 }
@@ -349,9 +415,9 @@ async fn begin_update(connection: &Connection, dir: &str, id: &str) -> Result<Ma
         m = quote(&marker),
         needle = quote(&format!("\"id\":\"{id}\"")),
     );
-    let out = connection.run(&script).await.map_err(DriverError)?;
+    let out = connection.run(&script).await?;
     let refuse = || {
-        DriverError(format!(
+        DriverError::refused(format!(
             "{}:{dir} does not carry the marker of sandbox {id}; refusing to sync into it",
             connection.target().vm
         ))
@@ -368,8 +434,7 @@ async fn begin_update(connection: &Connection, dir: &str, id: &str) -> Result<Ma
 async fn read_marker(connection: &Connection, dir: &str) -> Result<Option<Marker>, DriverError> {
     let out = connection
         .run(&format!("cat -- {}/{}", quote(dir), quote(MARKER_FILE)))
-        .await
-        .map_err(DriverError)?;
+        .await?;
     if out.code != Some(0) {
         return Ok(None);
     }
@@ -377,7 +442,7 @@ async fn read_marker(connection: &Connection, dir: &str) -> Result<Option<Marker
 }
 
 async fn write_marker(connection: &Connection, dir: &str, marker: &Marker) -> Result<(), DriverError> {
-    let json = serde_json::to_string(marker).map_err(|e| DriverError::context("cannot encode marker", e))?;
+    let json = encode_marker(marker)?;
     let file = format!("{}/{MARKER_FILE}", dir.trim_end_matches('/'));
     let tmp = format!("{file}.tmp");
     let script = format!(
@@ -388,9 +453,12 @@ async fn write_marker(connection: &Connection, dir: &str, marker: &Marker) -> Re
     );
     connection
         .run_ok(&script, &format!("writing the marker of {dir}"))
-        .await
-        .map_err(DriverError)?;
+        .await?;
     Ok(())
+}
+
+fn encode_marker(marker: &Marker) -> Result<String, DriverError> {
+    serde_json::to_string(marker).map_err(|e| DriverError::other(format!("cannot encode marker: {e}")))
 }
 
 #[cfg(test)]

@@ -3,13 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::{Action, AttributeChange, Change, WorkspaceRef};
+use super::{Action, AttributeChange, Change, Reason, WorkspaceRef};
 use crate::address::{Address, ResourceKind};
 use crate::desired::{Desired, DesiredResource};
 use crate::driver::FoundWorkspace;
-use crate::driver::local::LOCATION as LOCAL;
-use crate::observe::{Observed, record_location};
-use crate::profile::{DriverKind, Value};
+use crate::observe::{DigestError, Observed, Site, record_location};
+use crate::profile::Value;
 use crate::state::Record;
 
 /// The pseudo-attribute for a workspace's synced repo content.
@@ -50,10 +49,13 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Change> {
             continue;
         }
         let found = index.by_id(&record.id);
-        let location = record_location(record);
-        let mut reasons = vec!["gone from manifest".to_string()];
-        if found.is_none() && !observed.location_errors.contains_key(&location) && record.driver != DriverKind::Packer {
-            reasons.push("its workspace is already gone; only the record is removed".into());
+        let site = Site {
+            driver: record.driver.clone(),
+            location: record_location(record),
+        };
+        let mut reasons = vec![Reason::GoneFromManifest];
+        if found.is_none() && !observed.location_errors.contains_key(&site) && has_workspace(record) {
+            reasons.push(Reason::WorkspaceAlreadyGone);
         }
         if let Some(w) = found {
             claimed.insert(w.path.clone());
@@ -62,7 +64,7 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Change> {
             address: address.clone(),
             action: Action::Delete,
             id: Some(record.id.clone()),
-            driver: record.driver,
+            driver: record.driver.clone(),
             reasons,
             attributes: record
                 .attributes
@@ -75,11 +77,12 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Change> {
                 })
                 .collect(),
             depends_on: record.depends_on.clone(),
-            workspace: found.map(workspace_ref).or_else(|| recorded_workspace(record)),
+            workspace: found
+                .map(FoundWorkspace::reference)
+                .or_else(|| recorded_workspace(record)),
         });
     }
 
-    // Workspaces of this project that nothing accounts for.
     // Workspaces of this project that nothing accounts for, made for this state:
     // another checkout's (another lineage) are never adopted or deleted here.
     for w in &observed.workspaces {
@@ -87,21 +90,24 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Change> {
             continue;
         }
         let reason = if w.leftover {
-            format!("leftover of an interrupted apply: {}", w.path)
+            Reason::Leftover { path: w.path.clone() }
         } else if desired.resources.contains_key(&w.marker.address) {
-            format!("duplicate workspace {} (id {}) of this resource", w.path, w.marker.id)
+            Reason::DuplicateWorkspace {
+                path: w.path.clone(),
+                id: w.marker.id.clone(),
+            }
         } else {
-            format!("orphan workspace {} (not in the manifest nor the state)", w.path)
+            Reason::OrphanWorkspace { path: w.path.clone() }
         };
         changes.push(Change {
             address: w.marker.address.clone(),
             action: Action::Delete,
             id: Some(w.marker.id.clone()),
-            driver: driver_of_location(&w.location),
+            driver: w.driver.clone(),
             reasons: vec![reason],
             attributes: Vec::new(),
             depends_on: Vec::new(),
-            workspace: Some(workspace_ref(w)),
+            workspace: Some(w.reference()),
         });
     }
 
@@ -109,12 +115,9 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Change> {
     changes
 }
 
-fn driver_of_location(location: &str) -> DriverKind {
-    if location == LOCAL {
-        DriverKind::LocalWorkspace
-    } else {
-        DriverKind::SshWorkspace
-    }
+/// Whether the record is of a resource with a workspace (images have none).
+fn has_workspace(record: &Record) -> bool {
+    record.facts.contains_key("workspace")
 }
 
 fn diff_resource(
@@ -129,22 +132,22 @@ fn diff_resource(
         address: resource.address.clone(),
         action: Action::NoOp,
         id: None,
-        driver: resource.driver,
+        driver: resource.driver.clone(),
         reasons: Vec::new(),
         attributes: Vec::new(),
         depends_on: resource.depends_on.iter().cloned().collect(),
         workspace: None,
     };
     let current_digest = observed.repo_digests.get(&resource.address);
-    let location = location_of(resource);
-    let location_error = observed.location_errors.get(&location);
+    let location = observed.locations.get(&resource.address);
+    let site_error = observed.site_error(resource);
 
     let Some(record) = observed.records.get(&resource.address) else {
         let candidates: Vec<&FoundWorkspace> = index
             .for_address(&resource.address)
             .iter()
             .copied()
-            .filter(|w| w.location == location)
+            .filter(|w| Some(&w.location) == location && w.driver == resource.driver)
             .collect();
         // Adopt the most recently completed one; the others are duplicates.
         if let Some(w) = candidates
@@ -154,19 +157,16 @@ fn diff_resource(
             claimed.insert(w.path.clone());
             change.action = Action::Update;
             change.id = Some(w.marker.id.clone());
-            change.workspace = Some(workspace_ref(w));
-            change.reasons.push(format!(
-                "adopt: {} carries this resource's marker but has no record",
-                w.path
-            ));
+            change.workspace = Some(w.reference());
+            change.reasons.push(Reason::Adopt { path: w.path.clone() });
             change.attributes = attribute_changes(&BTreeMap::new(), &after, &BTreeSet::new());
             if let Some(Err(e)) = current_digest {
-                change.reasons.push(format!("repo unreadable: {e}"));
+                change.reasons.push(Reason::RepoUnreadable { error: e.to_string() });
             }
             return change;
         }
         change.action = Action::Create;
-        change.reasons.push("new in manifest".into());
+        change.reasons.push(Reason::NewInManifest);
         change.attributes = attribute_changes(&BTreeMap::new(), &after, &BTreeSet::new());
         push_digest(&mut change, None, current_digest);
         return change;
@@ -174,7 +174,7 @@ fn diff_resource(
 
     change.id = Some(record.id.clone());
     let mut forces = resource.replace_attributes();
-    if resource.is_packer_build() {
+    if resource.immutable {
         // Any input of an image is part of the build, also one that was removed.
         forces.extend(record.attributes.keys().cloned());
     }
@@ -182,61 +182,60 @@ fn diff_resource(
     let found = index.by_id(&record.id);
     if let Some(w) = found {
         claimed.insert(w.path.clone());
-        change.workspace = Some(workspace_ref(w));
+        change.workspace = Some(w.reference());
     } else {
         change.workspace = recorded_workspace(record);
     }
     let forcing: Vec<&AttributeChange> = attributes.iter().filter(|a| a.forces_replace).collect();
     let rebuilt_deps: Vec<&Address> = resource.depends_on.iter().filter(|d| rebuilt.contains(*d)).collect();
+    let driver_reasons = observed
+        .replace_reasons
+        .get(&resource.address)
+        .cloned()
+        .unwrap_or_default();
 
-    let image_reasons = if resource.is_packer_build() {
-        image_rebuild_reasons(resource, record, observed)
-    } else {
-        Vec::new()
-    };
-    if !forcing.is_empty() || !image_reasons.is_empty() {
+    if !forcing.is_empty() || !driver_reasons.is_empty() {
         change.action = Action::Replace;
         for a in &forcing {
             change.reasons.push(forcing_reason(a));
         }
-        change.reasons.extend(image_reasons);
+        change.reasons.extend(driver_reasons);
     } else if resource.replace_on_image_change && !rebuilt_deps.is_empty() {
         change.action = Action::Replace;
         for d in rebuilt_deps {
-            change.reasons.push(format!("{d} is rebuilt (replace_on_image_change)"));
+            change.reasons.push(Reason::ImageRebuilt { image: d.clone() });
         }
-    } else if let Some(e) = location_error.filter(|_| !resource.is_packer_build()) {
-        // (An image is built by Packer here, not observed on its VM: a VM down changes nothing.)
+    } else if let Some((location, e)) = site_error {
         change.action = Action::Update;
-        change.reasons.push(format!("could not observe {location}: {e}"));
-    } else if found.is_none() && resource.driver != DriverKind::Packer {
+        change.reasons.push(Reason::LocationUnobserved {
+            location: location.to_string(),
+            error: e.to_string(),
+        });
+    } else if found.is_none() && has_workspace(record) {
         change.action = Action::Create;
         // A new workspace gets a new id (ids are never reused): the recorded one is not its id.
         change.id = None;
         change.workspace = None;
-        let path = record
-            .facts
-            .get("workspace")
-            .map(String::as_str)
-            .unwrap_or("the workspace");
-        change.reasons.push(format!("drift: {path} is missing though recorded"));
+        change.reasons.push(Reason::DriftMissing {
+            path: record.facts.get("workspace").cloned(),
+        });
         change.attributes = attributes;
         push_digest(&mut change, None, current_digest);
         return change;
     } else {
         for a in attributes.iter().filter(|a| a.name != "profile" && a.name != "host") {
-            change.reasons.push(format!("{} changed", display_name(&a.name)));
+            change.reasons.push(Reason::AttributeChanged {
+                attribute: display_name(&a.name).to_string(),
+            });
         }
         if found.is_some_and(|w| !w.marker.complete) {
-            change
-                .reasons
-                .push("workspace incomplete (an earlier apply was interrupted)".into());
+            change.reasons.push(Reason::WorkspaceIncomplete);
         }
         let recorded = record.digests.get("repo");
         match current_digest {
-            Some(Ok(now)) if recorded != Some(now) => change.reasons.push("repo content changed".into()),
-            Some(Err(e)) => change.reasons.push(format!("repo unreadable: {e}")),
-            None if recorded.is_some() => change.reasons.push("repo no longer synced".into()),
+            Some(Ok(now)) if recorded != Some(now) => change.reasons.push(Reason::RepoChanged),
+            Some(Err(e)) => change.reasons.push(Reason::RepoUnreadable { error: e.to_string() }),
+            None if recorded.is_some() => change.reasons.push(Reason::RepoNoLongerSynced),
             _ => {}
         }
         if !change.reasons.is_empty() {
@@ -250,7 +249,7 @@ fn diff_resource(
     change
 }
 
-fn push_digest(change: &mut Change, before: Option<&String>, now: Option<&Result<String, String>>) {
+fn push_digest(change: &mut Change, before: Option<&String>, now: Option<&Result<String, DigestError>>) {
     let after = match now {
         Some(Ok(d)) => Some(Value::String(d.clone())),
         _ => None,
@@ -266,48 +265,18 @@ fn push_digest(change: &mut Change, before: Option<&String>, now: Option<&Result
     }
 }
 
-/// Why an attribute change replaces: `var disk_size: "20480" -> "40960"` for a
-/// Packer variable, `vm changed (forces replacement)` otherwise.
-fn forcing_reason(a: &AttributeChange) -> String {
-    let show = |v: &Option<Value>| {
-        v.as_ref()
-            .map_or("(unset)".to_string(), |v| format!("{:?}", v.to_string()))
-    };
+/// Why an attribute change replaces: a Packer variable's values, or the attribute's name.
+fn forcing_reason(a: &AttributeChange) -> Reason {
     match a.name.strip_prefix("inputs.packer_var_") {
-        Some(var) => format!("var {var}: {} -> {}", show(&a.before), show(&a.after)),
-        None => format!("{} changed (forces replacement)", display_name(&a.name)),
+        Some(var) => Reason::VarChanged {
+            var: var.to_string(),
+            before: a.before.as_ref().map(ToString::to_string),
+            after: a.after.as_ref().map(ToString::to_string),
+        },
+        None => Reason::AttributeForcesReplace {
+            attribute: display_name(&a.name).to_string(),
+        },
     }
-}
-
-/// Why an image must be rebuilt although its inputs are the same: template files
-/// changed, or recorded artifacts are gone.
-fn image_rebuild_reasons(resource: &DesiredResource, record: &Record, observed: &Observed) -> Vec<String> {
-    let mut reasons = Vec::new();
-    let recorded: BTreeMap<&str, &String> = record
-        .digests
-        .iter()
-        .filter_map(|(k, v)| k.strip_prefix("template:").map(|f| (f, v)))
-        .collect();
-    match observed.template_digests.get(&resource.address) {
-        Some(Ok(now)) => {
-            let mut changed: Vec<&str> = now
-                .iter()
-                .filter(|(file, digest)| recorded.get(file.as_str()) != Some(digest))
-                .map(|(file, _)| file.as_str())
-                .collect();
-            changed.extend(recorded.keys().filter(|f| !now.contains_key(**f)).copied());
-            changed.sort_unstable();
-            if !changed.is_empty() {
-                reasons.push(format!("template changed: {}", changed.join(", ")));
-            }
-        }
-        Some(Err(e)) => reasons.push(format!("template unreadable: {e}")),
-        None => {}
-    }
-    if let Some(missing) = observed.missing_artifacts.get(&resource.address) {
-        reasons.push(format!("artifact missing: {}", missing.join(", ")));
-    }
-    reasons
 }
 
 /// `inputs.vm` → `vm`.
@@ -334,14 +303,6 @@ pub fn attribute_changes(
             })
         })
         .collect()
-}
-
-/// Where a desired resource's workspace lives.
-pub fn location_of(resource: &DesiredResource) -> String {
-    match resource.driver {
-        DriverKind::LocalWorkspace => LOCAL.to_string(),
-        _ => crate::driver::ssh::target_of(resource).location(),
-    }
 }
 
 /// Whether a workspace was made for this state (its marker names our lineage).
@@ -382,16 +343,10 @@ impl<'a> FoundIndex<'a> {
     }
 }
 
-fn workspace_ref(w: &FoundWorkspace) -> WorkspaceRef {
-    WorkspaceRef {
-        location: w.location.clone(),
-        path: w.path.clone(),
-        id: w.marker.id.clone(),
-    }
-}
-
+/// The workspace a record names, where the record says it was made.
 fn recorded_workspace(record: &Record) -> Option<WorkspaceRef> {
     record.facts.get("workspace").map(|path| WorkspaceRef {
+        driver: record.driver.clone(),
         location: record_location(record),
         path: path.clone(),
         id: record.id.clone(),
@@ -401,8 +356,9 @@ fn recorded_workspace(record: &Record) -> Option<WorkspaceRef> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::driver::Marker;
+    use crate::driver::{DriverError, DriverName, Location, Marker};
     use crate::profile::{ResolvedInputs, SyncSpec};
+    use crate::remote::Target;
 
     fn resource(name: &str, repo: Option<&str>) -> DesiredResource {
         let mut inputs = ResolvedInputs::default();
@@ -415,7 +371,7 @@ mod tests {
         DesiredResource {
             address: Address::sandbox(name),
             profile: "profile.local-workspace".into(),
-            driver: DriverKind::LocalWorkspace,
+            driver: DriverName::LOCAL_WORKSPACE,
             host: "localhost".into(),
             inputs,
             depends_on: BTreeSet::new(),
@@ -423,6 +379,7 @@ mod tests {
             sync: SyncSpec::default(),
             setup: Vec::new(),
             forces_replace: ["workspace_root".to_string()].into(),
+            immutable: false,
         }
     }
 
@@ -441,7 +398,7 @@ mod tests {
             address: r.address.clone(),
             id: id.into(),
             profile: r.profile.clone(),
-            driver: r.driver,
+            driver: r.driver.clone(),
             attributes: r.attributes(),
             spec_hash: r.spec_hash(),
             digests: digest
@@ -460,7 +417,8 @@ mod tests {
 
     fn found(address: &Address, id: &str, complete: bool) -> FoundWorkspace {
         FoundWorkspace {
-            location: LOCAL.into(),
+            driver: DriverName::LOCAL_WORKSPACE,
+            location: Location::Local,
             path: format!("/ws/sbx-{id}"),
             marker: Marker {
                 id: id.into(),
@@ -486,6 +444,14 @@ mod tests {
         }
     }
 
+    /// The diff, with every desired resource where its built-in driver puts it.
+    fn run(d: &Desired, mut o: Observed) -> Vec<Change> {
+        for r in d.resources.values() {
+            o.locations.insert(r.address.clone(), Location::Local);
+        }
+        diff(d, &o)
+    }
+
     fn only(changes: &[Change]) -> &Change {
         assert_eq!(changes.len(), 1, "{changes:#?}");
         &changes[0]
@@ -494,9 +460,9 @@ mod tests {
     #[test]
     fn new_resource_is_created() {
         let r = resource("a", None);
-        let c = diff(&desired(vec![r]), &observed());
+        let c = run(&desired(vec![r]), observed());
         assert_eq!(only(&c).action, Action::Create);
-        assert_eq!(only(&c).reasons, ["new in manifest"]);
+        assert_eq!(only(&c).reasons, [Reason::NewInManifest]);
     }
 
     #[test]
@@ -507,7 +473,7 @@ mod tests {
             .insert(r.address.clone(), record_of(&r, "x1", Some("sha256:1")));
         o.workspaces.push(found(&r.address, "x1", true));
         o.repo_digests.insert(r.address.clone(), Ok("sha256:1".into()));
-        let c = diff(&desired(vec![r]), &o);
+        let c = run(&desired(vec![r]), o);
         assert_eq!(only(&c).action, Action::NoOp, "{:?}", only(&c).reasons);
     }
 
@@ -519,9 +485,9 @@ mod tests {
             .insert(r.address.clone(), record_of(&r, "x1", Some("sha256:1")));
         o.workspaces.push(found(&r.address, "x1", true));
         o.repo_digests.insert(r.address.clone(), Ok("sha256:2".into()));
-        let c = diff(&desired(vec![r]), &o);
+        let c = run(&desired(vec![r]), o);
         assert_eq!(only(&c).action, Action::Update);
-        assert_eq!(only(&c).reasons, ["repo content changed"]);
+        assert_eq!(only(&c).reasons, [Reason::RepoChanged]);
         assert_eq!(only(&c).attributes[0].name, REPO_DIGEST);
     }
 
@@ -530,13 +496,14 @@ mod tests {
         let r = resource("a", None);
         let mut o = observed();
         o.records.insert(r.address.clone(), record_of(&r, "x1", None));
-        let c = diff(&desired(vec![r]), &o);
+        let c = run(&desired(vec![r]), o);
         assert_eq!(only(&c).action, Action::Create);
         assert_eq!(only(&c).id, None, "the re-created workspace gets a new id");
-        assert!(
-            only(&c).reasons[0].starts_with("drift: /ws/sbx-x1 is missing"),
-            "{:?}",
-            only(&c).reasons
+        assert_eq!(
+            only(&c).reasons,
+            [Reason::DriftMissing {
+                path: Some("/ws/sbx-x1".into())
+            }]
         );
     }
 
@@ -549,9 +516,14 @@ mod tests {
             .insert("inputs.workspace_root".into(), Value::String("/old".into()));
         o.records.insert(r.address.clone(), rec);
         o.workspaces.push(found(&r.address, "x1", true));
-        let c = diff(&desired(vec![r]), &o);
+        let c = run(&desired(vec![r]), o);
         assert_eq!(only(&c).action, Action::Replace);
-        assert_eq!(only(&c).reasons, ["workspace_root changed (forces replacement)"]);
+        assert_eq!(
+            only(&c).reasons,
+            [Reason::AttributeForcesReplace {
+                attribute: "workspace_root".into()
+            }]
+        );
         assert!(only(&c).attributes.iter().any(|a| a.forces_replace));
     }
 
@@ -560,10 +532,15 @@ mod tests {
         let r = resource("a", None);
         let mut o = observed();
         o.workspaces.push(found(&r.address, "x9", false));
-        let c = diff(&desired(vec![r]), &o);
+        let c = run(&desired(vec![r]), o);
         assert_eq!(only(&c).action, Action::Update);
         assert_eq!(only(&c).id.as_deref(), Some("x9"));
-        assert!(only(&c).reasons[0].starts_with("adopt:"));
+        assert_eq!(
+            only(&c).reasons,
+            [Reason::Adopt {
+                path: "/ws/sbx-x9".into()
+            }]
+        );
     }
 
     #[test]
@@ -573,11 +550,16 @@ mod tests {
         o.records.insert(gone.address.clone(), record_of(&gone, "x1", None));
         o.workspaces.push(found(&gone.address, "x1", true));
         o.workspaces.push(found(&Address::sandbox("stray"), "x2", true));
-        let c = diff(&desired(vec![]), &o);
+        let c = run(&desired(vec![]), o);
         assert_eq!(c.len(), 2);
         assert!(c.iter().all(|c| c.action == Action::Delete));
-        assert_eq!(c[0].reasons, ["gone from manifest"]);
-        assert!(c[1].reasons[0].starts_with("orphan workspace /ws/sbx-x2"));
+        assert_eq!(c[0].reasons, [Reason::GoneFromManifest]);
+        assert_eq!(
+            c[1].reasons,
+            [Reason::OrphanWorkspace {
+                path: "/ws/sbx-x2".into()
+            }]
+        );
     }
 
     /// An image `img` for VM `vm1` with these `packer_var_`s, its record, and what
@@ -586,7 +568,8 @@ mod tests {
         let mut r = resource("img", None);
         r.address = Address::image("img");
         r.profile = "profile.vm-packer-build".into();
-        r.driver = DriverKind::Packer;
+        r.driver = DriverName::PACKER;
+        r.immutable = true;
         r.inputs.values.clear();
         for (k, v) in [("mode", "build"), ("packer_template", "/t"), ("vm_name", "vm1")] {
             r.inputs.values.insert(k.into(), Value::String(v.into()));
@@ -601,17 +584,13 @@ mod tests {
         rec.digests = [("template:build.pkr.hcl".to_string(), "sha256:1".to_string())].into();
         let mut o = observed();
         o.records.insert(r.address.clone(), rec);
-        o.template_digests.insert(
-            r.address.clone(),
-            Ok([("build.pkr.hcl".to_string(), "sha256:1".to_string())].into()),
-        );
         (r, o)
     }
 
     #[test]
     fn an_unchanged_image_is_a_no_op() {
         let (r, o) = image(&[("x", "a")]);
-        let c = diff(&desired(vec![r]), &o);
+        let c = run(&desired(vec![r]), o);
         assert_eq!(only(&c).action, Action::NoOp, "{:?}", only(&c).reasons);
     }
 
@@ -622,16 +601,35 @@ mod tests {
         let rec = o.records.get_mut(&r.address).expect("recorded");
         rec.attributes
             .insert("inputs.packer_var_x".into(), Value::String("a".into()));
-        let c = diff(&desired(vec![r]), &o);
+        let c = run(&desired(vec![r]), o);
         assert_eq!(only(&c).action, Action::Replace, "{:?}", only(&c).reasons);
-        assert_eq!(only(&c).reasons, [r#"var x: "a" -> (unset)"#]);
+        assert_eq!(
+            only(&c).reasons,
+            [Reason::VarChanged {
+                var: "x".into(),
+                before: Some("a".into()),
+                after: None
+            }]
+        );
+        assert_eq!(only(&c).reasons[0].to_string(), r#"var x: "a" -> (unset)"#);
     }
 
     #[test]
     fn a_vm_that_cannot_be_observed_does_not_rebuild_its_image() {
         let (r, mut o) = image(&[]);
-        o.location_errors.insert("vm1".into(), "connection refused".into());
-        let c = diff(&desired(vec![r]), &o);
+        let vm = Location::Vm(Target {
+            vm: "vm1".into(),
+            port: None,
+            jump: None,
+        });
+        o.location_errors.insert(
+            Site {
+                driver: DriverName::SSH_WORKSPACE,
+                location: vm,
+            },
+            DriverError::other("connection refused"),
+        );
+        let c = run(&desired(vec![r]), o);
         assert_eq!(only(&c).action, Action::NoOp, "{:?}", only(&c).reasons);
     }
 
@@ -645,7 +643,7 @@ mod tests {
         let mut stray = found(&Address::sandbox("gone"), "x8", true);
         stray.marker.lineage = "OTHER".into();
         o.workspaces.push(stray);
-        let c = diff(&desired(vec![r]), &o);
+        let c = run(&desired(vec![r]), o);
         assert_eq!(only(&c).action, Action::Create, "not adopted: {:?}", only(&c).reasons);
     }
 
@@ -655,7 +653,7 @@ mod tests {
         let mut o = observed();
         o.records.insert(r.address.clone(), record_of(&r, "x1", None));
         o.workspaces.push(found(&r.address, "x1", false));
-        let c = diff(&desired(vec![r]), &o);
+        let c = run(&desired(vec![r]), o);
         assert_eq!(only(&c).action, Action::Update);
     }
 }

@@ -10,6 +10,14 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use super::{Action, Change};
 use crate::address::Address;
 
+/// A plan whose changes depend on each other in a circle.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the plan has a dependency cycle through {address}")]
+pub struct CycleError {
+    /// A change on the cycle.
+    pub address: Address,
+}
+
 /// The DAG: node weights are indices into the plan's changes; an edge `a -> b`
 /// means `a` must finish before `b` starts.
 #[derive(Debug, Clone)]
@@ -20,7 +28,7 @@ pub struct ChangeGraph {
 
 impl ChangeGraph {
     /// Builds the graph of `changes`.
-    pub fn build(changes: &[Change]) -> Result<Self, String> {
+    pub fn build(changes: &[Change]) -> Result<Self, CycleError> {
         let mut graph = DiGraph::new();
         let nodes: Vec<NodeIndex> = (0..changes.len()).map(|i| graph.add_node(i)).collect();
         let mut by_address: BTreeMap<&Address, Vec<usize>> = BTreeMap::new();
@@ -33,10 +41,9 @@ impl ChangeGraph {
         let built = ChangeGraph { graph };
         if let Err(cycle) = petgraph::algo::toposort(&built.graph, None) {
             let i = built.graph[cycle.node_id()];
-            return Err(format!(
-                "the plan has a dependency cycle through {}",
-                changes[i].address
-            ));
+            return Err(CycleError {
+                address: changes[i].address.clone(),
+            });
         }
         Ok(built)
     }
@@ -106,14 +113,14 @@ pub fn filter_targets(changes: Vec<Change>, targets: &[Address]) -> Vec<Change> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::DriverKind;
+    use crate::driver::DriverName;
 
     fn change(address: &str, action: Action, deps: &[&str]) -> Change {
         Change {
             address: address.parse().expect("address"),
             action,
             id: None,
-            driver: DriverKind::LocalWorkspace,
+            driver: DriverName::LOCAL_WORKSPACE,
             reasons: Vec::new(),
             attributes: Vec::new(),
             depends_on: deps.iter().map(|d| d.parse().expect("address")).collect(),

@@ -3,6 +3,7 @@
 
 pub mod diff;
 pub mod graph;
+mod reason;
 pub mod render;
 
 use std::fmt;
@@ -11,10 +12,14 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
-use crate::profile::{DriverKind, Value};
+use crate::driver::{DriverName, Location};
+use crate::profile::Value;
 
-/// The format version of saved and JSON plans.
-pub const PLAN_FORMAT_VERSION: u32 = 1;
+pub use reason::Reason;
+
+/// The format version of saved and JSON plans (2: reasons as codes with
+/// details, workspaces with their driver).
+pub const PLAN_FORMAT_VERSION: u32 = 2;
 
 /// What a change does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
@@ -33,11 +38,6 @@ pub enum Action {
 }
 
 impl Action {
-    /// Destroy then create.
-    pub fn is_replace(self) -> bool {
-        self == Action::Replace
-    }
-
     /// The symbol in plan output.
     pub fn symbol(self) -> &'static str {
         match self {
@@ -78,8 +78,10 @@ pub struct AttributeChange {
 /// An existing workspace a change acts on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct WorkspaceRef {
-    /// `local`, or the VM's SSH alias.
-    pub location: String,
+    /// The driver that made it, and so removes it.
+    pub driver: DriverName,
+    /// Where it is.
+    pub location: Location,
     /// The workspace folder.
     pub path: String,
     /// The id in its marker.
@@ -96,9 +98,9 @@ pub struct Change {
     /// Its id, when it exists already.
     pub id: Option<String>,
     /// The driver that carries it out.
-    pub driver: DriverKind,
-    /// Why (for people; apply never branches on these).
-    pub reasons: Vec<String>,
+    pub driver: DriverName,
+    /// Why (apply never branches on these).
+    pub reasons: Vec<Reason>,
     /// Attribute-level diff.
     pub attributes: Vec<AttributeChange>,
     /// Resources this one depends on (declared, or recorded for deletes).

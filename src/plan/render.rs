@@ -92,12 +92,7 @@ fn write_change(out: &mut String, change: &Change, style: Style) {
     if let Some(w) = &change.workspace
         && change.action != Action::Create
     {
-        let at = if w.location == "local" {
-            String::new()
-        } else {
-            format!("{}:", w.location)
-        };
-        let _ = writeln!(out, "      workspace: {at}{}", w.path);
+        let _ = writeln!(out, "      workspace: {}", w.location.show_path(&w.path));
     }
     let _ = writeln!(out);
 }
@@ -173,7 +168,13 @@ pub fn markdown(plan: &Plan) -> String {
     let _ = writeln!(out, "**{}**\n", summary_line(plan));
     let _ = writeln!(out, "| | resource | action | why |\n|---|---|---|---|");
     for c in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
-        let why = c.reasons.join("; ").replace('|', "\\|");
+        let why = c
+            .reasons
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+            .replace('|', "\\|");
         let _ = writeln!(
             out,
             "| `{}` | `{}` | {} | {} |",
@@ -198,8 +199,8 @@ pub fn markdown(plan: &Plan) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{PLAN_FORMAT_VERSION, Summary};
-    use crate::profile::DriverKind;
+    use crate::driver::DriverName;
+    use crate::plan::{PLAN_FORMAT_VERSION, Reason, Summary};
 
     fn plan(changes: Vec<Change>) -> Plan {
         Plan {
@@ -226,8 +227,8 @@ mod tests {
             address: "sandbox.app".parse().expect("address"),
             action: Action::Replace,
             id: Some("k3x9".into()),
-            driver: DriverKind::SshWorkspace,
-            reasons: vec!["vm changed (forces replacement)".into()],
+            driver: DriverName::SSH_WORKSPACE,
+            reasons: vec![Reason::AttributeForcesReplace { attribute: "vm".into() }],
             attributes: vec![AttributeChange {
                 name: "inputs.vm".into(),
                 before: Some(Value::String("a".into())),

@@ -145,7 +145,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Profile, Diagnostic> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::DriverKind;
+    use crate::profile::DriverName;
 
     #[test]
     fn the_three_builtin_profiles_load() {
@@ -163,16 +163,16 @@ mod tests {
             ]
         );
         assert_eq!(
-            catalog.get("profile.vm-haskell-build").map(|p| p.driver),
-            Some(DriverKind::SshWorkspace)
+            catalog.get("profile.vm-haskell-build").map(|p| p.driver.clone()),
+            Some(DriverName::SSH_WORKSPACE)
         );
         assert_eq!(
-            catalog.get("profile.vm-packer-build").map(|p| p.driver),
-            Some(DriverKind::Packer)
+            catalog.get("profile.vm-packer-build").map(|p| p.driver.clone()),
+            Some(DriverName::PACKER)
         );
         assert_eq!(
-            catalog.get("profile.local-workspace").map(|p| p.driver),
-            Some(DriverKind::LocalWorkspace)
+            catalog.get("profile.local-workspace").map(|p| p.driver.clone()),
+            Some(DriverName::LOCAL_WORKSPACE)
         );
     }
 

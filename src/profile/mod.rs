@@ -10,6 +10,7 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use crate::driver::DriverName;
 pub use catalog::Catalog;
 pub use resolve::{ResolveContext, ResolvedInputs, Value, resolve};
 
@@ -23,7 +24,7 @@ pub struct Profile {
     #[serde(default)]
     pub description: String,
     /// The driver that observes, creates, updates and destroys resources of this profile.
-    pub driver: DriverKind,
+    pub driver: DriverName,
     /// The inputs, by canonical name.
     #[serde(default)]
     pub inputs: BTreeMap<String, InputSpec>,
@@ -36,28 +37,6 @@ pub struct Profile {
     /// Shell commands run in a new workspace after the first sync, in order.
     #[serde(default)]
     pub setup: Vec<String>,
-}
-
-/// The kinds of driver.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum DriverKind {
-    /// A workspace directory on this machine.
-    LocalWorkspace,
-    /// A workspace directory on a VM reached over SSH.
-    SshWorkspace,
-    /// A VM image built by Packer.
-    Packer,
-}
-
-impl fmt::Display for DriverKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            DriverKind::LocalWorkspace => "local-workspace",
-            DriverKind::SshWorkspace => "ssh-workspace",
-            DriverKind::Packer => "packer",
-        })
-    }
 }
 
 /// One input of a profile.

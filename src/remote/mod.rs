@@ -2,6 +2,7 @@
 //! lazily, with retries while a VM boots), commands built from quoted words, and
 //! rsync through the master's control socket.
 
+mod error;
 pub mod quote;
 
 use std::collections::HashMap;
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder};
 use tokio::sync::{Mutex, OnceCell, Semaphore};
 
+pub use error::{ConnectFailure, RemoteError};
 pub use quote::quote;
 
 /// Commands at once on one connection: below sshd's default MaxSessions (10),
@@ -111,8 +113,8 @@ pub struct RemoteOutput {
 impl Connection {
     /// Runs `script` with `sh -c` on the VM. The script must be built from words
     /// quoted with [`quote()`].
-    pub async fn run(&self, script: &str) -> Result<RemoteOutput, String> {
-        let _permit = self.limit.acquire().await.map_err(|e| e.to_string())?;
+    pub async fn run(&self, script: &str) -> Result<RemoteOutput, RemoteError> {
+        let _permit = self.permit().await?;
         let line = format!("sh -c {}", quote(script));
         tracing::debug!(vm = %self.target, "remote: {line}");
         let output = self
@@ -120,7 +122,10 @@ impl Connection {
             .raw_command(&line)
             .output()
             .await
-            .map_err(|e| format!("ssh {}: {}", self.target, error_text(&e)))?;
+            .map_err(|e| RemoteError::Session {
+                target: self.target.clone(),
+                detail: error_text(&e),
+            })?;
         Ok(RemoteOutput {
             code: output.status.code(),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -129,23 +134,50 @@ impl Connection {
     }
 
     /// Runs `script` and fails unless it exits 0.
-    pub async fn run_ok(&self, script: &str, what: &str) -> Result<String, String> {
+    pub async fn run_ok(&self, script: &str, what: &str) -> Result<String, RemoteError> {
         let out = self.run(script).await?;
         if out.code == Some(0) {
             Ok(out.stdout)
         } else {
-            let code = out.code.map_or("a signal".to_string(), |c| format!("exit {c}"));
-            Err(format!(
-                "{what} on {} failed ({code}): {}",
-                self.target.vm,
-                out.stderr.trim()
-            ))
+            Err(self.failed(what, &out))
         }
+    }
+
+    /// The error of a command that exited non-zero.
+    pub fn failed(&self, what: &str, out: &RemoteOutput) -> RemoteError {
+        RemoteError::Command {
+            vm: self.target.vm.clone(),
+            what: what.to_string(),
+            status: out.code.map_or("a signal".to_string(), |c| format!("exit {c}")),
+            stderr: out.stderr.trim().to_string(),
+        }
+    }
+
+    /// Output of a command that is not what was expected.
+    pub fn bad_output(&self, what: &str, problem: impl Into<String>) -> RemoteError {
+        RemoteError::Output {
+            vm: self.target.vm.clone(),
+            what: what.to_string(),
+            problem: problem.into(),
+        }
+    }
+
+    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, RemoteError> {
+        self.limit.acquire().await.map_err(|_| RemoteError::Session {
+            target: self.target.clone(),
+            detail: "the connection was closed".into(),
+        })
     }
 
     /// rsync of local folder `src` into `dest` on the VM, through this connection.
     /// `-s` keeps paths away from the remote shell.
-    pub async fn rsync(&self, src: &Path, dest: &str, excludes: &[String], delete: bool) -> Result<String, String> {
+    pub async fn rsync(
+        &self,
+        src: &Path,
+        dest: &str,
+        excludes: &[String],
+        delete: bool,
+    ) -> Result<String, RemoteError> {
         let socket = self.session.control_socket();
         let mut ssh = vec![
             "ssh".to_string(),
@@ -171,7 +203,9 @@ impl Connection {
         ssh.push("BatchMode=yes".into());
         // rsync splits -e on whitespace; refuse paths that would be cut in two.
         if let Some(word) = ssh.iter().find(|w| w.chars().any(char::is_whitespace)) {
-            return Err(format!("cannot run rsync: `{word}` contains whitespace"));
+            return Err(RemoteError::RsyncSpawn {
+                message: format!("`{word}` contains whitespace"),
+            });
         }
         let mut command = tokio::process::Command::new("rsync");
         command.arg("-az").arg("-s").arg("--stats").arg("-e").arg(ssh.join(" "));
@@ -190,25 +224,30 @@ impl Connection {
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true)
             .process_group(0);
-        let _permit = self.limit.acquire().await.map_err(|e| e.to_string())?;
+        let _permit = self.permit().await?;
         let child = command
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn();
-        let child = child.map_err(|e| format!("cannot run rsync: {e}"))?;
+        let child = child.map_err(|e| RemoteError::RsyncSpawn { message: e.to_string() })?;
         let registered = child.id().map(crate::process_group::register);
         let output = child
             .wait_with_output()
             .await
-            .map_err(|e| format!("cannot run rsync: {e}"))?;
+            .map_err(|e| RemoteError::RsyncSpawn { message: e.to_string() })?;
         drop(registered);
         if !output.status.success() {
-            return Err(format!(
-                "rsync to {}:{dest} failed ({}): {}",
-                self.target.vm,
-                output.status,
-                String::from_utf8_lossy(&output.stderr).trim()
-            ));
+            let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+            // rsync's own words when the far side has none: "rsync: not found",
+            // "rsync: command not found", and exit 12 or 127.
+            let missing_on_vm = stderr.contains("rsync: not found") || stderr.contains("rsync: command not found");
+            return Err(RemoteError::Rsync {
+                vm: self.target.vm.clone(),
+                dest: dest.to_string(),
+                status: output.status.to_string(),
+                stderr,
+                missing_on_vm,
+            });
         }
         let stats = String::from_utf8_lossy(&output.stdout);
         let transferred = stats
@@ -228,14 +267,14 @@ impl Connection {
 
 /// A target's connection: not yet tried, open, or failed (a failure is kept for
 /// the run, so every sandbox on an unreachable VM fails at once with it).
-type Slot = Arc<Mutex<Option<Result<Arc<Connection>, String>>>>;
+type Slot = Arc<Mutex<Option<Result<Arc<Connection>, RemoteError>>>>;
 
 /// The connections of one run, one per target, opened on first use.
 pub struct SshPool {
     options: SshOptions,
     control_dir: PathBuf,
     /// Made once, by the first connection: connections to several VMs start together.
-    control_dir_made: OnceCell<Result<(), String>>,
+    control_dir_made: OnceCell<Result<(), RemoteError>>,
     slots: Mutex<HashMap<Target, Slot>>,
 }
 
@@ -263,7 +302,7 @@ impl SshPool {
     /// The connection to `target`, opening it (with retries up to `timeout`) on first use.
     /// A failure is remembered for the rest of the run: every sandbox on that VM
     /// fails at once with the same error.
-    pub async fn get(&self, target: &Target, timeout: Duration) -> Result<Arc<Connection>, String> {
+    pub async fn get(&self, target: &Target, timeout: Duration) -> Result<Arc<Connection>, RemoteError> {
         let slot = self.slots.lock().await.entry(target.clone()).or_default().clone();
         let mut state = slot.lock().await;
         match state.as_ref() {
@@ -281,20 +320,23 @@ impl SshPool {
 
     /// Makes the control folder, once per pool, whichever connection comes first
     /// (checking for it and then making it raced: "File exists").
-    async fn make_control_dir(&self) -> Result<(), String> {
+    async fn make_control_dir(&self) -> Result<(), RemoteError> {
         use std::os::unix::fs::DirBuilderExt;
         self.control_dir_made
             .get_or_init(|| async {
                 std::fs::DirBuilder::new()
                     .mode(0o700)
                     .create(&self.control_dir)
-                    .map_err(|e| format!("cannot create ssh control folder {}: {e}", self.control_dir.display()))
+                    .map_err(|e| RemoteError::ControlDir {
+                        path: self.control_dir.display().to_string(),
+                        message: e.to_string(),
+                    })
             })
             .await
             .clone()
     }
 
-    async fn connect(&self, target: Target, timeout: Duration) -> Result<Arc<Connection>, String> {
+    async fn connect(&self, target: Target, timeout: Duration) -> Result<Arc<Connection>, RemoteError> {
         self.make_control_dir().await?;
         let mut builder = SessionBuilder::default();
         builder
@@ -333,15 +375,17 @@ impl SshPool {
                     }));
                 }
                 Err(e) => {
-                    let text = error_text(&e);
-                    let permanent = is_permanent(&text);
-                    if permanent || Instant::now() + delay >= deadline {
-                        let tried = if attempts > 1 {
-                            format!(" (after {attempts} attempts)")
-                        } else {
-                            String::new()
-                        };
-                        return Err(format!("cannot connect to {target}{tried}: {text}"));
+                    let raw = error_text_raw(&e);
+                    let kind = ConnectFailure::classify(&raw);
+                    let text = one_line(&error::without_banner(&raw));
+                    if kind.is_permanent() || Instant::now() + delay >= deadline {
+                        return Err(RemoteError::Connect {
+                            keygen: error::keygen_line(&raw),
+                            target,
+                            attempts,
+                            kind,
+                            detail: text,
+                        });
                     }
                     tracing::info!(vm = %target, "ssh not reachable yet, retrying in {delay:?}: {text}");
                     tokio::time::sleep(delay).await;
@@ -368,8 +412,21 @@ impl SshPool {
     }
 }
 
-/// ssh's own words: the crate wraps them in an io::Error source.
+/// ssh's own words on one line: the crate wraps them in an io::Error source.
 fn error_text(e: &openssh::Error) -> String {
+    one_line(&error_text_raw(e))
+}
+
+fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// ssh's own words, lines kept.
+fn error_text_raw(e: &openssh::Error) -> String {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
@@ -379,25 +436,7 @@ fn error_text(e: &openssh::Error) -> String {
         }
         source = s.source();
     }
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// Errors that waiting will not fix.
-fn is_permanent(text: &str) -> bool {
-    [
-        "Host key verification failed",
-        "IDENTIFICATION HAS CHANGED",
-        "Permission denied",
-        "Bad configuration option",
-        "Could not resolve hostname",
-        "No such file or directory",
-    ]
-    .iter()
-    .any(|p| text.contains(p))
+    text
 }
 
 #[cfg(test)]
@@ -424,7 +463,7 @@ mod tests {
                     })
                     .collect();
                 for task in tasks {
-                    assert_eq!(task.await.expect("task"), Ok(()));
+                    task.await.expect("task").expect("the control folder is made");
                 }
                 assert!(pool.control_dir.is_dir());
                 std::fs::remove_dir(&pool.control_dir).expect("remove the control folder");

@@ -134,6 +134,19 @@ fn hash_file(path: &Path) -> io::Result<String> {
     Ok(format!("{:x}", hasher.finalize()))
 }
 
+/// The digest of `repo` with `excludes`, through the hash cache kept for that
+/// repo under `cache_dir` (a cache that cannot be saved only costs time).
+pub fn cached_repo_digest<S: AsRef<str>>(cache_dir: &Path, repo: &Path, excludes: &[S]) -> io::Result<String> {
+    let excludes = crate::repo::Excludes::new(excludes);
+    let cache_path = DigestCache::path_for(cache_dir, repo);
+    let mut cache = DigestCache::load(&cache_path);
+    let digest = repo_digest(repo, &excludes, &mut cache)?;
+    if let Err(e) = cache.save(&cache_path) {
+        tracing::debug!("repo digest cache {} not saved: {e}", cache_path.display());
+    }
+    Ok(digest)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

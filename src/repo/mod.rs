@@ -6,5 +6,5 @@ pub mod digest;
 pub mod exclude;
 pub mod walk;
 
-pub use digest::{DigestCache, repo_digest};
+pub use digest::{DigestCache, cached_repo_digest, repo_digest};
 pub use exclude::Excludes;

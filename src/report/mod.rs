@@ -56,7 +56,7 @@ pub async fn run(mut events: mpsc::UnboundedReceiver<Event>, mode: Mode) {
             }
             Mode::Live { .. } => {}
             Mode::Quiet => {
-                if matches!(event, Event::Failed { .. }) {
+                if matches!(event, Event::Failed { .. } | Event::Notice { .. }) {
                     let _ = writeln!(std::io::stderr().lock(), "{}", line(&event, false));
                 }
             }
@@ -127,6 +127,7 @@ pub fn line(event: &Event, color: bool) -> String {
             "33",
             format!("{address}: {action} skipped: dependency failed ({because})"),
         ),
+        Event::Notice { message } => paint("33", message.clone()),
     }
 }
 
@@ -157,6 +158,7 @@ fn to_json(event: &Event) -> serde_json::Value {
             action,
             because,
         } => json!({"event": "skipped", "address": address, "action": action, "because": because}),
+        Event::Notice { message } => json!({"event": "notice", "message": message}),
     }
 }
 
@@ -186,7 +188,7 @@ async fn live(mut events: mpsc::UnboundedReceiver<Event>, color: bool) {
                         running.remove(address);
                         permanent.push(line(&event, color));
                     }
-                    Event::Skipped { .. } => permanent.push(line(&event, color)),
+                    Event::Skipped { .. } | Event::Notice { .. } => permanent.push(line(&event, color)),
                 }
             }
             _ = tick.tick() => {}

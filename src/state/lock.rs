@@ -69,6 +69,19 @@ pub enum LockError {
     NotLocked,
 }
 
+impl LockError {
+    /// What the operator can do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            LockError::Held { .. } => Some(
+                "wait for it with --lock-timeout 5m; if that process is gone for good, run `sandboxer force-unlock <lock id>`"
+                    .into(),
+            ),
+            _ => None,
+        }
+    }
+}
+
 /// A held lock; released on drop (the kernel releases it if the process dies).
 #[derive(Debug)]
 pub struct LockGuard {

@@ -15,7 +15,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
-use crate::profile::{DriverKind, Value};
+use crate::driver::DriverName;
+use crate::profile::Value;
 
 pub use embedded::EmbeddedStore;
 pub use hub::{HubLock, HubStore};
@@ -31,7 +32,7 @@ pub struct Record {
     /// Profile name.
     pub profile: String,
     /// Driver.
-    pub driver: DriverKind,
+    pub driver: DriverName,
     /// Attributes as planned (`profile`, `host`, `inputs.<name>`); sensitive values only as a hash.
     pub attributes: BTreeMap<String, Value>,
     /// Digest of the attributes.
@@ -64,6 +65,18 @@ pub struct Note {
     pub text: String,
 }
 
+impl Note {
+    /// A note about `address`, now.
+    pub fn new(address: &Address, level: &str, text: &str) -> Self {
+        Note {
+            at: now_rfc3339(),
+            address: address.clone(),
+            level: level.to_string(),
+            text: text.to_string(),
+        }
+    }
+}
+
 /// Records of one project, with the version of the state they were read at.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Snapshot {
@@ -89,6 +102,16 @@ pub enum StateError {
     /// The lock could not be taken.
     #[error(transparent)]
     Lock(#[from] LockError),
+}
+
+impl StateError {
+    /// What the operator can do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            StateError::Lock(e) => e.hint(),
+            StateError::Io { .. } => None,
+        }
+    }
 }
 
 /// Where records, the lock and notes live.

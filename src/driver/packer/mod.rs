@@ -8,36 +8,27 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::watch;
 
+use async_trait::async_trait;
+
 use self::machine_readable::{PackerEvent, UiLevel, parse_line, step_of};
-use super::{DriverError, Made};
+use super::{
+    Driver, DriverError, DriverName, Location, Made, Observation, ProgressKind, ProgressSink, Removal, Request, Scope,
+};
 use crate::desired::DesiredResource;
+use crate::plan::{Reason, WorkspaceRef};
+use crate::state::Record;
 
 /// Prefix of the inputs that become `-var` words.
 pub const VAR_PREFIX: &str = "packer_var_";
 
 /// How long Packer gets to stop after an interrupt before its group is killed.
 pub const CANCEL_GRACE: Duration = Duration::from_secs(15);
-
-/// What kind of progress a line is, for throttling notes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProgressKind {
-    /// A new step (`==> ...`).
-    Step,
-    /// Provisioner output.
-    Message,
-    /// An error line.
-    Error,
-}
-
-/// Receives progress while a build runs: (kind, text, whether it is kept as a note).
-pub type ProgressSink = Arc<dyn Fn(ProgressKind, &str, bool) + Send + Sync>;
 
 /// Notes at most every `every`, plus every step change and every error.
 #[derive(Debug, Clone)]
@@ -89,23 +80,125 @@ const NOT_TEMPLATE: &[&str] = &["output-*/", "packer_cache/", ".git/"];
 /// Every file of a template directory (templates, var files, the scripts and
 /// files they use, in subfolders too) with its sha256, by relative path. Packer's
 /// output folders are left out, so a build never makes its own template "change".
-pub fn template_digests(dir: &Path) -> Result<BTreeMap<String, String>, String> {
+pub fn template_digests(dir: &Path) -> Result<BTreeMap<String, String>, TemplateError> {
     let excludes = crate::repo::Excludes::new(NOT_TEMPLATE);
     let entries = crate::repo::walk::walk(dir, &excludes, &[])
-        .map_err(|e| format!("cannot read template folder {}: {e}", dir.display()))?;
+        .map_err(|e| TemplateError(format!("cannot read template folder {}: {e}", dir.display())))?;
     let mut digests = BTreeMap::new();
     for entry in entries.iter().filter(|e| e.kind == crate::repo::walk::EntryKind::File) {
         let path = dir.join(&entry.relative);
-        let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let bytes = std::fs::read(&path).map_err(|e| TemplateError(format!("cannot read {}: {e}", path.display())))?;
         digests.insert(entry.relative.clone(), format!("sha256:{:x}", Sha256::digest(&bytes)));
     }
     let has_template = digests
         .keys()
         .any(|f| !f.contains('/') && (f.ends_with(".pkr.hcl") || f.ends_with(".pkr.json")));
     if !has_template {
-        return Err(format!("{} holds no *.pkr.hcl template", dir.display()));
+        return Err(TemplateError(format!("{} holds no *.pkr.hcl template", dir.display())));
     }
     Ok(digests)
+}
+
+/// A template folder that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TemplateError(String);
+
+/// Why an image must be rebuilt although its inputs are the same: template
+/// files changed since `record`, or its artifacts are gone.
+fn rebuild_reasons(resource: &DesiredResource, record: &Record) -> Vec<Reason> {
+    let mut reasons = Vec::new();
+    let recorded: BTreeMap<&str, &String> = record
+        .digests
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("template:").map(|f| (f, v)))
+        .collect();
+    if let Some(template) = resource.input_str("packer_template") {
+        match template_digests(Path::new(template)) {
+            Ok(now) => {
+                let mut files: Vec<String> = now
+                    .iter()
+                    .filter(|(file, digest)| recorded.get(file.as_str()) != Some(digest))
+                    .map(|(file, _)| file.clone())
+                    .collect();
+                files.extend(
+                    recorded
+                        .keys()
+                        .filter(|f| !now.contains_key(**f))
+                        .map(|f| (*f).to_string()),
+                );
+                files.sort_unstable();
+                if !files.is_empty() {
+                    reasons.push(Reason::TemplateChanged { files });
+                }
+            }
+            Err(e) => reasons.push(Reason::TemplateUnreadable { error: e.to_string() }),
+        }
+    }
+    let files = missing_artifacts(&record.facts);
+    if !files.is_empty() {
+        reasons.push(Reason::ArtifactMissing { files });
+    }
+    reasons
+}
+
+#[async_trait]
+impl Driver for PackerDriver {
+    fn name(&self) -> DriverName {
+        DriverName::PACKER
+    }
+
+    /// Packer runs here; what it builds is files here.
+    fn location(&self, _: &DesiredResource) -> Location {
+        Location::Local
+    }
+
+    /// Template files now against the record, and whether recorded artifacts
+    /// are still there. A VM that is down changes nothing: the image is built
+    /// here, not observed on its VM.
+    async fn observe(&self, scope: Scope<'_>) -> Result<Observation, DriverError> {
+        let pairs: Vec<(DesiredResource, Record)> = scope
+            .desired
+            .iter()
+            .filter_map(|r| {
+                scope
+                    .records
+                    .iter()
+                    .find(|rec| rec.address == r.address)
+                    .map(|rec| ((*r).clone(), (*rec).clone()))
+            })
+            .collect();
+        let replace_reasons = tokio::task::spawn_blocking(move || {
+            pairs
+                .iter()
+                .map(|(r, rec)| (r.address.clone(), rebuild_reasons(r, rec)))
+                .filter(|(_, reasons)| !reasons.is_empty())
+                .collect()
+        })
+        .await
+        .map_err(|e| DriverError::task("packer observe", e))?;
+        Ok(Observation {
+            workspaces: Vec::new(),
+            replace_reasons,
+        })
+    }
+
+    async fn create(&self, request: Request<'_>) -> Result<Made, DriverError> {
+        self.build(request.resource, request.id, request.progress, request.cancel)
+            .await
+    }
+
+    /// An image is never patched: an update builds it again.
+    async fn update(&self, request: Request<'_>, _: &WorkspaceRef) -> Result<Made, DriverError> {
+        self.build(request.resource, request.id, request.progress, request.cancel)
+            .await
+    }
+
+    /// The artifacts of an image belong to the operator: a delete forgets the
+    /// record and leaves every file.
+    async fn delete(&self, _: Removal<'_>) -> Result<(), DriverError> {
+        Ok(())
+    }
 }
 
 /// The `-var` words of a resource, in a stable order: `vm_name` first.
@@ -147,7 +240,7 @@ impl PackerDriver {
             .arg("-machine-readable")
             .output()
             .await
-            .map_err(|e| DriverError(format!("cannot run {}: {e}", self.options.binary.display())))?;
+            .map_err(|e| self.cannot_run(&e))?;
         let text = String::from_utf8_lossy(&output.stdout);
         Ok(text
             .lines()
@@ -158,6 +251,16 @@ impl PackerDriver {
             .unwrap_or_default())
     }
 
+    fn cannot_run(&self, error: &std::io::Error) -> DriverError {
+        DriverError::Packer {
+            message: format!(
+                "cannot run {}: {error} (install Packer, or set SANDBOXER_PACKER to its path)",
+                self.options.binary.display()
+            ),
+            log: None,
+        }
+    }
+
     /// Builds the image.
     ///
     /// Guarantees: on `Ok`, Packer exited 0 without errors, and the result holds
@@ -165,7 +268,7 @@ impl PackerDriver {
     /// Assumptions: the template's own outputs are its business (sandboxer never
     /// deletes artifacts). Caveats: cancelled (or killed), the image counts as not
     /// built: no record is written, the next plan builds it again.
-    pub async fn build(
+    async fn build(
         &self,
         resource: &DesiredResource,
         id: &str,
@@ -177,8 +280,11 @@ impl PackerDriver {
             let template = template.clone();
             tokio::task::spawn_blocking(move || template_digests(&template))
                 .await
-                .map_err(|e| DriverError(e.to_string()))?
-                .map_err(DriverError)?
+                .map_err(|e| DriverError::task("template digest", e))?
+                .map_err(|e| DriverError::Packer {
+                    message: e.to_string(),
+                    log: None,
+                })?
         };
         let version = self.version().await?;
         if needs_init(&version) && uses_plugins(&template) {
@@ -189,24 +295,31 @@ impl PackerDriver {
                 .arg(&template)
                 .output()
                 .await
-                .map_err(|e| DriverError::context("cannot run packer init", e))?;
+                .map_err(|e| self.cannot_run(&e))?;
             if !out.status.success() {
-                return Err(DriverError(format!(
-                    "packer init failed ({}): {}",
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr).trim()
-                )));
+                return Err(DriverError::Packer {
+                    message: format!(
+                        "packer init failed ({}): {}",
+                        out.status,
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    ),
+                    log: None,
+                });
             }
         }
 
-        std::fs::create_dir_all(&self.options.logs_dir)
-            .map_err(|e| DriverError::context("cannot create the logs folder", e))?;
+        std::fs::create_dir_all(&self.options.logs_dir).map_err(|e| {
+            DriverError::io(
+                format!("cannot create the logs folder {}", self.options.logs_dir.display()),
+                e,
+            )
+        })?;
         let log_path = self
             .options
             .logs_dir
             .join(format!("{}-{id}.log", resource.address.name));
         let mut log = std::fs::File::create(&log_path)
-            .map_err(|e| DriverError::context(format!("cannot create {}", log_path.display()), e))?;
+            .map_err(|e| DriverError::io(format!("cannot create {}", log_path.display()), e))?;
 
         let mut command = self.command();
         command
@@ -218,19 +331,17 @@ impl PackerDriver {
             .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(true);
-        let mut child = command
-            .spawn()
-            .map_err(|e| DriverError(format!("cannot run {}: {e}", self.options.binary.display())))?;
+        let mut child = command.spawn().map_err(|e| self.cannot_run(&e))?;
         let pgid = child.id();
         let registered = pgid.map(crate::process_group::register);
         let stdout = child
             .stdout
             .take()
-            .ok_or_else(|| DriverError("packer stdout unavailable".into()))?;
+            .ok_or_else(|| DriverError::other("packer stdout unavailable"))?;
         let stderr = child
             .stderr
             .take()
-            .ok_or_else(|| DriverError("packer stderr unavailable".into()))?;
+            .ok_or_else(|| DriverError::other("packer stderr unavailable"))?;
         let stderr_task = tokio::spawn(async move {
             let mut lines = BufReader::new(stderr).lines();
             let mut text = Vec::new();
@@ -287,7 +398,7 @@ impl PackerDriver {
                     }
                 }
                 status = child.wait(), if exited.is_none() => {
-                    exited = Some(status.map_err(|e| DriverError::context("waiting for packer", e))?);
+                    exited = Some(status.map_err(|e| DriverError::io("waiting for packer", e))?);
                     // Packer is gone: what is left of its group are orphans (a script
                     // ignoring SIGINT) that would hold the output pipe open.
                     signal_group(pgid, "-KILL");
@@ -306,7 +417,7 @@ impl PackerDriver {
                 let status = child
                     .wait()
                     .await
-                    .map_err(|e| DriverError::context("waiting for packer", e))?;
+                    .map_err(|e| DriverError::io("waiting for packer", e))?;
                 signal_group(pgid, "-KILL");
                 status
             }
@@ -318,30 +429,45 @@ impl PackerDriver {
         }
         facts.insert("log".into(), log_path.to_string_lossy().into_owned());
         if cancelled {
-            return Err(DriverError(format!(
-                "cancelled: Packer was interrupted; the image is not built (log: {})",
-                log_path.display()
-            )));
+            return Err(DriverError::Cancelled {
+                message: format!(
+                    "Packer was interrupted; the image is not built (log: {})",
+                    log_path.display()
+                ),
+            });
         }
         if !status.success() || !build_errors.is_empty() {
             let mut last: Vec<String> = if build_errors.is_empty() { errors } else { build_errors };
             last.extend(stderr_lines.into_iter().rev().take(3));
             let tail: Vec<String> = last.iter().rev().take(5).rev().map(|l| l.replace('\n', " ")).collect();
-            return Err(DriverError(format!(
-                "packer build failed ({status}): {} (full log: {})",
-                tail.join(" | "),
-                log_path.display()
-            )));
+            return Err(DriverError::Packer {
+                message: format!(
+                    "packer build failed ({status}): {} (full log: {})",
+                    tail.join(" | "),
+                    log_path.display()
+                ),
+                log: Some(log_path),
+            });
         }
-        hash_artifact_files(&mut facts).await;
+        let mut notes = vec![format!(
+            "packer {version} built {} (log: {})",
+            template.display(),
+            log_path.display()
+        )];
+        for problem in hash_artifact_files(&mut facts).await {
+            // The image is built; its artifact's size and digest are not recorded,
+            // so the next plan cannot tell if it changed: say so.
+            tracing::warn!("{}: {problem}", resource.address);
+            progress(ProgressKind::Error, &problem, true);
+            notes.push(problem);
+        }
+        if let Some(vm) = resource.vm() {
+            facts.insert("vm".into(), vm.to_string());
+        }
         Ok(Made {
             path: String::new(),
             repo_digest: None,
-            notes: vec![format!(
-                "packer {version} built {} (log: {})",
-                template.display(),
-                log_path.display()
-            )],
+            notes,
             digests: digests
                 .into_iter()
                 .map(|(file, d)| (format!("template:{file}"), d))
@@ -364,8 +490,10 @@ fn record_artifact(facts: &mut BTreeMap<String, String>, target: &str, index: us
     }
 }
 
-/// Fills in `<size> sha256:<hex>` for every artifact file.
-async fn hash_artifact_files(facts: &mut BTreeMap<String, String>) {
+/// Fills in `<size> sha256:<hex>` for every artifact file; returns what could
+/// not be hashed.
+async fn hash_artifact_files(facts: &mut BTreeMap<String, String>) -> Vec<String> {
+    let mut problems = Vec::new();
     let files: Vec<String> = facts
         .keys()
         .filter_map(|k| k.strip_prefix("artifact_file:"))
@@ -381,10 +509,18 @@ async fn hash_artifact_files(facts: &mut BTreeMap<String, String>) {
             Ok(format!("{size} sha256:{:x}", hasher.finalize()))
         })
         .await;
-        if let Ok(Ok(summary)) = summary {
-            facts.insert(format!("artifact_file:{path}"), summary);
+        match summary {
+            Ok(Ok(summary)) => {
+                facts.insert(format!("artifact_file:{path}"), summary);
+            }
+            Ok(Err(e)) => problems.push(format!("artifact {path} cannot be hashed: {e}")),
+            Err(e) => problems.push(format!(
+                "artifact {path} cannot be hashed: {}",
+                crate::task::join_error_text(e)
+            )),
         }
     }
+    problems
 }
 
 /// Artifact files recorded for an image that are gone or changed size.
@@ -466,6 +602,7 @@ mod tests {
         assert!(
             template_digests(root)
                 .expect_err("no template")
+                .to_string()
                 .contains("no *.pkr.hcl")
         );
     }

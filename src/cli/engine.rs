@@ -1,0 +1,98 @@
+//! The engine of one command: its drivers (whose ssh connections every step
+//! shares), the async runtime, observing and planning.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+
+use sandboxer::address::Address;
+use sandboxer::desired::Desired;
+use sandboxer::driver::Registry;
+use sandboxer::driver::packer::PackerOptions;
+use sandboxer::driver::registry::BuiltinOptions;
+use sandboxer::observe::{self, Observed};
+use sandboxer::plan::{self, Plan};
+use sandboxer::remote::SshOptions;
+use sandboxer::state::{AnyStore, StateStore};
+
+use super::Settings;
+use super::output::Hinted;
+
+/// The drivers of one command and where they keep caches.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    /// Every driver, by name.
+    pub drivers: Registry,
+    /// Repo digest caches.
+    pub cache_dir: PathBuf,
+}
+
+impl Engine {
+    /// The built-in drivers, with caches and logs in `state_dir`.
+    pub fn new(state_dir: &Path, settings: &Settings) -> Self {
+        let cache_dir = state_dir.join("cache").join("repos");
+        let drivers = Registry::builtin(BuiltinOptions {
+            cache_dir: cache_dir.clone(),
+            ssh: SshOptions {
+                config_file: settings.ssh_config.clone(),
+                accept_new_host_keys: settings.ssh_accept_new,
+            },
+            packer: PackerOptions {
+                binary: settings
+                    .env
+                    .get("SANDBOXER_PACKER")
+                    .map_or_else(|| PathBuf::from("packer"), PathBuf::from),
+                disable_checkpoint: !settings.checkpoint_set,
+                logs_dir: state_dir.join("logs"),
+                note_every: Duration::from_secs(5),
+            },
+        });
+        Engine { drivers, cache_dir }
+    }
+
+    /// Runs a command's `work` on a fresh runtime, then closes what the drivers
+    /// opened (ssh masters), whatever `work` returned.
+    pub fn run<T>(&self, work: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+        runtime()?.block_on(async {
+            let result = work.await;
+            self.drivers.close().await;
+            result
+        })
+    }
+
+    /// Reads the state and observes what is there.
+    pub async fn observe(&self, desired: &Desired, store: &AnyStore) -> anyhow::Result<Observed> {
+        let snapshot = store.load(&desired.project).await?;
+        Ok(observe::observe(desired, snapshot, &self.drivers, &self.cache_dir).await)
+    }
+
+    /// Observes and plans.
+    pub async fn plan(
+        &self,
+        desired: &Desired,
+        store: &AnyStore,
+        targets: &[Address],
+    ) -> anyhow::Result<(Plan, Observed)> {
+        for t in targets {
+            if !desired.resources.contains_key(t) {
+                let known: Vec<String> = desired.resources.keys().map(ToString::to_string).collect();
+                return Err(Hinted {
+                    message: format!("--target {t} is not declared in {}", desired.manifest_path.display()),
+                    hint: format!("declared: {}", known.join(", ")),
+                }
+                .into());
+            }
+        }
+        let observed = self.observe(desired, store).await?;
+        Ok((plan::make(desired, &observed, targets), observed))
+    }
+}
+
+/// A tokio runtime for one command.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}

@@ -1,0 +1,45 @@
+//! Opening a command's state store, and holding its lock around the work.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sandboxer::manifest::HubSpec;
+use sandboxer::state::{AnyStore, EmbeddedStore, HubStore};
+
+use super::Settings;
+
+/// The store of a command: the State Hub when `--hub`/`SANDBOXER_HUB_URL` or the
+/// manifest names one, else the embedded store in `state_dir`.
+pub fn open(settings: &Settings, state_dir: &Path, hub: Option<&HubSpec>) -> anyhow::Result<AnyStore> {
+    let url = settings.hub_url.clone().or_else(|| hub.map(|h| h.url.clone()));
+    let Some(url) = url else {
+        return Ok(AnyStore::Embedded(EmbeddedStore::new(state_dir)));
+    };
+    let token_env = hub
+        .and_then(|h| h.token_env.clone())
+        .unwrap_or_else(|| "SANDBOXER_HUB_TOKEN".to_string());
+    // The one place the token is read; it goes into the client and nowhere else.
+    let token = std::env::var(&token_env).ok().filter(|t| !t.is_empty());
+    let mut hub = HubStore::new(&url, token, &token_env)?;
+    // Undocumented in --help: shorter leases for tests of lease expiry (docs/state-hub.md).
+    if let Some(ttl) = settings.env.get("SANDBOXER_HUB_LEASE_TTL") {
+        let ttl = sandboxer::duration::parse(ttl).map_err(|e| anyhow::anyhow!("SANDBOXER_HUB_LEASE_TTL: {e}"))?;
+        hub = hub.with_lease_ttl(ttl);
+    }
+    Ok(AnyStore::Hub(hub))
+}
+
+/// Runs `work` holding the state lock of `project`, and releases it whatever
+/// `work` returns. (`work` is a future: nothing of it runs before the lock is held.)
+pub async fn locked<T>(
+    store: &AnyStore,
+    project: &str,
+    command: &str,
+    timeout: Duration,
+    work: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    let lock = store.lock(project, command, timeout).await?;
+    let result = work.await;
+    lock.release().await;
+    result
+}
