@@ -2,25 +2,42 @@
 
 use std::time::Duration;
 
+/// A duration that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DurationError(pub String);
+
+impl From<DurationError> for String {
+    fn from(e: DurationError) -> String {
+        e.0
+    }
+}
+
 /// Parses `<number><unit>` with unit `ms`, `s`, `m` or `h`; a bare `0` is zero.
-pub fn parse(text: &str) -> Result<Duration, String> {
+pub fn parse(text: &str) -> Result<Duration, DurationError> {
     let text = text.trim();
     if text == "0" {
         return Ok(Duration::ZERO);
     }
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let n: u64 = number.parse().map_err(|_| format!("`{text}` is not a duration"))?;
+    let n: u64 = number
+        .parse()
+        .map_err(|_| DurationError(format!("`{text}` is not a duration")))?;
     let millis = match unit {
         "ms" => Some(n),
         "s" => n.checked_mul(1_000),
         "m" => n.checked_mul(60_000),
         "h" => n.checked_mul(3_600_000),
-        _ => return Err(format!("`{text}` is not a duration (units: ms, s, m, h)")),
+        _ => {
+            return Err(DurationError(format!(
+                "`{text}` is not a duration (units: ms, s, m, h)"
+            )));
+        }
     };
     millis
         .map(Duration::from_millis)
-        .ok_or_else(|| format!("`{text}` is too long a duration"))
+        .ok_or_else(|| DurationError(format!("`{text}` is too long a duration")))
 }
 
 /// Formats an elapsed time for progress lines: `0.4s`, `12s`, `3m05s`.

@@ -3,64 +3,79 @@
 //! checks refuse what could never be meant (an ssh option as a host name, a path
 //! that climbs out of its root, a newline inside a value).
 
+/// Why an input is refused, in words that follow its name in a diagnostic.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
+impl From<Refused> for String {
+    fn from(e: Refused) -> String {
+        e.0
+    }
+}
+
 /// Refuses NUL and line breaks, which no input has a use for.
-pub fn check_no_control(s: &str) -> Result<(), String> {
+pub fn check_no_control(s: &str) -> Result<(), Refused> {
     if s.contains('\0') {
-        return Err("contains a NUL byte".into());
+        return Err(Refused("contains a NUL byte".into()));
     }
     if s.contains(['\n', '\r']) {
-        return Err("contains a newline".into());
+        return Err(Refused("contains a newline".into()));
     }
     Ok(())
 }
 
 /// An SSH alias or host name: `[A-Za-z0-9._-]+`, not starting with `-` (which ssh
 /// would read as an option).
-pub fn check_ssh_alias(s: &str) -> Result<(), String> {
+pub fn check_ssh_alias(s: &str) -> Result<(), Refused> {
     if s.is_empty() {
-        return Err("empty host name".into());
+        return Err(Refused("empty host name".into()));
     }
     if s.starts_with('-') {
-        return Err("must not start with `-` (ssh would read it as an option)".into());
+        return Err(Refused(
+            "must not start with `-` (ssh would read it as an option)".into(),
+        ));
     }
     if let Some(c) = s
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
     {
-        return Err(format!("character {c:?} is not allowed in a host name"));
+        return Err(Refused(format!("character {c:?} is not allowed in a host name")));
     }
     Ok(())
 }
 
 /// An absolute path on a VM without `..` segments.
-pub fn check_remote_path(s: &str) -> Result<(), String> {
+pub fn check_remote_path(s: &str) -> Result<(), Refused> {
     check_no_control(s)?;
     // Tabs and other controls would break the listing of workspaces on a VM.
     if let Some(c) = s.chars().find(|c| c.is_control()) {
-        return Err(format!("contains the control character {c:?}"));
+        return Err(Refused(format!("contains the control character {c:?}")));
     }
     if !s.starts_with('/') {
-        return Err("must be an absolute path".into());
+        return Err(Refused("must be an absolute path".into()));
     }
     if s.split('/').any(|segment| segment == "..") {
-        return Err("must not contain `..`".into());
+        return Err(Refused("must not contain `..`".into()));
     }
     Ok(())
 }
 
 /// A project, image or sandbox name: used in addresses, paths and URLs.
-pub fn check_name(s: &str) -> Result<(), String> {
+pub fn check_name(s: &str) -> Result<(), Refused> {
     let mut chars = s.chars();
     match chars.next() {
-        None => return Err("empty name".into()),
-        Some(c) if !c.is_ascii_alphanumeric() => return Err("must start with a letter or digit".into()),
+        None => return Err(Refused("empty name".into())),
+        Some(c) if !c.is_ascii_alphanumeric() => return Err(Refused("must start with a letter or digit".into())),
         _ => {}
     }
     if let Some(c) = chars.find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))) {
-        return Err(format!("character {c:?} is not allowed (letters, digits, `_`, `-`)"));
+        return Err(Refused(format!(
+            "character {c:?} is not allowed (letters, digits, `_`, `-`)"
+        )));
     }
     if s.len() > 63 {
-        return Err("longer than 63 characters".into());
+        return Err(Refused("longer than 63 characters".into()));
     }
     Ok(())
 }

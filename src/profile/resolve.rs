@@ -140,7 +140,11 @@ pub fn resolve(
                 .map(|s| format!("did you mean `{s}`?"))
                 .or_else(|| {
                     let names: Vec<&str> = profile.inputs.keys().map(String::as_str).collect();
-                    Some(format!("{} takes: {}", profile.name, names.join(", ")))
+                    Some(if names.is_empty() {
+                        format!("{} takes no inputs", profile.name)
+                    } else {
+                        format!("{} takes: {}", profile.name, names.join(", "))
+                    })
                 });
             problems.push(InputProblem::new(
                 name,
@@ -233,7 +237,7 @@ fn check_value(spec: &InputSpec, value: &InputValue, ctx: &ResolveContext) -> Re
     if let InputValue::String(s) = value
         && let Err(e) = safety::check_no_control(s)
     {
-        return Err((e, Some("inputs are single-line text".into())));
+        return Err((e.into(), Some("inputs are single-line text".into())));
     }
     let text = value.to_string();
     match spec.kind {
@@ -280,21 +284,26 @@ fn check_value(spec: &InputSpec, value: &InputValue, ctx: &ResolveContext) -> Re
             let InputValue::String(s) = value else {
                 return Err(("expected an absolute path".into(), None));
             };
-            safety::check_remote_path(s)
-                .map_err(|e| (e, Some("write an absolute path such as /build/my-workspace".into())))?;
+            safety::check_remote_path(s).map_err(|e| {
+                (
+                    e.into(),
+                    Some("write an absolute path such as /build/my-workspace".into()),
+                )
+            })?;
             Ok(Value::String(s.clone()))
         }
         InputType::SshAlias => {
             safety::check_ssh_alias(&text).map_err(|e| {
                 (
-                    e,
+                    e.into(),
                     Some("an SSH alias or host name: letters, digits, `.`, `_`, `-`; not starting with `-`".into()),
                 )
             })?;
             Ok(Value::String(text))
         }
         InputType::Duration => {
-            crate::duration::parse(&text).map_err(|e| (e, Some("write a duration such as 500ms, 30s or 5m".into())))?;
+            crate::duration::parse(&text)
+                .map_err(|e| (e.into(), Some("write a duration such as 500ms, 30s or 5m".into())))?;
             Ok(Value::String(text))
         }
     }

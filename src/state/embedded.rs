@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::lock::{self, LockGuard, LockInfo};
+use super::lock::{self, LockGuard};
 use super::{Note, Record, Snapshot, StateError, StateStore};
 use crate::address::Address;
 
@@ -67,17 +67,16 @@ impl EmbeddedStore {
     }
 
     /// Takes the state lock for `command`, waiting up to `timeout`.
-    pub fn lock(&self, command: &str, timeout: Duration) -> Result<LockGuard, StateError> {
+    pub async fn lock(&self, command: &str, timeout: Duration) -> Result<LockGuard, StateError> {
         std::fs::create_dir_all(&self.dir).map_err(|e| self.io(&self.dir, e))?;
-        let guard = lock::acquire(&self.lock_path(), lock::this_process(command), timeout)?;
+        let (path, info) = (self.lock_path(), lock::this_process(command));
+        // Waiting for a holder sleeps between tries: off the async worker threads.
+        let guard = tokio::task::spawn_blocking(move || lock::acquire(&path, info, timeout))
+            .await
+            .map_err(|e| self.io(&self.lock_path(), crate::task::join_error_text(e)))??;
         // Whatever we had in memory may be older than what the last holder wrote.
         *self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
         Ok(guard)
-    }
-
-    /// The current lock holder.
-    pub fn lock_holder(&self) -> Option<LockInfo> {
-        lock::holder(&self.lock_path())
     }
 
     fn read_file(&self) -> Result<StateFile, StateError> {

@@ -81,10 +81,66 @@ impl HubLock {
             tracing::warn!("releasing the hub lock of {}: {e} (it expires by itself)", self.project);
         }
     }
+}
 
-    /// The lock id.
-    pub fn id(&self) -> &str {
-        &self.lock_id
+/// A call to the State Hub failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    /// Nothing answers at the URL.
+    #[error("State Hub at {url}: unreachable: {detail}")]
+    Unreachable {
+        /// The hub's URL.
+        url: String,
+        /// What the connection attempt said.
+        detail: String,
+    },
+    /// The hub took too long to answer.
+    #[error("State Hub at {url}: no answer in time")]
+    Timeout {
+        /// The hub's URL.
+        url: String,
+    },
+    /// The hub refused the token (or its absence).
+    #[error("State Hub at {url}: 401 unauthorized: {message} ({} {token_env})", if *token_given { "the token in" } else { "no token: set" })]
+    Unauthorized {
+        /// The hub's URL.
+        url: String,
+        /// What the hub said.
+        message: String,
+        /// The variable the token is read from.
+        token_env: String,
+        /// Whether a token was sent.
+        token_given: bool,
+    },
+    /// Any other failure, as the hub or the client said it.
+    #[error("State Hub at {url}: {message}")]
+    Failed {
+        /// The hub's URL.
+        url: String,
+        /// What failed.
+        message: String,
+    },
+}
+
+impl HubError {
+    /// What the operator can do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            HubError::Unreachable { url, .. } | HubError::Timeout { url } => Some(format!(
+                "check that `sandboxer hub serve` runs there (`curl {url}/v1/health`), or point --hub / SANDBOXER_HUB_URL / the manifest's hub.url at the right place"
+            )),
+            HubError::Unauthorized {
+                token_env,
+                token_given: true,
+                ..
+            } => Some(format!(
+                "{token_env} holds a token the hub does not accept: ask the hub's operator for the current one"
+            )),
+            HubError::Unauthorized { token_env, .. } => Some(format!(
+                "set {token_env} to the hub's token (the manifest's hub.token_env names another variable if it should be read from one)"
+            )),
+            HubError::Failed { .. } => None,
+        }
     }
 }
 
@@ -135,10 +191,11 @@ impl HubStore {
     }
 
     fn error(&self, message: impl Into<String>) -> StateError {
-        StateError::Io {
-            path: format!("State Hub at {}", self.inner.base),
+        HubError::Failed {
+            url: self.inner.base.clone(),
             message: message.into(),
         }
+        .into()
     }
 
     async fn call_raw<B: Serialize>(
@@ -193,15 +250,23 @@ impl HubStore {
                     format!("{status}: {}", body.error)
                 }
                 Err(e) => {
-                    let text = if e.is_connect() {
-                        format!("unreachable: {}", error_chain(&e))
+                    let url = self.inner.base.clone();
+                    let failure = if e.is_connect() {
+                        HubError::Unreachable {
+                            url,
+                            detail: error_chain(&e),
+                        }
                     } else if e.is_timeout() {
-                        "no answer in time".to_string()
+                        HubError::Timeout { url }
                     } else {
-                        error_chain(&e)
+                        HubError::Failed {
+                            url,
+                            message: error_chain(&e),
+                        }
                     };
+                    let text = failure.to_string();
                     if attempt == attempts {
-                        return Err(CallError::Other(self.error(text)));
+                        return Err(CallError::Other(failure.into()));
                     }
                     text
                 }
@@ -237,17 +302,13 @@ impl HubStore {
 
     fn status_error(&self, status: StatusCode, body: &ErrorBody) -> StateError {
         match status {
-            StatusCode::UNAUTHORIZED => {
-                let given = if self.inner.token.is_some() {
-                    "the token in"
-                } else {
-                    "no token: set"
-                };
-                self.error(format!(
-                    "401 unauthorized: {} ({given} {})",
-                    body.error, self.inner.token_env
-                ))
+            StatusCode::UNAUTHORIZED => HubError::Unauthorized {
+                url: self.inner.base.clone(),
+                message: body.error.clone(),
+                token_env: self.inner.token_env.clone(),
+                token_given: self.inner.token.is_some(),
             }
+            .into(),
             StatusCode::LOCKED => StateError::Lock(LockError::Held {
                 holder: body.error.clone(),
             }),

@@ -19,7 +19,7 @@ use crate::driver::DriverName;
 use crate::profile::Value;
 
 pub use embedded::EmbeddedStore;
-pub use hub::{HubLock, HubStore};
+pub use hub::{HubError, HubLock, HubStore};
 pub use lock::{LockError, LockInfo};
 
 /// The last known record of one resource.
@@ -102,6 +102,9 @@ pub enum StateError {
     /// The lock could not be taken.
     #[error(transparent)]
     Lock(#[from] LockError),
+    /// The State Hub could not be used.
+    #[error(transparent)]
+    Hub(#[from] HubError),
 }
 
 impl StateError {
@@ -109,6 +112,7 @@ impl StateError {
     pub fn hint(&self) -> Option<String> {
         match self {
             StateError::Lock(e) => e.hint(),
+            StateError::Hub(e) => e.hint(),
             StateError::Io { .. } => None,
         }
     }
@@ -179,7 +183,7 @@ impl AnyStore {
         timeout: std::time::Duration,
     ) -> Result<AnyLock, StateError> {
         match self {
-            AnyStore::Embedded(store) => store.lock(command, timeout).map(AnyLock::Embedded),
+            AnyStore::Embedded(store) => store.lock(command, timeout).await.map(AnyLock::Embedded),
             AnyStore::Hub(hub) => hub
                 .lock(project, lock::this_process(command), timeout)
                 .await

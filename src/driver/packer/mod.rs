@@ -607,6 +607,25 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn an_artifact_that_cannot_be_hashed_is_reported_not_skipped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let good = dir.path().join("disk.img");
+        std::fs::write(&good, "disk").expect("write");
+        let folder = dir.path().join("a-folder");
+        std::fs::create_dir(&folder).expect("mkdir");
+        let mut facts = BTreeMap::new();
+        for path in [&good, &folder, &dir.path().join("gone.img")] {
+            facts.insert(format!("artifact_file:{}", path.display()), String::new());
+        }
+        let problems = hash_artifact_files(&mut facts).await;
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("a-folder")), "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("gone.img")), "{problems:?}");
+        let recorded = &facts[&format!("artifact_file:{}", good.display())];
+        assert!(recorded.starts_with("4 sha256:"), "{recorded}");
+    }
+
     #[test]
     fn init_only_from_1_7() {
         assert!(!needs_init("1.6.6"));

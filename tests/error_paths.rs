@@ -1,0 +1,83 @@
+//! Error paths an operator meets: what is said when something on the side
+//! fails (a note that cannot be saved), the hint a failed change carries, and
+//! output that stays clean when it goes to a file.
+
+mod support;
+
+use support::{Workdir, sandboxer};
+
+/// A manifest with one local workspace whose profile's setup fails.
+fn failing_setup(dir: &Workdir) -> std::path::PathBuf {
+    dir.write(
+        "profiles/failing.yaml",
+        "name: profile.failing\ndriver: local-workspace\ninputs:\n  repo: {type: local_path}\nsetup: [\"echo about to fail; exit 3\"]\n",
+    );
+    dir.write("repo/README", "hello\n");
+    dir.write(
+        "sandboxes.yaml",
+        "version: 1\nproject: paths\nsandboxes:\n  broken:\n    profile: profile.failing\n    inputs:\n      repo: ./repo\n  fine:\n    profile: profile.local-workspace\n    inputs:\n      repo: ./repo\n",
+    )
+}
+
+#[test]
+fn notes_that_cannot_be_saved_are_warned_about_and_a_failed_setup_says_what_to_do() {
+    let dir = Workdir::new();
+    let manifest = failing_setup(&dir);
+    // The notes folder is a file: no note can be written.
+    dir.write(".sandboxer/notes", "not a folder");
+
+    let out = sandboxer().args(["apply", "--auto-approve", "-f"]).arg(&manifest).run();
+    assert_eq!(out.code, 1, "{out}");
+    // The failed change's error note and the other's sync note are both said to be lost.
+    assert!(
+        out.stderr.contains("warning: a note for sandbox.broken was not saved"),
+        "{out}"
+    );
+    assert!(
+        out.stderr.contains("warning: a note for sandbox.fine was not saved"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("1 created"), "the unrelated sandbox is made: {out}");
+    assert!(
+        out.stderr
+            .contains("sandbox.broken: setup `echo about to fail; exit 3` failed (exit status: 3): about to fail"),
+        "{out}"
+    );
+    assert!(
+        out.stderr.contains("    hint: fix the profile's setup command"),
+        "{out}"
+    );
+}
+
+/// `apply > out.txt` from a terminal: stderr is the terminal (progress may be
+/// coloured), stdout is a file and gets the plan without escape codes.
+#[test]
+fn apply_into_a_file_from_a_terminal_writes_no_escape_codes() {
+    let dir = Workdir::new();
+    dir.write("repo/README", "hello\n");
+    let manifest = dir.write(
+        "sandboxes.yaml",
+        "version: 1\nproject: colours\nsandboxes:\n  a:\n    profile: profile.local-workspace\n    inputs:\n      repo: ./repo\n",
+    );
+    let out_file = dir.path().join("out.txt");
+    let binary = env!("CARGO_BIN_EXE_sandboxer");
+    // `script` gives the command a terminal; the redirection makes stdout a file.
+    let line = format!(
+        "'{binary}' apply --auto-approve -f '{}' > '{}'",
+        manifest.display(),
+        out_file.display()
+    );
+    let status = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env_remove("NO_COLOR")
+        .env("TERM", "xterm")
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("run script");
+    assert!(status.success(), "{status}");
+    let text = std::fs::read_to_string(&out_file).expect("out.txt");
+    assert!(text.contains("+ sandbox.a will be created"), "{text}");
+    assert!(!text.contains('\x1b'), "escape codes in a file: {text:?}");
+}
