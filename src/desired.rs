@@ -9,8 +9,8 @@ use sha2::{Digest, Sha256};
 
 use crate::address::{Address, ResourceKind};
 use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
-use crate::driver::DriverName;
 use crate::manifest::{HubSpec, LoadedManifest};
+use crate::profile::DriverName;
 use crate::profile::{Catalog, InputValue, Profile, ResolveContext, ResolvedInputs, SyncSpec, Value, resolve};
 use crate::safety;
 
@@ -142,7 +142,7 @@ impl BuildContext {
     /// Whether a driver of that name can be used.
     fn knows(&self, driver: &DriverName) -> bool {
         if self.drivers.is_empty() {
-            crate::driver::Registry::builtin_names().contains(driver)
+            DriverName::builtin().contains(driver)
         } else {
             self.drivers.contains(driver)
         }
@@ -150,10 +150,7 @@ impl BuildContext {
 
     fn driver_names(&self) -> Vec<String> {
         if self.drivers.is_empty() {
-            crate::driver::Registry::builtin_names()
-                .iter()
-                .map(ToString::to_string)
-                .collect()
+            DriverName::builtin().iter().map(ToString::to_string).collect()
         } else {
             self.drivers.iter().map(ToString::to_string).collect()
         }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::address::Address;
 use crate::desired::{Desired, DesiredResource};
 use crate::driver::{DriverError, DriverName, FoundWorkspace, Location, Registry, Scope};
-use crate::plan::Reason;
+use crate::reason::Reason;
 use crate::state::{Record, Snapshot};
 
 /// Why a repo's digest could not be taken.

@@ -11,10 +11,9 @@ use async_trait::async_trait;
 
 use super::{
     Driver, DriverError, DriverName, FoundWorkspace, Location, MARKER_FILE, Made, Marker, Observation, Owner, Removal,
-    Request, Scope, is_leftover_name, workspace_dir_name,
+    Request, Scope, WorkspaceRef, is_leftover_name, workspace_dir_name,
 };
 use crate::desired::DesiredResource;
-use crate::plan::WorkspaceRef;
 use crate::repo::copy::sync_tree;
 use crate::repo::{Excludes, cached_repo_digest};
 use crate::state::now_rfc3339;

@@ -12,8 +12,6 @@
 //!   sees it (it always can: a workspace carries its marker from its first moment).
 
 mod error;
-mod location;
-mod name;
 pub mod registry;
 
 pub mod local;
@@ -30,12 +28,12 @@ use tokio::sync::watch;
 
 use crate::address::Address;
 use crate::desired::DesiredResource;
-use crate::plan::{Reason, WorkspaceRef};
+use crate::reason::Reason;
 use crate::state::Record;
 
+pub use crate::location::{Location, LocationParseError};
+pub use crate::profile::{DriverName, DriverNameError};
 pub use error::DriverError;
-pub use location::{Location, LocationParseError};
-pub use name::{DriverName, DriverNameError};
 pub use registry::Registry;
 
 /// Name of the marker file at the top of every workspace.
@@ -98,6 +96,20 @@ pub struct Owner {
     pub project: String,
     /// The state's lineage.
     pub lineage: String,
+}
+
+/// An existing workspace a change acts on: the driver that made it (and so
+/// removes it), where it is, its folder and id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct WorkspaceRef {
+    /// The driver that made it, and so removes it.
+    pub driver: DriverName,
+    /// Where it is.
+    pub location: Location,
+    /// The workspace folder.
+    pub path: String,
+    /// The id in its marker.
+    pub id: String,
 }
 
 /// A workspace found by observing a location.

@@ -36,11 +36,7 @@ impl Registry {
 
     /// The names of the drivers this sandboxer is built with.
     pub fn builtin_names() -> [DriverName; 3] {
-        [
-            DriverName::LOCAL_WORKSPACE,
-            DriverName::SSH_WORKSPACE,
-            DriverName::PACKER,
-        ]
+        DriverName::builtin()
     }
 
     /// The built-in drivers: `local-workspace`, `ssh-workspace`, `packer`.

@@ -13,10 +13,9 @@ use async_trait::async_trait;
 
 use super::{
     Driver, DriverError, DriverName, FoundWorkspace, Location, MARKER_FILE, Made, Marker, Observation, Removal,
-    Request, Scope, workspace_dir_name,
+    Request, Scope, WorkspaceRef, workspace_dir_name,
 };
 use crate::desired::{DesiredResource, LOCALHOST};
-use crate::plan::WorkspaceRef;
 use crate::remote::{Connection, SshPool, Target, quote};
 use crate::repo::cached_repo_digest;
 use crate::state::now_rfc3339;

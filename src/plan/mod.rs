@@ -3,7 +3,6 @@
 
 pub mod diff;
 pub mod graph;
-mod reason;
 pub mod render;
 
 use std::fmt;
@@ -12,10 +11,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
-use crate::driver::{DriverName, Location};
-use crate::profile::Value;
+use crate::profile::{DriverName, Value};
 
-pub use reason::Reason;
+pub use crate::driver::WorkspaceRef;
+pub use crate::reason::Reason;
 
 /// The format version of saved and JSON plans (2: reasons as codes with
 /// details, workspaces with their driver).
@@ -73,19 +72,6 @@ pub struct AttributeChange {
     pub after: Option<Value>,
     /// This change is why the resource is replaced.
     pub forces_replace: bool,
-}
-
-/// An existing workspace a change acts on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct WorkspaceRef {
-    /// The driver that made it, and so removes it.
-    pub driver: DriverName,
-    /// Where it is.
-    pub location: Location,
-    /// The workspace folder.
-    pub path: String,
-    /// The id in its marker.
-    pub id: String,
 }
 
 /// One planned change.

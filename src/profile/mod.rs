@@ -2,6 +2,7 @@
 //! resource, which inputs it takes and how a workspace is synced and set up.
 
 pub mod catalog;
+mod driver_name;
 pub mod resolve;
 
 use std::collections::BTreeMap;
@@ -10,8 +11,8 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use crate::driver::DriverName;
 pub use catalog::Catalog;
+pub use driver_name::{DriverName, DriverNameError};
 pub use resolve::{ResolveContext, ResolvedInputs, Value, resolve};
 
 /// A profile as written in `profiles/*.yaml`.

@@ -15,8 +15,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
-use crate::driver::DriverName;
-use crate::profile::Value;
+use crate::profile::{DriverName, Value};
 
 pub use embedded::EmbeddedStore;
 pub use hub::{HubError, HubLock, HubStore};

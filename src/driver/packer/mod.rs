@@ -19,9 +19,10 @@ use async_trait::async_trait;
 use self::machine_readable::{PackerEvent, UiLevel, parse_line, step_of};
 use super::{
     Driver, DriverError, DriverName, Location, Made, Observation, ProgressKind, ProgressSink, Removal, Request, Scope,
+    WorkspaceRef,
 };
 use crate::desired::DesiredResource;
-use crate::plan::{Reason, WorkspaceRef};
+use crate::reason::Reason;
 use crate::state::Record;
 
 /// Prefix of the inputs that become `-var` words.

@@ -7,7 +7,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// The name of a driver: lowercase words joined by `-`. The built-in drivers
-/// have constants; any other name is looked up in the [`super::Registry`].
+/// have constants; any other name is looked up in the driver registry
+/// (`crate::driver::Registry`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
 pub struct DriverName(Cow<'static, str>);
@@ -39,6 +40,15 @@ impl DriverName {
         } else {
             Err(DriverNameError(crate::safety::printable(&name)))
         }
+    }
+
+    /// The drivers this sandboxer is built with.
+    pub fn builtin() -> [DriverName; 3] {
+        [
+            DriverName::LOCAL_WORKSPACE,
+            DriverName::SSH_WORKSPACE,
+            DriverName::PACKER,
+        ]
     }
 
     /// The name.
