@@ -1087,3 +1087,93 @@ fn hub_serve_without_data_uses_the_users_state_folder_even_next_to_a_manifest() 
     assert!(expected.join("hub.json").is_file(), "{out}");
     assert!(!work.path().join(".sandboxer").exists(), "{out}");
 }
+
+/// A note body about `sandbox.k`.
+fn note_body(text: &str) -> String {
+    json!({"at": "2026-01-01T00:00:00Z", "address": "sandbox.k", "level": "info", "text": text}).to_string()
+}
+
+/// The texts of a `NoteList` answer.
+fn note_texts(reply: &support::hub::Reply) -> Vec<String> {
+    reply.json()["notes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no notes in {reply:?}"))
+        .iter()
+        .map(|n| n["text"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Regression: a notes file with a line that is not a note was answered as an
+/// empty list of notes, so a damaged data folder looked like a sandbox nobody
+/// had written about. A torn append (cut short by a crash, as the last line or
+/// closed by a later append) is still skipped.
+#[test]
+fn a_corrupt_notes_file_is_a_500_naming_the_file_and_line_and_torn_appends_are_still_skipped() {
+    let mut w = World::new(Some("team-token-11"));
+    for text in ["one", "two"] {
+        let posted = w.call("POST", "/v1/sandboxes/corrupt1/notes", Some(&note_body(text)));
+        assert_eq!(posted.status, 201, "{posted:?}");
+    }
+    let stopped = w.hub.stop_with("TERM");
+    assert_eq!(stopped.code, 0, "{stopped}");
+
+    let notes = w.hub.data().join("notes");
+    let corrupt = notes.join("corrupt1.jsonl");
+    let good = fs::read_to_string(&corrupt).expect("read the notes file");
+    let lines: Vec<&str> = good.lines().collect();
+    assert_eq!(lines.len(), 2, "{good}");
+    let damaged = format!("{}\nthis is not a note\n{}\n", lines[0], lines[1]);
+    fs::write(&corrupt, &damaged).expect("damage the notes file");
+    // A crash mid-append, closed by the next append, then another crash mid-append.
+    let torn = format!(
+        "{}\n{}\n{}\n{}",
+        lines[0],
+        &lines[1][..lines[1].len() / 2],
+        lines[1],
+        &lines[0][..10]
+    );
+    fs::write(notes.join("tornnote.jsonl"), &torn).expect("write a torn notes file");
+    w.hub.restart();
+
+    let got = w.call("GET", "/v1/sandboxes/corrupt1/notes", None);
+    assert_eq!(got.status, 500, "{got:?}");
+    let error = got.json()["error"].as_str().unwrap_or_default().to_string();
+    for part in ["sandbox corrupt1", "notes/corrupt1.jsonl", "line 2"] {
+        assert!(error.contains(part), "`{part}` in {error}");
+    }
+    let posted = w.call("POST", "/v1/sandboxes/corrupt1/notes", Some(&note_body("three")));
+    assert_eq!(
+        posted.status, 500,
+        "no cursor can be given on a corrupt file: {posted:?}"
+    );
+    assert_eq!(
+        fs::read_to_string(&corrupt).expect("read the notes file"),
+        damaged,
+        "nothing was appended"
+    );
+
+    let skipped = w.call("GET", "/v1/sandboxes/tornnote/notes", None);
+    assert_eq!(skipped.status, 200, "{skipped:?}");
+    assert_eq!(note_texts(&skipped), ["one", "two"]);
+    assert_eq!(skipped.json()["cursor"], 2);
+
+    // On a running hub, a file it has not read yet: a whole line of another shape.
+    fs::write(
+        notes.join("fresh001.jsonl"),
+        format!("{}\n{{\"not\": \"a note\"}}\n", lines[0]),
+    )
+    .expect("write a notes file");
+    let fresh = w.call("GET", "/v1/sandboxes/fresh001/notes", None);
+    assert_eq!(fresh.status, 500, "{fresh:?}");
+    let error = fresh.json()["error"].as_str().unwrap_or_default().to_string();
+    assert!(
+        error.contains("notes/fresh001.jsonl") && error.contains("line 2"),
+        "{error}"
+    );
+
+    // Once the operator repairs the file, its notes are served: a failed read is not kept.
+    fs::write(&corrupt, &good).expect("repair the notes file");
+    let repaired = w.call("GET", "/v1/sandboxes/corrupt1/notes", None);
+    assert_eq!(repaired.status, 200, "{repaired:?}");
+    assert_eq!(note_texts(&repaired), ["one", "two"]);
+}

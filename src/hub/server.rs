@@ -520,15 +520,78 @@ async fn release_lock(
     }
 }
 
-fn notes_of<'a>(hub: &Hub, inner: &'a mut Inner, id: &str) -> &'a mut Vec<Note> {
+/// Why a notes file cannot be read: its 1-based line, or the read itself.
+#[derive(Debug)]
+enum NotesFault {
+    Line(usize, serde_json::Error),
+    Read(std::io::Error),
+}
+
+/// The notes in a notes file's bytes, skipping torn appends.
+///
+/// The hub writes each note as one line of JSON with no raw NUL byte, its
+/// newline in the same write. A crash mid-append leaves a torn line: the last
+/// line without its newline (never acknowledged, whatever it holds), or, once
+/// the next append has closed it, a line that ends before its JSON does or
+/// holds NUL bytes (blocks a crash left zero-filled). Torn lines are skipped;
+/// any other line that is not a note is corruption.
+fn parse_notes(bytes: &[u8]) -> Result<Vec<Note>, (usize, serde_json::Error)> {
+    let mut pieces: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+    // What follows the last newline: empty unless the last append was torn.
+    let unterminated = pieces.pop().filter(|p| !p.is_empty());
+    let mut notes = Vec::new();
+    for (index, line) in pieces.into_iter().enumerate() {
+        match serde_json::from_slice(line) {
+            Ok(note) => notes.push(note),
+            Err(e) if e.is_eof() || line.contains(&0) => {}
+            Err(e) => return Err((index + 1, e)),
+        }
+    }
+    if let Some(note) = unterminated.and_then(|l| serde_json::from_slice(l).ok()) {
+        // Counted as it will be once the next append closes the line, so cursors stay put.
+        notes.push(note);
+    }
+    Ok(notes)
+}
+
+/// The notes in the file at `path`; none when there is no file.
+fn read_notes(path: &Path) -> Result<Vec<Note>, NotesFault> {
+    match std::fs::read(path) {
+        Ok(bytes) => parse_notes(&bytes).map_err(|(line, e)| NotesFault::Line(line, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(NotesFault::Read(e)),
+    }
+}
+
+/// The 500 for notes that cannot be read; names the file relative to the data folder.
+fn notes_error(id: &str, fault: NotesFault) -> ApiError {
+    let what = match fault {
+        NotesFault::Line(line, e) => {
+            // serde_json places the error in the one line it parsed; the file's line is ours.
+            let message = e.to_string();
+            let message = message.rsplit_once(" at line ").map_or(message.as_str(), |(m, _)| m);
+            format!(
+                "line {line} of notes/{id}.jsonl in the hub's data folder is not a note ({message} at column {})",
+                e.column()
+            )
+        }
+        NotesFault::Read(e) => format!("cannot read notes/{id}.jsonl in the hub's data folder: {e}"),
+    };
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("the notes of sandbox {id} are unreadable: {what}"),
+    )
+}
+
+/// The notes of `id`, read from disk on first use. A file that cannot be read
+/// is an error, and is not kept: once repaired it is read again.
+fn notes_of<'a>(hub: &Hub, inner: &'a mut Inner, id: &str) -> Result<&'a mut Vec<Note>, ApiError> {
     if !inner.notes.contains_key(id) {
         let path = hub.data.join("notes").join(format!("{id}.jsonl"));
-        let notes = std::fs::read_to_string(path)
-            .map(|t| t.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
-            .unwrap_or_default();
+        let notes = read_notes(&path).map_err(|fault| notes_error(id, fault))?;
         inner.notes.insert(id.to_string(), notes);
     }
-    inner.notes.entry(id.to_string()).or_default()
+    Ok(inner.notes.entry(id.to_string()).or_default())
 }
 
 async fn post_note(
@@ -540,7 +603,7 @@ async fn post_note(
     hub.authorize(&headers)?;
     check_id(&id)?;
     let mut inner = hub.inner.lock().await;
-    let notes = notes_of(&hub, &mut inner, &id);
+    let notes = notes_of(&hub, &mut inner, &id)?;
     let path = hub.data.join("notes").join(format!("{id}.jsonl"));
     let line = serde_json::to_vec(&note).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
     crate::fsutil::append_line(&path, &line)
@@ -569,7 +632,7 @@ async fn list_notes(
     hub.authorize(&headers)?;
     check_id(&id)?;
     let mut inner = hub.inner.lock().await;
-    let notes = notes_of(&hub, &mut inner, &id);
+    let notes = notes_of(&hub, &mut inner, &id)?;
     let since = usize::try_from(query.since.unwrap_or(0))
         .unwrap_or(usize::MAX)
         .min(notes.len());
@@ -664,4 +727,69 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(ServeError::Serve)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(text: &str) -> String {
+        serde_json::json!({"at": "2026-01-01T00:00:00Z", "address": "sandbox.a", "level": "info", "text": text})
+            .to_string()
+    }
+
+    fn read_notes_bytes(bytes: &[u8]) -> Result<Vec<Note>, NotesFault> {
+        parse_notes(bytes).map_err(|(line, e)| NotesFault::Line(line, e))
+    }
+
+    fn texts(bytes: &str) -> Result<Vec<String>, usize> {
+        parse_notes(bytes.as_bytes())
+            .map(|notes| notes.into_iter().map(|n| n.text).collect())
+            .map_err(|(line, _)| line)
+    }
+
+    #[test]
+    fn torn_appends_are_skipped_wherever_a_later_append_left_them() {
+        let (one, two) = (line("one"), line("two"));
+        let half = &two[..two.len() / 2];
+        assert_eq!(texts(""), Ok(vec![]));
+        assert_eq!(texts(&format!("{one}\n{two}\n")), Ok(vec!["one".into(), "two".into()]));
+        // Torn last line, whatever it holds.
+        assert_eq!(texts(&format!("{one}\n{half}")), Ok(vec!["one".into()]));
+        assert_eq!(texts(&format!("{one}\nnot json")), Ok(vec!["one".into()]));
+        // A whole last note whose newline was cut off counts, as it will once closed.
+        assert_eq!(texts(&format!("{one}\n{two}")), Ok(vec!["one".into(), "two".into()]));
+        // Closed by the next append: cut short, or zero-filled.
+        assert_eq!(
+            texts(&format!("{one}\n{half}\n{two}\n")),
+            Ok(vec!["one".into(), "two".into()])
+        );
+        assert_eq!(texts(&format!("{half}\0\0\0\n{two}\n")), Ok(vec!["two".into()]));
+        assert_eq!(texts(&format!("\0\0\0\0\n{two}\n")), Ok(vec!["two".into()]));
+    }
+
+    #[test]
+    fn any_other_line_that_is_not_a_note_is_corruption_at_its_line() {
+        let (one, two) = (line("one"), line("two"));
+        assert_eq!(texts(&format!("{one}\nnot json\n{two}\n")), Err(2));
+        assert_eq!(texts(&format!("{one}\n{two}\n{{\"a\": 1}}\n")), Err(3));
+        assert_eq!(texts(&format!("{one}}}\n{two}\n")), Err(1), "trailing characters");
+        let bad_address = one.replace("sandbox.a", "nowhere");
+        assert_eq!(texts(&format!("{bad_address}\n")), Err(1));
+    }
+
+    #[test]
+    fn the_error_names_the_sandbox_the_file_and_the_line() {
+        let fault = match read_notes_bytes(format!("{}\n{{}}\n", line("one")).as_bytes()) {
+            Err(fault) => fault,
+            Ok(notes) => panic!("parsed {notes:?}"),
+        };
+        let ApiError(status, body) = notes_error("abc123", fault);
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            body.error,
+            "the notes of sandbox abc123 are unreadable: line 2 of notes/abc123.jsonl in the hub's data folder \
+             is not a note (missing field `at` at column 2)"
+        );
+    }
 }
