@@ -1177,3 +1177,53 @@ fn a_corrupt_notes_file_is_a_500_naming_the_file_and_line_and_torn_appends_are_s
     assert_eq!(repaired.status, 200, "{repaired:?}");
     assert_eq!(note_texts(&repaired), ["one", "two"]);
 }
+
+/// Many clients posting notes to one sandbox at once: every note lands once,
+/// whole, at the place its cursor says, and stays there across a restart.
+#[test]
+fn notes_appended_to_one_sandbox_by_many_clients_at_once_are_neither_lost_nor_torn() {
+    let mut w = World::new(Some("team-token-13"));
+    let (addr, token) = (w.hub.addr(), "team-token-13");
+    let (clients, each) = (8, 25);
+    let posters: Vec<_> = (0..clients)
+        .map(|c| {
+            std::thread::spawn(move || {
+                (0..each)
+                    .map(|n| {
+                        let text = format!("client {c} note {n} {}", "y".repeat(200));
+                        let reply = request(
+                            addr,
+                            "POST",
+                            "/v1/sandboxes/many0001/notes",
+                            Some(token),
+                            &[],
+                            Some(&note_body(&text)),
+                        );
+                        assert_eq!(reply.status, 201, "{reply:?}");
+                        (reply.json()["cursor"].as_u64().expect("a cursor"), text)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut posted: Vec<(u64, String)> = posters
+        .into_iter()
+        .flat_map(|p| p.join().expect("a poster thread"))
+        .collect();
+    posted.sort();
+    let total = clients * each;
+    let cursors: Vec<u64> = posted.iter().map(|(c, _)| *c).collect();
+    assert_eq!(cursors, (1..=total as u64).collect::<Vec<_>>(), "one cursor per note");
+    let expected: Vec<String> = posted.into_iter().map(|(_, t)| t).collect();
+
+    let listed = w.call("GET", "/v1/sandboxes/many0001/notes?limit=10000", None);
+    assert_eq!(note_texts(&listed), expected, "each note sits where its cursor says");
+    let file = fs::read_to_string(w.hub.data().join("notes/many0001.jsonl")).expect("read the notes file");
+    assert_eq!(file.lines().count(), total, "one whole line per note");
+
+    let stopped = w.hub.stop_with("TERM");
+    assert_eq!(stopped.code, 0, "{stopped}");
+    w.hub.restart();
+    let again = w.call("GET", "/v1/sandboxes/many0001/notes?limit=10000", None);
+    assert_eq!(note_texts(&again), expected);
+}
