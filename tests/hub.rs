@@ -1178,6 +1178,115 @@ fn a_corrupt_notes_file_is_a_500_naming_the_file_and_line_and_torn_appends_are_s
     assert_eq!(note_texts(&repaired), ["one", "two"]);
 }
 
+/// Regression: every write held one hub-wide lock while it wrote and fsynced its
+/// file, on an async worker thread, so one slow disk write held up every
+/// project, and a few of them (one per worker thread) stalled the whole hub.
+///
+/// A write goes to `.<project>.json.tmp-<pid>` first. Made a FIFO, with a
+/// record bigger than a pipe holds, that file keeps the hub's write on disk for
+/// as long as the test does not read it, and the test's open of its reading end
+/// returns exactly when the hub is inside that write.
+#[test]
+fn writes_stuck_on_disk_hold_up_neither_other_projects_nor_reads_nor_the_hub() {
+    let w = World::new(Some("team-token-12"));
+    let (addr, token) = (w.hub.addr(), "team-token-12");
+    let pid = w.hub.pid();
+    // More stuck writes than the hub has async worker threads (one per core).
+    let stuck = std::thread::available_parallelism().map_or(2, |n| n.get()).min(32) + 1;
+    let fifos: Vec<PathBuf> = (0..stuck)
+        .map(|i| {
+            let fifo = w.hub.data().join(format!("projects/.stuck{i}.json.tmp-{pid}"));
+            let made = std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .output()
+                .expect("run mkfifo");
+            assert!(made.status.success(), "mkfifo {}: {made:?}", fifo.display());
+            fifo
+        })
+        .collect();
+    let (opened_tx, opened) = std::sync::mpsc::channel();
+    for fifo in &fifos {
+        let (tx, fifo) = (opened_tx.clone(), fifo.clone());
+        std::thread::spawn(move || tx.send(fs::File::open(&fifo)));
+    }
+    let mut big = record("sandbox.s", "stuck001", "2026-01-01T00:00:00Z");
+    big["facts"]["padding"] = json!("x".repeat(1_500_000));
+    let writers: Vec<_> = (0..stuck)
+        .map(|i| {
+            let body = put_body(&big, 0);
+            let path = format!("/v1/projects/stuck{i}/resources/sandbox.s");
+            std::thread::spawn(move || request(addr, "PUT", &path, Some(token), &[], Some(&body)))
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + DEADLINE;
+    let mut readers = Vec::new();
+    while readers.len() < stuck {
+        match opened.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) {
+            Ok(reader) => readers.push(reader.expect("open a FIFO for reading")),
+            Err(_) => panic!(
+                "only {} of {stuck} writes of different projects reached the disk at once",
+                readers.len()
+            ),
+        }
+    }
+
+    // All of them are stuck in their file now; the rest of the hub goes on.
+    assert_eq!(w.call("GET", "/v1/health", None).status, 200);
+    let free = record("sandbox.f", "free0001", "2026-01-01T00:00:00Z");
+    let written = w.call(
+        "PUT",
+        "/v1/projects/free/resources/sandbox.f",
+        Some(&put_body(&free, 0)),
+    );
+    assert_eq!(written.json(), json!({"version": 1, "serial": 1}), "{written:?}");
+    let locked = w.call("POST", "/v1/projects/free/lock", Some(&lock_request(5, 60)));
+    assert_eq!(locked.status, 201, "{locked:?}");
+    let posted = w.call("POST", "/v1/sandboxes/free0001/notes", Some(&note_body("meanwhile")));
+    assert_eq!(posted.status, 201, "{posted:?}");
+    let read = w.call("GET", "/v1/projects/stuck0/resources", None);
+    assert_eq!(
+        (
+            read.status,
+            read.json()["serial"].clone(),
+            read.json()["resources"].clone()
+        ),
+        (200, json!(0), json!([])),
+        "a read does not wait for a write in flight, nor sees it: {read:?}"
+    );
+    let listed = w.call("GET", "/v1/sandboxes", None);
+    let projects: Vec<Value> = listed.json()["sandboxes"]
+        .as_array()
+        .expect("sandboxes")
+        .iter()
+        .map(|s| s["project"].clone())
+        .collect();
+    assert_eq!(projects, [json!("free")], "{listed:?}");
+
+    // Let them go: a FIFO cannot be fsynced, so each write fails and changes nothing.
+    for (i, mut reader) in readers.into_iter().enumerate() {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut reader, &mut bytes).expect("drain a FIFO");
+        let data: Value = serde_json::from_slice(&bytes).expect("the hub wrote a project file");
+        assert_eq!(data["serial"], 1, "stuck write {i}");
+    }
+    for (i, writer) in writers.into_iter().enumerate() {
+        let reply = writer.join().expect("a writer thread");
+        assert_eq!(reply.status, 500, "{reply:?}");
+        let error = reply.json()["error"].as_str().unwrap_or_default().to_string();
+        assert!(error.contains(&format!("cannot persist stuck{i}")), "{error}");
+    }
+    for i in 0..stuck {
+        assert_eq!(w.serial(&format!("stuck{i}")), 0, "a failed write changes nothing");
+    }
+    let small = record("sandbox.s", "stuck001", "2026-01-01T00:00:00Z");
+    let again = w.call(
+        "PUT",
+        "/v1/projects/stuck0/resources/sandbox.s",
+        Some(&put_body(&small, 0)),
+    );
+    assert_eq!(again.json(), json!({"version": 1, "serial": 1}), "{again:?}");
+}
+
 /// Many clients posting notes to one sandbox at once: every note lands once,
 /// whole, at the place its cursor says, and stays there across a restart.
 #[test]
