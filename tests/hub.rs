@@ -1087,3 +1087,252 @@ fn hub_serve_without_data_uses_the_users_state_folder_even_next_to_a_manifest() 
     assert!(expected.join("hub.json").is_file(), "{out}");
     assert!(!work.path().join(".sandboxer").exists(), "{out}");
 }
+
+/// A note body about `sandbox.k`.
+fn note_body(text: &str) -> String {
+    json!({"at": "2026-01-01T00:00:00Z", "address": "sandbox.k", "level": "info", "text": text}).to_string()
+}
+
+/// The texts of a `NoteList` answer.
+fn note_texts(reply: &support::hub::Reply) -> Vec<String> {
+    reply.json()["notes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no notes in {reply:?}"))
+        .iter()
+        .map(|n| n["text"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Regression: a notes file with a line that is not a note was answered as an
+/// empty list of notes, so a damaged data folder looked like a sandbox nobody
+/// had written about. A torn append (cut short by a crash, as the last line or
+/// closed by a later append) is still skipped.
+#[test]
+fn a_corrupt_notes_file_is_a_500_naming_the_file_and_line_and_torn_appends_are_still_skipped() {
+    let mut w = World::new(Some("team-token-11"));
+    for text in ["one", "two"] {
+        let posted = w.call("POST", "/v1/sandboxes/corrupt1/notes", Some(&note_body(text)));
+        assert_eq!(posted.status, 201, "{posted:?}");
+    }
+    let stopped = w.hub.stop_with("TERM");
+    assert_eq!(stopped.code, 0, "{stopped}");
+
+    let notes = w.hub.data().join("notes");
+    let corrupt = notes.join("corrupt1.jsonl");
+    let good = fs::read_to_string(&corrupt).expect("read the notes file");
+    let lines: Vec<&str> = good.lines().collect();
+    assert_eq!(lines.len(), 2, "{good}");
+    let damaged = format!("{}\nthis is not a note\n{}\n", lines[0], lines[1]);
+    fs::write(&corrupt, &damaged).expect("damage the notes file");
+    // A crash mid-append, closed by the next append, then another crash mid-append.
+    let torn = format!(
+        "{}\n{}\n{}\n{}",
+        lines[0],
+        &lines[1][..lines[1].len() / 2],
+        lines[1],
+        &lines[0][..10]
+    );
+    fs::write(notes.join("tornnote.jsonl"), &torn).expect("write a torn notes file");
+    w.hub.restart();
+
+    let got = w.call("GET", "/v1/sandboxes/corrupt1/notes", None);
+    assert_eq!(got.status, 500, "{got:?}");
+    let error = got.json()["error"].as_str().unwrap_or_default().to_string();
+    for part in ["sandbox corrupt1", "notes/corrupt1.jsonl", "line 2"] {
+        assert!(error.contains(part), "`{part}` in {error}");
+    }
+    let posted = w.call("POST", "/v1/sandboxes/corrupt1/notes", Some(&note_body("three")));
+    assert_eq!(
+        posted.status, 500,
+        "no cursor can be given on a corrupt file: {posted:?}"
+    );
+    assert_eq!(
+        fs::read_to_string(&corrupt).expect("read the notes file"),
+        damaged,
+        "nothing was appended"
+    );
+
+    let skipped = w.call("GET", "/v1/sandboxes/tornnote/notes", None);
+    assert_eq!(skipped.status, 200, "{skipped:?}");
+    assert_eq!(note_texts(&skipped), ["one", "two"]);
+    assert_eq!(skipped.json()["cursor"], 2);
+
+    // On a running hub, a file it has not read yet: a whole line of another shape.
+    fs::write(
+        notes.join("fresh001.jsonl"),
+        format!("{}\n{{\"not\": \"a note\"}}\n", lines[0]),
+    )
+    .expect("write a notes file");
+    let fresh = w.call("GET", "/v1/sandboxes/fresh001/notes", None);
+    assert_eq!(fresh.status, 500, "{fresh:?}");
+    let error = fresh.json()["error"].as_str().unwrap_or_default().to_string();
+    assert!(
+        error.contains("notes/fresh001.jsonl") && error.contains("line 2"),
+        "{error}"
+    );
+
+    // Once the operator repairs the file, its notes are served: a failed read is not kept.
+    fs::write(&corrupt, &good).expect("repair the notes file");
+    let repaired = w.call("GET", "/v1/sandboxes/corrupt1/notes", None);
+    assert_eq!(repaired.status, 200, "{repaired:?}");
+    assert_eq!(note_texts(&repaired), ["one", "two"]);
+}
+
+/// Regression: every write held one hub-wide lock while it wrote and fsynced its
+/// file, on an async worker thread, so one slow disk write held up every
+/// project, and a few of them (one per worker thread) stalled the whole hub.
+///
+/// A write goes to `.<project>.json.tmp-<pid>` first. Made a FIFO, with a
+/// record bigger than a pipe holds, that file keeps the hub's write on disk for
+/// as long as the test does not read it, and the test's open of its reading end
+/// returns exactly when the hub is inside that write.
+#[test]
+fn writes_stuck_on_disk_hold_up_neither_other_projects_nor_reads_nor_the_hub() {
+    let w = World::new(Some("team-token-12"));
+    let (addr, token) = (w.hub.addr(), "team-token-12");
+    let pid = w.hub.pid();
+    // More stuck writes than the hub has async worker threads (one per core).
+    let stuck = std::thread::available_parallelism().map_or(2, |n| n.get()).min(32) + 1;
+    let fifos: Vec<PathBuf> = (0..stuck)
+        .map(|i| {
+            let fifo = w.hub.data().join(format!("projects/.stuck{i}.json.tmp-{pid}"));
+            let made = std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .output()
+                .expect("run mkfifo");
+            assert!(made.status.success(), "mkfifo {}: {made:?}", fifo.display());
+            fifo
+        })
+        .collect();
+    let (opened_tx, opened) = std::sync::mpsc::channel();
+    for fifo in &fifos {
+        let (tx, fifo) = (opened_tx.clone(), fifo.clone());
+        std::thread::spawn(move || tx.send(fs::File::open(&fifo)));
+    }
+    let mut big = record("sandbox.s", "stuck001", "2026-01-01T00:00:00Z");
+    big["facts"]["padding"] = json!("x".repeat(1_500_000));
+    let writers: Vec<_> = (0..stuck)
+        .map(|i| {
+            let body = put_body(&big, 0);
+            let path = format!("/v1/projects/stuck{i}/resources/sandbox.s");
+            std::thread::spawn(move || request(addr, "PUT", &path, Some(token), &[], Some(&body)))
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + DEADLINE;
+    let mut readers = Vec::new();
+    while readers.len() < stuck {
+        match opened.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) {
+            Ok(reader) => readers.push(reader.expect("open a FIFO for reading")),
+            Err(_) => panic!(
+                "only {} of {stuck} writes of different projects reached the disk at once",
+                readers.len()
+            ),
+        }
+    }
+
+    // All of them are stuck in their file now; the rest of the hub goes on.
+    assert_eq!(w.call("GET", "/v1/health", None).status, 200);
+    let free = record("sandbox.f", "free0001", "2026-01-01T00:00:00Z");
+    let written = w.call(
+        "PUT",
+        "/v1/projects/free/resources/sandbox.f",
+        Some(&put_body(&free, 0)),
+    );
+    assert_eq!(written.json(), json!({"version": 1, "serial": 1}), "{written:?}");
+    let locked = w.call("POST", "/v1/projects/free/lock", Some(&lock_request(5, 60)));
+    assert_eq!(locked.status, 201, "{locked:?}");
+    let posted = w.call("POST", "/v1/sandboxes/free0001/notes", Some(&note_body("meanwhile")));
+    assert_eq!(posted.status, 201, "{posted:?}");
+    let read = w.call("GET", "/v1/projects/stuck0/resources", None);
+    assert_eq!(
+        (
+            read.status,
+            read.json()["serial"].clone(),
+            read.json()["resources"].clone()
+        ),
+        (200, json!(0), json!([])),
+        "a read does not wait for a write in flight, nor sees it: {read:?}"
+    );
+    let listed = w.call("GET", "/v1/sandboxes", None);
+    let projects: Vec<Value> = listed.json()["sandboxes"]
+        .as_array()
+        .expect("sandboxes")
+        .iter()
+        .map(|s| s["project"].clone())
+        .collect();
+    assert_eq!(projects, [json!("free")], "{listed:?}");
+
+    // Let them go: a FIFO cannot be fsynced, so each write fails and changes nothing.
+    for (i, mut reader) in readers.into_iter().enumerate() {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut reader, &mut bytes).expect("drain a FIFO");
+        let data: Value = serde_json::from_slice(&bytes).expect("the hub wrote a project file");
+        assert_eq!(data["serial"], 1, "stuck write {i}");
+    }
+    for (i, writer) in writers.into_iter().enumerate() {
+        let reply = writer.join().expect("a writer thread");
+        assert_eq!(reply.status, 500, "{reply:?}");
+        let error = reply.json()["error"].as_str().unwrap_or_default().to_string();
+        assert!(error.contains(&format!("cannot persist stuck{i}")), "{error}");
+    }
+    for i in 0..stuck {
+        assert_eq!(w.serial(&format!("stuck{i}")), 0, "a failed write changes nothing");
+    }
+    let small = record("sandbox.s", "stuck001", "2026-01-01T00:00:00Z");
+    let again = w.call(
+        "PUT",
+        "/v1/projects/stuck0/resources/sandbox.s",
+        Some(&put_body(&small, 0)),
+    );
+    assert_eq!(again.json(), json!({"version": 1, "serial": 1}), "{again:?}");
+}
+
+/// Many clients posting notes to one sandbox at once: every note lands once,
+/// whole, at the place its cursor says, and stays there across a restart.
+#[test]
+fn notes_appended_to_one_sandbox_by_many_clients_at_once_are_neither_lost_nor_torn() {
+    let mut w = World::new(Some("team-token-13"));
+    let (addr, token) = (w.hub.addr(), "team-token-13");
+    let (clients, each) = (8, 25);
+    let posters: Vec<_> = (0..clients)
+        .map(|c| {
+            std::thread::spawn(move || {
+                (0..each)
+                    .map(|n| {
+                        let text = format!("client {c} note {n} {}", "y".repeat(200));
+                        let reply = request(
+                            addr,
+                            "POST",
+                            "/v1/sandboxes/many0001/notes",
+                            Some(token),
+                            &[],
+                            Some(&note_body(&text)),
+                        );
+                        assert_eq!(reply.status, 201, "{reply:?}");
+                        (reply.json()["cursor"].as_u64().expect("a cursor"), text)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut posted: Vec<(u64, String)> = posters
+        .into_iter()
+        .flat_map(|p| p.join().expect("a poster thread"))
+        .collect();
+    posted.sort();
+    let total = clients * each;
+    let cursors: Vec<u64> = posted.iter().map(|(c, _)| *c).collect();
+    assert_eq!(cursors, (1..=total as u64).collect::<Vec<_>>(), "one cursor per note");
+    let expected: Vec<String> = posted.into_iter().map(|(_, t)| t).collect();
+
+    let listed = w.call("GET", "/v1/sandboxes/many0001/notes?limit=10000", None);
+    assert_eq!(note_texts(&listed), expected, "each note sits where its cursor says");
+    let file = fs::read_to_string(w.hub.data().join("notes/many0001.jsonl")).expect("read the notes file");
+    assert_eq!(file.lines().count(), total, "one whole line per note");
+
+    let stopped = w.hub.stop_with("TERM");
+    assert_eq!(stopped.code, 0, "{stopped}");
+    w.hub.restart();
+    let again = w.call("GET", "/v1/sandboxes/many0001/notes?limit=10000", None);
+    assert_eq!(note_texts(&again), expected);
+}

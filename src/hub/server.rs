@@ -1,6 +1,11 @@
 //! `sandboxer hub serve`: the State Hub server. Records, leases and notes live in
 //! memory and on disk under `--data` with the same discipline as the embedded
 //! store (atomic writes, fsync), so a restart loses nothing.
+//!
+//! Each project has a lock of its own, and each sandbox's notes another: writes
+//! of one project (or one sandbox's notes) go one at a time, different ones side
+//! by side. Reads of records take no such lock. File I/O runs on tokio's
+//! blocking threads, never on the async workers.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -14,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::api::{
     ErrorBody, Health, LOCK_HEADER, LockGranted, LockInfoBody, LockRequest, NoteList, NotePosted, PutResource,
@@ -72,18 +77,83 @@ struct Lease {
     expires_unix_ms: u64,
 }
 
-#[derive(Debug, Default)]
-struct Inner {
-    projects: HashMap<String, ProjectData>,
-    leases: BTreeMap<String, Lease>,
-    notes: HashMap<String, Vec<Note>>,
+/// One project: the lock its writers take and its committed data.
+struct Project {
+    /// Held by a write or lease change of this project from its checks until
+    /// its file is on disk and the change committed. Holds the project's lease.
+    writer: Arc<Mutex<Option<Lease>>>,
+    /// What is on disk. Replaced only under `writer`, once the file is written,
+    /// so readers never wait for a disk write nor see one that failed.
+    committed: std::sync::RwLock<Arc<ProjectData>>,
 }
+
+impl Project {
+    fn new(data: ProjectData, lease: Option<Lease>) -> Project {
+        Project {
+            writer: Arc::new(Mutex::new(lease)),
+            committed: std::sync::RwLock::new(Arc::new(data)),
+        }
+    }
+
+    fn committed(&self) -> Arc<ProjectData> {
+        // Held only to copy or swap an `Arc`: nothing can panic with it held.
+        Arc::clone(&self.committed.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    fn commit(&self, data: ProjectData) {
+        *self
+            .committed
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(data);
+    }
+}
+
+/// One value per key (project, sandbox id), made on first use and kept.
+struct PerKey<T> {
+    map: std::sync::Mutex<HashMap<String, Arc<T>>>,
+}
+
+impl<T> PerKey<T> {
+    fn new(map: HashMap<String, Arc<T>>) -> PerKey<T> {
+        PerKey {
+            map: std::sync::Mutex::new(map),
+        }
+    }
+
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<T>>> {
+        // Held only for a map lookup or insert, never across an await or I/O.
+        self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The value of `key`, made by `make` if there is none yet.
+    fn get_or_make(&self, key: &str, make: impl FnOnce() -> T) -> Arc<T> {
+        Arc::clone(self.map().entry(key.to_string()).or_insert_with(|| Arc::new(make())))
+    }
+
+    fn get(&self, key: &str) -> Option<Arc<T>> {
+        self.map().get(key).cloned()
+    }
+
+    /// Every value, by key.
+    fn sorted(&self) -> Vec<(String, Arc<T>)> {
+        let mut all: Vec<(String, Arc<T>)> = self.map().iter().map(|(k, v)| (k.clone(), Arc::clone(v))).collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+}
+
+/// A sandbox's notes; `None` until they are read from disk.
+type Notes = Mutex<Option<Vec<Note>>>;
 
 struct Hub {
     data: PathBuf,
     token: Option<String>,
     lineage: String,
-    inner: Mutex<Inner>,
+    projects: PerKey<Project>,
+    /// Every project's lease, as `locks.json` holds them. One file for all, so
+    /// its rewrites go one at a time; taken after the project's `writer`.
+    leases: Arc<Mutex<BTreeMap<String, Lease>>>,
+    notes: PerKey<Notes>,
 }
 
 type Shared = Arc<Hub>;
@@ -134,8 +204,16 @@ fn io_err(path: &Path, e: impl std::fmt::Display) -> ServeError {
     }
 }
 
+/// What the data folder holds at start.
+#[derive(Debug, Default)]
+struct Loaded {
+    lineage: String,
+    projects: HashMap<String, ProjectData>,
+    leases: BTreeMap<String, Lease>,
+}
+
 /// Loads (or starts) the data folder.
-fn load(data: &Path) -> Result<(String, Inner), ServeError> {
+fn load(data: &Path) -> Result<Loaded, ServeError> {
     std::fs::create_dir_all(data.join("projects")).map_err(|e| io_err(data, e))?;
     std::fs::create_dir_all(data.join("notes")).map_err(|e| io_err(data, e))?;
     let hub_file = data.join("hub.json");
@@ -156,7 +234,10 @@ fn load(data: &Path) -> Result<(String, Inner), ServeError> {
         }
         Err(e) => return Err(io_err(&hub_file, e)),
     };
-    let mut inner = Inner::default();
+    let mut loaded = Loaded {
+        lineage,
+        ..Loaded::default()
+    };
     for entry in std::fs::read_dir(data.join("projects"))
         .map_err(|e| io_err(data, e))?
         .filter_map(Result::ok)
@@ -171,13 +252,13 @@ fn load(data: &Path) -> Result<(String, Inner), ServeError> {
         };
         let bytes = std::fs::read(&path).map_err(|e| io_err(&path, e))?;
         let project_data: ProjectData = serde_json::from_slice(&bytes).map_err(|e| io_err(&path, e))?;
-        inner.projects.insert(project.to_string(), project_data);
+        loaded.projects.insert(project.to_string(), project_data);
     }
     let locks = data.join("locks.json");
     if let Ok(bytes) = std::fs::read(&locks) {
-        inner.leases = serde_json::from_slice(&bytes).map_err(|e| io_err(&locks, e))?;
+        loaded.leases = serde_json::from_slice(&bytes).map_err(|e| io_err(&locks, e))?;
     }
-    Ok((lineage, inner))
+    Ok(loaded)
 }
 
 impl Hub {
@@ -195,25 +276,74 @@ impl Hub {
         }
     }
 
-    fn save_project(&self, project: &str, data: &ProjectData) -> Result<(), ApiError> {
-        let path = self.data.join("projects").join(format!("{project}.json"));
-        let bytes = serde_json::to_vec_pretty(data)
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-        crate::fsutil::write_atomic(&path, &bytes).map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("cannot persist {project}: {e}"),
-            )
-        })
+    fn project(&self, project: &str) -> Arc<Project> {
+        self.projects
+            .get_or_make(project, || Project::new(ProjectData::default(), None))
     }
 
-    fn save_leases(&self, leases: &BTreeMap<String, Lease>) -> Result<(), ApiError> {
-        let path = self.data.join("locks.json");
-        let bytes = serde_json::to_vec_pretty(leases)
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-        crate::fsutil::write_atomic(&path, &bytes)
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot persist locks: {e}")))
+    fn project_file(&self, project: &str) -> PathBuf {
+        self.data.join("projects").join(format!("{project}.json"))
     }
+
+    fn notes(&self, id: &str) -> Arc<Notes> {
+        self.notes.get_or_make(id, || Mutex::new(None))
+    }
+
+    fn notes_file(&self, id: &str) -> PathBuf {
+        self.data.join("notes").join(format!("{id}.jsonl"))
+    }
+}
+
+/// Runs blocking file I/O on a blocking thread. What `work` captures (a lock
+/// guard, the change to commit) goes with it: a started write and its commit
+/// finish together, under the lock, even if the request is dropped meanwhile.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("internal error: {e}")))?
+}
+
+fn save_project(path: &Path, project: &str, data: &ProjectData) -> Result<(), ApiError> {
+    let bytes =
+        serde_json::to_vec_pretty(data).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    crate::fsutil::write_atomic(path, &bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot persist {project}: {e}"),
+        )
+    })
+}
+
+fn save_leases(path: &Path, leases: &BTreeMap<String, Lease>) -> Result<(), ApiError> {
+    let bytes = serde_json::to_vec_pretty(leases)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    crate::fsutil::write_atomic(path, &bytes)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot persist locks: {e}")))
+}
+
+/// Sets (`None`: removes) the lease of `project`: in `locks.json`, then in memory.
+async fn set_lease(
+    hub: &Hub,
+    project: String,
+    mut writer: OwnedMutexGuard<Option<Lease>>,
+    lease: Option<Lease>,
+) -> Result<(), ApiError> {
+    let mut leases = Arc::clone(&hub.leases).lock_owned().await;
+    let path = hub.data.join("locks.json");
+    blocking(move || {
+        let mut all = BTreeMap::clone(&leases);
+        match &lease {
+            Some(lease) => all.insert(project, lease.clone()),
+            None => all.remove(&project),
+        };
+        save_leases(&path, &all)?;
+        *leases = all;
+        *writer = lease;
+        Ok(())
+    })
+    .await
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -239,9 +369,9 @@ fn check_id(id: &str) -> Result<(), ApiError> {
 }
 
 /// A live lease of another holder blocks writes.
-fn check_write_lock(inner: &Inner, project: &str, headers: &HeaderMap) -> Result<(), ApiError> {
+fn check_write_lock(lease: Option<&Lease>, project: &str, headers: &HeaderMap) -> Result<(), ApiError> {
     let given = headers.get(LOCK_HEADER).and_then(|v| v.to_str().ok());
-    let Some(lease) = inner.leases.get(project).filter(|l| l.expires_unix_ms > now_ms()) else {
+    let Some(lease) = lease.filter(|l| l.expires_unix_ms > now_ms()) else {
         // A writer whose lease ran out must not write on: another may hold the project next.
         return match given {
             Some(id) => Err(ApiError::new(
@@ -282,15 +412,14 @@ async fn list_resources(
 ) -> ApiResult<ResourceList> {
     hub.authorize(&headers)?;
     check_project(&project)?;
-    let inner = hub.inner.lock().await;
-    let data = inner.projects.get(&project).cloned().unwrap_or_default();
+    let data = hub.projects.get(&project).map(|p| p.committed()).unwrap_or_default();
     Ok((
         StatusCode::OK,
         Json(ResourceList {
             project,
             lineage: hub.lineage.clone(),
             serial: data.serial,
-            resources: data.resources.into_values().collect(),
+            resources: data.resources.values().cloned().collect(),
         }),
     ))
 }
@@ -303,8 +432,8 @@ async fn get_resource(
     hub.authorize(&headers)?;
     check_project(&project)?;
     check_address(&address)?;
-    let inner = hub.inner.lock().await;
-    match inner.projects.get(&project).and_then(|p| p.resources.get(&address)) {
+    let data = hub.projects.get(&project).map(|p| p.committed());
+    match data.as_ref().and_then(|d| d.resources.get(&address)) {
         Some(entry) => Ok((StatusCode::OK, Json(entry.clone()))),
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -328,9 +457,10 @@ async fn put_resource(
             format!("the record is {}, not {address}", body.record.address),
         ));
     }
-    let mut inner = hub.inner.lock().await;
-    check_write_lock(&inner, &project, &headers)?;
-    let mut data = inner.projects.get(&project).cloned().unwrap_or_default();
+    let entry = hub.project(&project);
+    let writer = Arc::clone(&entry.writer).lock_owned().await;
+    check_write_lock(writer.as_ref(), &project, &headers)?;
+    let mut data = ProjectData::clone(&entry.committed());
     let current = data.resources.get(&address).map_or(0, |e| e.version);
     if current != body.version {
         return Err(api_error(
@@ -354,10 +484,17 @@ async fn put_resource(
             version,
         },
     );
-    hub.save_project(&project, &data)?;
-    let serial = data.serial;
-    inner.projects.insert(project, data);
-    Ok((StatusCode::OK, Json(Written { version, serial })))
+    let path = hub.project_file(&project);
+    let written = blocking(move || {
+        save_project(&path, &project, &data)?;
+        let serial = data.serial;
+        entry.commit(data);
+        // Named here so the guard moves into this closure; the next writer may go.
+        drop(writer);
+        Ok(Written { version, serial })
+    })
+    .await?;
+    Ok((StatusCode::OK, Json(written)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -374,9 +511,10 @@ async fn delete_resource(
     hub.authorize(&headers)?;
     check_project(&project)?;
     check_address(&address)?;
-    let mut inner = hub.inner.lock().await;
-    check_write_lock(&inner, &project, &headers)?;
-    let mut data = inner.projects.get(&project).cloned().unwrap_or_default();
+    let entry = hub.project(&project);
+    let writer = Arc::clone(&entry.writer).lock_owned().await;
+    check_write_lock(writer.as_ref(), &project, &headers)?;
+    let mut data = ProjectData::clone(&entry.committed());
     let Some(current) = data.resources.get(&address).map(|e| e.version) else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -397,10 +535,17 @@ async fn delete_resource(
     }
     data.resources.remove(&address);
     data.serial += 1;
-    hub.save_project(&project, &data)?;
-    let serial = data.serial;
-    inner.projects.insert(project, data);
-    Ok((StatusCode::OK, Json(Written { version: 0, serial })))
+    let path = hub.project_file(&project);
+    let written = blocking(move || {
+        save_project(&path, &project, &data)?;
+        let serial = data.serial;
+        entry.commit(data);
+        // Named here so the guard moves into this closure; the next writer may go.
+        drop(writer);
+        Ok(Written { version: 0, serial })
+    })
+    .await?;
+    Ok((StatusCode::OK, Json(written)))
 }
 
 fn granted(lease: &Lease) -> LockGranted {
@@ -424,9 +569,9 @@ async fn acquire_lock(
 ) -> ApiResult<LockGranted> {
     hub.authorize(&headers)?;
     check_project(&project)?;
-    let mut inner = hub.inner.lock().await;
+    let writer = Arc::clone(&hub.project(&project).writer).lock_owned().await;
     let now = now_ms();
-    if let Some(lease) = inner.leases.get(&project).filter(|l| l.expires_unix_ms > now) {
+    if let Some(lease) = writer.as_ref().filter(|l| l.expires_unix_ms > now) {
         return Err(api_error(
             StatusCode::LOCKED,
             ErrorBody {
@@ -453,11 +598,9 @@ async fn acquire_lock(
         holder,
         expires_unix_ms: now + ttl_ms(body.ttl_seconds),
     };
-    let mut leases = inner.leases.clone();
-    leases.insert(project.clone(), lease.clone());
-    hub.save_leases(&leases)?;
-    inner.leases = leases;
-    Ok((StatusCode::CREATED, Json(granted(&lease))))
+    let answer = granted(&lease);
+    set_lease(&hub, project, writer, Some(lease)).await?;
+    Ok((StatusCode::CREATED, Json(answer)))
 }
 
 async fn renew_lock(
@@ -468,11 +611,10 @@ async fn renew_lock(
 ) -> ApiResult<LockGranted> {
     hub.authorize(&headers)?;
     check_project(&project)?;
-    let mut inner = hub.inner.lock().await;
+    let writer = Arc::clone(&hub.project(&project).writer).lock_owned().await;
     let now = now_ms();
-    let mut leases = inner.leases.clone();
-    let Some(lease) = leases
-        .get_mut(&project)
+    let Some(held) = writer
+        .as_ref()
         .filter(|l| l.lock_id == body.lock_id && l.expires_unix_ms > now)
     else {
         return Err(ApiError::new(
@@ -483,10 +625,12 @@ async fn renew_lock(
             ),
         ));
     };
-    lease.expires_unix_ms = now + ttl_ms(body.ttl_seconds);
-    let answer = granted(lease);
-    hub.save_leases(&leases)?;
-    inner.leases = leases;
+    let lease = Lease {
+        expires_unix_ms: now + ttl_ms(body.ttl_seconds),
+        ..held.clone()
+    };
+    let answer = granted(&lease);
+    set_lease(&hub, project, writer, Some(lease)).await?;
     Ok((StatusCode::OK, Json(answer)))
 }
 
@@ -503,13 +647,10 @@ async fn release_lock(
 ) -> Result<StatusCode, ApiError> {
     hub.authorize(&headers)?;
     check_project(&project)?;
-    let mut inner = hub.inner.lock().await;
-    match inner.leases.get(&project) {
+    let writer = Arc::clone(&hub.project(&project).writer).lock_owned().await;
+    match writer.as_ref() {
         Some(lease) if lease.lock_id == query.lock_id => {
-            let mut leases = inner.leases.clone();
-            leases.remove(&project);
-            hub.save_leases(&leases)?;
-            inner.leases = leases;
+            set_lease(&hub, project, writer, None).await?;
             Ok(StatusCode::NO_CONTENT)
         }
         None => Ok(StatusCode::NO_CONTENT),
@@ -520,15 +661,67 @@ async fn release_lock(
     }
 }
 
-fn notes_of<'a>(hub: &Hub, inner: &'a mut Inner, id: &str) -> &'a mut Vec<Note> {
-    if !inner.notes.contains_key(id) {
-        let path = hub.data.join("notes").join(format!("{id}.jsonl"));
-        let notes = std::fs::read_to_string(path)
-            .map(|t| t.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
-            .unwrap_or_default();
-        inner.notes.insert(id.to_string(), notes);
+/// Why a notes file cannot be read: its 1-based line, or the read itself.
+#[derive(Debug)]
+enum NotesFault {
+    Line(usize, serde_json::Error),
+    Read(std::io::Error),
+}
+
+/// The notes in a notes file's bytes, skipping torn appends.
+///
+/// The hub writes each note as one line of JSON with no raw NUL byte, its
+/// newline in the same write. A crash mid-append leaves a torn line: the last
+/// line without its newline (never acknowledged, whatever it holds), or, once
+/// the next append has closed it, a line that ends before its JSON does or
+/// holds NUL bytes (blocks a crash left zero-filled). Torn lines are skipped;
+/// any other line that is not a note is corruption.
+fn parse_notes(bytes: &[u8]) -> Result<Vec<Note>, (usize, serde_json::Error)> {
+    let mut pieces: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+    // What follows the last newline: empty unless the last append was torn.
+    let unterminated = pieces.pop().filter(|p| !p.is_empty());
+    let mut notes = Vec::new();
+    for (index, line) in pieces.into_iter().enumerate() {
+        match serde_json::from_slice(line) {
+            Ok(note) => notes.push(note),
+            Err(e) if e.is_eof() || line.contains(&0) => {}
+            Err(e) => return Err((index + 1, e)),
+        }
     }
-    inner.notes.entry(id.to_string()).or_default()
+    if let Some(note) = unterminated.and_then(|l| serde_json::from_slice(l).ok()) {
+        // Counted as it will be once the next append closes the line, so cursors stay put.
+        notes.push(note);
+    }
+    Ok(notes)
+}
+
+/// The notes in the file at `path`; none when there is no file.
+fn read_notes(path: &Path) -> Result<Vec<Note>, NotesFault> {
+    match std::fs::read(path) {
+        Ok(bytes) => parse_notes(&bytes).map_err(|(line, e)| NotesFault::Line(line, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(NotesFault::Read(e)),
+    }
+}
+
+/// The 500 for notes that cannot be read; names the file relative to the data folder.
+fn notes_error(id: &str, fault: NotesFault) -> ApiError {
+    let what = match fault {
+        NotesFault::Line(line, e) => {
+            // serde_json places the error in the one line it parsed; the file's line is ours.
+            let message = e.to_string();
+            let message = message.rsplit_once(" at line ").map_or(message.as_str(), |(m, _)| m);
+            format!(
+                "line {line} of notes/{id}.jsonl in the hub's data folder is not a note ({message} at column {})",
+                e.column()
+            )
+        }
+        NotesFault::Read(e) => format!("cannot read notes/{id}.jsonl in the hub's data folder: {e}"),
+    };
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("the notes of sandbox {id} are unreadable: {what}"),
+    )
 }
 
 async fn post_note(
@@ -539,19 +732,24 @@ async fn post_note(
 ) -> ApiResult<NotePosted> {
     hub.authorize(&headers)?;
     check_id(&id)?;
-    let mut inner = hub.inner.lock().await;
-    let notes = notes_of(&hub, &mut inner, &id);
-    let path = hub.data.join("notes").join(format!("{id}.jsonl"));
     let line = serde_json::to_vec(&note).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
-    crate::fsutil::append_line(&path, &line)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot persist note: {e}")))?;
-    notes.push(note);
-    Ok((
-        StatusCode::CREATED,
-        Json(NotePosted {
+    let path = hub.notes_file(&id);
+    let mut notes = hub.notes(&id).lock_owned().await;
+    // One append at a time per sandbox: each note's cursor is its place in the file.
+    let posted = blocking(move || {
+        if notes.is_none() {
+            *notes = Some(read_notes(&path).map_err(|fault| notes_error(&id, fault))?);
+        }
+        crate::fsutil::append_line(&path, &line)
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot persist note: {e}")))?;
+        let notes = notes.get_or_insert_default();
+        notes.push(note);
+        Ok(NotePosted {
             cursor: notes.len() as u64,
-        }),
-    ))
+        })
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(posted)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -568,8 +766,14 @@ async fn list_notes(
 ) -> ApiResult<NoteList> {
     hub.authorize(&headers)?;
     check_id(&id)?;
-    let mut inner = hub.inner.lock().await;
-    let notes = notes_of(&hub, &mut inner, &id);
+    let slot = hub.notes(&id);
+    let mut notes = slot.lock().await;
+    if notes.is_none() {
+        // Not kept when it fails: a repaired file is read again next time.
+        let path = hub.notes_file(&id);
+        *notes = Some(blocking(move || read_notes(&path).map_err(|fault| notes_error(&id, fault))).await?);
+    }
+    let notes = notes.as_deref().unwrap_or_default();
     let since = usize::try_from(query.since.unwrap_or(0))
         .unwrap_or(usize::MAX)
         .min(notes.len());
@@ -590,11 +794,9 @@ async fn list_sandboxes(
     Query(query): Query<VmQuery>,
 ) -> ApiResult<SandboxList> {
     hub.authorize(&headers)?;
-    let inner = hub.inner.lock().await;
     let mut sandboxes = Vec::new();
-    let mut projects: Vec<(&String, &ProjectData)> = inner.projects.iter().collect();
-    projects.sort_by(|a, b| a.0.cmp(b.0));
-    for (project, data) in projects {
+    for (project, entry) in hub.projects.sorted() {
+        let data = entry.committed();
         for entry in data.resources.values() {
             let vm = entry
                 .record
@@ -645,12 +847,30 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
-    let (lineage, inner) = load(&options.data)?;
+    let data = options.data.clone();
+    let loaded = tokio::task::spawn_blocking(move || load(&data))
+        .await
+        .map_err(|e| ServeError::Data {
+            path: options.data.clone(),
+            message: format!("loading stopped: {e}"),
+        })??;
+    let mut projects: HashMap<String, Arc<Project>> = HashMap::new();
+    for (project, data) in loaded.projects {
+        let lease = loaded.leases.get(&project).cloned();
+        projects.insert(project, Arc::new(Project::new(data, lease)));
+    }
+    for (project, lease) in &loaded.leases {
+        projects
+            .entry(project.clone())
+            .or_insert_with(|| Arc::new(Project::new(ProjectData::default(), Some(lease.clone()))));
+    }
     let hub = Arc::new(Hub {
         data: options.data.clone(),
         token: options.token,
-        lineage,
-        inner: Mutex::new(inner),
+        lineage: loaded.lineage,
+        projects: PerKey::new(projects),
+        leases: Arc::new(Mutex::new(loaded.leases)),
+        notes: PerKey::new(HashMap::new()),
     });
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
@@ -664,4 +884,93 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(ServeError::Serve)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(text: &str) -> String {
+        serde_json::json!({"at": "2026-01-01T00:00:00Z", "address": "sandbox.a", "level": "info", "text": text})
+            .to_string()
+    }
+
+    fn read_notes_bytes(bytes: &[u8]) -> Result<Vec<Note>, NotesFault> {
+        parse_notes(bytes).map_err(|(line, e)| NotesFault::Line(line, e))
+    }
+
+    fn texts(bytes: &str) -> Result<Vec<String>, usize> {
+        parse_notes(bytes.as_bytes())
+            .map(|notes| notes.into_iter().map(|n| n.text).collect())
+            .map_err(|(line, _)| line)
+    }
+
+    #[test]
+    fn each_project_has_its_own_writer_lock_and_keeps_it() {
+        let hub = Hub {
+            data: PathBuf::from("/nonexistent"),
+            token: None,
+            lineage: String::new(),
+            projects: PerKey::new(HashMap::new()),
+            leases: Arc::new(Mutex::new(BTreeMap::new())),
+            notes: PerKey::new(HashMap::new()),
+        };
+        let (a, again, b) = (hub.project("a"), hub.project("a"), hub.project("b"));
+        assert!(Arc::ptr_eq(&a, &again) && Arc::ptr_eq(&a.writer, &again.writer));
+        assert!(!Arc::ptr_eq(&a.writer, &b.writer));
+        let held = a.writer.try_lock().expect("a is free");
+        assert!(again.writer.try_lock().is_err(), "one writer of a at a time");
+        assert!(b.writer.try_lock().is_ok(), "b does not wait for a");
+        drop(held);
+        assert!(Arc::ptr_eq(&hub.notes("x1"), &hub.notes("x1")));
+        assert!(!Arc::ptr_eq(&hub.notes("x1"), &hub.notes("x2")));
+        let names: Vec<String> = hub.projects.sorted().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert!(hub.projects.get("c").is_none(), "reads make no project");
+    }
+
+    #[test]
+    fn torn_appends_are_skipped_wherever_a_later_append_left_them() {
+        let (one, two) = (line("one"), line("two"));
+        let half = &two[..two.len() / 2];
+        assert_eq!(texts(""), Ok(vec![]));
+        assert_eq!(texts(&format!("{one}\n{two}\n")), Ok(vec!["one".into(), "two".into()]));
+        // Torn last line, whatever it holds.
+        assert_eq!(texts(&format!("{one}\n{half}")), Ok(vec!["one".into()]));
+        assert_eq!(texts(&format!("{one}\nnot json")), Ok(vec!["one".into()]));
+        // A whole last note whose newline was cut off counts, as it will once closed.
+        assert_eq!(texts(&format!("{one}\n{two}")), Ok(vec!["one".into(), "two".into()]));
+        // Closed by the next append: cut short, or zero-filled.
+        assert_eq!(
+            texts(&format!("{one}\n{half}\n{two}\n")),
+            Ok(vec!["one".into(), "two".into()])
+        );
+        assert_eq!(texts(&format!("{half}\0\0\0\n{two}\n")), Ok(vec!["two".into()]));
+        assert_eq!(texts(&format!("\0\0\0\0\n{two}\n")), Ok(vec!["two".into()]));
+    }
+
+    #[test]
+    fn any_other_line_that_is_not_a_note_is_corruption_at_its_line() {
+        let (one, two) = (line("one"), line("two"));
+        assert_eq!(texts(&format!("{one}\nnot json\n{two}\n")), Err(2));
+        assert_eq!(texts(&format!("{one}\n{two}\n{{\"a\": 1}}\n")), Err(3));
+        assert_eq!(texts(&format!("{one}}}\n{two}\n")), Err(1), "trailing characters");
+        let bad_address = one.replace("sandbox.a", "nowhere");
+        assert_eq!(texts(&format!("{bad_address}\n")), Err(1));
+    }
+
+    #[test]
+    fn the_error_names_the_sandbox_the_file_and_the_line() {
+        let fault = match read_notes_bytes(format!("{}\n{{}}\n", line("one")).as_bytes()) {
+            Err(fault) => fault,
+            Ok(notes) => panic!("parsed {notes:?}"),
+        };
+        let ApiError(status, body) = notes_error("abc123", fault);
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            body.error,
+            "the notes of sandbox abc123 are unreadable: line 2 of notes/abc123.jsonl in the hub's data folder \
+             is not a note (missing field `at` at column 2)"
+        );
+    }
 }
