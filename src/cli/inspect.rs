@@ -6,6 +6,7 @@ use clap::Args;
 use serde_json::json;
 
 use sandboxer::address::Address;
+use sandboxer::driver::Location;
 use sandboxer::driver::local::read_marker;
 use sandboxer::state::{Record, StateStore};
 
@@ -59,18 +60,21 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
                 .into());
             }
         };
-        let marker = match (
-            record.facts.get("location").map(String::as_str),
-            record.facts.get("workspace"),
-        ) {
-            (Some("local"), Some(path)) => read_marker(std::path::Path::new(path)),
-            _ => None,
-        };
-        let notes = store.notes(&record.id, opts.notes).await?;
+        let here = sandboxer::observe::record_location(record) == Location::Local;
+        let workspace = record.facts.get("workspace");
+        let marker = workspace
+            .filter(|_| here)
+            .and_then(|path| read_marker(std::path::Path::new(path)));
+        // Unreadable notes do not hide the record: it is shown, then the error.
+        let notes = store.notes(&record.id, opts.notes).await;
         if opts.json {
-            let value = json!({"project": project, "record": record, "observed": {"marker": marker}, "notes": notes});
+            let (list, error) = match &notes {
+                Ok(list) => (json!(list), None),
+                Err(e) => (serde_json::Value::Null, Some(e.to_string())),
+            };
+            let value = json!({"project": project, "record": record, "observed": {"marker": marker}, "notes": list, "notes_error": error});
             super::output::print_data(&(serde_json::to_string_pretty(&value)? + "\n"))?;
-            return Ok(ExitCode::SUCCESS);
+            return notes.map(|_| ExitCode::SUCCESS).map_err(Into::into);
         }
         let mut out = format!(
             "{} (id {})\n  project:  {project}\n  profile:  {}\n  driver:   {}\n",
@@ -91,7 +95,7 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
             out.push_str(&format!("    {k}_digest = {v}\n"));
         }
         out.push_str("  observed:\n");
-        match (&marker, record.facts.get("location").map(String::as_str)) {
+        match (&marker, here && workspace.is_some()) {
             (Some(m), _) => out.push_str(&format!(
                 "    workspace present, marker id {}, {}\n",
                 m.id,
@@ -101,14 +105,17 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
                     "incomplete (interrupted)"
                 }
             )),
-            (None, Some("local")) => out.push_str("    workspace missing (the next plan re-creates it)\n"),
-            (None, _) => out.push_str("    not looked at (run `sandboxer plan` to observe remote resources)\n"),
+            (None, true) => out.push_str("    workspace missing (the next plan re-creates it)\n"),
+            (None, false) => out.push_str("    not looked at (run `sandboxer plan` to observe remote resources)\n"),
         }
         out.push_str(&format!("  notes (last {}):\n", opts.notes));
-        if notes.is_empty() {
-            out.push_str("    (none)\n");
+        let list = notes.as_deref().unwrap_or_default();
+        match &notes {
+            Err(_) => out.push_str("    (unreadable: see the error below)\n"),
+            Ok(list) if list.is_empty() => out.push_str("    (none)\n"),
+            Ok(_) => {}
         }
-        for n in &notes {
+        for n in list {
             out.push_str(&format!(
                 "    {} {:5} {}\n",
                 n.at,
@@ -117,6 +124,6 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
             ));
         }
         super::output::print_data(&out)?;
-        Ok(ExitCode::SUCCESS)
+        notes.map(|_| ExitCode::SUCCESS).map_err(Into::into)
     })
 }

@@ -802,8 +802,8 @@ async fn list_sandboxes(
                 .record
                 .facts
                 .get("location")
-                .and_then(|l| crate::remote::Target::from_location(l))
-                .map(|t| t.vm)
+                .and_then(|l| l.parse::<crate::location::Location>().ok())
+                .and_then(|l| l.vm().map(str::to_string))
                 .or_else(|| entry.record.facts.get("vm").cloned());
             if query.vm.as_ref().is_none_or(|wanted| vm.as_ref() == Some(wanted)) {
                 sandboxes.push(SandboxEntry {
