@@ -194,6 +194,12 @@ impl RemoteError {
     }
 }
 
+/// Whether rsync's words say the far side has no rsync: the VM's shell says
+/// `rsync: not found` (dash) or `rsync: command not found` (bash).
+pub fn rsync_missing_on_vm(stderr: &str) -> bool {
+    stderr.contains("rsync: not found") || stderr.contains("rsync: command not found")
+}
+
 /// ssh's own suggestion for a changed host key: the `ssh-keygen ... -R ...` line.
 pub fn keygen_line(text: &str) -> Option<String> {
     let start = text.find("ssh-keygen")?;
@@ -249,6 +255,27 @@ Host key verification failed.\n";
         assert!(
             short.contains("Offending ED25519 key in /tmp/t/known_hosts:1"),
             "{short}"
+        );
+    }
+
+    #[test]
+    fn rsync_missing_on_the_vm_is_told_apart_and_says_what_to_install() {
+        let dash = "sh: 1: rsync: not found\nrsync: connection unexpectedly closed (0 bytes received so far) [sender]\nrsync error: error in rsync protocol data stream (code 12)";
+        let bash = "bash: line 1: rsync: command not found\nrsync: connection unexpectedly closed";
+        assert!(rsync_missing_on_vm(dash));
+        assert!(rsync_missing_on_vm(bash));
+        assert!(!rsync_missing_on_vm("rsync: [sender] write error: Broken pipe (32)"));
+        let e = RemoteError::Rsync {
+            vm: "vm1".into(),
+            dest: "/build/sbx-a".into(),
+            status: "exit status: 12".into(),
+            stderr: dash.into(),
+            missing_on_vm: true,
+        };
+        assert!(
+            e.hint().is_some_and(|h| h.contains("install rsync on vm1")),
+            "{:?}",
+            e.hint()
         );
     }
 

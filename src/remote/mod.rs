@@ -238,9 +238,7 @@ impl Connection {
         drop(registered);
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
-            // rsync's own words when the far side has none: "rsync: not found",
-            // "rsync: command not found", and exit 12 or 127.
-            let missing_on_vm = stderr.contains("rsync: not found") || stderr.contains("rsync: command not found");
+            let missing_on_vm = error::rsync_missing_on_vm(&stderr);
             return Err(RemoteError::Rsync {
                 vm: self.target.vm.clone(),
                 dest: dest.to_string(),
