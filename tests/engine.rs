@@ -13,13 +13,13 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
+use support::workspaces::{self, MARKER, Workspace, default_root};
 use support::{Output, Workdir, sandboxer, wait_until};
 
-const MARKER: &str = ".sandboxer-workspace.json";
 /// How long a condition may take to hold before a test gives up.
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -50,65 +50,12 @@ fn manifest(project: &str, entries: &[String]) -> String {
     format!("version: 1\nproject: {project}\nsandboxes:\n{}", entries.concat())
 }
 
-/// A workspace found on disk.
-#[derive(Debug, Clone)]
-struct Workspace {
-    path: PathBuf,
-    id: String,
-    project: String,
-    address: String,
-    complete: bool,
-}
-
-/// Every `sbx-*` folder under `root`, with its marker.
-fn workspaces(root: &Path) -> Vec<Workspace> {
-    let Ok(entries) = fs::read_dir(root) else {
-        return Vec::new();
-    };
-    let mut found: Vec<Workspace> = entries
-        .map(|e| e.expect("read a folder entry").path())
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("sbx-")))
-        .map(|path| {
-            let text = fs::read_to_string(path.join(MARKER))
-                .unwrap_or_else(|e| panic!("{} has no readable marker: {e}", path.display()));
-            let marker: Value = serde_json::from_str(&text).expect("the marker is JSON");
-            let field = |k: &str| marker[k].as_str().unwrap_or_default().to_string();
-            Workspace {
-                id: field("id"),
-                project: field("project"),
-                address: field("address"),
-                complete: marker["complete"].as_bool().unwrap_or(false),
-                path,
-            }
-        })
-        .collect();
-    found.sort_by(|a, b| a.address.cmp(&b.address));
-    found
-}
-
 /// The one workspace of `address` under `root`.
 fn workspace_of(root: &Path, address: &str) -> Workspace {
-    let all = workspaces(root);
+    let all = workspaces::all(root);
     let mine: Vec<&Workspace> = all.iter().filter(|w| w.address == address).collect();
     assert_eq!(mine.len(), 1, "expected one workspace of {address} in {all:#?}");
     mine[0].clone()
-}
-
-/// Names under `root` that start with `.sbx-` (staging or half-deleted folders).
-fn leftovers(root: &Path) -> Vec<String> {
-    fs::read_dir(root)
-        .map(|entries| {
-            entries
-                .map(|e| {
-                    e.expect("read a folder entry")
-                        .file_name()
-                        .to_string_lossy()
-                        .into_owned()
-                })
-                .filter(|n| n.starts_with(".sbx-"))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// A record as `list --json` shows it.
@@ -144,11 +91,6 @@ fn read(path: impl AsRef<Path>) -> String {
     fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
-/// The default workspace root of a manifest in `dir`.
-fn default_root(dir: &Path) -> PathBuf {
-    dir.join(".sandboxer").join("workspaces")
-}
-
 /// A repo of three files.
 fn small_repo(work: &Workdir) {
     work.write("repo/README.md", "# hello\n");
@@ -169,7 +111,7 @@ fn apply_converges_then_syncs_edits_and_deletes_but_keeps_excluded_build_output(
 
     let first = ok(dir, &["apply", "--auto-approve"]);
     assert!(first.stderr.contains("Apply complete: 2 created"), "{first}");
-    let all = workspaces(&root);
+    let all = workspaces::all(&root);
     assert_eq!(all.len(), 2, "{all:#?}");
     assert!(all.iter().all(|w| w.complete && w.project == "quick"), "{all:#?}");
     let hello = workspace_of(&root, "sandbox.hello");
@@ -224,7 +166,7 @@ fn apply_converges_then_syncs_edits_and_deletes_but_keeps_excluded_build_output(
         "build output",
         "excluded build output is kept"
     );
-    assert_eq!(workspaces(&root).len(), 2);
+    assert_eq!(workspaces::all(&root).len(), 2);
     let plan = run_in(dir, &["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "converged after the update\n{plan}");
 }
@@ -301,7 +243,7 @@ fn removing_an_entry_deletes_only_that_workspace_and_never_another_projects() {
         assert_eq!(out.code, 0, "{out}");
     }
     let root = state.join("workspaces");
-    assert_eq!(workspaces(&root).len(), 4);
+    assert_eq!(workspaces::all(&root).len(), 4);
     let before = listed(dir, &["--state-dir", &state_arg]);
     assert_eq!(before.len(), 4, "{before:#?}");
     let beta_before: Vec<Listed> = before.iter().filter(|r| r.project == "beta").cloned().collect();
@@ -347,7 +289,10 @@ fn removing_an_entry_deletes_only_that_workspace_and_never_another_projects() {
             r.address
         );
     }
-    let mut on_disk: Vec<(String, String)> = workspaces(&root).into_iter().map(|w| (w.project, w.address)).collect();
+    let mut on_disk: Vec<(String, String)> = workspaces::all(&root)
+        .into_iter()
+        .map(|w| (w.project, w.address))
+        .collect();
     on_disk.sort();
     assert_eq!(
         on_disk,
@@ -386,7 +331,7 @@ fn a_saved_plan_applies_and_a_stale_one_is_refused() {
     );
     let plan = ok(dir, &["plan", "--out", "p.json"]);
     assert!(plan.stdout.contains("+ sandbox.b will be created"), "{plan}");
-    assert_eq!(workspaces(&root).len(), 1, "plan changes nothing");
+    assert_eq!(workspaces::all(&root).len(), 1, "plan changes nothing");
     // A saved plan is applied without asking (stdin is empty here).
     let apply = ok(dir, &["apply", "p.json"]);
     assert!(apply.stderr.contains("Apply complete: 1 created"), "{apply}");
@@ -497,7 +442,7 @@ fn a_second_apply_fails_fast_naming_the_holder_or_waits_with_lock_timeout() {
     );
 
     let records = listed(dir, &[]);
-    let on_disk = workspaces(&default_root(dir));
+    let on_disk = workspaces::all(&default_root(dir));
     assert_eq!(records.len(), 2, "{records:#?}");
     assert_eq!(on_disk.len(), 2, "{on_disk:#?}");
     for (r, w) in records.iter().zip(&on_disk) {
@@ -547,7 +492,7 @@ fn one_failure_skips_its_dependents_only_and_the_state_keeps_every_success() {
         read(workspace_of(&root, "sandbox.fine").path.join("README.md")),
         "# hello\n"
     );
-    assert!(workspaces(&root).iter().all(|w| w.address != "sandbox.child"));
+    assert!(workspaces::all(&root).iter().all(|w| w.address != "sandbox.child"));
 
     // With the repo there, the next apply converges.
     fs::create_dir_all(dir.join("no-such-repo")).expect("make the repo");
@@ -559,7 +504,7 @@ fn one_failure_skips_its_dependents_only_and_the_state_keeps_every_success() {
         records,
         ["sandbox.broken", "sandbox.child", "sandbox.fine", "sandbox.lonely"]
     );
-    assert_eq!(workspaces(&root).len(), 4, "{:#?}", workspaces(&root));
+    assert_eq!(workspaces::all(&root).len(), 4, "{:#?}", workspaces::all(&root));
     assert_eq!(read(workspace_of(&root, "sandbox.broken").path.join("x")), "x");
 }
 
@@ -581,13 +526,7 @@ fn sigkill_half_way_through_fifty_creates_loses_nothing() {
         .args(["apply", "--auto-approve", "--parallelism", "4"])
         .spawn();
     wait_until("a few workspaces exist", DEADLINE, || {
-        fs::read_dir(&root).is_ok_and(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .filter(|e| e.file_name().to_string_lossy().starts_with("sbx-"))
-                .count()
-                >= 3
-        })
+        workspaces::names_starting(&root, "sbx-").len() >= 3
     });
     assert!(apply.is_running(), "the apply must still be running when killed");
     apply.signal("KILL");
@@ -598,12 +537,16 @@ fn sigkill_half_way_through_fifty_creates_loses_nothing() {
 
     let again = ok(dir, &["apply", "--auto-approve"]);
     assert!(!again.stdout.contains("No changes."), "{again}");
-    let all = workspaces(&root);
+    let all = workspaces::all(&root);
     let addresses: BTreeSet<&str> = all.iter().map(|w| w.address.as_str()).collect();
     assert_eq!(all.len(), 50, "one workspace per sandbox: {all:#?}");
     assert_eq!(addresses.len(), 50, "{addresses:?}");
     assert!(all.iter().all(|w| w.complete), "{all:#?}");
-    assert_eq!(leftovers(&root), Vec::<String>::new(), "no staging folder is left");
+    assert_eq!(
+        workspaces::names_starting(&root, ".sbx-"),
+        Vec::<String>::new(),
+        "no staging folder is left"
+    );
     for w in &all {
         assert_eq!(read(w.path.join("d19/f19.txt")), "19/19\n".repeat(20), "{}", w.address);
     }
@@ -638,9 +581,9 @@ fn a_staging_folder_killed_before_its_marker_is_removed_by_the_next_apply() {
 
     work.write("sandboxes.yaml", manifest("staged", &[local("a", ""), local("b", "")]));
     ok(dir, &["apply", "--auto-approve"]);
-    assert_eq!(leftovers(&root), [".sbx-foreign.creating"]);
+    assert_eq!(workspaces::names_starting(&root, ".sbx-"), [".sbx-foreign.creating"]);
     assert_eq!(read(root.join(".sbx-foreign.creating/data.txt")), "keep me");
-    assert_eq!(workspaces(&root).len(), 2);
+    assert_eq!(workspaces::all(&root).len(), 2);
 }
 
 /// Starts an apply of three gated sandboxes one at a time, interrupts it while
@@ -700,7 +643,7 @@ fn interrupted_apply_drains(to_group: bool) {
     let next = ok(dir, &["apply", "--auto-approve"]);
     assert!(!next.stderr.contains("locked"), "{next}");
     assert!(next.stderr.contains("Apply complete: 2 created"), "{next}");
-    assert_eq!(workspaces(&root).len(), 3);
+    assert_eq!(workspaces::all(&root).len(), 3);
     assert_eq!(workspace_of(&root, "sandbox.a").path, a.path);
     let last = ok(dir, &["apply", "--auto-approve"]);
     assert!(last.stdout.contains("No changes."), "{last}");
@@ -870,7 +813,10 @@ fn destroy_removes_the_project_and_inspect_and_list_show_records() {
     let destroy = ok(dir, &["destroy", "-f", "sandboxes.yaml", "--auto-approve"]);
     assert!(destroy.stdout.contains("- sandbox.hello"), "{destroy}");
     assert!(destroy.stderr.contains("2 deleted"), "{destroy}");
-    let left: Vec<(String, String)> = workspaces(&root).into_iter().map(|w| (w.project, w.address)).collect();
+    let left: Vec<(String, String)> = workspaces::all(&root)
+        .into_iter()
+        .map(|w| (w.project, w.address))
+        .collect();
     assert_eq!(left, [("neighbour".to_string(), "sandbox.stays".to_string())]);
     let records: Vec<(String, String)> = listed(dir, &[]).into_iter().map(|r| (r.project, r.address)).collect();
     assert_eq!(records, [("neighbour".to_string(), "sandbox.stays".to_string())]);
@@ -933,11 +879,7 @@ fn two_states_of_one_manifest_never_adopt_or_delete_each_others_workspaces() {
     dir.write("a/sandboxes.yaml", manifest("team", std::slice::from_ref(&entry)));
     dir.write("b/sandboxes.yaml", manifest("team", &[entry]));
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-    let count = || {
-        std::fs::read_dir(&shared_root)
-            .map(|d| d.filter_map(Result::ok).count())
-            .unwrap_or(0)
-    };
+    let count = || workspaces::entry_count(&shared_root);
 
     ok(&a, &["apply", "--auto-approve"]);
     assert_eq!(count(), 1);

@@ -22,13 +22,13 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::hub::{HubProcess, now_unix_seconds, request, unix_seconds};
+use support::workspaces;
 use support::{Output, Sandboxer, Workdir, sandboxer, wait_until};
 
 /// How long a condition may take to hold before a test gives up.
 const DEADLINE: Duration = Duration::from_secs(60);
 /// The variable the manifests name in `hub.token_env`.
 const TOKEN_ENV: &str = "SBX_TEAM_TOKEN";
-const MARKER: &str = ".sandboxer-workspace.json";
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -167,34 +167,20 @@ fn started(signals: &Path) -> usize {
     fs::read_dir(signals).map(Iterator::count).unwrap_or(0)
 }
 
-/// Marker ids by address of every `sbx-*` folder under `root`.
+/// Marker ids by address of every `sbx-*` folder under `root`; each must have a
+/// complete marker.
 fn markers(root: &Path) -> BTreeMap<String, Vec<String>> {
     let mut found: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let Ok(entries) = fs::read_dir(root) else {
-        return found;
-    };
-    for path in entries.map(|e| e.expect("read a folder entry").path()) {
-        if !path
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with("sbx-"))
-        {
-            continue;
-        }
-        let text = fs::read_to_string(path.join(MARKER))
-            .unwrap_or_else(|e| panic!("{} has no readable marker: {e}", path.display()));
-        let marker: Value = serde_json::from_str(&text).expect("the marker is JSON");
-        assert_eq!(marker["complete"], true, "{}: {marker}", path.display());
-        found
-            .entry(marker["address"].as_str().unwrap_or_default().to_string())
-            .or_default()
-            .push(marker["id"].as_str().unwrap_or_default().to_string());
+    for ws in workspaces::all(root) {
+        assert!(ws.complete, "{}: {ws:?}", ws.path.display());
+        found.entry(ws.address).or_default().push(ws.id);
     }
     found
 }
 
 /// The default workspace root of the manifests in W.
 fn root(w: &World) -> PathBuf {
-    w.dir().join(".sandboxer").join("workspaces")
+    workspaces::default_root(w.dir())
 }
 
 /// Asserts that the hub's records of `project` and the workspaces on disk agree:

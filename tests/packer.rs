@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::vms::TestBed;
+use support::workspaces;
 use support::{Output, Sandboxer, Workdir, sandboxer, wait_until};
 
 /// How long a condition may take to hold before a test gives up.
@@ -174,21 +175,6 @@ fn reasons(block: &str) -> Vec<&str> {
         .lines()
         .filter_map(|l| l.trim().strip_prefix("because: "))
         .collect()
-}
-
-/// `sbx-*` folder names under `root`.
-fn workspace_dirs(root: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(root)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with("sbx-"))
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
 }
 
 /// Processes (other than this one) whose environment holds exactly `entry`
@@ -453,7 +439,11 @@ fn the_image_is_built_before_its_sandboxes_and_a_template_or_var_change_rebuilds
     let root = w.path().join("state/workspaces");
     let mut expected: Vec<String> = after[1..].iter().map(|id| format!("sbx-{id}")).collect();
     expected.sort();
-    assert_eq!(workspace_dirs(&root), expected, "the old workspaces are gone");
+    assert_eq!(
+        workspaces::names_starting(&root, "sbx-"),
+        expected,
+        "the old workspaces are gone"
+    );
 
     // A Packer variable changes.
     w.manifest(&manifest(Some("b")));
@@ -538,7 +528,11 @@ fn vm_workspaces_whose_vm_is_the_image_vm_name_wait_for_the_build_and_are_remade
     let before = [w.id("sandbox.app"), w.id("sandbox.lib")];
     let mut expected: Vec<String> = before.iter().map(|id| format!("sbx-{id}")).collect();
     expected.sort();
-    assert_eq!(workspace_dirs(&root), expected, "both workspaces are on the VM");
+    assert_eq!(
+        workspaces::names_starting(&root, "sbx-"),
+        expected,
+        "both workspaces are on the VM"
+    );
     assert!(w.expect(0, &["apply", "--auto-approve"]).stdout.contains("No changes."));
 
     let template = w.path().join("tpl/img/build.pkr.hcl");
@@ -562,7 +556,7 @@ fn vm_workspaces_whose_vm_is_the_image_vm_name_wait_for_the_build_and_are_remade
     let mut expected: Vec<String> = after.iter().map(|id| format!("sbx-{id}")).collect();
     expected.sort();
     assert_eq!(
-        workspace_dirs(&root),
+        workspaces::names_starting(&root, "sbx-"),
         expected,
         "the old workspaces are gone from the VM"
     );

@@ -18,9 +18,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use support::vms::TestBed;
+use support::workspaces::{self, MARKER, Workspace};
 use support::{Output, Sandboxer, Workdir, sandboxer};
 
-const MARKER: &str = ".sandboxer-workspace.json";
 const PROFILE: &str = "profile.vm-haskell-build";
 
 // ---------------------------------------------------------------------------
@@ -121,7 +121,7 @@ impl World {
     /// Workspaces on every VM, by VM number.
     fn all_workspaces(&self) -> BTreeMap<usize, Vec<Workspace>> {
         (1..=self.bed.len())
-            .map(|k| (k, workspaces(self.bed.vm(k).build_root())))
+            .map(|k| (k, workspaces::with_marker(self.bed.vm(k).build_root())))
             .collect()
     }
 }
@@ -177,39 +177,6 @@ struct Record {
     project: String,
     id: String,
     workspace: String,
-}
-
-/// A workspace found on a VM's disk by its marker.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Workspace {
-    path: PathBuf,
-    id: String,
-    project: String,
-    address: String,
-}
-
-/// Every `sbx-*` folder directly under `root` that carries a marker.
-fn workspaces(root: &Path) -> Vec<Workspace> {
-    let Ok(entries) = fs::read_dir(root) else {
-        return Vec::new();
-    };
-    let mut found: Vec<Workspace> = entries
-        .map(|e| e.expect("read a folder entry").path())
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("sbx-")))
-        .filter_map(|path| {
-            let text = fs::read_to_string(path.join(MARKER)).ok()?;
-            let marker: Value = serde_json::from_str(&text).expect("a marker is JSON");
-            let field = |k: &str| marker[k].as_str().unwrap_or_default().to_string();
-            Some(Workspace {
-                id: field("id"),
-                project: field("project"),
-                address: field("address"),
-                path,
-            })
-        })
-        .collect();
-    found.sort();
-    found
 }
 
 /// The text of a file, or a panic naming it.
@@ -528,11 +495,11 @@ fn a_changed_host_key_is_refused_even_with_accept_new() {
         let out = w.expect(1, flags);
         assert!(host_key_error(&out), "{out}");
     }
-    assert!(workspaces(w.bed.vm(2).build_root()).is_empty());
+    assert!(workspaces::with_marker(w.bed.vm(2).build_root()).is_empty());
     assert_eq!(tree(w.bed.vm(2).build_root()), BTreeSet::new(), "nothing at all on vm2");
     assert_eq!(w.bed.accepted_connections(2), logins, "no login on vm2");
     assert_eq!(read(w.bed.known_hosts()), known_hosts, "known_hosts not rewritten");
-    assert_eq!(workspaces(w.bed.vm(1).build_root()).len(), 1);
+    assert_eq!(workspaces::with_marker(w.bed.vm(1).build_root()).len(), 1);
 
     // The flag does accept a key seen for the first time (so the refusal above is
     // about the key having changed)...
@@ -551,10 +518,10 @@ fn a_changed_host_key_is_refused_even_with_accept_new() {
         out.stderr.contains("Host key verification failed"),
         "unknown keys are refused without the flag: {out}"
     );
-    assert!(workspaces(w.bed.vm(2).build_root()).is_empty());
+    assert!(workspaces::with_marker(w.bed.vm(2).build_root()).is_empty());
     let out = w.expect(0, &["--ssh-accept-new", "apply", "--auto-approve"]);
     assert!(out.stderr.contains("1 created"), "{out}");
-    assert_eq!(workspaces(w.bed.vm(2).build_root()).len(), 1);
+    assert_eq!(workspaces::with_marker(w.bed.vm(2).build_root()).len(), 1);
     assert_eq!(read(&fresh).lines().count(), 2, "both keys learnt: {}", read(&fresh));
 
     // ... and a key it learnt itself, once changed, is refused too.
@@ -847,7 +814,7 @@ fn imperative_create_list_inspect_destroy() {
     let out = w.expect(0, &["destroy", &id, "--auto-approve"]);
     assert!(out.stderr.contains("1 deleted"), "{out}");
     assert!(!Path::new(&ws).exists());
-    let left = workspaces(w.bed.vm(1).build_root());
+    let left = workspaces::with_marker(w.bed.vm(1).build_root());
     assert_eq!(left.len(), 1, "{left:?}");
     assert_eq!(left[0].id, other);
     let records = w.records();
@@ -890,7 +857,7 @@ fn imperative_create_list_inspect_destroy() {
     assert_eq!(cli_message, yaml_message, "{bad}\n{in_manifest}");
     assert_eq!(cli_hint, yaml_hint);
     assert!(bad.stderr.contains("nothing was changed"), "{bad}");
-    assert_eq!(workspaces(w.bed.vm(1).build_root()).len(), 1);
+    assert_eq!(workspaces::with_marker(w.bed.vm(1).build_root()).len(), 1);
 }
 
 // ---------------------------------------------------------------------------
@@ -1014,11 +981,11 @@ fn a_master_gone_between_plan_and_change_is_reopened() {
         world.bed.accepted_connections(1) >= 2,
         "the second login is the reopened master"
     );
-    let made: Vec<_> = fs::read_dir(world.bed.vm(1).build_root())
-        .expect("root")
-        .filter_map(Result::ok)
-        .collect();
-    assert_eq!(made.len(), 1, "one workspace on the VM");
+    assert_eq!(
+        workspaces::entry_count(world.bed.vm(1).build_root()),
+        1,
+        "one workspace on the VM"
+    );
 }
 
 /// Regression: a replace that moves a sandbox from this machine to a VM (or
@@ -1038,7 +1005,7 @@ fn a_replace_across_drivers_removes_the_old_workspace_where_it_is() {
          \x20     vm: vm1\n      repo: ./repo\n      workspace_root: {}\n",
         world.root(1)
     );
-    let count = |dir: &Path| fs::read_dir(dir).map(|d| d.filter_map(Result::ok).count()).unwrap_or(0);
+    let count = workspaces::entry_count;
 
     world.work.write("sandboxes.yaml", &local);
     world.expect(0, &["apply", "--auto-approve"]);

@@ -319,6 +319,7 @@ pub fn wait_until(what: &str, timeout: std::time::Duration, mut condition: impl 
 }
 pub mod hub;
 pub mod vms;
+pub mod workspaces;
 
 impl Sandboxer {
     /// Runs the binary as the leader of a process group of its own, so that
