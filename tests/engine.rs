@@ -17,6 +17,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
+use support::gated::{Gate, gated};
 use support::workspaces::{self, MARKER, Workspace, default_root};
 use support::{Output, Workdir, sandboxer, wait_until};
 
@@ -363,28 +364,6 @@ fn a_saved_plan_applies_and_a_stale_one_is_refused() {
     );
 }
 
-/// A profile whose setup writes its pid to `started-<id>` in `signals`, blocks
-/// until `release` exists (at most about a minute), then leaves `setup-ran` in
-/// the workspace.
-fn gated_profile(signals: &Path, release: &Path) -> String {
-    format!(
-        "name: profile.gated\n\
-         driver: local-workspace\n\
-         inputs:\n  \
-           repo: {{ type: local_path }}\n  \
-           workspace_root: {{ type: local_path, forces_replace: true }}\n\
-         sync: {{ excludes: [], delete: true }}\n\
-         setup:\n  \
-           - 'echo $$ > \"{signals}/started-$SANDBOXER_SANDBOX_ID\"; i=0; while [ ! -e \"{release}\" ] && [ $i -lt 3000 ]; do sleep 0.02; i=$((i+1)); done; [ -e \"{release}\" ] && touch setup-ran'\n",
-        signals = signals.display(),
-        release = release.display(),
-    )
-}
-
-fn gated(name: &str) -> String {
-    format!("  {name}:\n    profile: profile.gated\n")
-}
-
 /// Whether process `pid` has `path` open.
 fn has_open(pid: u32, path: &Path) -> bool {
     fs::read_dir(format!("/proc/{pid}/fd"))
@@ -398,10 +377,7 @@ fn has_open(pid: u32, path: &Path) -> bool {
 #[test]
 fn a_second_apply_fails_fast_naming_the_holder_or_waits_with_lock_timeout() {
     let work = Workdir::new();
-    let signals = work.path().join("signals");
-    fs::create_dir_all(&signals).expect("mkdir signals");
-    let release = work.path().join("release");
-    work.write("profiles/gated.yaml", gated_profile(&signals, &release));
+    let gate = Gate::install(&work);
     work.write("sandboxes.yaml", manifest("locked", &[gated("a"), gated("b")]));
     let dir = work.path();
     let lock = dir.join(".sandboxer/state.lock");
@@ -429,7 +405,7 @@ fn a_second_apply_fails_fast_naming_the_holder_or_waits_with_lock_timeout() {
     wait_until("the waiting apply tries the lock", DEADLINE, || {
         has_open(waiting.pid(), &lock_path)
     });
-    fs::write(&release, "").expect("release the setup");
+    gate.release();
 
     let first = first.wait();
     assert_eq!(first.code, 0, "{first}");
@@ -591,10 +567,7 @@ fn a_staging_folder_killed_before_its_marker_is_removed_by_the_next_apply() {
 /// Ctrl-C does; else the sandboxer process only), and checks that it drains.
 fn interrupted_apply_drains(to_group: bool) {
     let work = Workdir::new();
-    let signals = work.path().join("signals");
-    fs::create_dir_all(&signals).expect("mkdir signals");
-    let release = work.path().join("release");
-    work.write("profiles/gated.yaml", gated_profile(&signals, &release));
+    let gate = Gate::install(&work);
     work.write(
         "sandboxes.yaml",
         manifest("interrupted", &[gated("a"), gated("b"), gated("c")]),
@@ -607,9 +580,7 @@ fn interrupted_apply_drains(to_group: bool) {
         .args(["apply", "--auto-approve", "--parallelism", "1"])
         .own_process_group()
         .spawn();
-    wait_until("the first setup runs", DEADLINE, || {
-        fs::read_dir(&signals).is_ok_and(|mut e| e.next().is_some())
-    });
+    wait_until("the first setup runs", DEADLINE, || gate.started() > 0);
     if to_group {
         apply.signal_group("INT");
     } else {
@@ -622,7 +593,7 @@ fn interrupted_apply_drains(to_group: bool) {
         apply.is_running(),
         "the first Ctrl-C drains: the running change goes on"
     );
-    fs::write(&release, "").expect("release the setup");
+    gate.release();
     let interrupted = apply.wait();
     assert_eq!(interrupted.code, 1, "{interrupted}");
     assert!(interrupted.stderr.contains("sandbox.a: created"), "{interrupted}");
@@ -634,11 +605,7 @@ fn interrupted_apply_drains(to_group: bool) {
     assert_eq!(records, ["sandbox.a"], "the drained change is recorded");
     let a = workspace_of(&root, "sandbox.a");
     assert!(a.complete);
-    assert_eq!(
-        fs::read_dir(&signals).expect("list").count(),
-        1,
-        "no new change started"
-    );
+    assert_eq!(gate.started(), 1, "no new change started");
 
     let next = ok(dir, &["apply", "--auto-approve"]);
     assert!(!next.stderr.contains("locked"), "{next}");
@@ -661,20 +628,6 @@ fn ctrl_c_from_a_terminal_does_not_kill_the_running_setup() {
     interrupted_apply_drains(true);
 }
 
-/// The pid a gated setup wrote into `signals` (waits for it).
-fn setup_pid(signals: &Path) -> u32 {
-    let mut pid = None;
-    wait_until("a setup wrote its pid", DEADLINE, || {
-        pid = fs::read_dir(signals).ok().and_then(|mut e| e.next()).and_then(|e| {
-            fs::read_to_string(e.expect("entry").path())
-                .ok()
-                .and_then(|t| t.trim().parse().ok())
-        });
-        pid.is_some()
-    });
-    pid.expect("a pid")
-}
-
 /// The process is gone (or a zombie nobody reaped yet).
 fn process_gone(pid: u32) -> bool {
     fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -689,10 +642,7 @@ fn process_gone(pid: u32) -> bool {
 #[test]
 fn a_second_ctrl_c_stops_at_once_and_ends_the_running_setup() {
     let work = Workdir::new();
-    let signals = work.path().join("signals");
-    fs::create_dir_all(&signals).expect("mkdir signals");
-    let release = work.path().join("release");
-    work.write("profiles/gated.yaml", gated_profile(&signals, &release));
+    let gate = Gate::install(&work);
     work.write("sandboxes.yaml", manifest("stopped", &[gated("a")]));
     let dir = work.path();
 
@@ -701,7 +651,7 @@ fn a_second_ctrl_c_stops_at_once_and_ends_the_running_setup() {
         .args(["apply", "--auto-approve"])
         .own_process_group()
         .spawn();
-    let setup = setup_pid(&signals);
+    let setup = gate.setup_pid(DEADLINE);
     apply.signal_group("INT");
     wait_until("the apply acknowledges Ctrl-C", DEADLINE, || {
         apply.stderr_so_far().contains("Interrupt received")
@@ -712,7 +662,7 @@ fn a_second_ctrl_c_stops_at_once_and_ends_the_running_setup() {
     assert!(stopped.stderr.contains("Stopped at once"), "{stopped}");
     wait_until("the running setup is ended too", DEADLINE, || process_gone(setup));
     // exit(130) leaves the holder record in the lock file; the OS lock went with the process.
-    fs::write(&release, "").expect("release the setup");
+    gate.release();
     let next = run_in(dir, &["apply", "--auto-approve"]);
     assert_eq!(next.code, 0, "the lock of a stopped apply blocks nobody\n{next}");
 }
@@ -723,10 +673,7 @@ fn a_second_ctrl_c_stops_at_once_and_ends_the_running_setup() {
 #[test]
 fn a_setup_killed_half_way_runs_again_on_the_next_apply() {
     let work = Workdir::new();
-    let signals = work.path().join("signals");
-    fs::create_dir_all(&signals).expect("mkdir signals");
-    let release = work.path().join("release");
-    work.write("profiles/gated.yaml", gated_profile(&signals, &release));
+    let gate = Gate::install(&work);
     work.write("sandboxes.yaml", manifest("setup", &[gated("a")]));
     let dir = work.path();
 
@@ -735,7 +682,7 @@ fn a_setup_killed_half_way_runs_again_on_the_next_apply() {
         .args(["apply", "--auto-approve"])
         .own_process_group()
         .spawn();
-    let setup = setup_pid(&signals);
+    let setup = gate.setup_pid(DEADLINE);
     apply.signal_group("KILL");
     let killed = apply.wait();
     assert_eq!(killed.code, -1, "{killed}");
@@ -746,7 +693,7 @@ fn a_setup_killed_half_way_runs_again_on_the_next_apply() {
         .expect("run kill");
     assert!(status.success());
     wait_until("the setup is gone", DEADLINE, || process_gone(setup));
-    fs::write(&release, "").expect("release the setup");
+    gate.release();
 
     ok(dir, &["apply", "--auto-approve"]);
     let a = workspace_of(&default_root(dir), "sandbox.a");

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::gated::{Gate, gated};
 use support::hub::{HubProcess, now_unix_seconds, request, unix_seconds};
 use support::workspaces;
 use support::{Output, Sandboxer, Workdir, sandboxer, wait_until};
@@ -137,36 +138,6 @@ fn of_profile(name: &str, profile: &str) -> String {
     format!("  {name}:\n    profile: {profile}\n")
 }
 
-/// A profile whose setup blocks until `release` exists (at most about a minute),
-/// after leaving `started-<id>` in `signals`.
-fn gated_profile(signals: &Path, release: &Path) -> String {
-    format!(
-        "name: profile.gated\n\
-         driver: local-workspace\n\
-         inputs:\n  \
-           repo: {{ type: local_path }}\n  \
-           workspace_root: {{ type: local_path, forces_replace: true }}\n\
-         sync: {{ excludes: [], delete: true }}\n\
-         setup:\n  \
-           - 'touch \"{signals}/started-$SANDBOXER_SANDBOX_ID\"; i=0; while [ ! -e \"{release}\" ] && [ $i -lt 3000 ]; do sleep 0.02; i=$((i+1)); done; [ -e \"{release}\" ]'\n",
-        signals = signals.display(),
-        release = release.display(),
-    )
-}
-
-/// Sets up `profiles/gated.yaml` in W; returns (signals folder, release file).
-fn gate(w: &World) -> (PathBuf, PathBuf) {
-    let signals = w.dir().join("signals");
-    fs::create_dir_all(&signals).expect("mkdir signals");
-    let release = w.dir().join("release");
-    w.work.write("profiles/gated.yaml", gated_profile(&signals, &release));
-    (signals, release)
-}
-
-fn started(signals: &Path) -> usize {
-    fs::read_dir(signals).map(Iterator::count).unwrap_or(0)
-}
-
 /// Marker ids by address of every `sbx-*` folder under `root`; each must have a
 /// complete marker.
 fn markers(root: &Path) -> BTreeMap<String, Vec<String>> {
@@ -265,26 +236,22 @@ fn put_body(record: &Value, version: u64) -> String {
 #[test]
 fn a_second_apply_fails_naming_the_lease_holder_or_waits_and_versions_count_the_writes() {
     let w = World::new(Some("team-token-1"));
-    let (signals, release) = gate(&w);
-    w.manifest(
-        "sandboxes.yaml",
-        "locked",
-        &[of_profile("a", "profile.gated"), of_profile("b", "profile.gated")],
-    );
+    let gate = Gate::install(&w.work);
+    w.manifest("sandboxes.yaml", "locked", &[gated("a"), gated("b")]);
     // What the waiting apply wants: a gets a repo (an update), c is new.
     w.work.write("repo/README.md", "hello\n");
     w.manifest(
         "second.yaml",
         "locked",
         &[
-            format!("{}    inputs:\n      repo: ./repo\n", of_profile("a", "profile.gated")),
-            of_profile("b", "profile.gated"),
+            format!("{}    inputs:\n      repo: ./repo\n", gated("a")),
+            gated("b"),
             local("c", ""),
         ],
     );
 
     let first = w.cmd().args(["apply", "--auto-approve"]).spawn();
-    wait_until("the first apply runs a setup", DEADLINE, || started(&signals) > 0);
+    wait_until("the first apply runs a setup", DEADLINE, || gate.started() > 0);
 
     let second = w.run(&["apply", "--auto-approve"]);
     assert_eq!(second.code, 1, "{second}");
@@ -324,7 +291,7 @@ fn a_second_apply_fails_naming_the_lease_holder_or_waits_and_versions_count_the_
     wait_until("the waiting apply is refused the lease", DEADLINE, || {
         waiting.stderr_so_far().contains("waiting for the hub lock")
     });
-    fs::write(&release, "").expect("release the setup");
+    gate.release();
 
     let first = first.wait();
     assert_eq!(first.code, 0, "{first}");
@@ -511,19 +478,15 @@ fn writes_without_or_with_a_wrong_token_are_refused_and_the_token_never_reaches_
 #[test]
 fn the_lease_of_a_killed_apply_expires_and_the_next_apply_proceeds() {
     let w = World::new(Some("team-token-4"));
-    let (signals, release) = gate(&w);
-    w.manifest(
-        "sandboxes.yaml",
-        "expiring",
-        &[of_profile("a", "profile.gated"), local("b", "")],
-    );
+    let gate = Gate::install(&w.work);
+    w.manifest("sandboxes.yaml", "expiring", &[gated("a"), local("b", "")]);
     let ttl = 6;
     let apply = w
         .cmd()
         .env("SANDBOXER_HUB_LEASE_TTL", format!("{ttl}s"))
         .args(["apply", "--auto-approve", "--parallelism", "1"])
         .spawn();
-    wait_until("the apply runs the setup of a", DEADLINE, || started(&signals) > 0);
+    wait_until("the apply runs the setup of a", DEADLINE, || gate.started() > 0);
 
     // While the holder lives, it renews: its lease outlives its first expiry.
     let first = w.call("POST", "/v1/projects/expiring/lock", Some(&lock_request(1, 30)));
@@ -552,7 +515,7 @@ fn the_lease_of_a_killed_apply_expires_and_the_next_apply_proceeds() {
         "{orphaned:?}"
     );
 
-    fs::write(&release, "").expect("let the next setup through");
+    gate.release();
     let next = w
         .cmd()
         .args(["apply", "--auto-approve", "--lock-timeout", "60s", "-v"])

@@ -317,6 +317,7 @@ pub fn wait_until(what: &str, timeout: std::time::Duration, mut condition: impl 
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+pub mod gated;
 pub mod hub;
 pub mod vms;
 pub mod workspaces;
