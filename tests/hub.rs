@@ -23,6 +23,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use support::gated::{Gate, gated};
 use support::hub::{HubProcess, now_unix_seconds, request, unix_seconds};
+use support::packer::{PackerDirs, TWO_STEPS, image_manifest_with};
 use support::workspaces;
 use support::{Output, Sandboxer, Workdir, sandboxer, wait_until};
 
@@ -825,52 +826,16 @@ fn a_sync_note_shows_in_inspect_through_the_hub() {
     assert_eq!(value["notes"], json!(notes));
 }
 
-/// Two steps of output and an error line, with the null builder.
-const CHATTY: &str = r#"
-variable "vm_name" {
-  type = string
-}
-
-source "null" "x" {
-  communicator = "none"
-}
-
-build {
-  sources = ["source.null.x"]
-
-  provisioner "shell-local" {
-    inline = ["echo first step", "echo a-warning >&2"]
-  }
-
-  provisioner "shell-local" {
-    inline = ["echo second step"]
-  }
-}
-"#;
-
 #[test]
 fn the_notes_of_an_image_build_reach_the_hub() {
     let w = World::new(Some("team-token-8"));
-    for dir in ["tmp", "state"] {
-        fs::create_dir_all(w.dir().join(dir)).expect("mkdir");
-    }
-    w.work.write("tpl/chatty/build.pkr.hcl", CHATTY);
+    let dirs = PackerDirs::make(w.dir());
+    dirs.template("chatty", TWO_STEPS);
     w.work.write(
         "sandboxes.yaml",
-        format!(
-            "version: 1\nproject: built\n{}images:\n  img:\n    profile: profile.vm-packer-build\n    inputs:\n      packer_template: ./tpl/chatty\n      vm_name: chatty-vm\n",
-            w.hub_line()
-        ),
+        image_manifest_with("built", &w.hub_line(), "chatty", "chatty-vm", "", ""),
     );
-    let packer = |args: &[&str]| {
-        w.cmd()
-            .env("CHECKPOINT_DISABLE", "1")
-            .env("TMPDIR", w.dir().join("tmp"))
-            .arg("--state-dir")
-            .arg(w.dir().join("state"))
-            .args(args)
-            .run()
-    };
+    let packer = |args: &[&str]| dirs.command(w.cmd()).args(args).run();
     let out = packer(&["apply", "--auto-approve"]);
     assert_eq!(out.code, 0, "{out}");
     let id = w.records("built")["image.img"].0.clone();

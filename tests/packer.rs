@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::packer::{CHATTY, FAILING, LITERAL, PackerDirs, RECORDING, SLOW, image_manifest};
 use support::vms::TestBed;
 use support::workspaces;
 use support::{Output, Sandboxer, Workdir, sandboxer, wait_until};
@@ -34,6 +35,8 @@ const DEADLINE: Duration = Duration::from_secs(30);
 /// A work folder for one test.
 struct World {
     work: Workdir,
+    /// `W/tmp`, `W/out`, `W/state` and the templates in `W/tpl`.
+    packer: PackerDirs,
     /// An ssh config for `--ssh-config`, when the test has VMs.
     ssh_config: Option<PathBuf>,
 }
@@ -41,34 +44,21 @@ struct World {
 impl World {
     fn new() -> World {
         let work = Workdir::new();
-        for dir in ["tmp", "out", "state"] {
-            fs::create_dir_all(work.path().join(dir)).expect("create a folder of the work folder");
+        let packer = PackerDirs::make(work.path());
+        World {
+            work,
+            packer,
+            ssh_config: None,
         }
-        World { work, ssh_config: None }
     }
 
     fn path(&self) -> &Path {
         self.work.path()
     }
 
-    /// `W/out`, where templates write.
-    fn out(&self) -> PathBuf {
-        self.path().join("out")
-    }
-
-    /// `W/tmp`, Packer's `TMPDIR`: every process of this test's builds has it in its environment.
-    fn tmp(&self) -> PathBuf {
-        self.path().join("tmp")
-    }
-
     /// `sandboxer --state-dir W/state [--ssh-config C]`, run in W with Packer's environment.
     fn cmd(&self) -> Sandboxer {
-        let mut cmd = sandboxer()
-            .current_dir(self.path())
-            .env("CHECKPOINT_DISABLE", "1")
-            .env("TMPDIR", self.tmp())
-            .arg("--state-dir")
-            .arg(self.path().join("state"));
+        let mut cmd = self.packer.command(sandboxer().current_dir(self.path()));
         if let Some(config) = &self.ssh_config {
             cmd = cmd.arg("--ssh-config").arg(config);
         }
@@ -84,14 +74,6 @@ impl World {
         let out = self.run(args);
         assert_eq!(out.code, code, "sandboxer {}\n{out}", args.join(" "));
         out
-    }
-
-    /// Writes the template folder `W/tpl/<name>/` with one `build.pkr.hcl`
-    /// (`@OUT@` stands for `W/out`); returns the folder.
-    fn template(&self, name: &str, text: &str) -> PathBuf {
-        let text = text.replace("@OUT@", &self.out().display().to_string());
-        self.work.write(format!("tpl/{name}/build.pkr.hcl"), text);
-        self.path().join("tpl").join(name)
     }
 
     /// Writes `W/sandboxes.yaml`.
@@ -124,7 +106,7 @@ impl World {
 
     /// The lines a template appended to `W/out/builds.log`, one per build.
     fn builds(&self) -> Vec<String> {
-        fs::read_to_string(self.out().join("builds.log"))
+        fs::read_to_string(self.packer.out().join("builds.log"))
             .unwrap_or_default()
             .lines()
             .map(str::to_string)
@@ -202,147 +184,6 @@ fn processes_with_env(entry: &str) -> Vec<(u32, String)> {
     found
 }
 
-// ---------------------------------------------------------------------------
-// Templates
-
-/// Appends a line per build to `out/builds.log` and writes `out/<vm_name>.json`.
-const RECORDING: &str = r#"
-variable "vm_name" {
-  type = string
-}
-
-variable "x" {
-  type    = string
-  default = "a"
-}
-
-source "null" "x" {
-  communicator = "none"
-}
-
-build {
-  sources = ["source.null.x"]
-
-  provisioner "shell-local" {
-    inline = [
-      "echo ${var.vm_name} x=${var.x} >> @OUT@/builds.log",
-      "echo '{\"vm_name\": \"${var.vm_name}\", \"x\": \"${var.x}\"}' > @OUT@/${var.vm_name}.json",
-    ]
-  }
-}
-"#;
-
-/// Says something on stderr, then fails with exit status 3.
-const FAILING: &str = r#"
-variable "vm_name" {
-  type = string
-}
-
-source "null" "x" {
-  communicator = "none"
-}
-
-build {
-  sources = ["source.null.x"]
-
-  provisioner "shell-local" {
-    inline = [
-      "echo about to fail",
-      "echo boom-from-the-template >&2",
-      "exit 3",
-    ]
-  }
-}
-"#;
-
-/// Marks that it runs, then sleeps for 30 s.
-const SLOW: &str = r#"
-variable "vm_name" {
-  type = string
-}
-
-source "null" "x" {
-  communicator = "none"
-}
-
-build {
-  sources = ["source.null.x"]
-
-  provisioner "shell-local" {
-    inline = [
-      "touch @OUT@/started",
-      "sleep 30",
-      "touch @OUT@/finished",
-    ]
-  }
-}
-"#;
-
-/// 200 lines of output quickly, two lines on stderr (ui errors), then a second step.
-const CHATTY: &str = r#"
-variable "vm_name" {
-  type = string
-}
-
-source "null" "x" {
-  communicator = "none"
-}
-
-build {
-  sources = ["source.null.x"]
-
-  provisioner "shell-local" {
-    inline = [
-      "i=0; while [ $i -lt 200 ]; do echo chatty line $i, with a comma; i=$((i+1)); done",
-      "echo first-warning >&2",
-      "echo second-warning >&2",
-    ]
-  }
-
-  provisioner "shell-local" {
-    inline = ["echo second step"]
-  }
-}
-"#;
-
-/// Writes a variable with no shell in between: the `manifest` post-processor
-/// puts it in `out/<vm_name>.manifest.json` as custom data.
-const LITERAL: &str = r#"
-variable "vm_name" {
-  type = string
-}
-
-variable "note" {
-  type = string
-}
-
-source "null" "x" {
-  communicator = "none"
-}
-
-build {
-  sources = ["source.null.x"]
-
-  post-processor "manifest" {
-    output      = "@OUT@/${var.vm_name}.manifest.json"
-    custom_data = { note = var.note }
-  }
-}
-"#;
-
-/// A manifest: image `img` from `./tpl/<template>` for VM `vm_name`, plus `sandboxes` (YAML entries).
-fn image_manifest(project: &str, template: &str, vm_name: &str, extra_inputs: &str, sandboxes: &str) -> String {
-    let mut text = format!(
-        "version: 1\nproject: {project}\nimages:\n  img:\n    profile: profile.vm-packer-build\n    inputs:\n      \
-         packer_template: ./tpl/{template}\n      vm_name: {vm_name}\n{extra_inputs}"
-    );
-    if !sandboxes.is_empty() {
-        text.push_str("sandboxes:\n");
-        text.push_str(sandboxes);
-    }
-    text
-}
-
 /// A local-workspace sandbox entry depending on `image.img` (or on nothing).
 fn local(name: &str, on_image: bool) -> String {
     let deps = if on_image { "    depends_on: [image.img]\n" } else { "" };
@@ -355,7 +196,7 @@ fn local(name: &str, on_image: bool) -> String {
 #[test]
 fn the_image_is_built_before_its_sandboxes_and_a_template_or_var_change_rebuilds_then_replaces_them() {
     let w = World::new();
-    w.template("img", RECORDING);
+    w.packer.template("img", RECORDING);
     let sandboxes = [local("a", true), local("b", true), local("c", false)].concat();
     let manifest = |x: Option<&str>| {
         let var = x.map(|x| format!("      packer_var_x: \"{x}\"\n")).unwrap_or_default();
@@ -370,7 +211,7 @@ fn the_image_is_built_before_its_sandboxes_and_a_template_or_var_change_rebuilds
         assert_before(&first.stderr, "image.img: created", &format!("{s}: creating"));
     }
     assert_eq!(w.builds(), ["img-vm x=a"], "one build\n{first}");
-    let artifact = read_json(w.out().join("img-vm.json"));
+    let artifact = read_json(w.packer.out().join("img-vm.json"));
     assert_eq!(artifact["x"], "a");
     let records = w.records();
     for address in ["image.img", "sandbox.a", "sandbox.b", "sandbox.c"] {
@@ -386,7 +227,7 @@ fn the_image_is_built_before_its_sandboxes_and_a_template_or_var_change_rebuilds
     );
     let log = image["facts"]["log"].as_str().expect("the build log is recorded");
     assert!(
-        Path::new(log).starts_with(w.path().join("state").join("logs")),
+        Path::new(log).starts_with(w.packer.state().join("logs")),
         "log {log} is in <state>/logs"
     );
     assert!(read(log).contains("Running local shell script"), "the full log is kept");
@@ -436,7 +277,7 @@ fn the_image_is_built_before_its_sandboxes_and_a_template_or_var_change_rebuilds
         assert_ne!(before[k], after[k], "a replacement gets a new id");
     }
     assert_eq!(before[3], after[3], "sandbox.c is untouched");
-    let root = w.path().join("state/workspaces");
+    let root = w.packer.state().join("workspaces");
     let mut expected: Vec<String> = after[1..].iter().map(|id| format!("sbx-{id}")).collect();
     expected.sort();
     assert_eq!(
@@ -459,7 +300,7 @@ fn the_image_is_built_before_its_sandboxes_and_a_template_or_var_change_rebuilds
     let var = w.expect(0, &["apply", "--auto-approve"]);
     assert_before(&var.stderr, "image.img: replaced", "sandbox.a: replacing");
     assert_eq!(
-        read_json(w.out().join("img-vm.json"))["x"],
+        read_json(w.packer.out().join("img-vm.json"))["x"],
         "b",
         "-var x=b reached Packer"
     );
@@ -481,7 +322,7 @@ fn the_image_is_built_before_its_sandboxes_and_a_template_or_var_change_rebuilds
     let unset = w.expect(0, &["apply", "--auto-approve"]);
     assert_before(&unset.stderr, "image.img: replaced", "sandbox.b: replacing");
     assert_eq!(
-        read_json(w.out().join("img-vm.json"))["x"],
+        read_json(w.packer.out().join("img-vm.json"))["x"],
         "a",
         "the template's default again"
     );
@@ -502,7 +343,7 @@ fn vm_workspaces_whose_vm_is_the_image_vm_name_wait_for_the_build_and_are_remade
     let bed = TestBed::start(1);
     let mut w = World::new();
     w.ssh_config = Some(bed.ssh_config());
-    w.template("img", RECORDING);
+    w.packer.template("img", RECORDING);
     let root = bed.vm(1).build_root().to_path_buf();
     let entry = |name: &str| {
         format!(
@@ -581,7 +422,7 @@ fn vm_workspaces_whose_vm_is_the_image_vm_name_wait_for_the_build_and_are_remade
 #[test]
 fn a_failing_build_fails_its_dependents_only_and_leaves_no_image_record() {
     let w = World::new();
-    w.template("bad", FAILING);
+    w.packer.template("bad", FAILING);
     w.manifest(&image_manifest(
         "failing",
         "bad",
@@ -635,7 +476,7 @@ fn a_failing_build_fails_its_dependents_only_and_leaves_no_image_record() {
 #[test]
 fn a_failed_rebuild_keeps_the_image_record_so_its_sandboxes_are_still_remade() {
     let w = World::new();
-    let dir = w.template("img", RECORDING);
+    let dir = w.packer.template("img", RECORDING);
     w.manifest(&image_manifest("rebuild", "img", "img-vm", "", &local("a", true)));
     w.expect(0, &["apply", "--auto-approve"]);
     let (image, sandbox) = (w.id("image.img"), w.id("sandbox.a"));
@@ -650,7 +491,7 @@ fn a_failed_rebuild_keeps_the_image_record_so_its_sandboxes_are_still_remade() {
     assert_eq!(w.id("image.img"), image, "the last good build is still recorded");
     assert_eq!(w.id("sandbox.a"), sandbox);
 
-    w.template("img", &format!("{RECORDING}# fixed\n"));
+    w.packer.template("img", &format!("{RECORDING}# fixed\n"));
     let plan = w.expect(2, &["plan", "--detailed-exitcode"]);
     assert_eq!(
         reasons(block(&plan.stdout, "-/+ image.img")),
@@ -689,13 +530,13 @@ fn a_script_ignoring_sigint_does_not_keep_a_cancelled_build_waiting() {
 /// stops soon, leaves no process and records no image.
 fn cancel_a_build(template: &str) {
     let w = World::new();
-    w.template("slow", template);
+    w.packer.template("slow", template);
     w.manifest(&image_manifest("slow", "slow", "slow-vm", "", &local("after", true)));
-    let env_entry = format!("TMPDIR={}", w.tmp().display());
+    let env_entry = format!("TMPDIR={}", w.packer.tmp().display());
     assert!(processes_with_env(&env_entry).is_empty());
 
     let mut running = w.cmd().args(["apply", "--auto-approve"]).spawn();
-    let started = w.out().join("started");
+    let started = w.packer.out().join("started");
     wait_until("the build runs its sleep", DEADLINE, || {
         started.exists()
             && running.stderr_so_far().contains("Running local shell script")
@@ -717,7 +558,10 @@ fn cancel_a_build(template: &str) {
     assert_ne!(out.code, 0, "{out}");
     assert!(out.stderr.contains("cancelled"), "{out}");
     assert!(!out.stderr.contains("sandbox.after: creating"), "{out}");
-    assert!(!w.out().join("finished").exists(), "the build did not run to its end");
+    assert!(
+        !w.packer.out().join("finished").exists(),
+        "the build did not run to its end"
+    );
 
     // Nothing of this build is left running (a SIGKILL takes a moment to land).
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -745,7 +589,7 @@ fn cancel_a_build(template: &str) {
 #[test]
 fn build_notes_are_throttled_but_keep_every_step_and_error_and_the_log_keeps_every_line() {
     let w = World::new();
-    w.template("chatty", CHATTY);
+    w.packer.template("chatty", CHATTY);
     w.manifest(&image_manifest("notes", "chatty", "chatty-vm", "", ""));
     let out = w.expect(0, &["apply", "--auto-approve"]);
     let shown = w.expect(0, &["inspect", "image.img", "--json", "--notes", "1000"]);
@@ -796,7 +640,7 @@ fn build_notes_are_throttled_but_keep_every_step_and_error_and_the_log_keeps_eve
 #[test]
 fn create_with_the_packer_profile_builds_the_image_and_prints_its_id() {
     let w = World::new();
-    let template = w.template("made", RECORDING);
+    let template = w.packer.template("made", RECORDING);
     let out = w.expect(
         0,
         &[
@@ -816,7 +660,7 @@ fn create_with_the_packer_profile_builds_the_image_and_prints_its_id() {
         !id.is_empty() && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
         "stdout is the id\n{out}"
     );
-    let artifact = read_json(w.out().join("made-vm.json"));
+    let artifact = read_json(w.packer.out().join("made-vm.json"));
     assert_eq!(artifact["vm_name"], "made-vm");
     assert_eq!(artifact["x"], "y");
     let records = w.records();
@@ -836,7 +680,7 @@ fn create_with_the_packer_profile_builds_the_image_and_prints_its_id() {
 #[test]
 fn a_packer_var_reaches_packer_literally_never_through_a_shell() {
     let w = World::new();
-    w.template("literal", LITERAL);
+    w.packer.template("literal", LITERAL);
     let canary = w.path().join("canary");
     let value = format!(
         "$(touch {c}) ; echo pwned `touch {c}` | touch {c} && k=v 'q' \"dq\"",
@@ -851,7 +695,7 @@ fn a_packer_var_reaches_packer_literally_never_through_a_shell() {
         "",
     ));
     let out = w.expect(0, &["apply", "--auto-approve"]);
-    let written = read_json(w.out().join("lit-vm.manifest.json"));
+    let written = read_json(w.packer.out().join("lit-vm.manifest.json"));
     assert_eq!(written["builds"][0]["custom_data"]["note"], value.as_str(), "{out}");
     assert!(!canary.exists(), "a shell ran the value");
 }
@@ -881,10 +725,10 @@ fn the_packer_example_validates_and_its_template_builds() {
             "--input",
             "vm_name=haskell-build",
             "--input",
-            &format!("packer_var_output_dir={}", w.out().display()),
+            &format!("packer_var_output_dir={}", w.packer.out().display()),
         ],
     );
-    let built = read_json(w.out().join("haskell-build.json"));
+    let built = read_json(w.packer.out().join("haskell-build.json"));
     assert_eq!(built["vm_name"], "haskell-build", "{out}");
     assert_eq!(built["disk_size"], "20480");
 }

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
+use support::packer;
 use support::vms::TestBed;
 use support::workspaces::{self, MARKER, Workspace};
 use support::{Output, Sandboxer, Workdir, sandboxer};
@@ -668,14 +669,11 @@ fn injection_attempts_are_refused_or_stay_inert() {
     );
 
     // A Packer variable is a plain value, never a shell word.
-    w.work.write("tpl/build.pkr.hcl", "variable \"x\" { type = string }\n");
+    packer::write_template(w.work.path(), "hb", packer::ONE_VARIABLE);
+    let var = yaml_string(&format!("$(touch {abs}) `touch {rel}`"));
     w.work.write(
         "image.yaml",
-        format!(
-            "version: 1\nproject: images\nimages:\n  hb:\n    profile: profile.vm-packer-build\n    inputs:\n      \
-             packer_template: ./tpl\n      vm_name: hb\n      packer_var_x: {}\n",
-            yaml_string(&format!("$(touch {abs}) `touch {rel}`"))
-        ),
+        packer::image_manifest("images", "hb", "hb", &format!("      packer_var_x: {var}\n"), ""),
     );
     let out = w.expect(0, &["validate", "-f", "image.yaml"]);
     assert!(out.stdout.contains("valid"), "{out}");
