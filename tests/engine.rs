@@ -19,22 +19,10 @@ use std::time::Duration;
 use serde_json::Value;
 use support::gated::{Gate, gated};
 use support::workspaces::{self, MARKER, Workspace, default_root};
-use support::{Output, Workdir, sandboxer, wait_until};
+use support::{Cli, Workdir, sandboxer, wait_until};
 
 /// How long a condition may take to hold before a test gives up.
 const DEADLINE: Duration = Duration::from_secs(60);
-
-/// Runs `sandboxer <args>` in `dir`.
-fn run_in(dir: &Path, args: &[&str]) -> Output {
-    sandboxer().current_dir(dir).args(args).run()
-}
-
-/// Runs `sandboxer <args>` in `dir` and asserts exit code 0.
-fn ok(dir: &Path, args: &[&str]) -> Output {
-    let out = run_in(dir, args);
-    assert_eq!(out.code, 0, "sandboxer {}\n{out}", args.join(" "));
-    out
-}
 
 /// A local-workspace sandbox entry of a manifest.
 fn local(name: &str, extra: &str) -> String {
@@ -72,7 +60,7 @@ struct Listed {
 fn listed(dir: &Path, extra: &[&str]) -> Vec<Listed> {
     let mut args = vec!["list", "--json"];
     args.extend_from_slice(extra);
-    let out = ok(dir, &args);
+    let out = dir.ok(&args);
     let rows: Vec<Value> = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("list --json: {e}\n{out}"));
     let mut rows: Vec<Listed> = rows
         .iter()
@@ -110,7 +98,7 @@ fn apply_converges_then_syncs_edits_and_deletes_but_keeps_excluded_build_output(
     let dir = work.path();
     let root = default_root(dir);
 
-    let first = ok(dir, &["apply", "--auto-approve"]);
+    let first = dir.ok(&["apply", "--auto-approve"]);
     assert!(first.stderr.contains("Apply complete: 2 created"), "{first}");
     let all = workspaces::all(&root);
     assert_eq!(all.len(), 2, "{all:#?}");
@@ -126,9 +114,9 @@ fn apply_converges_then_syncs_edits_and_deletes_but_keeps_excluded_build_output(
         .collect();
     assert_eq!(names, [MARKER], "a workspace without a repo holds only its marker");
 
-    let second = ok(dir, &["apply", "--auto-approve"]);
+    let second = dir.ok(&["apply", "--auto-approve"]);
     assert!(second.stdout.contains("No changes."), "{second}");
-    let plan = run_in(dir, &["plan", "--detailed-exitcode"]);
+    let plan = dir.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "no changes: exit 0 under --detailed-exitcode\n{plan}");
 
     // Edit one file, delete another; build output appears in the workspace.
@@ -137,7 +125,7 @@ fn apply_converges_then_syncs_edits_and_deletes_but_keeps_excluded_build_output(
     fs::create_dir_all(hello.path.join("dist-newstyle")).expect("mkdir dist-newstyle");
     fs::write(hello.path.join("dist-newstyle/cache.bin"), "build output").expect("write build output");
 
-    let plan = run_in(dir, &["plan", "--detailed-exitcode"]);
+    let plan = dir.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 2, "changes: exit 2 under --detailed-exitcode\n{plan}");
     assert!(
         plan.stdout
@@ -150,7 +138,7 @@ fn apply_converges_then_syncs_edits_and_deletes_but_keeps_excluded_build_output(
         "scratch did not change\n{plan}"
     );
 
-    let update = ok(dir, &["apply", "--auto-approve"]);
+    let update = dir.ok(&["apply", "--auto-approve"]);
     assert!(update.stderr.contains("0 created, 1 updated"), "{update}");
     let after = workspace_of(&root, "sandbox.hello");
     assert_eq!(after.path, hello.path, "an update syncs in place");
@@ -168,7 +156,7 @@ fn apply_converges_then_syncs_edits_and_deletes_but_keeps_excluded_build_output(
         "excluded build output is kept"
     );
     assert_eq!(workspaces::all(&root).len(), 2);
-    let plan = run_in(dir, &["plan", "--detailed-exitcode"]);
+    let plan = dir.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "converged after the update\n{plan}");
 }
 
@@ -182,12 +170,12 @@ fn a_workspace_deleted_by_hand_is_drift_and_re_created() {
     );
     let dir = work.path();
     let root = default_root(dir);
-    ok(dir, &["apply", "--auto-approve"]);
+    dir.ok(&["apply", "--auto-approve"]);
     let gone = workspace_of(&root, "sandbox.hello");
     let kept = workspace_of(&root, "sandbox.scratch");
     fs::remove_dir_all(&gone.path).expect("delete the workspace by hand");
 
-    let plan = run_in(dir, &["plan", "--detailed-exitcode"]);
+    let plan = dir.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 2, "{plan}");
     assert!(plan.stdout.contains("+ sandbox.hello will be created\n"), "{plan}");
     let reason = plan
@@ -198,7 +186,7 @@ fn a_workspace_deleted_by_hand_is_drift_and_re_created() {
     assert!(reason.contains(&gone.path.display().to_string()), "{reason}");
     assert!(!plan.stdout.contains("sandbox.scratch"), "{plan}");
 
-    let apply = ok(dir, &["apply", "--auto-approve"]);
+    let apply = dir.ok(&["apply", "--auto-approve"]);
     assert!(apply.stderr.contains("1 created, 0 updated"), "{apply}");
     let back = workspace_of(&root, "sandbox.hello");
     assert_ne!(back.id, gone.id, "ids are never reused");
@@ -209,7 +197,7 @@ fn a_workspace_deleted_by_hand_is_drift_and_re_created() {
     assert_eq!(hello.len(), 1, "{records:#?}");
     assert_eq!(hello[0].id, back.id);
     assert_eq!(hello[0].workspace, back.path.display().to_string());
-    let plan = run_in(dir, &["plan", "--detailed-exitcode"]);
+    let plan = dir.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{plan}");
 }
 
@@ -324,17 +312,17 @@ fn a_saved_plan_applies_and_a_stale_one_is_refused() {
     let dir = work.path();
     let root = default_root(dir);
     work.write("sandboxes.yaml", manifest("saved", &[with_repo("a", "./repo")]));
-    ok(dir, &["apply", "--auto-approve"]);
+    dir.ok(&["apply", "--auto-approve"]);
 
     work.write(
         "sandboxes.yaml",
         manifest("saved", &[with_repo("a", "./repo"), with_repo("b", "./repo")]),
     );
-    let plan = ok(dir, &["plan", "--out", "p.json"]);
+    let plan = dir.ok(&["plan", "--out", "p.json"]);
     assert!(plan.stdout.contains("+ sandbox.b will be created"), "{plan}");
     assert_eq!(workspaces::all(&root).len(), 1, "plan changes nothing");
     // A saved plan is applied without asking (stdin is empty here).
-    let apply = ok(dir, &["apply", "p.json"]);
+    let apply = dir.ok(&["apply", "p.json"]);
     assert!(apply.stderr.contains("Apply complete: 1 created"), "{apply}");
     assert_eq!(workspace_of(&root, "sandbox.b").address, "sandbox.b");
 
@@ -346,11 +334,11 @@ fn a_saved_plan_applies_and_a_stale_one_is_refused() {
             &[with_repo("a", "./repo"), with_repo("b", "./repo"), local("c", "")],
         ),
     );
-    ok(dir, &["plan", "--out", "stale.json"]);
-    ok(dir, &["apply", "--auto-approve", "--target", "sandbox.c"]);
+    dir.ok(&["plan", "--out", "stale.json"]);
+    dir.ok(&["apply", "--auto-approve", "--target", "sandbox.c"]);
     let before = snapshot(&dir.join(".sandboxer"));
 
-    let stale = run_in(dir, &["apply", "stale.json"]);
+    let stale = dir.run(&["apply", "stale.json"]);
     assert_eq!(stale.code, 1, "{stale}");
     assert!(
         stale.stderr.contains("the state changed since the plan was made"),
@@ -387,7 +375,7 @@ fn a_second_apply_fails_fast_naming_the_holder_or_waits_with_lock_timeout() {
         fs::read_to_string(&lock).is_ok_and(|t| t.contains("\"apply\""))
     });
 
-    let second = run_in(dir, &["apply", "--auto-approve"]);
+    let second = dir.run(&["apply", "--auto-approve"]);
     assert_eq!(second.code, 1, "{second}");
     assert!(second.stderr.contains("the state is locked: apply by"), "{second}");
     assert!(
@@ -445,7 +433,7 @@ fn one_failure_skips_its_dependents_only_and_the_state_keeps_every_success() {
             ],
         ),
     );
-    let apply = run_in(dir, &["apply", "--auto-approve", "--parallelism", "1"]);
+    let apply = dir.run(&["apply", "--auto-approve", "--parallelism", "1"]);
     assert_eq!(apply.code, 1, "{apply}");
     assert!(apply.stderr.contains("sandbox.broken: create failed"), "{apply}");
     assert!(apply.stderr.contains("no-such-repo"), "says what failed\n{apply}");
@@ -473,7 +461,7 @@ fn one_failure_skips_its_dependents_only_and_the_state_keeps_every_success() {
     // With the repo there, the next apply converges.
     fs::create_dir_all(dir.join("no-such-repo")).expect("make the repo");
     fs::write(dir.join("no-such-repo/x"), "x").expect("write");
-    let again = ok(dir, &["apply", "--auto-approve"]);
+    let again = dir.ok(&["apply", "--auto-approve"]);
     assert!(again.stderr.contains("Apply complete"), "{again}");
     let records: Vec<String> = listed(dir, &[]).into_iter().map(|r| r.address).collect();
     assert_eq!(
@@ -511,7 +499,7 @@ fn sigkill_half_way_through_fifty_creates_loses_nothing() {
     let recorded = listed(dir, &[]).len();
     assert!(recorded < 50, "the kill came half-way ({recorded} recorded)");
 
-    let again = ok(dir, &["apply", "--auto-approve"]);
+    let again = dir.ok(&["apply", "--auto-approve"]);
     assert!(!again.stdout.contains("No changes."), "{again}");
     let all = workspaces::all(&root);
     let addresses: BTreeSet<&str> = all.iter().map(|w| w.address.as_str()).collect();
@@ -531,7 +519,7 @@ fn sigkill_half_way_through_fifty_creates_loses_nothing() {
     for (r, w) in records.iter().zip(&all) {
         assert_eq!((&r.address, &r.id), (&w.address, &w.id));
     }
-    let third = ok(dir, &["apply", "--auto-approve"]);
+    let third = dir.ok(&["apply", "--auto-approve"]);
     assert!(third.stdout.contains("No changes."), "{third}");
 }
 
@@ -543,7 +531,7 @@ fn a_staging_folder_killed_before_its_marker_is_removed_by_the_next_apply() {
     let dir = work.path();
     let root = default_root(dir);
     work.write("sandboxes.yaml", manifest("staged", &[local("a", "")]));
-    ok(dir, &["apply", "--auto-approve"]);
+    dir.ok(&["apply", "--auto-approve"]);
     // What such a kill leaves: the staging folder with at most the marker's temp file.
     work.write(
         format!(".sandboxer/workspaces/.sbx-killed01.creating/.{MARKER}.tmp-4242"),
@@ -552,11 +540,11 @@ fn a_staging_folder_killed_before_its_marker_is_removed_by_the_next_apply() {
     fs::create_dir_all(root.join(".sbx-killed02.creating")).expect("mkdir");
     // A staging folder with other content is not ours to judge: it stays.
     work.write(".sandboxer/workspaces/.sbx-foreign.creating/data.txt", "keep me");
-    let plan = run_in(dir, &["plan", "--detailed-exitcode"]);
+    let plan = dir.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "unmarked folders are not part of any plan\n{plan}");
 
     work.write("sandboxes.yaml", manifest("staged", &[local("a", ""), local("b", "")]));
-    ok(dir, &["apply", "--auto-approve"]);
+    dir.ok(&["apply", "--auto-approve"]);
     assert_eq!(workspaces::names_starting(&root, ".sbx-"), [".sbx-foreign.creating"]);
     assert_eq!(read(root.join(".sbx-foreign.creating/data.txt")), "keep me");
     assert_eq!(workspaces::all(&root).len(), 2);
@@ -607,12 +595,12 @@ fn interrupted_apply_drains(to_group: bool) {
     assert!(a.complete);
     assert_eq!(gate.started(), 1, "no new change started");
 
-    let next = ok(dir, &["apply", "--auto-approve"]);
+    let next = dir.ok(&["apply", "--auto-approve"]);
     assert!(!next.stderr.contains("locked"), "{next}");
     assert!(next.stderr.contains("Apply complete: 2 created"), "{next}");
     assert_eq!(workspaces::all(&root).len(), 3);
     assert_eq!(workspace_of(&root, "sandbox.a").path, a.path);
-    let last = ok(dir, &["apply", "--auto-approve"]);
+    let last = dir.ok(&["apply", "--auto-approve"]);
     assert!(last.stdout.contains("No changes."), "{last}");
 }
 
@@ -663,7 +651,7 @@ fn a_second_ctrl_c_stops_at_once_and_ends_the_running_setup() {
     wait_until("the running setup is ended too", DEADLINE, || process_gone(setup));
     // exit(130) leaves the holder record in the lock file; the OS lock went with the process.
     gate.release();
-    let next = run_in(dir, &["apply", "--auto-approve"]);
+    let next = dir.run(&["apply", "--auto-approve"]);
     assert_eq!(next.code, 0, "the lock of a stopped apply blocks nobody\n{next}");
 }
 
@@ -695,7 +683,7 @@ fn a_setup_killed_half_way_runs_again_on_the_next_apply() {
     wait_until("the setup is gone", DEADLINE, || process_gone(setup));
     gate.release();
 
-    ok(dir, &["apply", "--auto-approve"]);
+    dir.ok(&["apply", "--auto-approve"]);
     let a = workspace_of(&default_root(dir), "sandbox.a");
     assert!(
         a.path.join("setup-ran").exists(),
@@ -715,11 +703,11 @@ fn destroy_removes_the_project_and_inspect_and_list_show_records() {
     );
     // A neighbour project in the same state folder.
     work.write("other.yaml", manifest("neighbour", &[local("stays", "")]));
-    ok(dir, &["apply", "--auto-approve"]);
-    ok(dir, &["apply", "-f", "other.yaml", "--auto-approve"]);
+    dir.ok(&["apply", "--auto-approve"]);
+    dir.ok(&["apply", "-f", "other.yaml", "--auto-approve"]);
     let hello = workspace_of(&root, "sandbox.hello");
 
-    let table = ok(dir, &["list"]);
+    let table = dir.ok(&["list"]);
     let header = table.stdout.lines().next().unwrap_or_default();
     for column in ["PROJECT", "ADDRESS", "ID", "DRIVER", "WHERE", "UPDATED"] {
         assert!(header.contains(column), "{table}");
@@ -740,7 +728,7 @@ fn destroy_removes_the_project_and_inspect_and_list_show_records() {
     }
 
     for what in [hello.id.as_str(), "sandbox.hello"] {
-        let shown = ok(dir, &["inspect", what]);
+        let shown = dir.ok(&["inspect", what]);
         assert!(
             shown.stdout.starts_with(&format!("sandbox.hello (id {})\n", hello.id)),
             "{shown}"
@@ -754,10 +742,10 @@ fn destroy_removes_the_project_and_inspect_and_list_show_records() {
             .unwrap_or_else(|| panic!("no notes section\n{shown}"));
         assert!(notes.contains("synced"), "the sync is noted\n{shown}");
     }
-    let missing = run_in(dir, &["inspect", "sandbox.nope"]);
+    let missing = dir.run(&["inspect", "sandbox.nope"]);
     assert_eq!(missing.code, 1, "{missing}");
 
-    let destroy = ok(dir, &["destroy", "-f", "sandboxes.yaml", "--auto-approve"]);
+    let destroy = dir.ok(&["destroy", "-f", "sandboxes.yaml", "--auto-approve"]);
     assert!(destroy.stdout.contains("- sandbox.hello"), "{destroy}");
     assert!(destroy.stderr.contains("2 deleted"), "{destroy}");
     let left: Vec<(String, String)> = workspaces::all(&root)
@@ -767,7 +755,7 @@ fn destroy_removes_the_project_and_inspect_and_list_show_records() {
     assert_eq!(left, [("neighbour".to_string(), "sandbox.stays".to_string())]);
     let records: Vec<(String, String)> = listed(dir, &[]).into_iter().map(|r| (r.project, r.address)).collect();
     assert_eq!(records, [("neighbour".to_string(), "sandbox.stays".to_string())]);
-    let again = ok(dir, &["destroy", "-f", "sandboxes.yaml", "--auto-approve"]);
+    let again = dir.ok(&["destroy", "-f", "sandboxes.yaml", "--auto-approve"]);
     assert!(again.stdout.contains("Nothing to destroy"), "{again}");
 }
 
@@ -780,7 +768,7 @@ fn plan_json_counts_and_markdown_has_a_row_per_change() {
         "sandboxes.yaml",
         manifest("forms", &[with_repo("a", "./repo"), local("b", ""), local("c", "")]),
     );
-    let out = ok(dir, &["plan", "--json"]);
+    let out = dir.ok(&["plan", "--json"]);
     let plan: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("plan --json: {e}\n{out}"));
     assert_eq!(plan["summary"]["create"], 3, "{out}");
     assert_eq!(plan["summary"]["delete"], 0, "{out}");
@@ -800,7 +788,7 @@ fn plan_json_counts_and_markdown_has_a_row_per_change() {
         ]
     );
 
-    let md = ok(dir, &["plan", "--format", "markdown"]);
+    let md = dir.ok(&["plan", "--format", "markdown"]);
     assert!(md.stdout.contains("| | resource | action | why |"), "{md}");
     for name in ["a", "b", "c"] {
         assert!(
@@ -828,18 +816,18 @@ fn two_states_of_one_manifest_never_adopt_or_delete_each_others_workspaces() {
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     let count = || workspaces::entry_count(&shared_root);
 
-    ok(&a, &["apply", "--auto-approve"]);
+    a.ok(&["apply", "--auto-approve"]);
     assert_eq!(count(), 1);
 
-    let plan = ok(&b, &["plan"]);
+    let plan = b.ok(&["plan"]);
     assert!(plan.stdout.contains("+ sandbox.app will be created"), "{plan}");
     assert!(!plan.stdout.contains("adopt"), "{plan}");
-    ok(&b, &["apply", "--auto-approve"]);
+    b.ok(&["apply", "--auto-approve"]);
     assert_eq!(count(), 2, "B made its own workspace");
 
-    ok(&b, &["destroy", "--auto-approve"]);
+    b.ok(&["destroy", "--auto-approve"]);
     assert_eq!(count(), 1, "B removed only its own");
-    let again = ok(&a, &["plan", "--detailed-exitcode"]);
+    let again = a.ok(&["plan", "--detailed-exitcode"]);
     assert!(
         again.stdout.contains("No changes."),
         "A's workspace is untouched: {again}"

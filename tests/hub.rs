@@ -25,7 +25,7 @@ use support::gated::{Gate, gated};
 use support::hub::{HubProcess, now_unix_seconds, request, unix_seconds};
 use support::packer::{PackerDirs, TWO_STEPS, image_manifest_with};
 use support::workspaces;
-use support::{Output, Sandboxer, Workdir, sandboxer, wait_until};
+use support::{Cli, Sandboxer, Workdir, sandboxer, wait_until};
 
 /// How long a condition may take to hold before a test gives up.
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -56,26 +56,6 @@ impl World {
 
     fn dir(&self) -> &Path {
         self.work.path()
-    }
-
-    /// `sandboxer` in W with the team token in `SBX_TEAM_TOKEN`.
-    fn cmd(&self) -> Sandboxer {
-        let cmd = sandboxer().current_dir(self.dir());
-        match &self.token {
-            Some(token) => cmd.env(TOKEN_ENV, token),
-            None => cmd,
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd().args(args).run()
-    }
-
-    /// Runs and asserts exit code 0.
-    fn ok(&self, args: &[&str]) -> Output {
-        let out = self.run(args);
-        assert_eq!(out.code, 0, "sandboxer {}\n{out}", args.join(" "));
-        out
     }
 
     /// The `hub:` line of a manifest for this hub.
@@ -126,6 +106,17 @@ impl World {
     fn serial(&self, project: &str) -> u64 {
         let reply = self.call("GET", &format!("/v1/projects/{project}/resources"), None);
         reply.json()["serial"].as_u64().expect("a serial")
+    }
+}
+
+impl Cli for World {
+    /// `sandboxer` in W with the team token in `SBX_TEAM_TOKEN`.
+    fn cmd(&self) -> Sandboxer {
+        let cmd = sandboxer().current_dir(self.dir());
+        match &self.token {
+            Some(token) => cmd.env(TOKEN_ENV, token),
+            None => cmd,
+        }
     }
 }
 

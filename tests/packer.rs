@@ -24,7 +24,7 @@ use serde_json::Value;
 use support::packer::{CHATTY, FAILING, LITERAL, PackerDirs, RECORDING, SLOW, image_manifest};
 use support::vms::TestBed;
 use support::workspaces;
-use support::{Output, Sandboxer, Workdir, sandboxer, wait_until};
+use support::{Cli, Sandboxer, Workdir, sandboxer, wait_until};
 
 /// How long a condition may take to hold before a test gives up.
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -54,26 +54,6 @@ impl World {
 
     fn path(&self) -> &Path {
         self.work.path()
-    }
-
-    /// `sandboxer --state-dir W/state [--ssh-config C]`, run in W with Packer's environment.
-    fn cmd(&self) -> Sandboxer {
-        let mut cmd = self.packer.command(sandboxer().current_dir(self.path()));
-        if let Some(config) = &self.ssh_config {
-            cmd = cmd.arg("--ssh-config").arg(config);
-        }
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd().args(args).run()
-    }
-
-    /// Runs and asserts exit code `code`.
-    fn expect(&self, code: i32, args: &[&str]) -> Output {
-        let out = self.run(args);
-        assert_eq!(out.code, code, "sandboxer {}\n{out}", args.join(" "));
-        out
     }
 
     /// Writes `W/sandboxes.yaml`.
@@ -111,6 +91,17 @@ impl World {
             .lines()
             .map(str::to_string)
             .collect()
+    }
+}
+
+impl Cli for World {
+    /// `sandboxer --state-dir W/state [--ssh-config C]`, run in W with Packer's environment.
+    fn cmd(&self) -> Sandboxer {
+        let mut cmd = self.packer.command(sandboxer().current_dir(self.path()));
+        if let Some(config) = &self.ssh_config {
+            cmd = cmd.arg("--ssh-config").arg(config);
+        }
+        cmd
     }
 }
 

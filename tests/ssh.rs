@@ -20,7 +20,7 @@ use serde_json::Value;
 use support::packer;
 use support::vms::TestBed;
 use support::workspaces::{self, MARKER, Workspace};
-use support::{Output, Sandboxer, Workdir, sandboxer};
+use support::{Cli, Output, Sandboxer, Workdir, sandboxer};
 
 const PROFILE: &str = "profile.vm-haskell-build";
 
@@ -47,27 +47,6 @@ impl World {
         work.write("repo/dist-newstyle/local-only.o", "local build output\n");
         let ssh_config = bed.ssh_config();
         World { bed, work, ssh_config }
-    }
-
-    /// `sandboxer --ssh-config C --state-dir S`, run in the work folder.
-    fn cmd(&self) -> Sandboxer {
-        sandboxer()
-            .current_dir(self.work.path())
-            .arg("--ssh-config")
-            .arg(&self.ssh_config)
-            .arg("--state-dir")
-            .arg(self.work.path().join("state"))
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd().args(args).run()
-    }
-
-    /// Runs and asserts exit code `code`.
-    fn expect(&self, code: i32, args: &[&str]) -> Output {
-        let out = self.run(args);
-        assert_eq!(out.code, code, "sandboxer {}\n{out}", args.join(" "));
-        out
     }
 
     /// The workspace root of VM `k`, as text for manifests.
@@ -124,6 +103,18 @@ impl World {
         (1..=self.bed.len())
             .map(|k| (k, workspaces::with_marker(self.bed.vm(k).build_root())))
             .collect()
+    }
+}
+
+impl Cli for World {
+    /// `sandboxer --ssh-config C --state-dir S`, run in the work folder.
+    fn cmd(&self) -> Sandboxer {
+        sandboxer()
+            .current_dir(self.work.path())
+            .arg("--ssh-config")
+            .arg(&self.ssh_config)
+            .arg("--state-dir")
+            .arg(self.work.path().join("state"))
     }
 }
 

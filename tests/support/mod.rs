@@ -111,6 +111,38 @@ impl Sandboxer {
     }
 }
 
+/// Whatever makes `sandboxer` command lines for a test: a test file's world
+/// (its folders and the flags every run gets) or a plain folder ([`Path`]: runs
+/// there). Implement [`Cli::cmd`]; `run`, `expect` and `ok` come with it.
+pub trait Cli {
+    /// The command line every run starts from, before the run's own arguments.
+    fn cmd(&self) -> Sandboxer;
+
+    /// Runs the command line with `args` added, to completion.
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).run()
+    }
+
+    /// [`Cli::run`], asserting exit code `code` (the message shows the whole run).
+    fn expect(&self, code: i32, args: &[&str]) -> Output {
+        let out = self.run(args);
+        assert_eq!(out.code, code, "sandboxer {}\n{out}", args.join(" "));
+        out
+    }
+
+    /// [`Cli::run`], asserting exit code 0.
+    fn ok(&self, args: &[&str]) -> Output {
+        self.expect(0, args)
+    }
+}
+
+impl Cli for Path {
+    /// `sandboxer` run in this folder.
+    fn cmd(&self) -> Sandboxer {
+        sandboxer().current_dir(self)
+    }
+}
+
 /// What one run of the binary did.
 #[derive(Debug, Clone)]
 pub struct Output {
