@@ -18,26 +18,12 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::gated::{Gate, gated};
+use support::manifests::{local, manifest, with_repo};
 use support::workspaces::{self, MARKER, Workspace, default_root};
 use support::{Cli, Workdir, sandboxer, wait_until};
 
 /// How long a condition may take to hold before a test gives up.
 const DEADLINE: Duration = Duration::from_secs(60);
-
-/// A local-workspace sandbox entry of a manifest.
-fn local(name: &str, extra: &str) -> String {
-    format!("  {name}:\n    profile: profile.local-workspace\n{extra}")
-}
-
-/// A local-workspace sandbox syncing `repo`.
-fn with_repo(name: &str, repo: &str) -> String {
-    local(name, &format!("    inputs:\n      repo: {repo}\n"))
-}
-
-/// A manifest of `project` with these sandbox entries.
-fn manifest(project: &str, entries: &[String]) -> String {
-    format!("version: 1\nproject: {project}\nsandboxes:\n{}", entries.concat())
-}
 
 /// The one workspace of `address` under `root`.
 fn workspace_of(root: &Path, address: &str) -> Workspace {

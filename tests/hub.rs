@@ -23,6 +23,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use support::gated::{Gate, gated};
 use support::hub::{HubProcess, now_unix_seconds, request, unix_seconds};
+use support::manifests::{local, manifest, manifest_with, of_profile, with_repo};
 use support::packer::{PackerDirs, TWO_STEPS, image_manifest_with};
 use support::workspaces;
 use support::{Cli, Sandboxer, Workdir, sandboxer, wait_until};
@@ -65,14 +66,7 @@ impl World {
 
     /// Writes `file`: project `project` on this hub with these sandbox entries.
     fn manifest(&self, file: &str, project: &str, entries: &[String]) {
-        self.work.write(
-            file,
-            format!(
-                "version: 1\nproject: {project}\n{}sandboxes:\n{}",
-                self.hub_line(),
-                entries.concat()
-            ),
-        );
+        self.work.write(file, manifest_with(project, &self.hub_line(), entries));
     }
 
     /// A request to the hub with the token.
@@ -118,16 +112,6 @@ impl Cli for World {
             None => cmd,
         }
     }
-}
-
-/// A local-workspace sandbox entry.
-fn local(name: &str, extra: &str) -> String {
-    format!("  {name}:\n    profile: profile.local-workspace\n{extra}")
-}
-
-/// A sandbox of `profile` with no inputs.
-fn of_profile(name: &str, profile: &str) -> String {
-    format!("  {name}:\n    profile: {profile}\n")
 }
 
 /// Marker ids by address of every `sbx-*` folder under `root`; each must have a
@@ -386,11 +370,7 @@ fn writes_without_or_with_a_wrong_token_are_refused_and_the_token_never_reaches_
     let token = format!("tok-{}-Zq7xKp3vW9", std::process::id());
     let w = World::new(Some(&token));
     w.work.write("repo/README.md", "hello\n");
-    w.manifest(
-        "sandboxes.yaml",
-        "secret",
-        &[local("a", "    inputs:\n      repo: ./repo\n")],
-    );
+    w.manifest("sandboxes.yaml", "secret", &[with_repo("a", "./repo")]);
     let addr = w.hub.addr();
 
     // Raw HTTP: health is open, everything else needs the bearer token.
@@ -698,12 +678,9 @@ fn raw_http_versions_conflicts_lock_header_and_note_cursors_follow_the_contract(
 fn state_push_moves_records_to_the_hub_and_pull_back_never_overwriting_a_newer_record() {
     let w = World::new(Some("team-token-6"));
     w.work.write("repo/README.md", "hello\n");
-    let entries = [local("a", "    inputs:\n      repo: ./repo\n"), local("b", "")];
+    let entries = [with_repo("a", "./repo"), local("b", "")];
     // Same folder, same project: local.yaml keeps its state in .sandboxer/, hub.yaml on the hub.
-    w.work.write(
-        "local.yaml",
-        format!("version: 1\nproject: moving\nsandboxes:\n{}", entries.concat()),
-    );
+    w.work.write("local.yaml", manifest("moving", &entries));
     w.manifest("hub.yaml", "moving", &entries);
 
     w.ok(&["apply", "-f", "local.yaml", "--auto-approve"]);
@@ -787,11 +764,7 @@ fn a_sync_note_shows_in_inspect_through_the_hub() {
     let w = World::new(Some("team-token-7"));
     w.work.write("repo/README.md", "hello\n");
     w.work.write("repo/src/Main.hs", "main = pure ()\n");
-    w.manifest(
-        "sandboxes.yaml",
-        "noted",
-        &[local("a", "    inputs:\n      repo: ./repo\n")],
-    );
+    w.manifest("sandboxes.yaml", "noted", &[with_repo("a", "./repo")]);
     w.ok(&["apply", "--auto-approve"]);
     let id = w.records("noted")["sandbox.a"].0.clone();
 

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::manifests;
 use support::packer::{CHATTY, FAILING, LITERAL, PackerDirs, RECORDING, SLOW, image_manifest};
 use support::vms::TestBed;
 use support::workspaces;
@@ -178,7 +179,7 @@ fn processes_with_env(entry: &str) -> Vec<(u32, String)> {
 /// A local-workspace sandbox entry depending on `image.img` (or on nothing).
 fn local(name: &str, on_image: bool) -> String {
     let deps = if on_image { "    depends_on: [image.img]\n" } else { "" };
-    format!("  {name}:\n    profile: profile.local-workspace\n{deps}")
+    manifests::local(name, deps)
 }
 
 // ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
+use support::manifests::manifest_with;
 use support::packer;
 use support::vms::TestBed;
 use support::workspaces::{self, MARKER, Workspace};
@@ -60,11 +61,8 @@ impl World {
     }
 
     fn manifest_named(&self, file: &str, project: &str, entries: &[Entry], extra: &str) -> PathBuf {
-        let mut text = format!("version: 1\nproject: {project}\n{extra}sandboxes:\n");
-        for e in entries {
-            text.push_str(&e.yaml());
-        }
-        self.work.write(file, text)
+        let entries: Vec<String> = entries.iter().map(Entry::yaml).collect();
+        self.work.write(file, manifest_with(project, extra, &entries))
     }
 
     /// An entry on VM `k` in its workspace root, syncing `./repo`.

@@ -40,7 +40,7 @@ pub fn gated_profile(signals: &Path, release: &Path) -> String {
 
 /// A manifest entry of `profile.gated` with no inputs.
 pub fn gated(name: &str) -> String {
-    format!("  {name}:\n    profile: profile.gated\n")
+    super::manifests::of_profile(name, "profile.gated")
 }
 
 /// `profile.gated` installed in a work folder: where its setups signal, and the

@@ -351,6 +351,7 @@ pub fn wait_until(what: &str, timeout: std::time::Duration, mut condition: impl 
 }
 pub mod gated;
 pub mod hub;
+pub mod manifests;
 pub mod packer;
 pub mod vms;
 pub mod workspaces;
