@@ -19,8 +19,9 @@ use std::time::Duration;
 use serde_json::Value;
 use support::gated::{Gate, gated};
 use support::manifests::{local, manifest, with_repo};
+use support::records::{self, Listed};
 use support::workspaces::{self, MARKER, Workspace, default_root};
-use support::{Cli, Workdir, sandboxer, wait_until};
+use support::{Cli, Workdir, read, sandboxer, wait_until};
 
 /// How long a condition may take to hold before a test gives up.
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -33,37 +34,11 @@ fn workspace_of(root: &Path, address: &str) -> Workspace {
     mine[0].clone()
 }
 
-/// A record as `list --json` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Listed {
-    project: String,
-    address: String,
-    id: String,
-    workspace: String,
-}
-
 /// `list --json` run in `dir` with `extra` arguments.
 fn listed(dir: &Path, extra: &[&str]) -> Vec<Listed> {
     let mut args = vec!["list", "--json"];
     args.extend_from_slice(extra);
-    let out = dir.ok(&args);
-    let rows: Vec<Value> = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("list --json: {e}\n{out}"));
-    let mut rows: Vec<Listed> = rows
-        .iter()
-        .map(|row| Listed {
-            project: row["project"].as_str().unwrap_or_default().into(),
-            address: row["record"]["address"].as_str().unwrap_or_default().into(),
-            id: row["record"]["id"].as_str().unwrap_or_default().into(),
-            workspace: row["record"]["facts"]["workspace"].as_str().unwrap_or_default().into(),
-        })
-        .collect();
-    rows.sort();
-    rows
-}
-
-fn read(path: impl AsRef<Path>) -> String {
-    let path = path.as_ref();
-    fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+    records::listed(&dir.ok(&args))
 }
 
 /// A repo of three files.

@@ -25,6 +25,7 @@ use support::gated::{Gate, gated};
 use support::hub::{HubProcess, now_unix_seconds, request, unix_seconds};
 use support::manifests::{local, manifest, manifest_with, of_profile, with_repo};
 use support::packer::{PackerDirs, TWO_STEPS, image_manifest_with};
+use support::records;
 use support::workspaces;
 use support::{Cli, Sandboxer, Workdir, sandboxer, wait_until};
 
@@ -743,17 +744,7 @@ fn state_push_moves_records_to_the_hub_and_pull_back_never_overwriting_a_newer_r
 /// address → id in the embedded store of W (`list --json -f local.yaml`).
 fn local_records(w: &World) -> BTreeMap<String, String> {
     let out = w.ok(&["list", "--json", "-f", "local.yaml"]);
-    let rows: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("list --json: {e}\n{out}"));
-    rows.as_array()
-        .expect("an array")
-        .iter()
-        .map(|r| {
-            (
-                r["record"]["address"].as_str().unwrap_or_default().to_string(),
-                r["record"]["id"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
+    records::listed(&out).into_iter().map(|r| (r.address, r.id)).collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -804,17 +795,7 @@ fn the_notes_of_an_image_build_reach_the_hub() {
     assert_eq!(out.code, 0, "{out}");
     let id = w.records("built")["image.img"].0.clone();
     let on_hub = w.call("GET", &format!("/v1/sandboxes/{id}/notes?since=0&limit=1000"), None);
-    let notes: Vec<(String, String)> = on_hub.json()["notes"]
-        .as_array()
-        .expect("notes")
-        .iter()
-        .map(|n| {
-            (
-                n["level"].as_str().unwrap_or_default().to_string(),
-                n["text"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
+    let notes = records::notes(&on_hub.json()["notes"]);
     let steps = notes
         .iter()
         .filter(|(_, t)| t.contains("Running local shell script"))

@@ -23,9 +23,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use support::manifests;
 use support::packer::{CHATTY, FAILING, LITERAL, PackerDirs, RECORDING, SLOW, image_manifest};
+use support::records;
 use support::vms::TestBed;
 use support::workspaces;
-use support::{Cli, Sandboxer, Workdir, sandboxer, wait_until};
+use support::{Cli, Sandboxer, Workdir, read, read_json, sandboxer, wait_until};
 
 /// How long a condition may take to hold before a test gives up.
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -65,14 +66,9 @@ impl World {
     /// Records by address, from `list --json`.
     fn records(&self) -> BTreeMap<String, Value> {
         let out = self.expect(0, &["list", "--json"]);
-        let rows: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("list --json: {e}\n{out}"));
-        rows.as_array()
-            .expect("list --json prints an array")
-            .iter()
-            .map(|row| {
-                let record = row["record"].clone();
-                (record["address"].as_str().unwrap_or_default().to_string(), record)
-            })
+        records::rows(&out)
+            .into_iter()
+            .map(|(_, record)| (record["address"].as_str().unwrap_or_default().to_string(), record))
             .collect()
     }
 
@@ -104,16 +100,6 @@ impl Cli for World {
         }
         cmd
     }
-}
-
-fn read(path: impl AsRef<Path>) -> String {
-    let path = path.as_ref();
-    fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
-}
-
-fn read_json(path: impl AsRef<Path>) -> Value {
-    let path = path.as_ref();
-    serde_json::from_str(&read(path)).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
 /// The index of the first line of `text` starting with `prefix`; panics when there is none.
@@ -586,17 +572,7 @@ fn build_notes_are_throttled_but_keep_every_step_and_error_and_the_log_keeps_eve
     let out = w.expect(0, &["apply", "--auto-approve"]);
     let shown = w.expect(0, &["inspect", "image.img", "--json", "--notes", "1000"]);
     let inspected: Value = serde_json::from_str(&shown.stdout).expect("inspect --json prints JSON");
-    let notes: Vec<(String, String)> = inspected["notes"]
-        .as_array()
-        .expect("notes are an array")
-        .iter()
-        .map(|n| {
-            (
-                n["level"].as_str().unwrap_or_default().to_string(),
-                n["text"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
+    let notes = records::notes(&inspected["notes"]);
     eprintln!("{} notes for 200+ lines: {notes:#?}", notes.len());
     assert!(notes.len() < 20, "throttled: {} notes\n{notes:#?}", notes.len());
     let steps = notes

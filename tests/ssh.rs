@@ -16,12 +16,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde_json::Value;
 use support::manifests::manifest_with;
 use support::packer;
+use support::records::{self, Listed};
 use support::vms::TestBed;
 use support::workspaces::{self, MARKER, Workspace};
-use support::{Cli, Output, Sandboxer, Workdir, sandboxer};
+use support::{Cli, Output, Sandboxer, Workdir, read, sandboxer};
 
 const PROFILE: &str = "profile.vm-haskell-build";
 
@@ -75,24 +75,11 @@ impl World {
     }
 
     /// Records by address, from `list --json`.
-    fn records(&self) -> BTreeMap<String, Record> {
+    fn records(&self) -> BTreeMap<String, Listed> {
         let out = self.expect(0, &["list", "--json"]);
-        let rows: Value = serde_json::from_str(&out.stdout).expect("list --json prints JSON");
-        rows.as_array()
-            .expect("an array")
-            .iter()
-            .map(|row| {
-                let r = &row["record"];
-                let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
-                (
-                    s(&r["address"]),
-                    Record {
-                        project: s(&row["project"]),
-                        id: s(&r["id"]),
-                        workspace: s(&r["facts"]["workspace"]),
-                    },
-                )
-            })
+        records::listed(&out)
+            .into_iter()
+            .map(|r| (r.address.clone(), r))
             .collect()
     }
 
@@ -160,19 +147,6 @@ fn yaml_string(s: &str) -> String {
     }
     out.push('"');
     out
-}
-
-#[derive(Debug, Clone)]
-struct Record {
-    project: String,
-    id: String,
-    workspace: String,
-}
-
-/// The text of a file, or a panic naming it.
-fn read(path: impl AsRef<Path>) -> String {
-    let path = path.as_ref();
-    fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
 /// Checks that `ws` holds the repo as written by [`World::start`] (with `readme`).

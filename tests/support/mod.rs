@@ -165,6 +165,18 @@ impl fmt::Display for Output {
     }
 }
 
+/// The text of the file at `path`; panics naming it.
+pub fn read(path: impl AsRef<Path>) -> String {
+    let path = path.as_ref();
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+/// The file at `path` as JSON; panics naming it.
+pub fn read_json(path: impl AsRef<Path>) -> serde_json::Value {
+    let path = path.as_ref();
+    serde_json::from_str(&read(path)).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
 /// A temporary folder to put manifests and other files in; removed when dropped.
 pub struct Workdir {
     dir: tempfile::TempDir,
@@ -353,6 +365,7 @@ pub mod gated;
 pub mod hub;
 pub mod manifests;
 pub mod packer;
+pub mod records;
 pub mod vms;
 pub mod workspaces;
 
