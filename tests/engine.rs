@@ -19,6 +19,7 @@ use std::time::Duration;
 use serde_json::Value;
 use support::gated::{Gate, gated};
 use support::manifests::{local, manifest, with_repo};
+use support::processes;
 use support::records::{self, Listed};
 use support::workspaces::{self, MARKER, Workspace, default_root};
 use support::{Cli, Workdir, read, sandboxer, wait_until};
@@ -313,16 +314,6 @@ fn a_saved_plan_applies_and_a_stale_one_is_refused() {
     );
 }
 
-/// Whether process `pid` has `path` open.
-fn has_open(pid: u32, path: &Path) -> bool {
-    fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|fds| {
-            fds.filter_map(Result::ok)
-                .any(|fd| fs::read_link(fd.path()).is_ok_and(|t| t == path))
-        })
-        .unwrap_or(false)
-}
-
 #[test]
 fn a_second_apply_fails_fast_naming_the_holder_or_waits_with_lock_timeout() {
     let work = Workdir::new();
@@ -352,7 +343,7 @@ fn a_second_apply_fails_fast_naming_the_holder_or_waits_with_lock_timeout() {
         .spawn();
     let lock_path = fs::canonicalize(&lock).expect("the lock file exists");
     wait_until("the waiting apply tries the lock", DEADLINE, || {
-        has_open(waiting.pid(), &lock_path)
+        processes::has_open(waiting.pid(), &lock_path)
     });
     gate.release();
 
@@ -577,17 +568,6 @@ fn ctrl_c_from_a_terminal_does_not_kill_the_running_setup() {
     interrupted_apply_drains(true);
 }
 
-/// The process is gone (or a zombie nobody reaped yet).
-fn process_gone(pid: u32) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| {
-            stat.rsplit(')')
-                .next()
-                .is_some_and(|rest| rest.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(true)
-}
-
 #[test]
 fn a_second_ctrl_c_stops_at_once_and_ends_the_running_setup() {
     let work = Workdir::new();
@@ -609,7 +589,7 @@ fn a_second_ctrl_c_stops_at_once_and_ends_the_running_setup() {
     let stopped = apply.wait();
     assert_eq!(stopped.code, 130, "{stopped}");
     assert!(stopped.stderr.contains("Stopped at once"), "{stopped}");
-    wait_until("the running setup is ended too", DEADLINE, || process_gone(setup));
+    wait_until("the running setup is ended too", DEADLINE, || !processes::alive(setup));
     // exit(130) leaves the holder record in the lock file; the OS lock went with the process.
     gate.release();
     let next = dir.run(&["apply", "--auto-approve"]);
@@ -636,12 +616,8 @@ fn a_setup_killed_half_way_runs_again_on_the_next_apply() {
     let killed = apply.wait();
     assert_eq!(killed.code, -1, "{killed}");
     // The setup runs in a process group of its own: it dies with the machine, say.
-    let status = std::process::Command::new("kill")
-        .args(["-KILL", &setup.to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
-    wait_until("the setup is gone", DEADLINE, || process_gone(setup));
+    processes::kill("KILL", setup);
+    wait_until("the setup is gone", DEADLINE, || !processes::alive(setup));
     gate.release();
 
     dir.ok(&["apply", "--auto-approve"]);

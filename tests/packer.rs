@@ -23,10 +23,11 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use support::manifests;
 use support::packer::{CHATTY, FAILING, LITERAL, PackerDirs, RECORDING, SLOW, image_manifest};
+use support::processes::processes_with_env;
 use support::records;
 use support::vms::TestBed;
 use support::workspaces;
-use support::{Cli, Sandboxer, Workdir, read, read_json, sandboxer, wait_until};
+use support::{Cli, Sandboxer, Workdir, eventually, read, read_json, sandboxer, wait_until};
 
 /// How long a condition may take to hold before a test gives up.
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -135,31 +136,6 @@ fn reasons(block: &str) -> Vec<&str> {
         .lines()
         .filter_map(|l| l.trim().strip_prefix("because: "))
         .collect()
-}
-
-/// Processes (other than this one) whose environment holds exactly `entry`
-/// (e.g. `TMPDIR=W/tmp`), with their command line. Zombies have no environment
-/// left and are not listed: they run nothing.
-fn processes_with_env(entry: &str) -> Vec<(u32, String)> {
-    let me = std::process::id();
-    let mut found = Vec::new();
-    for dir in fs::read_dir("/proc").expect("list /proc").filter_map(Result::ok) {
-        let Ok(pid) = dir.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        let Ok(environ) = fs::read(dir.path().join("environ")) else {
-            continue;
-        };
-        if environ.split(|b| *b == 0).any(|e| e == entry.as_bytes()) {
-            let cmdline = fs::read(dir.path().join("cmdline")).unwrap_or_default();
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ").trim().to_string();
-            found.push((pid, cmdline));
-        }
-    }
-    found
 }
 
 /// A local-workspace sandbox entry depending on `image.img` (or on nothing).
@@ -542,18 +518,12 @@ fn cancel_a_build(template: &str) {
     );
 
     // Nothing of this build is left running (a SIGKILL takes a moment to land).
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let left = processes_with_env(&env_entry);
-        if left.is_empty() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "processes left: {left:?}\n(before: {before:?})"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut left = Vec::new();
+    let gone = eventually(Duration::from_secs(5), || {
+        left = processes_with_env(&env_entry);
+        left.is_empty()
+    });
+    assert!(gone, "processes left: {left:?}\n(before: {before:?})");
 
     let records = w.records();
     assert!(records.is_empty(), "nothing recorded: {records:#?}");

@@ -314,12 +314,7 @@ impl Running {
 
     /// Sends a signal with `kill -<name> <pid>` (`KILL`, `INT`, `TERM`).
     pub fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.pid().to_string())
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -{name} {} failed", self.pid());
+        processes::kill(name, self.pid());
     }
 
     /// Waits for it to exit and returns what it printed.
@@ -351,13 +346,24 @@ impl Drop for Running {
 }
 
 /// Polls `condition` every 20 ms until it holds; panics naming `what` after `timeout`.
-pub fn wait_until(what: &str, timeout: std::time::Duration, mut condition: impl FnMut() -> bool) {
+pub fn wait_until(what: &str, timeout: std::time::Duration, condition: impl FnMut() -> bool) {
+    assert!(
+        eventually(timeout, condition),
+        "timed out after {timeout:?} waiting until {what}"
+    );
+}
+
+/// Polls `condition` every 20 ms until it holds (true) or `timeout` is over
+/// (false), for a test that says itself what a timeout means.
+pub fn eventually(timeout: std::time::Duration, mut condition: impl FnMut() -> bool) -> bool {
     let deadline = std::time::Instant::now() + timeout;
-    while !condition() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out after {timeout:?} waiting until {what}"
-        );
+    loop {
+        if condition() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
@@ -365,6 +371,7 @@ pub mod gated;
 pub mod hub;
 pub mod manifests;
 pub mod packer;
+pub mod processes;
 pub mod records;
 pub mod vms;
 pub mod workspaces;
