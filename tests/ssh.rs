@@ -19,7 +19,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use support::manifests::manifest_with;
 use support::packer;
 use support::records::{self, Listed};
-use support::vms::TestBed;
+use support::vms::{self, TestBed};
 use support::workspaces::{self, MARKER, Workspace};
 use support::{Cli, Output, Sandboxer, Workdir, read, sandboxer};
 
@@ -835,11 +835,8 @@ fn port_registry_supplies_the_port_and_refuses_others() {
         config = config.replace(&format!("  Port {}\n", vm.port()), "  Port 1\n");
     }
     let wrong = w.work.write("ssh_config_wrong_ports", config);
-    let direct = std::process::Command::new("ssh")
-        .arg("-F")
-        .arg(&wrong)
-        .args(["vm1", "--", "true"])
-        .stdin(std::process::Stdio::null())
+    let direct = vms::ssh_command_via(&wrong, "vm1")
+        .args(["--", "true"])
         .output()
         .expect("run ssh");
     assert!(

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use support::eventually;
 use support::processes::{alive, descendants, processes_mentioning};
-use support::vms::TestBed;
+use support::vms::{self, TestBed};
 
 /// Everything ssh printed, for assertion messages.
 fn show(output: &Output) -> String {
@@ -165,11 +165,8 @@ fn dropping_the_bed_ends_open_connections_and_their_commands() {
 #[test]
 fn an_unknown_alias_stays_on_loopback() {
     let bed = start(1);
-    let output = Command::new("ssh")
-        .arg("-F")
-        .arg(bed.ssh_config())
-        .args(["no-such-vm.example.com", "--", "true"])
-        .stdin(Stdio::null())
+    let output = vms::ssh_command_via(&bed.ssh_config(), "no-such-vm.example.com")
+        .args(["--", "true"])
         .output()
         .expect("run ssh");
     assert!(!output.status.success());

@@ -280,13 +280,7 @@ impl TestBed {
 
     /// A `Command` for `ssh -F T/ssh_config vmK`, stdin empty; add `--` and the remote command.
     pub fn ssh_command(&self, k: usize) -> Command {
-        let mut command = Command::new("ssh");
-        command
-            .arg("-F")
-            .arg(self.ssh_config())
-            .arg(self.vm(k).name())
-            .stdin(Stdio::null());
-        command
+        ssh_command_via(&self.ssh_config(), self.vm(k).name())
     }
 
     /// Runs `ssh -F T/ssh_config vmK -- cmd` to completion (the remote shell parses `cmd`).
@@ -481,6 +475,15 @@ impl Drop for TestBed {
             }
         }
     }
+}
+
+/// A `Command` for `ssh -F <config> <alias>`, stdin empty; add `--` and the remote
+/// command. With `config` the only file ssh reads, e.g. a test's altered copy of
+/// `T/ssh_config`.
+pub fn ssh_command_via(config: &Path, alias: &str) -> Command {
+    let mut command = Command::new("ssh");
+    command.arg("-F").arg(config).arg(alias).stdin(Stdio::null());
+    command
 }
 
 /// Why a VM did not come up.
