@@ -1,6 +1,6 @@
 //! The packer driver (`profile.vm-packer-build`) run as the real binary with the
-//! real `packer` (1.6.6, null builder + `shell-local`; see TESTBED.md "Real Packer
-//! with the null builder").
+//! real `packer` (1.6.6, null builder + `shell-local`; see docs/testing.md,
+//! "Packer with the null builder").
 //!
 //! Every test works in its own temporary folder W: templates in `W/tpl/<name>/`
 //! written by the test, the state in `W/state/` (`--state-dir`), Packer's

@@ -7,7 +7,11 @@
 //! otherwise with [`Sandboxer::current_dir`], the binary runs in a fresh empty
 //! temporary folder, so nothing it might write lands in the repository.
 //!
-//! Use it from a test file with `mod support;`.
+//! Use it from a test file with `mod support;`. The submodules hold the rest:
+//! `vms` (sshd VMs on loopback), `hub` (a real State Hub), `packer` (templates
+//! and build folders), `gated` (a setup that waits for the test), `manifests`,
+//! `workspaces` (what is on disk), `records` (`list --json`, notes) and
+//! `processes` (`/proc`). `docs/testing.md` describes how they fit together.
 
 #![allow(dead_code)] // each test file uses its own part of this module
 

@@ -1,4 +1,4 @@
-//! Real sshd "VMs" on loopback for integration tests (see `TESTBED.md`).
+//! Real sshd "VMs" on loopback for integration tests (see `docs/testing.md`).
 //!
 //! [`TestBed::start`] makes a short temporary folder T under `/tmp` and runs one
 //! `/usr/sbin/sshd -D -e` per VM as a child of the test process, each with its own
