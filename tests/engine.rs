@@ -13,140 +13,33 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{Output, Workdir, sandboxer, wait_until};
+use support::gated::{Gate, gated};
+use support::manifests::{local, manifest, with_repo};
+use support::processes;
+use support::records::{self, Listed};
+use support::workspaces::{self, MARKER, Workspace, default_root};
+use support::{Cli, Workdir, read, sandboxer, wait_until};
 
-const MARKER: &str = ".sandboxer-workspace.json";
 /// How long a condition may take to hold before a test gives up.
 const DEADLINE: Duration = Duration::from_secs(60);
 
-/// Runs `sandboxer <args>` in `dir`.
-fn run_in(dir: &Path, args: &[&str]) -> Output {
-    sandboxer().current_dir(dir).args(args).run()
-}
-
-/// Runs `sandboxer <args>` in `dir` and asserts exit code 0.
-fn ok(dir: &Path, args: &[&str]) -> Output {
-    let out = run_in(dir, args);
-    assert_eq!(out.code, 0, "sandboxer {}\n{out}", args.join(" "));
-    out
-}
-
-/// A local-workspace sandbox entry of a manifest.
-fn local(name: &str, extra: &str) -> String {
-    format!("  {name}:\n    profile: profile.local-workspace\n{extra}")
-}
-
-/// A local-workspace sandbox syncing `repo`.
-fn with_repo(name: &str, repo: &str) -> String {
-    local(name, &format!("    inputs:\n      repo: {repo}\n"))
-}
-
-/// A manifest of `project` with these sandbox entries.
-fn manifest(project: &str, entries: &[String]) -> String {
-    format!("version: 1\nproject: {project}\nsandboxes:\n{}", entries.concat())
-}
-
-/// A workspace found on disk.
-#[derive(Debug, Clone)]
-struct Workspace {
-    path: PathBuf,
-    id: String,
-    project: String,
-    address: String,
-    complete: bool,
-}
-
-/// Every `sbx-*` folder under `root`, with its marker.
-fn workspaces(root: &Path) -> Vec<Workspace> {
-    let Ok(entries) = fs::read_dir(root) else {
-        return Vec::new();
-    };
-    let mut found: Vec<Workspace> = entries
-        .map(|e| e.expect("read a folder entry").path())
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("sbx-")))
-        .map(|path| {
-            let text = fs::read_to_string(path.join(MARKER))
-                .unwrap_or_else(|e| panic!("{} has no readable marker: {e}", path.display()));
-            let marker: Value = serde_json::from_str(&text).expect("the marker is JSON");
-            let field = |k: &str| marker[k].as_str().unwrap_or_default().to_string();
-            Workspace {
-                id: field("id"),
-                project: field("project"),
-                address: field("address"),
-                complete: marker["complete"].as_bool().unwrap_or(false),
-                path,
-            }
-        })
-        .collect();
-    found.sort_by(|a, b| a.address.cmp(&b.address));
-    found
-}
-
 /// The one workspace of `address` under `root`.
 fn workspace_of(root: &Path, address: &str) -> Workspace {
-    let all = workspaces(root);
+    let all = workspaces::all(root);
     let mine: Vec<&Workspace> = all.iter().filter(|w| w.address == address).collect();
     assert_eq!(mine.len(), 1, "expected one workspace of {address} in {all:#?}");
     mine[0].clone()
-}
-
-/// Names under `root` that start with `.sbx-` (staging or half-deleted folders).
-fn leftovers(root: &Path) -> Vec<String> {
-    fs::read_dir(root)
-        .map(|entries| {
-            entries
-                .map(|e| {
-                    e.expect("read a folder entry")
-                        .file_name()
-                        .to_string_lossy()
-                        .into_owned()
-                })
-                .filter(|n| n.starts_with(".sbx-"))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// A record as `list --json` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Listed {
-    project: String,
-    address: String,
-    id: String,
-    workspace: String,
 }
 
 /// `list --json` run in `dir` with `extra` arguments.
 fn listed(dir: &Path, extra: &[&str]) -> Vec<Listed> {
     let mut args = vec!["list", "--json"];
     args.extend_from_slice(extra);
-    let out = ok(dir, &args);
-    let rows: Vec<Value> = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("list --json: {e}\n{out}"));
-    let mut rows: Vec<Listed> = rows
-        .iter()
-        .map(|row| Listed {
-            project: row["project"].as_str().unwrap_or_default().into(),
-            address: row["record"]["address"].as_str().unwrap_or_default().into(),
-            id: row["record"]["id"].as_str().unwrap_or_default().into(),
-            workspace: row["record"]["facts"]["workspace"].as_str().unwrap_or_default().into(),
-        })
-        .collect();
-    rows.sort();
-    rows
-}
-
-fn read(path: impl AsRef<Path>) -> String {
-    let path = path.as_ref();
-    fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
-}
-
-/// The default workspace root of a manifest in `dir`.
-fn default_root(dir: &Path) -> PathBuf {
-    dir.join(".sandboxer").join("workspaces")
+    records::listed(&dir.ok(&args))
 }
 
 /// A repo of three files.
@@ -167,9 +60,9 @@ fn apply_converges_then_syncs_edits_and_deletes_but_keeps_excluded_build_output(
     let dir = work.path();
     let root = default_root(dir);
 
-    let first = ok(dir, &["apply", "--auto-approve"]);
+    let first = dir.ok(&["apply", "--auto-approve"]);
     assert!(first.stderr.contains("Apply complete: 2 created"), "{first}");
-    let all = workspaces(&root);
+    let all = workspaces::all(&root);
     assert_eq!(all.len(), 2, "{all:#?}");
     assert!(all.iter().all(|w| w.complete && w.project == "quick"), "{all:#?}");
     let hello = workspace_of(&root, "sandbox.hello");
@@ -183,9 +76,9 @@ fn apply_converges_then_syncs_edits_and_deletes_but_keeps_excluded_build_output(
         .collect();
     assert_eq!(names, [MARKER], "a workspace without a repo holds only its marker");
 
-    let second = ok(dir, &["apply", "--auto-approve"]);
+    let second = dir.ok(&["apply", "--auto-approve"]);
     assert!(second.stdout.contains("No changes."), "{second}");
-    let plan = run_in(dir, &["plan", "--detailed-exitcode"]);
+    let plan = dir.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "no changes: exit 0 under --detailed-exitcode\n{plan}");
 
     // Edit one file, delete another; build output appears in the workspace.
@@ -194,7 +87,7 @@ fn apply_converges_then_syncs_edits_and_deletes_but_keeps_excluded_build_output(
     fs::create_dir_all(hello.path.join("dist-newstyle")).expect("mkdir dist-newstyle");
     fs::write(hello.path.join("dist-newstyle/cache.bin"), "build output").expect("write build output");
 
-    let plan = run_in(dir, &["plan", "--detailed-exitcode"]);
+    let plan = dir.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 2, "changes: exit 2 under --detailed-exitcode\n{plan}");
     assert!(
         plan.stdout
@@ -207,7 +100,7 @@ fn apply_converges_then_syncs_edits_and_deletes_but_keeps_excluded_build_output(
         "scratch did not change\n{plan}"
     );
 
-    let update = ok(dir, &["apply", "--auto-approve"]);
+    let update = dir.ok(&["apply", "--auto-approve"]);
     assert!(update.stderr.contains("0 created, 1 updated"), "{update}");
     let after = workspace_of(&root, "sandbox.hello");
     assert_eq!(after.path, hello.path, "an update syncs in place");
@@ -224,8 +117,8 @@ fn apply_converges_then_syncs_edits_and_deletes_but_keeps_excluded_build_output(
         "build output",
         "excluded build output is kept"
     );
-    assert_eq!(workspaces(&root).len(), 2);
-    let plan = run_in(dir, &["plan", "--detailed-exitcode"]);
+    assert_eq!(workspaces::all(&root).len(), 2);
+    let plan = dir.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "converged after the update\n{plan}");
 }
 
@@ -239,12 +132,12 @@ fn a_workspace_deleted_by_hand_is_drift_and_re_created() {
     );
     let dir = work.path();
     let root = default_root(dir);
-    ok(dir, &["apply", "--auto-approve"]);
+    dir.ok(&["apply", "--auto-approve"]);
     let gone = workspace_of(&root, "sandbox.hello");
     let kept = workspace_of(&root, "sandbox.scratch");
     fs::remove_dir_all(&gone.path).expect("delete the workspace by hand");
 
-    let plan = run_in(dir, &["plan", "--detailed-exitcode"]);
+    let plan = dir.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 2, "{plan}");
     assert!(plan.stdout.contains("+ sandbox.hello will be created\n"), "{plan}");
     let reason = plan
@@ -255,7 +148,7 @@ fn a_workspace_deleted_by_hand_is_drift_and_re_created() {
     assert!(reason.contains(&gone.path.display().to_string()), "{reason}");
     assert!(!plan.stdout.contains("sandbox.scratch"), "{plan}");
 
-    let apply = ok(dir, &["apply", "--auto-approve"]);
+    let apply = dir.ok(&["apply", "--auto-approve"]);
     assert!(apply.stderr.contains("1 created, 0 updated"), "{apply}");
     let back = workspace_of(&root, "sandbox.hello");
     assert_ne!(back.id, gone.id, "ids are never reused");
@@ -266,7 +159,7 @@ fn a_workspace_deleted_by_hand_is_drift_and_re_created() {
     assert_eq!(hello.len(), 1, "{records:#?}");
     assert_eq!(hello[0].id, back.id);
     assert_eq!(hello[0].workspace, back.path.display().to_string());
-    let plan = run_in(dir, &["plan", "--detailed-exitcode"]);
+    let plan = dir.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{plan}");
 }
 
@@ -301,7 +194,7 @@ fn removing_an_entry_deletes_only_that_workspace_and_never_another_projects() {
         assert_eq!(out.code, 0, "{out}");
     }
     let root = state.join("workspaces");
-    assert_eq!(workspaces(&root).len(), 4);
+    assert_eq!(workspaces::all(&root).len(), 4);
     let before = listed(dir, &["--state-dir", &state_arg]);
     assert_eq!(before.len(), 4, "{before:#?}");
     let beta_before: Vec<Listed> = before.iter().filter(|r| r.project == "beta").cloned().collect();
@@ -347,7 +240,10 @@ fn removing_an_entry_deletes_only_that_workspace_and_never_another_projects() {
             r.address
         );
     }
-    let mut on_disk: Vec<(String, String)> = workspaces(&root).into_iter().map(|w| (w.project, w.address)).collect();
+    let mut on_disk: Vec<(String, String)> = workspaces::all(&root)
+        .into_iter()
+        .map(|w| (w.project, w.address))
+        .collect();
     on_disk.sort();
     assert_eq!(
         on_disk,
@@ -378,17 +274,17 @@ fn a_saved_plan_applies_and_a_stale_one_is_refused() {
     let dir = work.path();
     let root = default_root(dir);
     work.write("sandboxes.yaml", manifest("saved", &[with_repo("a", "./repo")]));
-    ok(dir, &["apply", "--auto-approve"]);
+    dir.ok(&["apply", "--auto-approve"]);
 
     work.write(
         "sandboxes.yaml",
         manifest("saved", &[with_repo("a", "./repo"), with_repo("b", "./repo")]),
     );
-    let plan = ok(dir, &["plan", "--out", "p.json"]);
+    let plan = dir.ok(&["plan", "--out", "p.json"]);
     assert!(plan.stdout.contains("+ sandbox.b will be created"), "{plan}");
-    assert_eq!(workspaces(&root).len(), 1, "plan changes nothing");
+    assert_eq!(workspaces::all(&root).len(), 1, "plan changes nothing");
     // A saved plan is applied without asking (stdin is empty here).
-    let apply = ok(dir, &["apply", "p.json"]);
+    let apply = dir.ok(&["apply", "p.json"]);
     assert!(apply.stderr.contains("Apply complete: 1 created"), "{apply}");
     assert_eq!(workspace_of(&root, "sandbox.b").address, "sandbox.b");
 
@@ -400,11 +296,11 @@ fn a_saved_plan_applies_and_a_stale_one_is_refused() {
             &[with_repo("a", "./repo"), with_repo("b", "./repo"), local("c", "")],
         ),
     );
-    ok(dir, &["plan", "--out", "stale.json"]);
-    ok(dir, &["apply", "--auto-approve", "--target", "sandbox.c"]);
+    dir.ok(&["plan", "--out", "stale.json"]);
+    dir.ok(&["apply", "--auto-approve", "--target", "sandbox.c"]);
     let before = snapshot(&dir.join(".sandboxer"));
 
-    let stale = run_in(dir, &["apply", "stale.json"]);
+    let stale = dir.run(&["apply", "stale.json"]);
     assert_eq!(stale.code, 1, "{stale}");
     assert!(
         stale.stderr.contains("the state changed since the plan was made"),
@@ -418,45 +314,10 @@ fn a_saved_plan_applies_and_a_stale_one_is_refused() {
     );
 }
 
-/// A profile whose setup writes its pid to `started-<id>` in `signals`, blocks
-/// until `release` exists (at most about a minute), then leaves `setup-ran` in
-/// the workspace.
-fn gated_profile(signals: &Path, release: &Path) -> String {
-    format!(
-        "name: profile.gated\n\
-         driver: local-workspace\n\
-         inputs:\n  \
-           repo: {{ type: local_path }}\n  \
-           workspace_root: {{ type: local_path, forces_replace: true }}\n\
-         sync: {{ excludes: [], delete: true }}\n\
-         setup:\n  \
-           - 'echo $$ > \"{signals}/started-$SANDBOXER_SANDBOX_ID\"; i=0; while [ ! -e \"{release}\" ] && [ $i -lt 3000 ]; do sleep 0.02; i=$((i+1)); done; [ -e \"{release}\" ] && touch setup-ran'\n",
-        signals = signals.display(),
-        release = release.display(),
-    )
-}
-
-fn gated(name: &str) -> String {
-    format!("  {name}:\n    profile: profile.gated\n")
-}
-
-/// Whether process `pid` has `path` open.
-fn has_open(pid: u32, path: &Path) -> bool {
-    fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|fds| {
-            fds.filter_map(Result::ok)
-                .any(|fd| fs::read_link(fd.path()).is_ok_and(|t| t == path))
-        })
-        .unwrap_or(false)
-}
-
 #[test]
 fn a_second_apply_fails_fast_naming_the_holder_or_waits_with_lock_timeout() {
     let work = Workdir::new();
-    let signals = work.path().join("signals");
-    fs::create_dir_all(&signals).expect("mkdir signals");
-    let release = work.path().join("release");
-    work.write("profiles/gated.yaml", gated_profile(&signals, &release));
+    let gate = Gate::install(&work);
     work.write("sandboxes.yaml", manifest("locked", &[gated("a"), gated("b")]));
     let dir = work.path();
     let lock = dir.join(".sandboxer/state.lock");
@@ -466,7 +327,7 @@ fn a_second_apply_fails_fast_naming_the_holder_or_waits_with_lock_timeout() {
         fs::read_to_string(&lock).is_ok_and(|t| t.contains("\"apply\""))
     });
 
-    let second = run_in(dir, &["apply", "--auto-approve"]);
+    let second = dir.run(&["apply", "--auto-approve"]);
     assert_eq!(second.code, 1, "{second}");
     assert!(second.stderr.contains("the state is locked: apply by"), "{second}");
     assert!(
@@ -482,9 +343,9 @@ fn a_second_apply_fails_fast_naming_the_holder_or_waits_with_lock_timeout() {
         .spawn();
     let lock_path = fs::canonicalize(&lock).expect("the lock file exists");
     wait_until("the waiting apply tries the lock", DEADLINE, || {
-        has_open(waiting.pid(), &lock_path)
+        processes::has_open(waiting.pid(), &lock_path)
     });
-    fs::write(&release, "").expect("release the setup");
+    gate.release();
 
     let first = first.wait();
     assert_eq!(first.code, 0, "{first}");
@@ -497,7 +358,7 @@ fn a_second_apply_fails_fast_naming_the_holder_or_waits_with_lock_timeout() {
     );
 
     let records = listed(dir, &[]);
-    let on_disk = workspaces(&default_root(dir));
+    let on_disk = workspaces::all(&default_root(dir));
     assert_eq!(records.len(), 2, "{records:#?}");
     assert_eq!(on_disk.len(), 2, "{on_disk:#?}");
     for (r, w) in records.iter().zip(&on_disk) {
@@ -524,7 +385,7 @@ fn one_failure_skips_its_dependents_only_and_the_state_keeps_every_success() {
             ],
         ),
     );
-    let apply = run_in(dir, &["apply", "--auto-approve", "--parallelism", "1"]);
+    let apply = dir.run(&["apply", "--auto-approve", "--parallelism", "1"]);
     assert_eq!(apply.code, 1, "{apply}");
     assert!(apply.stderr.contains("sandbox.broken: create failed"), "{apply}");
     assert!(apply.stderr.contains("no-such-repo"), "says what failed\n{apply}");
@@ -547,19 +408,19 @@ fn one_failure_skips_its_dependents_only_and_the_state_keeps_every_success() {
         read(workspace_of(&root, "sandbox.fine").path.join("README.md")),
         "# hello\n"
     );
-    assert!(workspaces(&root).iter().all(|w| w.address != "sandbox.child"));
+    assert!(workspaces::all(&root).iter().all(|w| w.address != "sandbox.child"));
 
     // With the repo there, the next apply converges.
     fs::create_dir_all(dir.join("no-such-repo")).expect("make the repo");
     fs::write(dir.join("no-such-repo/x"), "x").expect("write");
-    let again = ok(dir, &["apply", "--auto-approve"]);
+    let again = dir.ok(&["apply", "--auto-approve"]);
     assert!(again.stderr.contains("Apply complete"), "{again}");
     let records: Vec<String> = listed(dir, &[]).into_iter().map(|r| r.address).collect();
     assert_eq!(
         records,
         ["sandbox.broken", "sandbox.child", "sandbox.fine", "sandbox.lonely"]
     );
-    assert_eq!(workspaces(&root).len(), 4, "{:#?}", workspaces(&root));
+    assert_eq!(workspaces::all(&root).len(), 4, "{:#?}", workspaces::all(&root));
     assert_eq!(read(workspace_of(&root, "sandbox.broken").path.join("x")), "x");
 }
 
@@ -581,13 +442,7 @@ fn sigkill_half_way_through_fifty_creates_loses_nothing() {
         .args(["apply", "--auto-approve", "--parallelism", "4"])
         .spawn();
     wait_until("a few workspaces exist", DEADLINE, || {
-        fs::read_dir(&root).is_ok_and(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .filter(|e| e.file_name().to_string_lossy().starts_with("sbx-"))
-                .count()
-                >= 3
-        })
+        workspaces::names_starting(&root, "sbx-").len() >= 3
     });
     assert!(apply.is_running(), "the apply must still be running when killed");
     apply.signal("KILL");
@@ -596,14 +451,18 @@ fn sigkill_half_way_through_fifty_creates_loses_nothing() {
     let recorded = listed(dir, &[]).len();
     assert!(recorded < 50, "the kill came half-way ({recorded} recorded)");
 
-    let again = ok(dir, &["apply", "--auto-approve"]);
+    let again = dir.ok(&["apply", "--auto-approve"]);
     assert!(!again.stdout.contains("No changes."), "{again}");
-    let all = workspaces(&root);
+    let all = workspaces::all(&root);
     let addresses: BTreeSet<&str> = all.iter().map(|w| w.address.as_str()).collect();
     assert_eq!(all.len(), 50, "one workspace per sandbox: {all:#?}");
     assert_eq!(addresses.len(), 50, "{addresses:?}");
     assert!(all.iter().all(|w| w.complete), "{all:#?}");
-    assert_eq!(leftovers(&root), Vec::<String>::new(), "no staging folder is left");
+    assert_eq!(
+        workspaces::names_starting(&root, ".sbx-"),
+        Vec::<String>::new(),
+        "no staging folder is left"
+    );
     for w in &all {
         assert_eq!(read(w.path.join("d19/f19.txt")), "19/19\n".repeat(20), "{}", w.address);
     }
@@ -612,7 +471,7 @@ fn sigkill_half_way_through_fifty_creates_loses_nothing() {
     for (r, w) in records.iter().zip(&all) {
         assert_eq!((&r.address, &r.id), (&w.address, &w.id));
     }
-    let third = ok(dir, &["apply", "--auto-approve"]);
+    let third = dir.ok(&["apply", "--auto-approve"]);
     assert!(third.stdout.contains("No changes."), "{third}");
 }
 
@@ -624,7 +483,7 @@ fn a_staging_folder_killed_before_its_marker_is_removed_by_the_next_apply() {
     let dir = work.path();
     let root = default_root(dir);
     work.write("sandboxes.yaml", manifest("staged", &[local("a", "")]));
-    ok(dir, &["apply", "--auto-approve"]);
+    dir.ok(&["apply", "--auto-approve"]);
     // What such a kill leaves: the staging folder with at most the marker's temp file.
     work.write(
         format!(".sandboxer/workspaces/.sbx-killed01.creating/.{MARKER}.tmp-4242"),
@@ -633,14 +492,14 @@ fn a_staging_folder_killed_before_its_marker_is_removed_by_the_next_apply() {
     fs::create_dir_all(root.join(".sbx-killed02.creating")).expect("mkdir");
     // A staging folder with other content is not ours to judge: it stays.
     work.write(".sandboxer/workspaces/.sbx-foreign.creating/data.txt", "keep me");
-    let plan = run_in(dir, &["plan", "--detailed-exitcode"]);
+    let plan = dir.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "unmarked folders are not part of any plan\n{plan}");
 
     work.write("sandboxes.yaml", manifest("staged", &[local("a", ""), local("b", "")]));
-    ok(dir, &["apply", "--auto-approve"]);
-    assert_eq!(leftovers(&root), [".sbx-foreign.creating"]);
+    dir.ok(&["apply", "--auto-approve"]);
+    assert_eq!(workspaces::names_starting(&root, ".sbx-"), [".sbx-foreign.creating"]);
     assert_eq!(read(root.join(".sbx-foreign.creating/data.txt")), "keep me");
-    assert_eq!(workspaces(&root).len(), 2);
+    assert_eq!(workspaces::all(&root).len(), 2);
 }
 
 /// Starts an apply of three gated sandboxes one at a time, interrupts it while
@@ -648,10 +507,7 @@ fn a_staging_folder_killed_before_its_marker_is_removed_by_the_next_apply() {
 /// Ctrl-C does; else the sandboxer process only), and checks that it drains.
 fn interrupted_apply_drains(to_group: bool) {
     let work = Workdir::new();
-    let signals = work.path().join("signals");
-    fs::create_dir_all(&signals).expect("mkdir signals");
-    let release = work.path().join("release");
-    work.write("profiles/gated.yaml", gated_profile(&signals, &release));
+    let gate = Gate::install(&work);
     work.write(
         "sandboxes.yaml",
         manifest("interrupted", &[gated("a"), gated("b"), gated("c")]),
@@ -664,9 +520,7 @@ fn interrupted_apply_drains(to_group: bool) {
         .args(["apply", "--auto-approve", "--parallelism", "1"])
         .own_process_group()
         .spawn();
-    wait_until("the first setup runs", DEADLINE, || {
-        fs::read_dir(&signals).is_ok_and(|mut e| e.next().is_some())
-    });
+    wait_until("the first setup runs", DEADLINE, || gate.started() > 0);
     if to_group {
         apply.signal_group("INT");
     } else {
@@ -679,7 +533,7 @@ fn interrupted_apply_drains(to_group: bool) {
         apply.is_running(),
         "the first Ctrl-C drains: the running change goes on"
     );
-    fs::write(&release, "").expect("release the setup");
+    gate.release();
     let interrupted = apply.wait();
     assert_eq!(interrupted.code, 1, "{interrupted}");
     assert!(interrupted.stderr.contains("sandbox.a: created"), "{interrupted}");
@@ -691,18 +545,14 @@ fn interrupted_apply_drains(to_group: bool) {
     assert_eq!(records, ["sandbox.a"], "the drained change is recorded");
     let a = workspace_of(&root, "sandbox.a");
     assert!(a.complete);
-    assert_eq!(
-        fs::read_dir(&signals).expect("list").count(),
-        1,
-        "no new change started"
-    );
+    assert_eq!(gate.started(), 1, "no new change started");
 
-    let next = ok(dir, &["apply", "--auto-approve"]);
+    let next = dir.ok(&["apply", "--auto-approve"]);
     assert!(!next.stderr.contains("locked"), "{next}");
     assert!(next.stderr.contains("Apply complete: 2 created"), "{next}");
-    assert_eq!(workspaces(&root).len(), 3);
+    assert_eq!(workspaces::all(&root).len(), 3);
     assert_eq!(workspace_of(&root, "sandbox.a").path, a.path);
-    let last = ok(dir, &["apply", "--auto-approve"]);
+    let last = dir.ok(&["apply", "--auto-approve"]);
     assert!(last.stdout.contains("No changes."), "{last}");
 }
 
@@ -718,38 +568,10 @@ fn ctrl_c_from_a_terminal_does_not_kill_the_running_setup() {
     interrupted_apply_drains(true);
 }
 
-/// The pid a gated setup wrote into `signals` (waits for it).
-fn setup_pid(signals: &Path) -> u32 {
-    let mut pid = None;
-    wait_until("a setup wrote its pid", DEADLINE, || {
-        pid = fs::read_dir(signals).ok().and_then(|mut e| e.next()).and_then(|e| {
-            fs::read_to_string(e.expect("entry").path())
-                .ok()
-                .and_then(|t| t.trim().parse().ok())
-        });
-        pid.is_some()
-    });
-    pid.expect("a pid")
-}
-
-/// The process is gone (or a zombie nobody reaped yet).
-fn process_gone(pid: u32) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| {
-            stat.rsplit(')')
-                .next()
-                .is_some_and(|rest| rest.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(true)
-}
-
 #[test]
 fn a_second_ctrl_c_stops_at_once_and_ends_the_running_setup() {
     let work = Workdir::new();
-    let signals = work.path().join("signals");
-    fs::create_dir_all(&signals).expect("mkdir signals");
-    let release = work.path().join("release");
-    work.write("profiles/gated.yaml", gated_profile(&signals, &release));
+    let gate = Gate::install(&work);
     work.write("sandboxes.yaml", manifest("stopped", &[gated("a")]));
     let dir = work.path();
 
@@ -758,7 +580,7 @@ fn a_second_ctrl_c_stops_at_once_and_ends_the_running_setup() {
         .args(["apply", "--auto-approve"])
         .own_process_group()
         .spawn();
-    let setup = setup_pid(&signals);
+    let setup = gate.setup_pid(DEADLINE);
     apply.signal_group("INT");
     wait_until("the apply acknowledges Ctrl-C", DEADLINE, || {
         apply.stderr_so_far().contains("Interrupt received")
@@ -767,10 +589,10 @@ fn a_second_ctrl_c_stops_at_once_and_ends_the_running_setup() {
     let stopped = apply.wait();
     assert_eq!(stopped.code, 130, "{stopped}");
     assert!(stopped.stderr.contains("Stopped at once"), "{stopped}");
-    wait_until("the running setup is ended too", DEADLINE, || process_gone(setup));
+    wait_until("the running setup is ended too", DEADLINE, || !processes::alive(setup));
     // exit(130) leaves the holder record in the lock file; the OS lock went with the process.
-    fs::write(&release, "").expect("release the setup");
-    let next = run_in(dir, &["apply", "--auto-approve"]);
+    gate.release();
+    let next = dir.run(&["apply", "--auto-approve"]);
     assert_eq!(next.code, 0, "the lock of a stopped apply blocks nobody\n{next}");
 }
 
@@ -780,10 +602,7 @@ fn a_second_ctrl_c_stops_at_once_and_ends_the_running_setup() {
 #[test]
 fn a_setup_killed_half_way_runs_again_on_the_next_apply() {
     let work = Workdir::new();
-    let signals = work.path().join("signals");
-    fs::create_dir_all(&signals).expect("mkdir signals");
-    let release = work.path().join("release");
-    work.write("profiles/gated.yaml", gated_profile(&signals, &release));
+    let gate = Gate::install(&work);
     work.write("sandboxes.yaml", manifest("setup", &[gated("a")]));
     let dir = work.path();
 
@@ -792,20 +611,16 @@ fn a_setup_killed_half_way_runs_again_on_the_next_apply() {
         .args(["apply", "--auto-approve"])
         .own_process_group()
         .spawn();
-    let setup = setup_pid(&signals);
+    let setup = gate.setup_pid(DEADLINE);
     apply.signal_group("KILL");
     let killed = apply.wait();
     assert_eq!(killed.code, -1, "{killed}");
     // The setup runs in a process group of its own: it dies with the machine, say.
-    let status = std::process::Command::new("kill")
-        .args(["-KILL", &setup.to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
-    wait_until("the setup is gone", DEADLINE, || process_gone(setup));
-    fs::write(&release, "").expect("release the setup");
+    processes::kill("KILL", setup);
+    wait_until("the setup is gone", DEADLINE, || !processes::alive(setup));
+    gate.release();
 
-    ok(dir, &["apply", "--auto-approve"]);
+    dir.ok(&["apply", "--auto-approve"]);
     let a = workspace_of(&default_root(dir), "sandbox.a");
     assert!(
         a.path.join("setup-ran").exists(),
@@ -825,11 +640,11 @@ fn destroy_removes_the_project_and_inspect_and_list_show_records() {
     );
     // A neighbour project in the same state folder.
     work.write("other.yaml", manifest("neighbour", &[local("stays", "")]));
-    ok(dir, &["apply", "--auto-approve"]);
-    ok(dir, &["apply", "-f", "other.yaml", "--auto-approve"]);
+    dir.ok(&["apply", "--auto-approve"]);
+    dir.ok(&["apply", "-f", "other.yaml", "--auto-approve"]);
     let hello = workspace_of(&root, "sandbox.hello");
 
-    let table = ok(dir, &["list"]);
+    let table = dir.ok(&["list"]);
     let header = table.stdout.lines().next().unwrap_or_default();
     for column in ["PROJECT", "ADDRESS", "ID", "DRIVER", "WHERE", "UPDATED"] {
         assert!(header.contains(column), "{table}");
@@ -850,7 +665,7 @@ fn destroy_removes_the_project_and_inspect_and_list_show_records() {
     }
 
     for what in [hello.id.as_str(), "sandbox.hello"] {
-        let shown = ok(dir, &["inspect", what]);
+        let shown = dir.ok(&["inspect", what]);
         assert!(
             shown.stdout.starts_with(&format!("sandbox.hello (id {})\n", hello.id)),
             "{shown}"
@@ -864,17 +679,20 @@ fn destroy_removes_the_project_and_inspect_and_list_show_records() {
             .unwrap_or_else(|| panic!("no notes section\n{shown}"));
         assert!(notes.contains("synced"), "the sync is noted\n{shown}");
     }
-    let missing = run_in(dir, &["inspect", "sandbox.nope"]);
+    let missing = dir.run(&["inspect", "sandbox.nope"]);
     assert_eq!(missing.code, 1, "{missing}");
 
-    let destroy = ok(dir, &["destroy", "-f", "sandboxes.yaml", "--auto-approve"]);
+    let destroy = dir.ok(&["destroy", "-f", "sandboxes.yaml", "--auto-approve"]);
     assert!(destroy.stdout.contains("- sandbox.hello"), "{destroy}");
     assert!(destroy.stderr.contains("2 deleted"), "{destroy}");
-    let left: Vec<(String, String)> = workspaces(&root).into_iter().map(|w| (w.project, w.address)).collect();
+    let left: Vec<(String, String)> = workspaces::all(&root)
+        .into_iter()
+        .map(|w| (w.project, w.address))
+        .collect();
     assert_eq!(left, [("neighbour".to_string(), "sandbox.stays".to_string())]);
     let records: Vec<(String, String)> = listed(dir, &[]).into_iter().map(|r| (r.project, r.address)).collect();
     assert_eq!(records, [("neighbour".to_string(), "sandbox.stays".to_string())]);
-    let again = ok(dir, &["destroy", "-f", "sandboxes.yaml", "--auto-approve"]);
+    let again = dir.ok(&["destroy", "-f", "sandboxes.yaml", "--auto-approve"]);
     assert!(again.stdout.contains("Nothing to destroy"), "{again}");
 }
 
@@ -887,7 +705,7 @@ fn plan_json_counts_and_markdown_has_a_row_per_change() {
         "sandboxes.yaml",
         manifest("forms", &[with_repo("a", "./repo"), local("b", ""), local("c", "")]),
     );
-    let out = ok(dir, &["plan", "--json"]);
+    let out = dir.ok(&["plan", "--json"]);
     let plan: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("plan --json: {e}\n{out}"));
     assert_eq!(plan["summary"]["create"], 3, "{out}");
     assert_eq!(plan["summary"]["delete"], 0, "{out}");
@@ -907,7 +725,7 @@ fn plan_json_counts_and_markdown_has_a_row_per_change() {
         ]
     );
 
-    let md = ok(dir, &["plan", "--format", "markdown"]);
+    let md = dir.ok(&["plan", "--format", "markdown"]);
     assert!(md.stdout.contains("| | resource | action | why |"), "{md}");
     for name in ["a", "b", "c"] {
         assert!(
@@ -933,24 +751,20 @@ fn two_states_of_one_manifest_never_adopt_or_delete_each_others_workspaces() {
     dir.write("a/sandboxes.yaml", manifest("team", std::slice::from_ref(&entry)));
     dir.write("b/sandboxes.yaml", manifest("team", &[entry]));
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-    let count = || {
-        std::fs::read_dir(&shared_root)
-            .map(|d| d.filter_map(Result::ok).count())
-            .unwrap_or(0)
-    };
+    let count = || workspaces::entry_count(&shared_root);
 
-    ok(&a, &["apply", "--auto-approve"]);
+    a.ok(&["apply", "--auto-approve"]);
     assert_eq!(count(), 1);
 
-    let plan = ok(&b, &["plan"]);
+    let plan = b.ok(&["plan"]);
     assert!(plan.stdout.contains("+ sandbox.app will be created"), "{plan}");
     assert!(!plan.stdout.contains("adopt"), "{plan}");
-    ok(&b, &["apply", "--auto-approve"]);
+    b.ok(&["apply", "--auto-approve"]);
     assert_eq!(count(), 2, "B made its own workspace");
 
-    ok(&b, &["destroy", "--auto-approve"]);
+    b.ok(&["destroy", "--auto-approve"]);
     assert_eq!(count(), 1, "B removed only its own");
-    let again = ok(&a, &["plan", "--detailed-exitcode"]);
+    let again = a.ok(&["plan", "--detailed-exitcode"]);
     assert!(
         again.stdout.contains("No changes."),
         "A's workspace is untouched: {again}"

@@ -21,14 +21,18 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::gated::{Gate, gated};
 use support::hub::{HubProcess, now_unix_seconds, request, unix_seconds};
-use support::{Output, Sandboxer, Workdir, sandboxer, wait_until};
+use support::manifests::{local, manifest, manifest_with, of_profile, with_repo};
+use support::packer::{PackerDirs, TWO_STEPS, image_manifest_with};
+use support::records;
+use support::workspaces;
+use support::{Cli, Sandboxer, Workdir, sandboxer, wait_until};
 
 /// How long a condition may take to hold before a test gives up.
 const DEADLINE: Duration = Duration::from_secs(60);
 /// The variable the manifests name in `hub.token_env`.
 const TOKEN_ENV: &str = "SBX_TEAM_TOKEN";
-const MARKER: &str = ".sandboxer-workspace.json";
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -56,26 +60,6 @@ impl World {
         self.work.path()
     }
 
-    /// `sandboxer` in W with the team token in `SBX_TEAM_TOKEN`.
-    fn cmd(&self) -> Sandboxer {
-        let cmd = sandboxer().current_dir(self.dir());
-        match &self.token {
-            Some(token) => cmd.env(TOKEN_ENV, token),
-            None => cmd,
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd().args(args).run()
-    }
-
-    /// Runs and asserts exit code 0.
-    fn ok(&self, args: &[&str]) -> Output {
-        let out = self.run(args);
-        assert_eq!(out.code, 0, "sandboxer {}\n{out}", args.join(" "));
-        out
-    }
-
     /// The `hub:` line of a manifest for this hub.
     fn hub_line(&self) -> String {
         format!("hub: {{ url: '{}', token_env: {TOKEN_ENV} }}\n", self.hub.url())
@@ -83,14 +67,7 @@ impl World {
 
     /// Writes `file`: project `project` on this hub with these sandbox entries.
     fn manifest(&self, file: &str, project: &str, entries: &[String]) {
-        self.work.write(
-            file,
-            format!(
-                "version: 1\nproject: {project}\n{}sandboxes:\n{}",
-                self.hub_line(),
-                entries.concat()
-            ),
-        );
+        self.work.write(file, manifest_with(project, &self.hub_line(), entries));
     }
 
     /// A request to the hub with the token.
@@ -127,74 +104,31 @@ impl World {
     }
 }
 
-/// A local-workspace sandbox entry.
-fn local(name: &str, extra: &str) -> String {
-    format!("  {name}:\n    profile: profile.local-workspace\n{extra}")
+impl Cli for World {
+    /// `sandboxer` in W with the team token in `SBX_TEAM_TOKEN`.
+    fn cmd(&self) -> Sandboxer {
+        let cmd = sandboxer().current_dir(self.dir());
+        match &self.token {
+            Some(token) => cmd.env(TOKEN_ENV, token),
+            None => cmd,
+        }
+    }
 }
 
-/// A sandbox of `profile` with no inputs.
-fn of_profile(name: &str, profile: &str) -> String {
-    format!("  {name}:\n    profile: {profile}\n")
-}
-
-/// A profile whose setup blocks until `release` exists (at most about a minute),
-/// after leaving `started-<id>` in `signals`.
-fn gated_profile(signals: &Path, release: &Path) -> String {
-    format!(
-        "name: profile.gated\n\
-         driver: local-workspace\n\
-         inputs:\n  \
-           repo: {{ type: local_path }}\n  \
-           workspace_root: {{ type: local_path, forces_replace: true }}\n\
-         sync: {{ excludes: [], delete: true }}\n\
-         setup:\n  \
-           - 'touch \"{signals}/started-$SANDBOXER_SANDBOX_ID\"; i=0; while [ ! -e \"{release}\" ] && [ $i -lt 3000 ]; do sleep 0.02; i=$((i+1)); done; [ -e \"{release}\" ]'\n",
-        signals = signals.display(),
-        release = release.display(),
-    )
-}
-
-/// Sets up `profiles/gated.yaml` in W; returns (signals folder, release file).
-fn gate(w: &World) -> (PathBuf, PathBuf) {
-    let signals = w.dir().join("signals");
-    fs::create_dir_all(&signals).expect("mkdir signals");
-    let release = w.dir().join("release");
-    w.work.write("profiles/gated.yaml", gated_profile(&signals, &release));
-    (signals, release)
-}
-
-fn started(signals: &Path) -> usize {
-    fs::read_dir(signals).map(Iterator::count).unwrap_or(0)
-}
-
-/// Marker ids by address of every `sbx-*` folder under `root`.
+/// Marker ids by address of every `sbx-*` folder under `root`; each must have a
+/// complete marker.
 fn markers(root: &Path) -> BTreeMap<String, Vec<String>> {
     let mut found: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let Ok(entries) = fs::read_dir(root) else {
-        return found;
-    };
-    for path in entries.map(|e| e.expect("read a folder entry").path()) {
-        if !path
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with("sbx-"))
-        {
-            continue;
-        }
-        let text = fs::read_to_string(path.join(MARKER))
-            .unwrap_or_else(|e| panic!("{} has no readable marker: {e}", path.display()));
-        let marker: Value = serde_json::from_str(&text).expect("the marker is JSON");
-        assert_eq!(marker["complete"], true, "{}: {marker}", path.display());
-        found
-            .entry(marker["address"].as_str().unwrap_or_default().to_string())
-            .or_default()
-            .push(marker["id"].as_str().unwrap_or_default().to_string());
+    for ws in workspaces::all(root) {
+        assert!(ws.complete, "{}: {ws:?}", ws.path.display());
+        found.entry(ws.address).or_default().push(ws.id);
     }
     found
 }
 
 /// The default workspace root of the manifests in W.
 fn root(w: &World) -> PathBuf {
-    w.dir().join(".sandboxer").join("workspaces")
+    workspaces::default_root(w.dir())
 }
 
 /// Asserts that the hub's records of `project` and the workspaces on disk agree:
@@ -279,26 +213,22 @@ fn put_body(record: &Value, version: u64) -> String {
 #[test]
 fn a_second_apply_fails_naming_the_lease_holder_or_waits_and_versions_count_the_writes() {
     let w = World::new(Some("team-token-1"));
-    let (signals, release) = gate(&w);
-    w.manifest(
-        "sandboxes.yaml",
-        "locked",
-        &[of_profile("a", "profile.gated"), of_profile("b", "profile.gated")],
-    );
+    let gate = Gate::install(&w.work);
+    w.manifest("sandboxes.yaml", "locked", &[gated("a"), gated("b")]);
     // What the waiting apply wants: a gets a repo (an update), c is new.
     w.work.write("repo/README.md", "hello\n");
     w.manifest(
         "second.yaml",
         "locked",
         &[
-            format!("{}    inputs:\n      repo: ./repo\n", of_profile("a", "profile.gated")),
-            of_profile("b", "profile.gated"),
+            format!("{}    inputs:\n      repo: ./repo\n", gated("a")),
+            gated("b"),
             local("c", ""),
         ],
     );
 
     let first = w.cmd().args(["apply", "--auto-approve"]).spawn();
-    wait_until("the first apply runs a setup", DEADLINE, || started(&signals) > 0);
+    wait_until("the first apply runs a setup", DEADLINE, || gate.started() > 0);
 
     let second = w.run(&["apply", "--auto-approve"]);
     assert_eq!(second.code, 1, "{second}");
@@ -338,7 +268,7 @@ fn a_second_apply_fails_naming_the_lease_holder_or_waits_and_versions_count_the_
     wait_until("the waiting apply is refused the lease", DEADLINE, || {
         waiting.stderr_so_far().contains("waiting for the hub lock")
     });
-    fs::write(&release, "").expect("release the setup");
+    gate.release();
 
     let first = first.wait();
     assert_eq!(first.code, 0, "{first}");
@@ -441,11 +371,7 @@ fn writes_without_or_with_a_wrong_token_are_refused_and_the_token_never_reaches_
     let token = format!("tok-{}-Zq7xKp3vW9", std::process::id());
     let w = World::new(Some(&token));
     w.work.write("repo/README.md", "hello\n");
-    w.manifest(
-        "sandboxes.yaml",
-        "secret",
-        &[local("a", "    inputs:\n      repo: ./repo\n")],
-    );
+    w.manifest("sandboxes.yaml", "secret", &[with_repo("a", "./repo")]);
     let addr = w.hub.addr();
 
     // Raw HTTP: health is open, everything else needs the bearer token.
@@ -525,19 +451,15 @@ fn writes_without_or_with_a_wrong_token_are_refused_and_the_token_never_reaches_
 #[test]
 fn the_lease_of_a_killed_apply_expires_and_the_next_apply_proceeds() {
     let w = World::new(Some("team-token-4"));
-    let (signals, release) = gate(&w);
-    w.manifest(
-        "sandboxes.yaml",
-        "expiring",
-        &[of_profile("a", "profile.gated"), local("b", "")],
-    );
+    let gate = Gate::install(&w.work);
+    w.manifest("sandboxes.yaml", "expiring", &[gated("a"), local("b", "")]);
     let ttl = 6;
     let apply = w
         .cmd()
         .env("SANDBOXER_HUB_LEASE_TTL", format!("{ttl}s"))
         .args(["apply", "--auto-approve", "--parallelism", "1"])
         .spawn();
-    wait_until("the apply runs the setup of a", DEADLINE, || started(&signals) > 0);
+    wait_until("the apply runs the setup of a", DEADLINE, || gate.started() > 0);
 
     // While the holder lives, it renews: its lease outlives its first expiry.
     let first = w.call("POST", "/v1/projects/expiring/lock", Some(&lock_request(1, 30)));
@@ -566,7 +488,7 @@ fn the_lease_of_a_killed_apply_expires_and_the_next_apply_proceeds() {
         "{orphaned:?}"
     );
 
-    fs::write(&release, "").expect("let the next setup through");
+    gate.release();
     let next = w
         .cmd()
         .args(["apply", "--auto-approve", "--lock-timeout", "60s", "-v"])
@@ -757,12 +679,9 @@ fn raw_http_versions_conflicts_lock_header_and_note_cursors_follow_the_contract(
 fn state_push_moves_records_to_the_hub_and_pull_back_never_overwriting_a_newer_record() {
     let w = World::new(Some("team-token-6"));
     w.work.write("repo/README.md", "hello\n");
-    let entries = [local("a", "    inputs:\n      repo: ./repo\n"), local("b", "")];
+    let entries = [with_repo("a", "./repo"), local("b", "")];
     // Same folder, same project: local.yaml keeps its state in .sandboxer/, hub.yaml on the hub.
-    w.work.write(
-        "local.yaml",
-        format!("version: 1\nproject: moving\nsandboxes:\n{}", entries.concat()),
-    );
+    w.work.write("local.yaml", manifest("moving", &entries));
     w.manifest("hub.yaml", "moving", &entries);
 
     w.ok(&["apply", "-f", "local.yaml", "--auto-approve"]);
@@ -825,17 +744,7 @@ fn state_push_moves_records_to_the_hub_and_pull_back_never_overwriting_a_newer_r
 /// address → id in the embedded store of W (`list --json -f local.yaml`).
 fn local_records(w: &World) -> BTreeMap<String, String> {
     let out = w.ok(&["list", "--json", "-f", "local.yaml"]);
-    let rows: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("list --json: {e}\n{out}"));
-    rows.as_array()
-        .expect("an array")
-        .iter()
-        .map(|r| {
-            (
-                r["record"]["address"].as_str().unwrap_or_default().to_string(),
-                r["record"]["id"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
+    records::listed(&out).into_iter().map(|r| (r.address, r.id)).collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -846,11 +755,7 @@ fn a_sync_note_shows_in_inspect_through_the_hub() {
     let w = World::new(Some("team-token-7"));
     w.work.write("repo/README.md", "hello\n");
     w.work.write("repo/src/Main.hs", "main = pure ()\n");
-    w.manifest(
-        "sandboxes.yaml",
-        "noted",
-        &[local("a", "    inputs:\n      repo: ./repo\n")],
-    );
+    w.manifest("sandboxes.yaml", "noted", &[with_repo("a", "./repo")]);
     w.ok(&["apply", "--auto-approve"]);
     let id = w.records("noted")["sandbox.a"].0.clone();
 
@@ -876,67 +781,21 @@ fn a_sync_note_shows_in_inspect_through_the_hub() {
     assert_eq!(value["notes"], json!(notes));
 }
 
-/// Two steps of output and an error line, with the null builder.
-const CHATTY: &str = r#"
-variable "vm_name" {
-  type = string
-}
-
-source "null" "x" {
-  communicator = "none"
-}
-
-build {
-  sources = ["source.null.x"]
-
-  provisioner "shell-local" {
-    inline = ["echo first step", "echo a-warning >&2"]
-  }
-
-  provisioner "shell-local" {
-    inline = ["echo second step"]
-  }
-}
-"#;
-
 #[test]
 fn the_notes_of_an_image_build_reach_the_hub() {
     let w = World::new(Some("team-token-8"));
-    for dir in ["tmp", "state"] {
-        fs::create_dir_all(w.dir().join(dir)).expect("mkdir");
-    }
-    w.work.write("tpl/chatty/build.pkr.hcl", CHATTY);
+    let dirs = PackerDirs::make(w.dir());
+    dirs.template("chatty", TWO_STEPS);
     w.work.write(
         "sandboxes.yaml",
-        format!(
-            "version: 1\nproject: built\n{}images:\n  img:\n    profile: profile.vm-packer-build\n    inputs:\n      packer_template: ./tpl/chatty\n      vm_name: chatty-vm\n",
-            w.hub_line()
-        ),
+        image_manifest_with("built", &w.hub_line(), "chatty", "chatty-vm", "", ""),
     );
-    let packer = |args: &[&str]| {
-        w.cmd()
-            .env("CHECKPOINT_DISABLE", "1")
-            .env("TMPDIR", w.dir().join("tmp"))
-            .arg("--state-dir")
-            .arg(w.dir().join("state"))
-            .args(args)
-            .run()
-    };
+    let packer = |args: &[&str]| dirs.command(w.cmd()).args(args).run();
     let out = packer(&["apply", "--auto-approve"]);
     assert_eq!(out.code, 0, "{out}");
     let id = w.records("built")["image.img"].0.clone();
     let on_hub = w.call("GET", &format!("/v1/sandboxes/{id}/notes?since=0&limit=1000"), None);
-    let notes: Vec<(String, String)> = on_hub.json()["notes"]
-        .as_array()
-        .expect("notes")
-        .iter()
-        .map(|n| {
-            (
-                n["level"].as_str().unwrap_or_default().to_string(),
-                n["text"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
+    let notes = records::notes(&on_hub.json()["notes"]);
     let steps = notes
         .iter()
         .filter(|(_, t)| t.contains("Running local shell script"))

@@ -1,6 +1,6 @@
 //! The packer driver (`profile.vm-packer-build`) run as the real binary with the
-//! real `packer` (1.6.6, null builder + `shell-local`; see TESTBED.md "Real Packer
-//! with the null builder").
+//! real `packer` (1.6.6, null builder + `shell-local`; see docs/testing.md,
+//! "Packer with the null builder").
 //!
 //! Every test works in its own temporary folder W: templates in `W/tpl/<name>/`
 //! written by the test, the state in `W/state/` (`--state-dir`), Packer's
@@ -21,8 +21,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::manifests;
+use support::packer::{CHATTY, FAILING, LITERAL, PackerDirs, RECORDING, SLOW, image_manifest};
+use support::processes::processes_with_env;
+use support::records;
 use support::vms::TestBed;
-use support::{Output, Sandboxer, Workdir, sandboxer, wait_until};
+use support::workspaces;
+use support::{Cli, Sandboxer, Workdir, eventually, read, read_json, sandboxer, wait_until};
 
 /// How long a condition may take to hold before a test gives up.
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -33,6 +38,8 @@ const DEADLINE: Duration = Duration::from_secs(30);
 /// A work folder for one test.
 struct World {
     work: Workdir,
+    /// `W/tmp`, `W/out`, `W/state` and the templates in `W/tpl`.
+    packer: PackerDirs,
     /// An ssh config for `--ssh-config`, when the test has VMs.
     ssh_config: Option<PathBuf>,
 }
@@ -40,57 +47,16 @@ struct World {
 impl World {
     fn new() -> World {
         let work = Workdir::new();
-        for dir in ["tmp", "out", "state"] {
-            fs::create_dir_all(work.path().join(dir)).expect("create a folder of the work folder");
+        let packer = PackerDirs::make(work.path());
+        World {
+            work,
+            packer,
+            ssh_config: None,
         }
-        World { work, ssh_config: None }
     }
 
     fn path(&self) -> &Path {
         self.work.path()
-    }
-
-    /// `W/out`, where templates write.
-    fn out(&self) -> PathBuf {
-        self.path().join("out")
-    }
-
-    /// `W/tmp`, Packer's `TMPDIR`: every process of this test's builds has it in its environment.
-    fn tmp(&self) -> PathBuf {
-        self.path().join("tmp")
-    }
-
-    /// `sandboxer --state-dir W/state [--ssh-config C]`, run in W with Packer's environment.
-    fn cmd(&self) -> Sandboxer {
-        let mut cmd = sandboxer()
-            .current_dir(self.path())
-            .env("CHECKPOINT_DISABLE", "1")
-            .env("TMPDIR", self.tmp())
-            .arg("--state-dir")
-            .arg(self.path().join("state"));
-        if let Some(config) = &self.ssh_config {
-            cmd = cmd.arg("--ssh-config").arg(config);
-        }
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd().args(args).run()
-    }
-
-    /// Runs and asserts exit code `code`.
-    fn expect(&self, code: i32, args: &[&str]) -> Output {
-        let out = self.run(args);
-        assert_eq!(out.code, code, "sandboxer {}\n{out}", args.join(" "));
-        out
-    }
-
-    /// Writes the template folder `W/tpl/<name>/` with one `build.pkr.hcl`
-    /// (`@OUT@` stands for `W/out`); returns the folder.
-    fn template(&self, name: &str, text: &str) -> PathBuf {
-        let text = text.replace("@OUT@", &self.out().display().to_string());
-        self.work.write(format!("tpl/{name}/build.pkr.hcl"), text);
-        self.path().join("tpl").join(name)
     }
 
     /// Writes `W/sandboxes.yaml`.
@@ -101,14 +67,9 @@ impl World {
     /// Records by address, from `list --json`.
     fn records(&self) -> BTreeMap<String, Value> {
         let out = self.expect(0, &["list", "--json"]);
-        let rows: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("list --json: {e}\n{out}"));
-        rows.as_array()
-            .expect("list --json prints an array")
-            .iter()
-            .map(|row| {
-                let record = row["record"].clone();
-                (record["address"].as_str().unwrap_or_default().to_string(), record)
-            })
+        records::rows(&out)
+            .into_iter()
+            .map(|(_, record)| (record["address"].as_str().unwrap_or_default().to_string(), record))
             .collect()
     }
 
@@ -123,7 +84,7 @@ impl World {
 
     /// The lines a template appended to `W/out/builds.log`, one per build.
     fn builds(&self) -> Vec<String> {
-        fs::read_to_string(self.out().join("builds.log"))
+        fs::read_to_string(self.packer.out().join("builds.log"))
             .unwrap_or_default()
             .lines()
             .map(str::to_string)
@@ -131,14 +92,15 @@ impl World {
     }
 }
 
-fn read(path: impl AsRef<Path>) -> String {
-    let path = path.as_ref();
-    fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
-}
-
-fn read_json(path: impl AsRef<Path>) -> Value {
-    let path = path.as_ref();
-    serde_json::from_str(&read(path)).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+impl Cli for World {
+    /// `sandboxer --state-dir W/state [--ssh-config C]`, run in W with Packer's environment.
+    fn cmd(&self) -> Sandboxer {
+        let mut cmd = self.packer.command(sandboxer().current_dir(self.path()));
+        if let Some(config) = &self.ssh_config {
+            cmd = cmd.arg("--ssh-config").arg(config);
+        }
+        cmd
+    }
 }
 
 /// The index of the first line of `text` starting with `prefix`; panics when there is none.
@@ -176,191 +138,10 @@ fn reasons(block: &str) -> Vec<&str> {
         .collect()
 }
 
-/// `sbx-*` folder names under `root`.
-fn workspace_dirs(root: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(root)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with("sbx-"))
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-}
-
-/// Processes (other than this one) whose environment holds exactly `entry`
-/// (e.g. `TMPDIR=W/tmp`), with their command line. Zombies have no environment
-/// left and are not listed: they run nothing.
-fn processes_with_env(entry: &str) -> Vec<(u32, String)> {
-    let me = std::process::id();
-    let mut found = Vec::new();
-    for dir in fs::read_dir("/proc").expect("list /proc").filter_map(Result::ok) {
-        let Ok(pid) = dir.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        let Ok(environ) = fs::read(dir.path().join("environ")) else {
-            continue;
-        };
-        if environ.split(|b| *b == 0).any(|e| e == entry.as_bytes()) {
-            let cmdline = fs::read(dir.path().join("cmdline")).unwrap_or_default();
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ").trim().to_string();
-            found.push((pid, cmdline));
-        }
-    }
-    found
-}
-
-// ---------------------------------------------------------------------------
-// Templates
-
-/// Appends a line per build to `out/builds.log` and writes `out/<vm_name>.json`.
-const RECORDING: &str = r#"
-variable "vm_name" {
-  type = string
-}
-
-variable "x" {
-  type    = string
-  default = "a"
-}
-
-source "null" "x" {
-  communicator = "none"
-}
-
-build {
-  sources = ["source.null.x"]
-
-  provisioner "shell-local" {
-    inline = [
-      "echo ${var.vm_name} x=${var.x} >> @OUT@/builds.log",
-      "echo '{\"vm_name\": \"${var.vm_name}\", \"x\": \"${var.x}\"}' > @OUT@/${var.vm_name}.json",
-    ]
-  }
-}
-"#;
-
-/// Says something on stderr, then fails with exit status 3.
-const FAILING: &str = r#"
-variable "vm_name" {
-  type = string
-}
-
-source "null" "x" {
-  communicator = "none"
-}
-
-build {
-  sources = ["source.null.x"]
-
-  provisioner "shell-local" {
-    inline = [
-      "echo about to fail",
-      "echo boom-from-the-template >&2",
-      "exit 3",
-    ]
-  }
-}
-"#;
-
-/// Marks that it runs, then sleeps for 30 s.
-const SLOW: &str = r#"
-variable "vm_name" {
-  type = string
-}
-
-source "null" "x" {
-  communicator = "none"
-}
-
-build {
-  sources = ["source.null.x"]
-
-  provisioner "shell-local" {
-    inline = [
-      "touch @OUT@/started",
-      "sleep 30",
-      "touch @OUT@/finished",
-    ]
-  }
-}
-"#;
-
-/// 200 lines of output quickly, two lines on stderr (ui errors), then a second step.
-const CHATTY: &str = r#"
-variable "vm_name" {
-  type = string
-}
-
-source "null" "x" {
-  communicator = "none"
-}
-
-build {
-  sources = ["source.null.x"]
-
-  provisioner "shell-local" {
-    inline = [
-      "i=0; while [ $i -lt 200 ]; do echo chatty line $i, with a comma; i=$((i+1)); done",
-      "echo first-warning >&2",
-      "echo second-warning >&2",
-    ]
-  }
-
-  provisioner "shell-local" {
-    inline = ["echo second step"]
-  }
-}
-"#;
-
-/// Writes a variable with no shell in between: the `manifest` post-processor
-/// puts it in `out/<vm_name>.manifest.json` as custom data.
-const LITERAL: &str = r#"
-variable "vm_name" {
-  type = string
-}
-
-variable "note" {
-  type = string
-}
-
-source "null" "x" {
-  communicator = "none"
-}
-
-build {
-  sources = ["source.null.x"]
-
-  post-processor "manifest" {
-    output      = "@OUT@/${var.vm_name}.manifest.json"
-    custom_data = { note = var.note }
-  }
-}
-"#;
-
-/// A manifest: image `img` from `./tpl/<template>` for VM `vm_name`, plus `sandboxes` (YAML entries).
-fn image_manifest(project: &str, template: &str, vm_name: &str, extra_inputs: &str, sandboxes: &str) -> String {
-    let mut text = format!(
-        "version: 1\nproject: {project}\nimages:\n  img:\n    profile: profile.vm-packer-build\n    inputs:\n      \
-         packer_template: ./tpl/{template}\n      vm_name: {vm_name}\n{extra_inputs}"
-    );
-    if !sandboxes.is_empty() {
-        text.push_str("sandboxes:\n");
-        text.push_str(sandboxes);
-    }
-    text
-}
-
 /// A local-workspace sandbox entry depending on `image.img` (or on nothing).
 fn local(name: &str, on_image: bool) -> String {
     let deps = if on_image { "    depends_on: [image.img]\n" } else { "" };
-    format!("  {name}:\n    profile: profile.local-workspace\n{deps}")
+    manifests::local(name, deps)
 }
 
 // ---------------------------------------------------------------------------
@@ -369,7 +150,7 @@ fn local(name: &str, on_image: bool) -> String {
 #[test]
 fn the_image_is_built_before_its_sandboxes_and_a_template_or_var_change_rebuilds_then_replaces_them() {
     let w = World::new();
-    w.template("img", RECORDING);
+    w.packer.template("img", RECORDING);
     let sandboxes = [local("a", true), local("b", true), local("c", false)].concat();
     let manifest = |x: Option<&str>| {
         let var = x.map(|x| format!("      packer_var_x: \"{x}\"\n")).unwrap_or_default();
@@ -384,7 +165,7 @@ fn the_image_is_built_before_its_sandboxes_and_a_template_or_var_change_rebuilds
         assert_before(&first.stderr, "image.img: created", &format!("{s}: creating"));
     }
     assert_eq!(w.builds(), ["img-vm x=a"], "one build\n{first}");
-    let artifact = read_json(w.out().join("img-vm.json"));
+    let artifact = read_json(w.packer.out().join("img-vm.json"));
     assert_eq!(artifact["x"], "a");
     let records = w.records();
     for address in ["image.img", "sandbox.a", "sandbox.b", "sandbox.c"] {
@@ -400,7 +181,7 @@ fn the_image_is_built_before_its_sandboxes_and_a_template_or_var_change_rebuilds
     );
     let log = image["facts"]["log"].as_str().expect("the build log is recorded");
     assert!(
-        Path::new(log).starts_with(w.path().join("state").join("logs")),
+        Path::new(log).starts_with(w.packer.state().join("logs")),
         "log {log} is in <state>/logs"
     );
     assert!(read(log).contains("Running local shell script"), "the full log is kept");
@@ -450,10 +231,14 @@ fn the_image_is_built_before_its_sandboxes_and_a_template_or_var_change_rebuilds
         assert_ne!(before[k], after[k], "a replacement gets a new id");
     }
     assert_eq!(before[3], after[3], "sandbox.c is untouched");
-    let root = w.path().join("state/workspaces");
+    let root = w.packer.state().join("workspaces");
     let mut expected: Vec<String> = after[1..].iter().map(|id| format!("sbx-{id}")).collect();
     expected.sort();
-    assert_eq!(workspace_dirs(&root), expected, "the old workspaces are gone");
+    assert_eq!(
+        workspaces::names_starting(&root, "sbx-"),
+        expected,
+        "the old workspaces are gone"
+    );
 
     // A Packer variable changes.
     w.manifest(&manifest(Some("b")));
@@ -469,7 +254,7 @@ fn the_image_is_built_before_its_sandboxes_and_a_template_or_var_change_rebuilds
     let var = w.expect(0, &["apply", "--auto-approve"]);
     assert_before(&var.stderr, "image.img: replaced", "sandbox.a: replacing");
     assert_eq!(
-        read_json(w.out().join("img-vm.json"))["x"],
+        read_json(w.packer.out().join("img-vm.json"))["x"],
         "b",
         "-var x=b reached Packer"
     );
@@ -491,7 +276,7 @@ fn the_image_is_built_before_its_sandboxes_and_a_template_or_var_change_rebuilds
     let unset = w.expect(0, &["apply", "--auto-approve"]);
     assert_before(&unset.stderr, "image.img: replaced", "sandbox.b: replacing");
     assert_eq!(
-        read_json(w.out().join("img-vm.json"))["x"],
+        read_json(w.packer.out().join("img-vm.json"))["x"],
         "a",
         "the template's default again"
     );
@@ -512,7 +297,7 @@ fn vm_workspaces_whose_vm_is_the_image_vm_name_wait_for_the_build_and_are_remade
     let bed = TestBed::start(1);
     let mut w = World::new();
     w.ssh_config = Some(bed.ssh_config());
-    w.template("img", RECORDING);
+    w.packer.template("img", RECORDING);
     let root = bed.vm(1).build_root().to_path_buf();
     let entry = |name: &str| {
         format!(
@@ -538,7 +323,11 @@ fn vm_workspaces_whose_vm_is_the_image_vm_name_wait_for_the_build_and_are_remade
     let before = [w.id("sandbox.app"), w.id("sandbox.lib")];
     let mut expected: Vec<String> = before.iter().map(|id| format!("sbx-{id}")).collect();
     expected.sort();
-    assert_eq!(workspace_dirs(&root), expected, "both workspaces are on the VM");
+    assert_eq!(
+        workspaces::names_starting(&root, "sbx-"),
+        expected,
+        "both workspaces are on the VM"
+    );
     assert!(w.expect(0, &["apply", "--auto-approve"]).stdout.contains("No changes."));
 
     let template = w.path().join("tpl/img/build.pkr.hcl");
@@ -562,7 +351,7 @@ fn vm_workspaces_whose_vm_is_the_image_vm_name_wait_for_the_build_and_are_remade
     let mut expected: Vec<String> = after.iter().map(|id| format!("sbx-{id}")).collect();
     expected.sort();
     assert_eq!(
-        workspace_dirs(&root),
+        workspaces::names_starting(&root, "sbx-"),
         expected,
         "the old workspaces are gone from the VM"
     );
@@ -587,7 +376,7 @@ fn vm_workspaces_whose_vm_is_the_image_vm_name_wait_for_the_build_and_are_remade
 #[test]
 fn a_failing_build_fails_its_dependents_only_and_leaves_no_image_record() {
     let w = World::new();
-    w.template("bad", FAILING);
+    w.packer.template("bad", FAILING);
     w.manifest(&image_manifest(
         "failing",
         "bad",
@@ -641,7 +430,7 @@ fn a_failing_build_fails_its_dependents_only_and_leaves_no_image_record() {
 #[test]
 fn a_failed_rebuild_keeps_the_image_record_so_its_sandboxes_are_still_remade() {
     let w = World::new();
-    let dir = w.template("img", RECORDING);
+    let dir = w.packer.template("img", RECORDING);
     w.manifest(&image_manifest("rebuild", "img", "img-vm", "", &local("a", true)));
     w.expect(0, &["apply", "--auto-approve"]);
     let (image, sandbox) = (w.id("image.img"), w.id("sandbox.a"));
@@ -656,7 +445,7 @@ fn a_failed_rebuild_keeps_the_image_record_so_its_sandboxes_are_still_remade() {
     assert_eq!(w.id("image.img"), image, "the last good build is still recorded");
     assert_eq!(w.id("sandbox.a"), sandbox);
 
-    w.template("img", &format!("{RECORDING}# fixed\n"));
+    w.packer.template("img", &format!("{RECORDING}# fixed\n"));
     let plan = w.expect(2, &["plan", "--detailed-exitcode"]);
     assert_eq!(
         reasons(block(&plan.stdout, "-/+ image.img")),
@@ -695,13 +484,13 @@ fn a_script_ignoring_sigint_does_not_keep_a_cancelled_build_waiting() {
 /// stops soon, leaves no process and records no image.
 fn cancel_a_build(template: &str) {
     let w = World::new();
-    w.template("slow", template);
+    w.packer.template("slow", template);
     w.manifest(&image_manifest("slow", "slow", "slow-vm", "", &local("after", true)));
-    let env_entry = format!("TMPDIR={}", w.tmp().display());
+    let env_entry = format!("TMPDIR={}", w.packer.tmp().display());
     assert!(processes_with_env(&env_entry).is_empty());
 
     let mut running = w.cmd().args(["apply", "--auto-approve"]).spawn();
-    let started = w.out().join("started");
+    let started = w.packer.out().join("started");
     wait_until("the build runs its sleep", DEADLINE, || {
         started.exists()
             && running.stderr_so_far().contains("Running local shell script")
@@ -723,21 +512,18 @@ fn cancel_a_build(template: &str) {
     assert_ne!(out.code, 0, "{out}");
     assert!(out.stderr.contains("cancelled"), "{out}");
     assert!(!out.stderr.contains("sandbox.after: creating"), "{out}");
-    assert!(!w.out().join("finished").exists(), "the build did not run to its end");
+    assert!(
+        !w.packer.out().join("finished").exists(),
+        "the build did not run to its end"
+    );
 
     // Nothing of this build is left running (a SIGKILL takes a moment to land).
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let left = processes_with_env(&env_entry);
-        if left.is_empty() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "processes left: {left:?}\n(before: {before:?})"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut left = Vec::new();
+    let gone = eventually(Duration::from_secs(5), || {
+        left = processes_with_env(&env_entry);
+        left.is_empty()
+    });
+    assert!(gone, "processes left: {left:?}\n(before: {before:?})");
 
     let records = w.records();
     assert!(records.is_empty(), "nothing recorded: {records:#?}");
@@ -751,22 +537,12 @@ fn cancel_a_build(template: &str) {
 #[test]
 fn build_notes_are_throttled_but_keep_every_step_and_error_and_the_log_keeps_every_line() {
     let w = World::new();
-    w.template("chatty", CHATTY);
+    w.packer.template("chatty", CHATTY);
     w.manifest(&image_manifest("notes", "chatty", "chatty-vm", "", ""));
     let out = w.expect(0, &["apply", "--auto-approve"]);
     let shown = w.expect(0, &["inspect", "image.img", "--json", "--notes", "1000"]);
     let inspected: Value = serde_json::from_str(&shown.stdout).expect("inspect --json prints JSON");
-    let notes: Vec<(String, String)> = inspected["notes"]
-        .as_array()
-        .expect("notes are an array")
-        .iter()
-        .map(|n| {
-            (
-                n["level"].as_str().unwrap_or_default().to_string(),
-                n["text"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
+    let notes = records::notes(&inspected["notes"]);
     eprintln!("{} notes for 200+ lines: {notes:#?}", notes.len());
     assert!(notes.len() < 20, "throttled: {} notes\n{notes:#?}", notes.len());
     let steps = notes
@@ -802,7 +578,7 @@ fn build_notes_are_throttled_but_keep_every_step_and_error_and_the_log_keeps_eve
 #[test]
 fn create_with_the_packer_profile_builds_the_image_and_prints_its_id() {
     let w = World::new();
-    let template = w.template("made", RECORDING);
+    let template = w.packer.template("made", RECORDING);
     let out = w.expect(
         0,
         &[
@@ -822,7 +598,7 @@ fn create_with_the_packer_profile_builds_the_image_and_prints_its_id() {
         !id.is_empty() && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
         "stdout is the id\n{out}"
     );
-    let artifact = read_json(w.out().join("made-vm.json"));
+    let artifact = read_json(w.packer.out().join("made-vm.json"));
     assert_eq!(artifact["vm_name"], "made-vm");
     assert_eq!(artifact["x"], "y");
     let records = w.records();
@@ -842,7 +618,7 @@ fn create_with_the_packer_profile_builds_the_image_and_prints_its_id() {
 #[test]
 fn a_packer_var_reaches_packer_literally_never_through_a_shell() {
     let w = World::new();
-    w.template("literal", LITERAL);
+    w.packer.template("literal", LITERAL);
     let canary = w.path().join("canary");
     let value = format!(
         "$(touch {c}) ; echo pwned `touch {c}` | touch {c} && k=v 'q' \"dq\"",
@@ -857,7 +633,7 @@ fn a_packer_var_reaches_packer_literally_never_through_a_shell() {
         "",
     ));
     let out = w.expect(0, &["apply", "--auto-approve"]);
-    let written = read_json(w.out().join("lit-vm.manifest.json"));
+    let written = read_json(w.packer.out().join("lit-vm.manifest.json"));
     assert_eq!(written["builds"][0]["custom_data"]["note"], value.as_str(), "{out}");
     assert!(!canary.exists(), "a shell ran the value");
 }
@@ -887,10 +663,10 @@ fn the_packer_example_validates_and_its_template_builds() {
             "--input",
             "vm_name=haskell-build",
             "--input",
-            &format!("packer_var_output_dir={}", w.out().display()),
+            &format!("packer_var_output_dir={}", w.packer.out().display()),
         ],
     );
-    let built = read_json(w.out().join("haskell-build.json"));
+    let built = read_json(w.packer.out().join("haskell-build.json"));
     assert_eq!(built["vm_name"], "haskell-build", "{out}");
     assert_eq!(built["disk_size"], "20480");
 }

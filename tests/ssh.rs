@@ -16,11 +16,13 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde_json::Value;
-use support::vms::TestBed;
-use support::{Output, Sandboxer, Workdir, sandboxer};
+use support::manifests::manifest_with;
+use support::packer;
+use support::records::{self, Listed};
+use support::vms::{self, TestBed};
+use support::workspaces::{self, MARKER, Workspace};
+use support::{Cli, Output, Sandboxer, Workdir, read, sandboxer};
 
-const MARKER: &str = ".sandboxer-workspace.json";
 const PROFILE: &str = "profile.vm-haskell-build";
 
 // ---------------------------------------------------------------------------
@@ -48,27 +50,6 @@ impl World {
         World { bed, work, ssh_config }
     }
 
-    /// `sandboxer --ssh-config C --state-dir S`, run in the work folder.
-    fn cmd(&self) -> Sandboxer {
-        sandboxer()
-            .current_dir(self.work.path())
-            .arg("--ssh-config")
-            .arg(&self.ssh_config)
-            .arg("--state-dir")
-            .arg(self.work.path().join("state"))
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd().args(args).run()
-    }
-
-    /// Runs and asserts exit code `code`.
-    fn expect(&self, code: i32, args: &[&str]) -> Output {
-        let out = self.run(args);
-        assert_eq!(out.code, code, "sandboxer {}\n{out}", args.join(" "));
-        out
-    }
-
     /// The workspace root of VM `k`, as text for manifests.
     fn root(&self, k: usize) -> String {
         self.bed.vm(k).build_root().display().to_string()
@@ -80,11 +61,8 @@ impl World {
     }
 
     fn manifest_named(&self, file: &str, project: &str, entries: &[Entry], extra: &str) -> PathBuf {
-        let mut text = format!("version: 1\nproject: {project}\n{extra}sandboxes:\n");
-        for e in entries {
-            text.push_str(&e.yaml());
-        }
-        self.work.write(file, text)
+        let entries: Vec<String> = entries.iter().map(Entry::yaml).collect();
+        self.work.write(file, manifest_with(project, extra, &entries))
     }
 
     /// An entry on VM `k` in its workspace root, syncing `./repo`.
@@ -97,32 +75,31 @@ impl World {
     }
 
     /// Records by address, from `list --json`.
-    fn records(&self) -> BTreeMap<String, Record> {
+    fn records(&self) -> BTreeMap<String, Listed> {
         let out = self.expect(0, &["list", "--json"]);
-        let rows: Value = serde_json::from_str(&out.stdout).expect("list --json prints JSON");
-        rows.as_array()
-            .expect("an array")
-            .iter()
-            .map(|row| {
-                let r = &row["record"];
-                let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
-                (
-                    s(&r["address"]),
-                    Record {
-                        project: s(&row["project"]),
-                        id: s(&r["id"]),
-                        workspace: s(&r["facts"]["workspace"]),
-                    },
-                )
-            })
+        records::listed(&out)
+            .into_iter()
+            .map(|r| (r.address.clone(), r))
             .collect()
     }
 
     /// Workspaces on every VM, by VM number.
     fn all_workspaces(&self) -> BTreeMap<usize, Vec<Workspace>> {
         (1..=self.bed.len())
-            .map(|k| (k, workspaces(self.bed.vm(k).build_root())))
+            .map(|k| (k, workspaces::with_marker(self.bed.vm(k).build_root())))
             .collect()
+    }
+}
+
+impl Cli for World {
+    /// `sandboxer --ssh-config C --state-dir S`, run in the work folder.
+    fn cmd(&self) -> Sandboxer {
+        sandboxer()
+            .current_dir(self.work.path())
+            .arg("--ssh-config")
+            .arg(&self.ssh_config)
+            .arg("--state-dir")
+            .arg(self.work.path().join("state"))
     }
 }
 
@@ -170,52 +147,6 @@ fn yaml_string(s: &str) -> String {
     }
     out.push('"');
     out
-}
-
-#[derive(Debug, Clone)]
-struct Record {
-    project: String,
-    id: String,
-    workspace: String,
-}
-
-/// A workspace found on a VM's disk by its marker.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Workspace {
-    path: PathBuf,
-    id: String,
-    project: String,
-    address: String,
-}
-
-/// Every `sbx-*` folder directly under `root` that carries a marker.
-fn workspaces(root: &Path) -> Vec<Workspace> {
-    let Ok(entries) = fs::read_dir(root) else {
-        return Vec::new();
-    };
-    let mut found: Vec<Workspace> = entries
-        .map(|e| e.expect("read a folder entry").path())
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("sbx-")))
-        .filter_map(|path| {
-            let text = fs::read_to_string(path.join(MARKER)).ok()?;
-            let marker: Value = serde_json::from_str(&text).expect("a marker is JSON");
-            let field = |k: &str| marker[k].as_str().unwrap_or_default().to_string();
-            Some(Workspace {
-                id: field("id"),
-                project: field("project"),
-                address: field("address"),
-                path,
-            })
-        })
-        .collect();
-    found.sort();
-    found
-}
-
-/// The text of a file, or a panic naming it.
-fn read(path: impl AsRef<Path>) -> String {
-    let path = path.as_ref();
-    fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
 /// Checks that `ws` holds the repo as written by [`World::start`] (with `readme`).
@@ -528,11 +459,11 @@ fn a_changed_host_key_is_refused_even_with_accept_new() {
         let out = w.expect(1, flags);
         assert!(host_key_error(&out), "{out}");
     }
-    assert!(workspaces(w.bed.vm(2).build_root()).is_empty());
+    assert!(workspaces::with_marker(w.bed.vm(2).build_root()).is_empty());
     assert_eq!(tree(w.bed.vm(2).build_root()), BTreeSet::new(), "nothing at all on vm2");
     assert_eq!(w.bed.accepted_connections(2), logins, "no login on vm2");
     assert_eq!(read(w.bed.known_hosts()), known_hosts, "known_hosts not rewritten");
-    assert_eq!(workspaces(w.bed.vm(1).build_root()).len(), 1);
+    assert_eq!(workspaces::with_marker(w.bed.vm(1).build_root()).len(), 1);
 
     // The flag does accept a key seen for the first time (so the refusal above is
     // about the key having changed)...
@@ -551,10 +482,10 @@ fn a_changed_host_key_is_refused_even_with_accept_new() {
         out.stderr.contains("Host key verification failed"),
         "unknown keys are refused without the flag: {out}"
     );
-    assert!(workspaces(w.bed.vm(2).build_root()).is_empty());
+    assert!(workspaces::with_marker(w.bed.vm(2).build_root()).is_empty());
     let out = w.expect(0, &["--ssh-accept-new", "apply", "--auto-approve"]);
     assert!(out.stderr.contains("1 created"), "{out}");
-    assert_eq!(workspaces(w.bed.vm(2).build_root()).len(), 1);
+    assert_eq!(workspaces::with_marker(w.bed.vm(2).build_root()).len(), 1);
     assert_eq!(read(&fresh).lines().count(), 2, "both keys learnt: {}", read(&fresh));
 
     // ... and a key it learnt itself, once changed, is refused too.
@@ -701,14 +632,11 @@ fn injection_attempts_are_refused_or_stay_inert() {
     );
 
     // A Packer variable is a plain value, never a shell word.
-    w.work.write("tpl/build.pkr.hcl", "variable \"x\" { type = string }\n");
+    packer::write_template(w.work.path(), "hb", packer::ONE_VARIABLE);
+    let var = yaml_string(&format!("$(touch {abs}) `touch {rel}`"));
     w.work.write(
         "image.yaml",
-        format!(
-            "version: 1\nproject: images\nimages:\n  hb:\n    profile: profile.vm-packer-build\n    inputs:\n      \
-             packer_template: ./tpl\n      vm_name: hb\n      packer_var_x: {}\n",
-            yaml_string(&format!("$(touch {abs}) `touch {rel}`"))
-        ),
+        packer::image_manifest("images", "hb", "hb", &format!("      packer_var_x: {var}\n"), ""),
     );
     let out = w.expect(0, &["validate", "-f", "image.yaml"]);
     assert!(out.stdout.contains("valid"), "{out}");
@@ -847,7 +775,7 @@ fn imperative_create_list_inspect_destroy() {
     let out = w.expect(0, &["destroy", &id, "--auto-approve"]);
     assert!(out.stderr.contains("1 deleted"), "{out}");
     assert!(!Path::new(&ws).exists());
-    let left = workspaces(w.bed.vm(1).build_root());
+    let left = workspaces::with_marker(w.bed.vm(1).build_root());
     assert_eq!(left.len(), 1, "{left:?}");
     assert_eq!(left[0].id, other);
     let records = w.records();
@@ -890,7 +818,7 @@ fn imperative_create_list_inspect_destroy() {
     assert_eq!(cli_message, yaml_message, "{bad}\n{in_manifest}");
     assert_eq!(cli_hint, yaml_hint);
     assert!(bad.stderr.contains("nothing was changed"), "{bad}");
-    assert_eq!(workspaces(w.bed.vm(1).build_root()).len(), 1);
+    assert_eq!(workspaces::with_marker(w.bed.vm(1).build_root()).len(), 1);
 }
 
 // ---------------------------------------------------------------------------
@@ -907,11 +835,8 @@ fn port_registry_supplies_the_port_and_refuses_others() {
         config = config.replace(&format!("  Port {}\n", vm.port()), "  Port 1\n");
     }
     let wrong = w.work.write("ssh_config_wrong_ports", config);
-    let direct = std::process::Command::new("ssh")
-        .arg("-F")
-        .arg(&wrong)
-        .args(["vm1", "--", "true"])
-        .stdin(std::process::Stdio::null())
+    let direct = vms::ssh_command_via(&wrong, "vm1")
+        .args(["--", "true"])
         .output()
         .expect("run ssh");
     assert!(
@@ -1014,11 +939,11 @@ fn a_master_gone_between_plan_and_change_is_reopened() {
         world.bed.accepted_connections(1) >= 2,
         "the second login is the reopened master"
     );
-    let made: Vec<_> = fs::read_dir(world.bed.vm(1).build_root())
-        .expect("root")
-        .filter_map(Result::ok)
-        .collect();
-    assert_eq!(made.len(), 1, "one workspace on the VM");
+    assert_eq!(
+        workspaces::entry_count(world.bed.vm(1).build_root()),
+        1,
+        "one workspace on the VM"
+    );
 }
 
 /// Regression: a replace that moves a sandbox from this machine to a VM (or
@@ -1038,7 +963,7 @@ fn a_replace_across_drivers_removes_the_old_workspace_where_it_is() {
          \x20     vm: vm1\n      repo: ./repo\n      workspace_root: {}\n",
         world.root(1)
     );
-    let count = |dir: &Path| fs::read_dir(dir).map(|d| d.filter_map(Result::ok).count()).unwrap_or(0);
+    let count = workspaces::entry_count;
 
     world.work.write("sandboxes.yaml", &local);
     world.expect(0, &["apply", "--auto-approve"]);

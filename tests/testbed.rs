@@ -8,10 +8,11 @@ mod support;
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::thread;
 use std::time::{Duration, Instant};
 
-use support::vms::{TestBed, descendants};
+use support::eventually;
+use support::processes::{alive, descendants, processes_mentioning};
+use support::vms::{self, TestBed};
 
 /// Everything ssh printed, for assertion messages.
 fn show(output: &Output) -> String {
@@ -33,47 +34,6 @@ fn start(n: usize) -> TestBed {
     let bed = TestBed::start(n);
     println!("TestBed::start({n}) took {:?}", started.elapsed());
     bed
-}
-
-/// The pids of processes whose command line mentions `needle`.
-fn processes_mentioning(needle: &str) -> Vec<(u32, String)> {
-    let mut found = Vec::new();
-    for entry in fs::read_dir("/proc").expect("list /proc").flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-            continue;
-        };
-        let Ok(raw) = fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let cmdline = String::from_utf8_lossy(&raw).replace('\0', " ");
-        if cmdline.contains(needle) {
-            found.push((pid, cmdline));
-        }
-    }
-    found
-}
-
-/// Whether `pid` still runs (a zombie counts as gone).
-fn running(pid: u32) -> bool {
-    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    let state = stat.rfind(')').and_then(|i| stat[i + 1..].split_whitespace().next());
-    state.is_some_and(|s| s != "Z")
-}
-
-/// Polls `condition` every 10 ms for up to `limit`.
-fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if condition() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
 }
 
 #[test]
@@ -187,9 +147,9 @@ fn dropping_the_bed_ends_open_connections_and_their_commands() {
     assert_eq!(bed.accepted_connections(1), 1);
 
     drop(bed);
-    let gone: Vec<u32> = tree.iter().copied().filter(|pid| running(*pid)).collect();
+    let gone: Vec<u32> = tree.iter().copied().filter(|pid| alive(*pid)).collect();
     assert!(gone.is_empty(), "still running after drop: {gone:?} of {tree:?}");
-    assert!(!running(listener));
+    assert!(!alive(listener));
     let left = processes_mentioning(&root);
     assert!(left.is_empty(), "processes left behind: {left:?}");
 
@@ -205,11 +165,8 @@ fn dropping_the_bed_ends_open_connections_and_their_commands() {
 #[test]
 fn an_unknown_alias_stays_on_loopback() {
     let bed = start(1);
-    let output = Command::new("ssh")
-        .arg("-F")
-        .arg(bed.ssh_config())
-        .args(["no-such-vm.example.com", "--", "true"])
-        .stdin(Stdio::null())
+    let output = vms::ssh_command_via(&bed.ssh_config(), "no-such-vm.example.com")
+        .args(["--", "true"])
         .output()
         .expect("run ssh");
     assert!(!output.status.success());

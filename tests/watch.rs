@@ -7,27 +7,17 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
-use support::{Workdir, sandboxer, wait_until};
+use support::{Workdir, sandboxer, wait_until, workspaces};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
-fn workspaces(root: &Path) -> Vec<std::path::PathBuf> {
-    let dir = root.join(".sandboxer/workspaces");
-    let mut found: Vec<_> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.is_dir())
-                .collect()
-        })
-        .unwrap_or_default();
-    found.sort();
-    found
+/// Every folder in the default workspace root of the manifest in `root`, whatever its name.
+fn workspace_folders(root: &Path) -> Vec<std::path::PathBuf> {
+    workspaces::folders(&workspaces::default_root(root))
 }
 
 fn workspace_with(root: &Path, file: &str) -> Option<std::path::PathBuf> {
-    workspaces(root).into_iter().find(|w| w.join(file).exists())
+    workspace_folders(root).into_iter().find(|w| w.join(file).exists())
 }
 
 #[test]
@@ -63,7 +53,7 @@ fn watch_reapplies_on_repo_and_manifest_changes_and_survives_a_broken_manifest()
     wait_until("the problem is reported", DEADLINE, || {
         watch.stderr_so_far().contains("unknown profile `profile.nope`")
     });
-    assert_eq!(workspaces(dir.path()).len(), 1);
+    assert_eq!(workspace_folders(dir.path()).len(), 1);
 
     // Fixed: the new sandbox is made.
     dir.write(
@@ -71,7 +61,7 @@ fn watch_reapplies_on_repo_and_manifest_changes_and_survives_a_broken_manifest()
         format!("{manifest}  second:\n    profile: profile.local-workspace\n"),
     );
     wait_until("the second sandbox exists", DEADLINE, || {
-        workspaces(dir.path()).len() == 2
+        workspace_folders(dir.path()).len() == 2
     });
     wait_until("watching again", DEADLINE, || watching(4));
 

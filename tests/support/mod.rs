@@ -7,7 +7,11 @@
 //! otherwise with [`Sandboxer::current_dir`], the binary runs in a fresh empty
 //! temporary folder, so nothing it might write lands in the repository.
 //!
-//! Use it from a test file with `mod support;`.
+//! Use it from a test file with `mod support;`. The submodules hold the rest:
+//! `vms` (sshd VMs on loopback), `hub` (a real State Hub), `packer` (templates
+//! and build folders), `gated` (a setup that waits for the test), `manifests`,
+//! `workspaces` (what is on disk), `records` (`list --json`, notes) and
+//! `processes` (`/proc`). `docs/testing.md` describes how they fit together.
 
 #![allow(dead_code)] // each test file uses its own part of this module
 
@@ -111,6 +115,38 @@ impl Sandboxer {
     }
 }
 
+/// Whatever makes `sandboxer` command lines for a test: a test file's world
+/// (its folders and the flags every run gets) or a plain folder ([`Path`]: runs
+/// there). Implement [`Cli::cmd`]; `run`, `expect` and `ok` come with it.
+pub trait Cli {
+    /// The command line every run starts from, before the run's own arguments.
+    fn cmd(&self) -> Sandboxer;
+
+    /// Runs the command line with `args` added, to completion.
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).run()
+    }
+
+    /// [`Cli::run`], asserting exit code `code` (the message shows the whole run).
+    fn expect(&self, code: i32, args: &[&str]) -> Output {
+        let out = self.run(args);
+        assert_eq!(out.code, code, "sandboxer {}\n{out}", args.join(" "));
+        out
+    }
+
+    /// [`Cli::run`], asserting exit code 0.
+    fn ok(&self, args: &[&str]) -> Output {
+        self.expect(0, args)
+    }
+}
+
+impl Cli for Path {
+    /// `sandboxer` run in this folder.
+    fn cmd(&self) -> Sandboxer {
+        sandboxer().current_dir(self)
+    }
+}
+
 /// What one run of the binary did.
 #[derive(Debug, Clone)]
 pub struct Output {
@@ -131,6 +167,18 @@ impl fmt::Display for Output {
             self.code, self.stdout, self.stderr
         )
     }
+}
+
+/// The text of the file at `path`; panics naming it.
+pub fn read(path: impl AsRef<Path>) -> String {
+    let path = path.as_ref();
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+/// The file at `path` as JSON; panics naming it.
+pub fn read_json(path: impl AsRef<Path>) -> serde_json::Value {
+    let path = path.as_ref();
+    serde_json::from_str(&read(path)).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
 /// A temporary folder to put manifests and other files in; removed when dropped.
@@ -270,12 +318,7 @@ impl Running {
 
     /// Sends a signal with `kill -<name> <pid>` (`KILL`, `INT`, `TERM`).
     pub fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.pid().to_string())
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -{name} {} failed", self.pid());
+        processes::kill(name, self.pid());
     }
 
     /// Waits for it to exit and returns what it printed.
@@ -307,18 +350,35 @@ impl Drop for Running {
 }
 
 /// Polls `condition` every 20 ms until it holds; panics naming `what` after `timeout`.
-pub fn wait_until(what: &str, timeout: std::time::Duration, mut condition: impl FnMut() -> bool) {
+pub fn wait_until(what: &str, timeout: std::time::Duration, condition: impl FnMut() -> bool) {
+    assert!(
+        eventually(timeout, condition),
+        "timed out after {timeout:?} waiting until {what}"
+    );
+}
+
+/// Polls `condition` every 20 ms until it holds (true) or `timeout` is over
+/// (false), for a test that says itself what a timeout means.
+pub fn eventually(timeout: std::time::Duration, mut condition: impl FnMut() -> bool) -> bool {
     let deadline = std::time::Instant::now() + timeout;
-    while !condition() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out after {timeout:?} waiting until {what}"
-        );
+    loop {
+        if condition() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+pub mod gated;
 pub mod hub;
+pub mod manifests;
+pub mod packer;
+pub mod processes;
+pub mod records;
 pub mod vms;
+pub mod workspaces;
 
 impl Sandboxer {
     /// Runs the binary as the leader of a process group of its own, so that

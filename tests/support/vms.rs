@@ -1,4 +1,4 @@
-//! Real sshd "VMs" on loopback for integration tests (see `TESTBED.md`).
+//! Real sshd "VMs" on loopback for integration tests (see `docs/testing.md`).
 //!
 //! [`TestBed::start`] makes a short temporary folder T under `/tmp` and runs one
 //! `/usr/sbin/sshd -D -e` per VM as a child of the test process, each with its own
@@ -32,7 +32,7 @@
 
 #![allow(dead_code)] // each test file uses its own part of this module
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fs::{self, OpenOptions};
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -40,6 +40,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use super::processes::{alive, descendants};
 
 /// The sshd binary every VM runs (an absolute path: sshd re-executes itself).
 pub const SSHD: &str = "/usr/sbin/sshd";
@@ -278,13 +280,7 @@ impl TestBed {
 
     /// A `Command` for `ssh -F T/ssh_config vmK`, stdin empty; add `--` and the remote command.
     pub fn ssh_command(&self, k: usize) -> Command {
-        let mut command = Command::new("ssh");
-        command
-            .arg("-F")
-            .arg(self.ssh_config())
-            .arg(self.vm(k).name())
-            .stdin(Stdio::null());
-        command
+        ssh_command_via(&self.ssh_config(), self.vm(k).name())
     }
 
     /// Runs `ssh -F T/ssh_config vmK -- cmd` to completion (the remote shell parses `cmd`).
@@ -481,6 +477,15 @@ impl Drop for TestBed {
     }
 }
 
+/// A `Command` for `ssh -F <config> <alias>`, stdin empty; add `--` and the remote
+/// command. With `config` the only file ssh reads, e.g. a test's altered copy of
+/// `T/ssh_config`.
+pub fn ssh_command_via(config: &Path, alias: &str) -> Command {
+    let mut command = Command::new("ssh");
+    command.arg("-F").arg(config).arg(alias).stdin(Stdio::null());
+    command
+}
+
 /// Why a VM did not come up.
 #[derive(Debug)]
 enum StartError {
@@ -610,46 +615,6 @@ fn signal(sig: &str, pids: &[u32]) {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status();
-}
-
-/// State and parent pid from `/proc/PID/stat`.
-fn stat(pid: u32) -> Option<(char, u32)> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-    let rest = &text[text.rfind(')')? + 1..];
-    let mut fields = rest.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    Some((state, ppid))
-}
-
-/// Whether `pid` runs (a zombie counts as gone).
-fn alive(pid: u32) -> bool {
-    matches!(stat(pid), Some((state, _)) if state != 'Z')
-}
-
-/// Every live process below `root`, found through the ppid chains in `/proc/*/stat`.
-pub fn descendants(root: u32) -> Vec<u32> {
-    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
-    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-            continue;
-        };
-        if let Some((state, ppid)) = stat(pid)
-            && state != 'Z'
-        {
-            children.entry(ppid).or_default().push(pid);
-        }
-    }
-    let mut found = Vec::new();
-    let mut queue = vec![root];
-    while let Some(parent) = queue.pop() {
-        for &kid in children.get(&parent).map(Vec::as_slice).unwrap_or_default() {
-            found.push(kid);
-            queue.push(kid);
-        }
-    }
-    found
 }
 
 /// The text of `path` from byte `offset` on (empty if unreadable).
