@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark of ssh workspaces (profile.vm-haskell-build) on 10 loopback sshd
 # "VMs" (not a test: nothing fails on a slow result). Starts its own VMs as in
-# TESTBED.md (one sshd per VM, own host key and port, key-only, strict host key
+# docs/testing.md (one sshd per VM, own host key and port, key-only, strict host key
 # checking), builds the release binary, then measures with hyperfine:
 #
 #   1. a no-change plan of 1,000 sandboxes on 10 VMs (100 per VM, each syncing a
