@@ -87,7 +87,8 @@ pub async fn observe(desired: &Desired, snapshot: Snapshot, drivers: &Registry, 
     };
 
     // Who is where: desired resources by their driver's word, records where they were made.
-    let mut sites: BTreeMap<Site, (Vec<DesiredResource>, Vec<Record>)> = BTreeMap::new();
+    let records = std::mem::take(&mut observed.records);
+    let mut sites: BTreeMap<Site, (Vec<&DesiredResource>, Vec<&Record>)> = BTreeMap::new();
     for r in desired.resources.values() {
         let Ok(driver) = drivers.get(&r.driver) else {
             continue; // validate refuses unknown drivers; nothing to observe for one
@@ -98,59 +99,57 @@ pub async fn observe(desired: &Desired, snapshot: Snapshot, drivers: &Registry, 
             driver: r.driver.clone(),
             location,
         };
-        sites.entry(site).or_default().0.push(r.clone());
+        sites.entry(site).or_default().0.push(r);
     }
-    for r in observed.records.values() {
+    for r in records.values() {
         let site = Site {
             driver: r.driver.clone(),
             location: record_location(r),
         };
-        sites.entry(site).or_default().1.push(r.clone());
+        sites.entry(site).or_default().1.push(r);
     }
 
-    // One call per site, all at once. A task that ends without an answer (a
+    // One call per site, all at once. A call that ends without an answer (a
     // panic) fails its site as an unreachable VM would: nothing is planned on a guess.
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut spawned: HashMap<tokio::task::Id, Site> = HashMap::new();
-    for (site, (resources, records)) in sites {
-        let driver = match drivers.get(&site.driver) {
-            Ok(driver) => driver.clone(),
-            Err(e) => {
-                observed.location_errors.insert(site, e);
-                continue;
+    let mut calls = Vec::new();
+    let mut called = Vec::new();
+    for (site, (resources, site_records)) in &sites {
+        match drivers.get(&site.driver) {
+            Ok(driver) => {
+                let scope = Scope {
+                    project: &desired.project,
+                    location: &site.location,
+                    desired: resources,
+                    records: site_records,
+                };
+                calls.push(driver.observe(scope));
+                called.push(site);
             }
-        };
-        let project = desired.project.clone();
-        let task_site = site.clone();
-        let handle = tasks.spawn(async move {
-            let resources: Vec<&DesiredResource> = resources.iter().collect();
-            let records: Vec<&Record> = records.iter().collect();
-            let scope = Scope {
-                project: &project,
-                location: &task_site.location,
-                desired: &resources,
-                records: &records,
-            };
-            driver.observe(scope).await
-        });
-        spawned.insert(handle.id(), site);
+            Err(e) => {
+                observed.location_errors.insert(site.clone(), e);
+            }
+        }
     }
-    while let Some(joined) = tasks.join_next_with_id().await {
-        let (site, result) = match joined {
-            Ok((id, result)) => (spawned.remove(&id), result),
-            Err(e) => (spawned.remove(&e.id()), Err(DriverError::task("observe", e))),
-        };
-        let Some(site) = site else { continue };
+    let results = crate::task::join_all(calls).await;
+    for (site, result) in called.into_iter().zip(results) {
+        let result = result.unwrap_or_else(|panic| {
+            Err(DriverError::Task {
+                task: "observe".into(),
+                message: panic,
+            })
+        });
         match result {
             Ok(found) => {
                 observed.workspaces.extend(found.workspaces);
                 observed.replace_reasons.extend(found.replace_reasons);
             }
             Err(e) => {
-                observed.location_errors.insert(site, e);
+                observed.location_errors.insert(site.clone(), e);
             }
         }
     }
+    drop(sites);
+    observed.records = records;
     observed
         .workspaces
         .sort_by(|a, b| (&a.location, &a.path).cmp(&(&b.location, &b.path)));
