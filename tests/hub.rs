@@ -337,6 +337,12 @@ fn the_hub_killed_mid_apply_fails_the_client_clearly_and_after_a_restart_apply_c
     let hub_name = format!("State Hub at {}", w.hub.url());
     assert!(failed.stderr.contains(&hub_name), "names the hub\n{failed}");
     assert!(failed.stderr.contains("unreachable"), "{failed}");
+    assert!(
+        failed
+            .stderr
+            .contains("hint: check that `sandboxer hub serve` runs there"),
+        "{failed}"
+    );
     assert!(!failed.stderr.contains("Apply complete"), "{failed}");
 
     // Nothing is corrupt: the hub starts on its data and still has every record
@@ -407,6 +413,12 @@ fn writes_without_or_with_a_wrong_token_are_refused_and_the_token_never_reaches_
         without.stderr.contains(TOKEN_ENV) || without.stderr.contains("token"),
         "{without}"
     );
+    assert!(
+        without
+            .stderr
+            .contains(&format!("hint: set {TOKEN_ENV} to the hub's token")),
+        "{without}"
+    );
     let wrong_token = "wrong-Hq4mZ8";
     let wrong = sandboxer()
         .current_dir(w.dir())
@@ -416,6 +428,12 @@ fn writes_without_or_with_a_wrong_token_are_refused_and_the_token_never_reaches_
     assert_eq!(wrong.code, 1, "{wrong}");
     assert!(wrong.stderr.contains("401 unauthorized"), "{wrong}");
     assert!(wrong.stderr.contains("token"), "{wrong}");
+    assert!(
+        wrong
+            .stderr
+            .contains(&format!("hint: {TOKEN_ENV} holds a token the hub does not accept")),
+        "{wrong}"
+    );
     assert!(
         !format!("{wrong}").contains(wrong_token),
         "a wrong token is not echoed\n{wrong}"

@@ -425,8 +425,43 @@ fn a_plan_that_cannot_observe_a_vm_says_so_and_fails() {
         "{out}"
     );
     assert!(out.stderr.contains("Connection refused"), "{out}");
+    assert!(
+        out.stderr
+            .contains("hint: check that vm2 is up and its tunnel is open (`ssh vm2 true`)"),
+        "{out}"
+    );
     w.bed.start_vm(2);
     w.expect(0, &["plan", "--detailed-exitcode"]);
+}
+
+/// A VM that refuses the key fails at once (no retries until the timeout) and
+/// says where to look: the agent or the `IdentityFile` of that alias.
+#[test]
+fn a_refused_key_says_to_check_the_agent_or_the_identity_file() {
+    let mut w = World::start(1);
+    w.manifest(&[w.sandbox("one", 1)]);
+    let stranger = w.work.path().join("stranger_key");
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", ""])
+        .arg("-f")
+        .arg(&stranger)
+        .status()
+        .expect("run ssh-keygen");
+    assert!(made.success());
+    let config =
+        read(w.bed.ssh_config()).replace(&w.bed.identity().display().to_string(), &stranger.display().to_string());
+    assert!(config.contains("stranger_key"), "{config}");
+    w.ssh_config = w.work.write("stranger_config", config);
+
+    let out = w.expect(1, &["plan"]);
+    assert!(out.stderr.contains("Permission denied"), "{out}");
+    assert!(
+        out.stderr
+            .contains("hint: vm1 refused every key offered: check that the ssh agent holds the key"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("`IdentityFile`"), "{out}");
+    assert!(!out.stderr.contains("attempts"), "a refusal is not retried: {out}");
 }
 
 // ---------------------------------------------------------------------------
@@ -448,8 +483,21 @@ fn a_changed_host_key_is_refused_even_with_accept_new() {
     };
     let out = w.expect(1, &["plan"]);
     assert!(host_key_error(&out), "{out}");
+    // The way out is ssh's own line for this known_hosts and port, without ssh's banner.
+    let keygen = format!(
+        "ssh-keygen -f \"{}\" -R \"[127.0.0.1]:{}\"",
+        w.bed.known_hosts().display(),
+        w.bed.vm(2).port()
+    );
+    assert!(out.stderr.contains("hint: the host key of vm2 changed"), "{out}");
+    assert!(out.stderr.contains(&keygen), "{keygen}\n{out}");
+    assert!(!out.stderr.contains("@@@@"), "{out}");
     let out = w.expect(1, &["apply", "--auto-approve"]);
     assert!(host_key_error(&out), "{out}");
+    assert!(
+        out.stderr.contains(&keygen),
+        "the failed change carries the hint: {out}"
+    );
     assert!(out.stderr.contains("sandbox.two"), "{out}");
     assert!(out.stderr.contains("1 created"), "the other VM is served: {out}");
     for flags in [
