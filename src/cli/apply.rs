@@ -8,14 +8,14 @@ use clap::Args;
 
 use sandboxer::address::Address;
 use sandboxer::desired::Desired;
-use sandboxer::plan::render::{self, Style};
+use sandboxer::plan::render;
 use sandboxer::plan::{PLAN_FORMAT_VERSION, Plan};
 use sandboxer::state::{AnyStore, StateStore};
 
 use super::Settings;
 use super::args::{ManifestArg, manifest_dir};
 use super::engine::Engine;
-use super::output::{Hinted, print_data};
+use super::output::{Hinted, print_plan};
 use super::prompt::confirm;
 use super::run::{Execution, RunOpts};
 use super::validate::load_desired;
@@ -77,12 +77,7 @@ async fn apply_locked(
         return Ok(ExitCode::SUCCESS);
     }
     if !opts.run.json && !settings.quiet {
-        print_data(&render::text(
-            &plan,
-            Style {
-                color: settings.colors.stdout,
-            },
-        ))?;
+        print_plan(&plan, settings.colors)?;
     }
     if !opts.run.auto_approve && opts.plan.is_none() && !confirm("Do you want to perform these actions?")? {
         eprintln!("Apply cancelled; nothing was changed.");

@@ -8,14 +8,13 @@ use std::process::ExitCode;
 use clap::Args;
 
 use sandboxer::desired::Desired;
-use sandboxer::plan::render::{self, Style};
 use sandboxer::plan::{self, Action, Change, Reason};
 use sandboxer::state::{AnyStore, StateStore};
 
 use super::Settings;
 use super::args::{ManifestArg, StateArg};
 use super::engine::Engine;
-use super::output::{Hinted, print_data};
+use super::output::{Hinted, print_plan};
 use super::prompt::confirm;
 use super::run::{Execution, RunOpts};
 use super::validate::load_desired;
@@ -74,12 +73,7 @@ async fn destroy_locked(
         return Ok(ExitCode::SUCCESS);
     }
     if !opts.run.json && !settings.quiet {
-        print_data(&render::text(
-            &plan,
-            Style {
-                color: settings.colors.stdout,
-            },
-        ))?;
+        print_plan(&plan, settings.colors)?;
     }
     let question = format!(
         "Do you really want to destroy all {} resources of project {}?",
@@ -153,12 +147,7 @@ async fn destroy_one(
         say_why(&mut plan.changes);
         plan.summary = plan::Summary::of(&plan.changes);
         if !settings.quiet && !run.json {
-            print_data(&render::text(
-                &plan,
-                Style {
-                    color: settings.colors.stdout,
-                },
-            ))?;
+            print_plan(&plan, settings.colors)?;
         }
         Execution {
             plan: &plan,

@@ -51,6 +51,12 @@ pub fn print_data(text: &str) -> anyhow::Result<()> {
     }
 }
 
+/// Prints a plan as text on stdout, coloured when stdout is a terminal that wants it.
+pub fn print_plan(plan: &sandboxer::plan::Plan, colors: Colors) -> anyhow::Result<()> {
+    use sandboxer::plan::render;
+    print_data(&render::text(plan, render::Style { color: colors.stdout }))
+}
+
 /// The advice an error of the engine carries, from the first layer that has one.
 fn hint_of(error: &anyhow::Error) -> Option<String> {
     error.chain().find_map(|cause| {

@@ -10,13 +10,13 @@ use clap::Args;
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::{mpsc, watch};
 
-use sandboxer::plan::render::{self, Style};
+use sandboxer::plan::render;
 use sandboxer::watch::{WatchSet, next_burst};
 
 use super::Settings;
 use super::args::ManifestArg;
 use super::engine::{Engine, runtime};
-use super::output::{print_data, print_diagnostics, print_error};
+use super::output::{print_diagnostics, print_error, print_plan};
 use super::run::{Execution, RunOpts, interrupt_handler};
 use super::validate::load_desired;
 
@@ -193,12 +193,7 @@ async fn cycle(
             return Ok(());
         }
         if !settings.quiet && !opts.run.json {
-            print_data(&render::text(
-                &plan,
-                Style {
-                    color: settings.colors.stdout,
-                },
-            ))?;
+            print_plan(&plan, settings.colors)?;
         }
         Execution {
             plan: &plan,
