@@ -4,18 +4,72 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
 
+/// The temporary name [`write_atomic`] uses for `name`: `.<name>.tmp-<pid>`,
+/// or `<name>.tmp-<pid>` for a name that starts with a dot already.
+pub fn temp_name(name: &str) -> String {
+    let dot = if name.starts_with('.') { "" } else { "." };
+    format!("{dot}{name}.tmp-{}", std::process::id())
+}
+
+/// Creates a new file at `path` for writing, never through a link: a file or
+/// link already at that name (left by a kill, or planted) is removed first,
+/// and the open refuses to follow a link that appears meanwhile.
+pub fn create_new_nofollow(path: &Path, mode: u32) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let open = || {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+    };
+    match open() {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            // unlink removes a link itself, never what it points to.
+            fs::remove_file(path)?;
+            open()
+        }
+        other => other,
+    }
+}
+
+/// Opens `path` for writing, truncated, never through a link: a link at that
+/// name is removed first (what an earlier file there held is overwritten).
+fn open_nofollow(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let open = || {
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o644)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+    };
+    match open() {
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            fs::remove_file(path)?;
+            open()
+        }
+        other => other,
+    }
+}
+
 /// Writes `bytes` to `path` so that a reader (or a crash) sees either the old or
 /// the new content, never a mix: temp file in the same folder, fsync, rename,
-/// fsync of the folder.
+/// fsync of the folder. Neither the temp file nor `path` is written through a
+/// link: the temp file is opened without following links, and the rename
+/// replaces a link at `path` rather than what it points to.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let tmp = dir.join(temp_name(name));
     let result = (|| {
-        let mut file = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+        let mut file = open_nofollow(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);
@@ -74,6 +128,29 @@ mod tests {
         append_line(&path, b"{\"b\":2}").expect("append");
         let text = fs::read_to_string(&path).expect("read");
         assert_eq!(text, "{\"a\":1}\n{\"torn\":\n{\"b\":2}\n");
+    }
+
+    #[test]
+    fn a_link_planted_at_the_temp_name_is_replaced_not_followed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let outside = dir.path().join("outside");
+        fs::write(&outside, "precious").expect("write");
+        fs::set_permissions(&outside, fs::Permissions::from_mode(0o600)).expect("chmod");
+        let ws = dir.path().join("ws");
+        fs::create_dir(&ws).expect("mkdir");
+        let path = ws.join(".marker.json");
+        std::os::unix::fs::symlink(&outside, ws.join(temp_name(".marker.json"))).expect("plant at the temp name");
+        write_atomic(&path, b"mine").expect("write");
+        // And a link planted at the final name is replaced, too.
+        fs::remove_file(&path).expect("rm");
+        std::os::unix::fs::symlink(&outside, &path).expect("plant at the name");
+        write_atomic(&path, b"mine again").expect("write");
+        assert_eq!(fs::read(&outside).expect("read"), b"precious");
+        let mode = fs::metadata(&outside).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert!(!fs::symlink_metadata(&path).expect("stat").file_type().is_symlink());
+        assert_eq!(fs::read(&path).expect("read"), b"mine again");
     }
 
     #[test]

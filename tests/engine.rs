@@ -490,6 +490,10 @@ fn a_staging_folder_killed_before_its_marker_is_removed_by_the_next_apply() {
         "{\"id\": \"killed01\", \"proj",
     );
     fs::create_dir_all(root.join(".sbx-killed02.creating")).expect("mkdir");
+    work.write(
+        format!(".sandboxer/workspaces/.sbx-killed03.creating/{MARKER}.tmp-4243"),
+        "{\"id\": \"killed03\"",
+    );
     // A staging folder with other content is not ours to judge: it stays.
     work.write(".sandboxer/workspaces/.sbx-foreign.creating/data.txt", "keep me");
     let plan = dir.run(&["plan", "--detailed-exitcode"]);

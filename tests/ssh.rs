@@ -549,6 +549,63 @@ fn a_changed_host_key_is_refused_even_with_accept_new() {
 // ---------------------------------------------------------------------------
 // 5. Injection attempts
 
+/// An edit that keeps a file's size, made within the second of the last sync,
+/// reaches the VM (rsync compares times to the nanosecond, as the digest does).
+#[test]
+fn a_same_size_edit_right_after_a_sync_is_synced() {
+    let w = World::start(1);
+    w.manifest(&[w.sandbox("one", 1)]);
+    w.ok(&["apply", "--auto-approve"]);
+    w.work.write("repo/README.md", "hello v2\n");
+    w.ok(&["apply", "--auto-approve"]);
+    let ws = &workspaces::with_marker(w.bed.vm(1).build_root())[0].path;
+    assert_repo_content(ws, "hello v2\n");
+    w.expect(0, &["plan", "--detailed-exitcode"]);
+}
+
+/// A repo's links at the names sandboxer writes on a VM (the marker and its
+/// temporary files) never redirect a write: rsync does not take them from the
+/// repo, and the marker is written through a file that mktemp makes.
+#[test]
+fn links_planted_in_a_repo_change_nothing_outside_a_workspace_on_a_vm() {
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    let w = World::start(1);
+    let victim = w.work.write("victim.txt", "precious\n");
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let state = |p: &Path| {
+        let mode = std::fs::metadata(p).expect("stat").permissions().mode() & 0o7777;
+        (read(p), mode)
+    };
+    let before = state(&victim);
+    for name in [
+        ".sandboxer-workspace.json",
+        ".sandboxer-workspace.json.tmp",
+        ".sandboxer-workspace.json.tmp-AAAAAAAA",
+    ] {
+        symlink(&victim, w.work.path().join("repo").join(name)).expect("plant a link");
+    }
+    w.manifest(&[w.sandbox("one", 1)]);
+    w.ok(&["apply", "--auto-approve"]);
+    w.work.write("repo/README.md", "hello v2\n");
+    w.ok(&["apply", "--auto-approve"]);
+
+    assert_eq!(state(&victim), before, "the file outside kept its content and mode");
+    let ws = &workspaces::with_marker(w.bed.vm(1).build_root())[0].path;
+    assert_repo_content(ws, "hello v2\n");
+    let marker = std::fs::symlink_metadata(ws.join(MARKER)).expect("marker");
+    assert!(marker.is_file(), "the marker is sandboxer's, not the repo's link");
+    for planted in [
+        ".sandboxer-workspace.json.tmp",
+        ".sandboxer-workspace.json.tmp-AAAAAAAA",
+    ] {
+        assert!(
+            std::fs::symlink_metadata(ws.join(planted)).is_err(),
+            "{planted} not taken from the repo"
+        );
+    }
+    w.expect(0, &["plan", "--detailed-exitcode"]);
+}
+
 /// ssh options and shell words in inputs are refused before anything runs; odd
 /// characters in paths are used literally; no canary file appears anywhere.
 #[test]

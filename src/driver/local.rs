@@ -15,7 +15,7 @@ use super::{
 };
 use crate::desired::DesiredResource;
 use crate::repo::copy::sync_tree;
-use crate::repo::{Excludes, cached_repo_digest};
+use crate::repo::{Excludes, RESERVED_PREFIX, cached_repo_digest};
 use crate::state::now_rfc3339;
 
 /// The local driver; `cache_dir` keeps repo digest caches.
@@ -117,7 +117,8 @@ impl LocalDriver {
             return;
         }
         let Ok(entries) = fs::read_dir(root) else { return };
-        let temp_prefix = format!(".{MARKER_FILE}.tmp-");
+        // The marker's temp file, as named now and by earlier versions.
+        let temp_prefixes = [format!("{MARKER_FILE}.tmp-"), format!(".{MARKER_FILE}.tmp-")];
         for entry in entries.filter_map(Result::ok) {
             let name = entry.file_name().to_string_lossy().into_owned();
             let path = entry.path();
@@ -127,10 +128,10 @@ impl LocalDriver {
             }
             let Ok(inside) = fs::read_dir(&path) else { continue };
             let inside: Vec<fs::DirEntry> = inside.filter_map(Result::ok).collect();
-            if !inside
-                .iter()
-                .all(|e| e.file_name().to_string_lossy().starts_with(&temp_prefix))
-            {
+            if !inside.iter().all(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                temp_prefixes.iter().any(|p| name.starts_with(p.as_str()))
+            }) {
                 continue;
             }
             for e in &inside {
@@ -247,8 +248,14 @@ impl LocalDriver {
                     }
                 })?;
             let excludes = Excludes::new(&resource.sync.excludes);
-            let stats = sync_tree(Path::new(repo), path, &excludes, resource.sync.delete, &[MARKER_FILE])
-                .map_err(|e| DriverError::io(format!("cannot copy {repo} into {}", path.display()), e))?;
+            let stats = sync_tree(
+                Path::new(repo),
+                path,
+                &excludes,
+                resource.sync.delete,
+                &[RESERVED_PREFIX],
+            )
+            .map_err(|e| DriverError::io(format!("cannot copy {repo} into {}", path.display()), e))?;
             made.notes.push(format!(
                 "synced {repo}: {} copied, {} deleted, {} unchanged",
                 stats.copied, stats.deleted, stats.unchanged
@@ -404,7 +411,7 @@ mod tests {
         };
         mkdir(".sbx-empty.creating");
         let temp_only = mkdir(".sbx-temp.creating");
-        fs::write(temp_only.join(format!(".{MARKER_FILE}.tmp-42")), "{").expect("write");
+        fs::write(temp_only.join(format!("{MARKER_FILE}.tmp-42")), "{").expect("write");
         let with_data = mkdir(".sbx-data.creating");
         fs::write(with_data.join("keep.txt"), "x").expect("write");
         mkdir(".sbx-gone.deleting");

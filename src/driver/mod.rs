@@ -312,3 +312,16 @@ pub fn workspace_dir_name(id: &str) -> String {
 pub fn is_leftover_name(name: &str) -> bool {
     name.starts_with(".sbx-") && (name.ends_with(".creating") || name.ends_with(".deleting"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sandboxers_own_names_carry_the_reserved_prefix_that_every_sync_leaves_out() {
+        for name in [MARKER_FILE, crate::repo::copy::TEMP_DIR] {
+            assert!(name.starts_with(crate::repo::RESERVED_PREFIX), "{name}");
+        }
+        assert!(crate::fsutil::temp_name(MARKER_FILE).starts_with(crate::repo::RESERVED_PREFIX));
+    }
+}

@@ -409,8 +409,12 @@ impl SshDriver {
 async fn begin_update(connection: &Connection, dir: &str, id: &str) -> Result<Marker, DriverError> {
     let marker = format!("{}/{MARKER_FILE}", dir.trim_end_matches('/'));
     // Markers are compact JSON written by this driver, and ids use a plain alphabet.
+    // The new marker goes through a file that mktemp makes (new, random name,
+    // never a link), then replaces the marker by rename.
     let script = format!(
-        "m={m}; grep -q -F {needle} \"$m\" || exit 3; sed 's/\"complete\":true/\"complete\":false/' \"$m\" > \"$m.tmp\" && mv -f -- \"$m.tmp\" \"$m\" && cat -- \"$m\"",
+        "m={m}; [ -f \"$m\" ] && [ ! -L \"$m\" ] || exit 3; grep -q -F {needle} \"$m\" || exit 3; \
+         t=$(mktemp \"$m.tmp-XXXXXXXX\") || exit 4; \
+         sed 's/\"complete\":true/\"complete\":false/' \"$m\" > \"$t\" && mv -f -- \"$t\" \"$m\" && cat -- \"$m\"",
         m = quote(&marker),
         needle = quote(&format!("\"id\":\"{id}\"")),
     );
@@ -443,11 +447,11 @@ async fn read_marker(connection: &Connection, dir: &str) -> Result<Option<Marker
 async fn write_marker(connection: &Connection, dir: &str, marker: &Marker) -> Result<(), DriverError> {
     let json = encode_marker(marker)?;
     let file = format!("{}/{MARKER_FILE}", dir.trim_end_matches('/'));
-    let tmp = format!("{file}.tmp");
+    // mktemp makes a new file under a random name (never a link a repo or a
+    // build planted); the rename then replaces whatever is at the marker's name.
     let script = format!(
-        "printf '%s\\n' {} > {t} && mv -f -- {t} {f}",
+        "t=$(mktemp {f}.tmp-XXXXXXXX) && printf '%s\\n' {} > \"$t\" && mv -f -- \"$t\" {f}",
         quote(&json),
-        t = quote(&tmp),
         f = quote(&file)
     );
     connection

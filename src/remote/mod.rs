@@ -208,11 +208,22 @@ impl Connection {
             });
         }
         let mut command = tokio::process::Command::new("rsync");
-        command.arg("-az").arg("-s").arg("--stats").arg("-e").arg(ssh.join(" "));
+        // Modification times are compared to the nanosecond, as the repo digest does:
+        // with rsync's default (whole seconds), an edit that keeps a file's size,
+        // made within the second of the last sync, would be skipped.
+        command
+            .arg("-az")
+            .arg("-s")
+            .arg("--modify-window=-1")
+            .arg("--stats")
+            .arg("-e")
+            .arg(ssh.join(" "));
         if delete {
             command.arg("--delete");
         }
-        command.arg(format!("--exclude=/{}", crate::driver::MARKER_FILE));
+        // sandboxer's own names are never taken from a repo (nor deleted on the VM):
+        // a repo cannot plant a link where the marker and its temporary file go.
+        command.arg(format!("--exclude=/{}*", crate::repo::RESERVED_PREFIX));
         for pattern in excludes {
             command.arg(format!("--exclude={pattern}"));
         }

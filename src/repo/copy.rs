@@ -1,6 +1,12 @@
 //! Copying a repo into a local workspace without an rsync binary: only changed
 //! files are written (size and mtime, as rsync's quick check), files gone from the
 //! repo are removed, excluded paths in the workspace are kept.
+//!
+//! The repo is untrusted: nothing it holds makes a write land outside the
+//! workspace. Links are copied as links and never followed; a file is written
+//! into sandboxer's own temporary folder (a name no repo can supply, see
+//! [`super::RESERVED_PREFIX`]), created new without following links, then
+//! renamed into place (a rename replaces a link, it does not write through it).
 
 use std::collections::HashSet;
 use std::fs;
@@ -21,12 +27,18 @@ pub struct CopyStats {
     pub unchanged: usize,
 }
 
-/// Makes `dest` hold the tree of `src`. `keep` names top-level entries of `dest`
-/// that are never touched (the workspace marker).
+/// sandboxer's temporary folder at the top of a workspace.
+pub const TEMP_DIR: &str = ".sandboxer-tmp";
+
+/// Makes `dest` hold the tree of `src`. Top-level entries of `dest` whose names
+/// start with one of `keep` are never touched, and the same names in `src` are
+/// never copied (sandboxer's own files: [`super::RESERVED_PREFIX`]).
 pub fn sync_tree(src: &Path, dest: &Path, excludes: &Excludes, delete: bool, keep: &[&str]) -> io::Result<CopyStats> {
     use std::os::unix::fs::PermissionsExt;
     let mut stats = CopyStats::default();
     let entries = walk(src, excludes, keep)?;
+    let temp_dir = private_dir(&dest.join(TEMP_DIR))?;
+    let mut temp_names = 0u64;
     let mut wanted: HashSet<&str> = HashSet::with_capacity(entries.len());
     for entry in &entries {
         wanted.insert(&entry.relative);
@@ -51,16 +63,16 @@ pub fn sync_tree(src: &Path, dest: &Path, excludes: &Excludes, delete: bool, kee
                     continue;
                 }
                 remove_any(&target, existing.as_ref())?;
-                // Write beside, then rename: a killed copy never leaves a half file in place.
-                let tmp = target.with_file_name(format!(
-                    ".{}.sbx-tmp",
-                    target.file_name().and_then(|n| n.to_str()).unwrap_or("file")
-                ));
-                fs::copy(src.join(&entry.relative), &tmp)?;
-                let file = fs::File::options().write(true).open(&tmp)?;
+                // Write in the private folder, then rename: a killed copy never
+                // leaves a half file in place, and no planted name is written through.
+                temp_names += 1;
+                let tmp = temp_dir.join(format!("{temp_names}.part"));
+                let mut from = fs::File::open(src.join(&entry.relative))?;
+                let mut file = crate::fsutil::create_new_nofollow(&tmp, 0o600)?;
+                io::copy(&mut from, &mut file)?;
                 file.set_modified(entry.modified)?;
+                file.set_permissions(fs::Permissions::from_mode(entry.mode))?;
                 drop(file);
-                fs::set_permissions(&tmp, fs::Permissions::from_mode(entry.mode))?;
                 fs::rename(&tmp, &target)?;
                 stats.copied += 1;
             }
@@ -75,6 +87,7 @@ pub fn sync_tree(src: &Path, dest: &Path, excludes: &Excludes, delete: bool, kee
             }
         }
     }
+    fs::remove_dir_all(&temp_dir)?;
     if delete {
         // Walk the workspace without excludes applied to find what is extra; an
         // excluded path is kept (rsync --delete without --delete-excluded).
@@ -94,6 +107,20 @@ pub fn sync_tree(src: &Path, dest: &Path, excludes: &Excludes, delete: bool, kee
         }
     }
     Ok(stats)
+}
+
+/// A folder of sandboxer's own at `path`: a real folder, empty, mode 0700.
+/// Whatever is at that name (a link, a file, a folder left by a kill) goes first.
+fn private_dir(path: &Path) -> io::Result<std::path::PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => fs::remove_dir_all(path)?,
+        Ok(_) => fs::remove_file(path)?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    fs::DirBuilder::new().mode(0o700).create(path)?;
+    Ok(path.to_path_buf())
 }
 
 /// Whether `relative` or one of its parent folders is excluded.

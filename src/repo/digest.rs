@@ -70,7 +70,7 @@ pub fn repo_digest(root: &Path, excludes: &Excludes, cache: &mut DigestCache) ->
             format!("{} is not a folder", root.display()),
         ));
     }
-    let entries = walk(root, excludes, &[])?;
+    let entries = walk(root, excludes, &[super::RESERVED_PREFIX])?;
     let mut hasher = Sha256::new();
     let mut seen = HashMap::with_capacity(entries.len());
     for entry in &entries {

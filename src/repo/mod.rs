@@ -8,3 +8,9 @@ pub mod walk;
 
 pub use digest::{DigestCache, cached_repo_digest, repo_digest};
 pub use exclude::Excludes;
+
+/// Names at the top of a workspace that start with this are sandboxer's own
+/// (its marker, the marker's temporary file, the copy's temporary folder). A
+/// repo never supplies them: every walk, digest and sync leaves them out, so a
+/// repo cannot plant a link where sandboxer writes.
+pub const RESERVED_PREFIX: &str = ".sandboxer-";

@@ -36,8 +36,10 @@ pub struct Entry {
 }
 
 /// Every entry under `root` except excluded ones (and what is below an excluded
-/// folder), folders before their content, names sorted. `skip` names entries at
-/// the top level that are never part of the tree (the workspace marker).
+/// folder), folders before their content, names sorted. Entries at the top level
+/// whose name starts with one of `skip_top` are never part of the tree
+/// (sandboxer's own files, [`super::RESERVED_PREFIX`]). Links are reported as
+/// links, never followed.
 pub fn walk(root: &Path, excludes: &Excludes, skip_top: &[&str]) -> io::Result<Vec<Entry>> {
     use std::os::unix::fs::MetadataExt;
     let mut out = Vec::new();
@@ -47,7 +49,7 @@ pub fn walk(root: &Path, excludes: &Excludes, skip_top: &[&str]) -> io::Result<V
         for entry in fs::read_dir(&dir).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))? {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if prefix.is_empty() && skip_top.contains(&name.as_str()) {
+            if prefix.is_empty() && skip_top.iter().any(|skip| name.starts_with(skip)) {
                 continue;
             }
             let meta = fs::symlink_metadata(entry.path())?;
