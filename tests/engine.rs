@@ -506,10 +506,11 @@ fn a_staging_folder_killed_before_its_marker_is_removed_by_the_next_apply() {
     assert_eq!(workspaces::all(&root).len(), 2);
 }
 
-/// Starts an apply of three gated sandboxes one at a time, interrupts it while
-/// the first setup runs (`to_group`: the whole process group, as a terminal's
-/// Ctrl-C does; else the sandboxer process only), and checks that it drains.
-fn interrupted_apply_drains(to_group: bool) {
+/// Starts an apply of three gated sandboxes one at a time, sends `signal` (`INT`
+/// or `TERM`) while the first setup runs (`to_group`: to the whole process group,
+/// as a terminal's Ctrl-C does; else to the sandboxer process only), and checks
+/// that it drains.
+fn interrupted_apply_drains(to_group: bool, signal: &str) {
     let work = Workdir::new();
     let gate = Gate::install(&work);
     work.write(
@@ -526,9 +527,9 @@ fn interrupted_apply_drains(to_group: bool) {
         .spawn();
     wait_until("the first setup runs", DEADLINE, || gate.started() > 0);
     if to_group {
-        apply.signal_group("INT");
+        apply.signal_group(signal);
     } else {
-        apply.signal("INT");
+        apply.signal(signal);
     }
     wait_until("the apply acknowledges Ctrl-C", DEADLINE, || {
         apply.stderr_so_far().contains("Interrupt received")
@@ -562,14 +563,20 @@ fn interrupted_apply_drains(to_group: bool) {
 
 #[test]
 fn ctrl_c_drains_the_running_change_releases_the_lock_and_the_next_apply_converges() {
-    interrupted_apply_drains(false);
+    interrupted_apply_drains(false, "INT");
+}
+
+/// SIGTERM (a service manager stopping sandboxer, `kill`) is handled as Ctrl-C.
+#[test]
+fn sigterm_drains_the_running_change_releases_the_lock_and_the_next_apply_converges() {
+    interrupted_apply_drains(false, "TERM");
 }
 
 /// Regression: setup commands ran in sandboxer's process group, so a terminal's
 /// Ctrl-C killed them and failed the change that should have been drained.
 #[test]
 fn ctrl_c_from_a_terminal_does_not_kill_the_running_setup() {
-    interrupted_apply_drains(true);
+    interrupted_apply_drains(true, "INT");
 }
 
 #[test]

@@ -465,7 +465,14 @@ fn a_failed_rebuild_keeps_the_image_record_so_its_sandboxes_are_still_remade() {
 
 #[test]
 fn sigint_during_a_build_stops_packer_and_its_children_and_records_no_image() {
-    cancel_a_build(SLOW);
+    cancel_a_build(SLOW, "INT");
+}
+
+/// SIGTERM is handled as Ctrl-C: Packer is stopped by its process group, none
+/// of its processes is left, the lock is free and the next apply builds.
+#[test]
+fn sigterm_during_a_build_stops_packer_and_its_children_and_records_no_image() {
+    cancel_a_build(SLOW, "TERM");
 }
 
 /// Regression: Packer stopped at once, but the script it ran ignores SIGINT and
@@ -473,16 +480,19 @@ fn sigint_during_a_build_stops_packer_and_its_children_and_records_no_image() {
 /// ("Packer did not stop in time") before killing it.
 #[test]
 fn a_script_ignoring_sigint_does_not_keep_a_cancelled_build_waiting() {
-    cancel_a_build(&SLOW.replace(
-        r#""touch @OUT@/started","#,
-        r#""trap '' INT TERM", "touch @OUT@/started","#,
-    ));
+    cancel_a_build(
+        &SLOW.replace(
+            r#""touch @OUT@/started","#,
+            r#""trap '' INT TERM", "touch @OUT@/started","#,
+        ),
+        "INT",
+    );
 }
 
 /// Starts an apply of `template` (which touches `out/started`, then runs
-/// `sleep 30`), sends SIGINT to sandboxer once the sleep runs, and checks that it
-/// stops soon, leaves no process and records no image.
-fn cancel_a_build(template: &str) {
+/// `sleep 30`), sends `signal` to sandboxer once the sleep runs, and checks that
+/// it stops soon, leaves no process and records no image.
+fn cancel_a_build(template: &str, signal: &str) {
     let w = World::new();
     w.packer.template("slow", template);
     w.manifest(&image_manifest("slow", "slow", "slow-vm", "", &local("after", true)));
@@ -503,11 +513,11 @@ fn cancel_a_build(template: &str) {
     );
 
     let signalled = Instant::now();
-    running.signal("INT");
+    running.signal(signal);
     wait_until("sandboxer exits", DEADLINE, || !running.is_running());
     let took = signalled.elapsed();
     let out = running.wait();
-    eprintln!("sandboxer exited {took:?} after SIGINT");
+    eprintln!("sandboxer exited {took:?} after SIG{signal}");
     assert!(took < Duration::from_secs(10), "exited only after {took:?}\n{out}");
     assert_ne!(out.code, 0, "{out}");
     assert!(out.stderr.contains("cancelled"), "{out}");

@@ -14,14 +14,18 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// How long a test waits for a condition before it fails.
+const DEADLINE: Duration = Duration::from_secs(30);
 
 use support::manifests::manifest_with;
 use support::packer;
 use support::records::{self, Listed};
 use support::vms::{self, TestBed};
 use support::workspaces::{self, MARKER, Workspace};
-use support::{Cli, Output, Sandboxer, Workdir, read, sandboxer};
+use support::{Cli, Output, Sandboxer, Workdir, eventually, processes, read, sandboxer, wait_until};
 
 const PROFILE: &str = "profile.vm-haskell-build";
 
@@ -548,6 +552,51 @@ fn a_changed_host_key_is_refused_even_with_accept_new() {
 
 // ---------------------------------------------------------------------------
 // 5. Injection attempts
+
+/// A second Ctrl-C (or SIGTERM) stops at once and still leaves no ssh master
+/// and no control folder behind.
+#[test]
+fn a_second_signal_stops_at_once_and_leaves_no_ssh_master() {
+    let w = World::start(1);
+    let started = w.work.path().join("started");
+    let release = w.work.path().join("release");
+    let profile = read(concat!(env!("CARGO_MANIFEST_DIR"), "/profiles/vm-haskell-build.yaml"))
+        .replace("name: profile.vm-haskell-build", "name: profile.vm-gated")
+        .replace(
+            "setup: []",
+            &format!(
+                "setup:\n  - 'touch \"{}\"; i=0; while [ ! -e \"{}\" ] && [ $i -lt 3000 ]; do sleep 0.02; i=$((i+1)); done'",
+                started.display(),
+                release.display()
+            ),
+        );
+    w.work.write("profiles/vm-gated.yaml", profile);
+    let mut entry = w.sandbox("one", 1);
+    entry.profile = "profile.vm-gated".into();
+    w.manifest(&[entry]);
+    let config = w.ssh_config.display().to_string();
+
+    let apply = w.cmd().args(["apply", "--auto-approve"]).own_process_group().spawn();
+    wait_until("the setup runs on the VM", DEADLINE, || started.exists());
+    assert!(
+        !processes::processes_mentioning(&config).is_empty(),
+        "an ssh master of this run is up"
+    );
+    apply.signal("TERM");
+    wait_until("the apply acknowledges the signal", DEADLINE, || {
+        apply.stderr_so_far().contains("Interrupt received")
+    });
+    apply.signal("TERM");
+    let stopped = apply.wait();
+    assert_eq!(stopped.code, 130, "{stopped}");
+    let mut left = Vec::new();
+    let gone = eventually(DEADLINE, || {
+        left = processes::processes_mentioning(&config);
+        left.is_empty()
+    });
+    assert!(gone, "ssh processes of the stopped run are left: {left:?}");
+    std::fs::write(&release, "").expect("release the setup");
+}
 
 /// An edit that keeps a file's size, made within the second of the last sync,
 /// reaches the VM (rsync compares times to the nanosecond, as the digest does).

@@ -143,27 +143,38 @@ fn finish(outcome: &Outcome, settings: &Settings) -> anyhow::Result<ExitCode> {
     Err(Reported(message).into())
 }
 
-/// Ctrl-C: the first drains (no new changes start), the second stops at once.
+/// Ctrl-C or SIGTERM: the first drains (no new changes start, running ones
+/// finish or, for a Packer build, stop cleanly; the state is saved and the lock
+/// released), the second stops at once.
 pub fn interrupt_handler() -> watch::Receiver<bool> {
+    use tokio::signal::unix::{SignalKind, signal};
     let (tx, rx) = watch::channel(false);
     let tx = Arc::new(tx);
-    // Registered here, not at the task's first poll: a Ctrl-C right after this
+    // Registered here, not at the task's first poll: a signal right after this
     // returns (when the first changes start) must drain, not kill.
-    let interrupts = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt());
+    let streams = signal(SignalKind::interrupt()).and_then(|i| Ok((i, signal(SignalKind::terminate())?)));
     tokio::spawn(async move {
-        let Ok(mut interrupts) = interrupts else {
-            // No Ctrl-C handling: the apply runs to its end (the sender stays alive).
+        let Ok((mut interrupts, mut terminates)) = streams else {
+            // No signal handling: the apply runs to its end (the sender stays alive).
             return std::future::pending::<()>().await;
         };
-        if interrupts.recv().await.is_none() {
+        let mut next = async || {
+            tokio::select! {
+                got = interrupts.recv() => got.is_some(),
+                got = terminates.recv() => got.is_some(),
+            }
+        };
+        if !next().await {
             return;
         }
         let _ = tx.send(true);
-        if interrupts.recv().await.is_some() {
+        if next().await {
             // The process ends now: no reporter runs after this line.
             eprintln!("\nStopped at once. The state holds every change that finished; run plan to see the rest.");
-            // Builds run in their own process groups: end them, or they outlive us.
+            // Builds run in their own process groups: end them, or they outlive us;
+            // ssh masters are told to exit, and their control folders go.
             sandboxer::process_group::kill_all();
+            sandboxer::remote::close_all_now();
             std::process::exit(130);
         }
     });

@@ -333,13 +333,17 @@ impl SshPool {
         use std::os::unix::fs::DirBuilderExt;
         self.control_dir_made
             .get_or_init(|| async {
-                std::fs::DirBuilder::new()
+                let made = std::fs::DirBuilder::new()
                     .mode(0o700)
                     .create(&self.control_dir)
                     .map_err(|e| RemoteError::ControlDir {
                         path: self.control_dir.display().to_string(),
                         message: e.to_string(),
-                    })
+                    });
+                if made.is_ok() {
+                    control_dirs().insert(self.control_dir.clone());
+                }
+                made
             })
             .await
             .clone()
@@ -418,6 +422,42 @@ impl SshPool {
             }
         }
         let _ = std::fs::remove_dir_all(&self.control_dir);
+        control_dirs().remove(&self.control_dir);
+    }
+}
+
+/// The control folders of every pool of this process, for [`close_all_now`].
+static CONTROL_DIRS: std::sync::Mutex<std::collections::BTreeSet<PathBuf>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+fn control_dirs() -> std::sync::MutexGuard<'static, std::collections::BTreeSet<PathBuf>> {
+    CONTROL_DIRS.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Just before the process exits at once (a second Ctrl-C or SIGTERM): tells
+/// every ssh master of this process to exit and removes the control folders,
+/// so neither outlives sandboxer. Blocking; each master answers at once.
+pub fn close_all_now() {
+    let dirs: Vec<PathBuf> = std::mem::take(&mut *control_dirs()).into_iter().collect();
+    for dir in dirs {
+        // Each connection has a folder of its own there with its `master` socket.
+        let sockets = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .map(|e| e.path().join("master"))
+            .filter(|p| p.exists());
+        for socket in sockets {
+            let _ = std::process::Command::new("ssh")
+                .arg("-S")
+                .arg(&socket)
+                .args(["-O", "exit", "sandboxer-master"])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 
