@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::gated::{Gate, gated};
-use support::manifests::{local, manifest, with_repo};
+use support::manifests::{entry, local, manifest, with_repo};
 use support::processes;
 use support::records::{self, Listed};
 use support::workspaces::{self, MARKER, Workspace, default_root};
@@ -780,4 +780,79 @@ fn two_states_of_one_manifest_never_adopt_or_delete_each_others_workspaces() {
         again.stdout.contains("No changes."),
         "A's workspace is untouched: {again}"
     );
+}
+
+/// Regression: `destroy -f` observed with nothing desired, so it looked only at
+/// the roots that records name. A create killed before its record was written
+/// left a marked workspace (of this project and state) on a root only the
+/// manifest names, and destroy left it there.
+#[test]
+fn destroy_after_a_first_apply_killed_half_way_removes_every_workspace_it_made() {
+    let work = Workdir::new();
+    let gate = Gate::install(&work);
+    let dir = work.path();
+    let (quick_root, gated_root) = (dir.join("quick-root"), dir.join("gated-root"));
+    let inputs = |root: &Path| format!("    inputs:\n      workspace_root: {}\n", root.display());
+    let entries = [
+        local("quick1", &inputs(&quick_root)),
+        local("quick2", &inputs(&quick_root)),
+        entry("slow1", "profile.gated", &inputs(&gated_root)),
+        entry("slow2", "profile.gated", &inputs(&gated_root)),
+    ];
+    work.write("sandboxes.yaml", manifest("halfway", &entries));
+    let roots = [quick_root.clone(), gated_root.clone(), default_root(dir)];
+
+    let mut apply = sandboxer()
+        .current_dir(dir)
+        .args(["apply", "--auto-approve", "--parallelism", "4"])
+        .spawn();
+    wait_until(
+        "both gated setups run and the quick ones are recorded",
+        DEADLINE,
+        || gate.started() == 2 && listed(dir, &[]).len() == 2,
+    );
+    assert!(apply.is_running(), "the apply must still be running when killed");
+    apply.signal("KILL");
+    let killed = apply.wait();
+    assert_eq!(killed.code, -1, "killed by a signal\n{killed}");
+    // The setups run in process groups of their own: they die with the machine, say.
+    for signal in fs::read_dir(gate.signals()).expect("list the signals") {
+        let pid: u32 = read(signal.expect("entry").path()).trim().parse().expect("a pid");
+        processes::kill("KILL", pid);
+        wait_until("the setup is gone", DEADLINE, || !processes::alive(pid));
+    }
+    gate.release();
+    let recorded: Vec<String> = listed(dir, &[]).into_iter().map(|r| r.address).collect();
+    assert_eq!(recorded, ["sandbox.quick1", "sandbox.quick2"]);
+    let unrecorded: Vec<Workspace> = workspaces::all(&gated_root);
+    assert_eq!(
+        unrecorded.len(),
+        2,
+        "the killed creates left marked workspaces: {unrecorded:#?}"
+    );
+    assert!(
+        unrecorded.iter().all(|w| w.project == "halfway" && !w.complete),
+        "{unrecorded:#?}"
+    );
+
+    // One by id, where its record says.
+    let quick1 = workspace_of(&quick_root, "sandbox.quick1");
+    let one = dir.ok(&["destroy", &quick1.id, "--auto-approve"]);
+    assert!(one.stderr.contains("0 replaced, 1 deleted"), "{one}");
+    assert!(!quick1.path.exists(), "{one}");
+    assert_eq!(workspaces::all(&quick_root).len(), 1);
+
+    // The rest: the record left, and the two workspaces without records.
+    let destroy = dir.ok(&["destroy", "-f", "sandboxes.yaml", "--auto-approve"]);
+    assert!(destroy.stderr.contains("0 replaced, 3 deleted"), "{destroy}");
+    for root in &roots {
+        let left: Vec<String> = workspaces::names_starting(root, "sbx-")
+            .into_iter()
+            .chain(workspaces::names_starting(root, ".sbx-"))
+            .collect();
+        assert_eq!(left, Vec::<String>::new(), "left in {}\n{destroy}", root.display());
+    }
+    assert_eq!(listed(dir, &[]), Vec::<Listed>::new(), "the state is empty");
+    let again = dir.ok(&["destroy", "-f", "sandboxes.yaml", "--auto-approve"]);
+    assert!(again.stdout.contains("Nothing to destroy"), "{again}");
 }

@@ -1,6 +1,11 @@
 //! `sandboxer destroy`: remove every resource of the manifest's project, in
 //! reverse dependency order, after asking; or one sandbox by id (`destroy <id>`,
 //! the v0 command), whatever project it is in.
+//!
+//! `destroy -f FILE` looks everywhere the manifest's resources and the records
+//! point (every workspace root and VM), then plans as if nothing were desired:
+//! the records go, and so do the marked workspaces of this project and state
+//! that have no record (a create killed before its record was written).
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -8,6 +13,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use sandboxer::desired::Desired;
+use sandboxer::observe::Observed;
 use sandboxer::plan::{self, Action, Change, Reason};
 use sandboxer::state::{AnyStore, StateStore};
 
@@ -40,9 +46,7 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
     let manifest = ManifestArg {
         file: opts.file.clone().unwrap_or_else(|| "sandboxes.yaml".into()),
     };
-    let mut desired = load_desired(&manifest.file, settings)?;
-    // Nothing desired: every record and marked workspace of the project goes.
-    desired.resources.clear();
+    let desired = load_desired(&manifest.file, settings)?;
     let state_dir = settings.state_dir_for(&manifest.dir());
     let store = super::store::open(settings, &state_dir, desired.hub.as_ref())?;
     let engine = Engine::new(&state_dir, settings);
@@ -64,7 +68,17 @@ async fn destroy_locked(
     store: &AnyStore,
     engine: &Engine,
 ) -> anyhow::Result<ExitCode> {
-    let (mut plan, observed) = engine.plan(&desired, store, &[]).await?;
+    // Observed with the manifest's resources: every root and VM they name is
+    // looked at, not only those of the records ...
+    let observed = engine.observe(&desired, store).await?;
+    warn_unobserved(&observed, settings);
+    // ... and planned with nothing desired: every record and marked workspace of
+    // the project and this state goes.
+    let desired = Desired {
+        resources: BTreeMap::new(),
+        ..desired
+    };
+    let mut plan = plan::make(&desired, &observed, &[]);
     say_why(&mut plan.changes);
     if !plan.summary.has_changes() {
         if !settings.quiet {
@@ -94,6 +108,21 @@ async fn destroy_locked(
     }
     .run()
     .await
+}
+
+/// A location that could not be looked at may hold workspaces this destroy
+/// cannot see: say so (the records there are still planned for deletion).
+fn warn_unobserved(observed: &Observed, settings: &Settings) {
+    if settings.quiet {
+        return;
+    }
+    for (site, error) in &observed.location_errors {
+        eprintln!(
+            "warning: could not look at {} ({error}); workspaces there without a record are not destroyed",
+            site.location
+        );
+        eprintln!("  hint: run the destroy again once {} can be reached", site.location);
+    }
 }
 
 /// In a destroy, records go because the operator asked, not because the manifest lost them.
