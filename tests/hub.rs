@@ -1213,3 +1213,37 @@ fn notes_appended_to_one_sandbox_by_many_clients_at_once_are_neither_lost_nor_to
     let again = w.call("GET", "/v1/sandboxes/many0001/notes?limit=10000", None);
     assert_eq!(note_texts(&again), expected);
 }
+
+/// What a hub holds is untrusted: a record and a note carrying terminal escape
+/// sequences and newlines are printed escaped by `list` and `inspect`.
+#[test]
+fn escape_sequences_in_hub_records_and_notes_print_escaped() {
+    let w = World::new(None);
+    let url = w.hub.url().to_string();
+    let mut forged = record("sandbox.app", "forged01", "2026-01-01T00:00:00Z");
+    forged["facts"] =
+        json!({"workspace": "/build/sbx-forged01\u{1b}[2J\u{1b}]0;owned\u{7}", "note\nfake line": "x\u{1b}[31m"});
+    let put = w.call(
+        "PUT",
+        "/v1/projects/forged/resources/sandbox.app",
+        Some(&put_body(&forged, 0)),
+    );
+    assert_eq!(put.status, 200, "{put:?}");
+    let note = json!({"at": "2026-01-01T00:00:00Z", "address": "sandbox.app", "level": "info", "text": "line one\n\u{1b}[1Aoverwritten\u{1b}[K"});
+    let posted = w.call("POST", "/v1/sandboxes/forged01/notes", Some(&note.to_string()));
+    assert_eq!(posted.status, 201, "{posted:?}");
+
+    for args in [&["list"][..], &["inspect", "forged01"][..]] {
+        let out = w.ok(&[&["--hub", url.as_str()][..], args].concat());
+        let all = format!("{}{}", out.stdout, out.stderr);
+        assert!(!all.contains('\u{1b}'), "{args:?} printed an escape sequence:\n{all:?}");
+        assert!(!all.contains('\u{7}'), "{args:?} printed a bell:\n{all:?}");
+        assert!(all.contains("\\u{1b}[2J"), "{args:?} shows it escaped:\n{all}");
+    }
+    let inspect = w.ok(&["--hub", &url, "inspect", "forged01"]);
+    assert!(inspect.stdout.contains("note\\nfake line: "), "{inspect}");
+    assert!(
+        inspect.stdout.contains("line one\n      \\u{1b}[1Aoverwritten"),
+        "{inspect}"
+    );
+}

@@ -8,6 +8,7 @@ use serde_json::json;
 use sandboxer::address::Address;
 use sandboxer::driver::Location;
 use sandboxer::driver::local::read_marker;
+use sandboxer::safety::printable;
 use sandboxer::state::{Record, StateStore};
 
 use super::Settings;
@@ -76,29 +77,36 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
             super::output::print_data(&(serde_json::to_string_pretty(&value)? + "\n"))?;
             return notes.map(|_| ExitCode::SUCCESS).map_err(Into::into);
         }
+        // Everything below comes from the state or a hub: escaped for the terminal.
+        let p = |s: &str| printable(s);
         let mut out = format!(
-            "{} (id {})\n  project:  {project}\n  profile:  {}\n  driver:   {}\n",
-            record.address, record.id, record.profile, record.driver
+            "{} (id {})\n  project:  {}\n  profile:  {}\n  driver:   {}\n",
+            record.address,
+            p(&record.id),
+            p(project),
+            p(&record.profile),
+            record.driver
         );
         for (k, v) in &record.facts {
-            out.push_str(&format!("  {k}: {v}\n"));
+            out.push_str(&format!("  {}: {}\n", p(k), p(v)));
         }
         out.push_str(&format!(
             "  created:  {}\n  updated:  {}\n",
-            record.created_at, record.updated_at
+            p(&record.created_at),
+            p(&record.updated_at)
         ));
         out.push_str("  attributes:\n");
         for (k, v) in &record.attributes {
-            out.push_str(&format!("    {k} = {v}\n"));
+            out.push_str(&format!("    {} = {}\n", p(k), p(&v.to_string())));
         }
         for (k, v) in &record.digests {
-            out.push_str(&format!("    {k}_digest = {v}\n"));
+            out.push_str(&format!("    {}_digest = {}\n", p(k), p(v)));
         }
         out.push_str("  observed:\n");
         match (&marker, here && workspace.is_some()) {
             (Some(m), _) => out.push_str(&format!(
                 "    workspace present, marker id {}, {}\n",
-                m.id,
+                p(&m.id),
                 if m.complete {
                     "complete"
                 } else {
@@ -116,11 +124,13 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
             Ok(_) => {}
         }
         for n in list {
+            // A note's own lines stay lines; anything else is escaped.
+            let text: Vec<String> = n.text.split('\n').map(p).collect();
             out.push_str(&format!(
                 "    {} {:5} {}\n",
-                n.at,
-                n.level,
-                n.text.replace('\n', "\n      ")
+                p(&n.at),
+                p(&n.level),
+                text.join("\n      ")
             ));
         }
         super::output::print_data(&out)?;

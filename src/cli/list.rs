@@ -42,11 +42,10 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
     ];
     for (project, snap) in &projects {
         for r in snap.records.values() {
-            let location = r.facts.get("location").map(String::as_str).unwrap_or("-");
-            let place = match (location, r.facts.get("workspace")) {
-                ("local", Some(w)) => w.clone(),
-                (vm, Some(w)) => format!("{vm}:{w}"),
-                (vm, None) => vm.to_string(),
+            let place = match (r.facts.get("location"), r.facts.get("workspace")) {
+                (_, Some(w)) => sandboxer::observe::record_location(r).show_path(w),
+                (Some(location), None) => location.clone(),
+                (None, None) => "-".to_string(),
             };
             rows.push(vec![
                 project.clone(),
@@ -68,8 +67,15 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Left-aligned columns separated by two spaces.
+/// Left-aligned columns separated by two spaces. Cells come from the state or
+/// a hub (untrusted): control characters are shown escaped, never sent to the
+/// terminal.
 pub fn table(rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| sandboxer::safety::printable(c)).collect())
+        .collect();
+    let rows = rows.as_slice();
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| {

@@ -86,26 +86,35 @@ pub fn print_error(error: &anyhow::Error, color: bool) {
         ("", "", "")
     };
     if let Some(reported) = error.downcast_ref::<Reported>() {
-        eprintln!("{red}{bold}error{reset}: {}", reported.0);
+        eprintln!("{red}{bold}error{reset}: {}", escaped(&reported.0));
         return;
     }
     if let Some(diagnostics) = error.downcast_ref::<Diagnostics>() {
         print_diagnostics(diagnostics, color);
         return;
     }
-    eprintln!("{red}{bold}error{reset}: {error}");
+    eprintln!("{red}{bold}error{reset}: {}", escaped(&error.to_string()));
     let mut last = error.to_string();
     for cause in error.chain().skip(1) {
         // A transparent layer repeats its source's words: say them once.
         let text = cause.to_string();
         if text != last {
-            eprintln!("  caused by: {text}");
+            eprintln!("  caused by: {}", escaped(&text));
         }
         last = text;
     }
     if let Some(hint) = hint_of(error) {
-        eprintln!("  hint: {hint}");
+        eprintln!("  hint: {}", escaped(&hint));
     }
+}
+
+/// Error text quotes what VMs, hubs, lock files and child processes said:
+/// its lines stay lines, any other control character is shown escaped.
+pub fn escaped(text: &str) -> String {
+    text.split('\n')
+        .map(sandboxer::safety::printable)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Prints diagnostics, then how many there were.

@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use super::{Action, AttributeChange, Change, Plan};
 use crate::profile::Value;
+use crate::safety::printable;
 
 /// Colours for the text form.
 #[derive(Debug, Clone, Copy)]
@@ -82,8 +83,9 @@ fn headline(change: &Change) -> String {
 fn write_change(out: &mut String, change: &Change, style: Style) {
     let symbol = style.paint(change.action, change.action.symbol());
     let _ = writeln!(out, "  {symbol} {}", headline(change));
+    // Reasons name paths found on VMs, which are untrusted: escaped for the terminal.
     for reason in &change.reasons {
-        let _ = writeln!(out, "      because: {reason}");
+        let _ = writeln!(out, "      because: {}", printable(&reason.to_string()));
     }
     let width = change.attributes.iter().map(|a| a.name.len()).max().unwrap_or(0);
     for a in &change.attributes {
@@ -92,7 +94,7 @@ fn write_change(out: &mut String, change: &Change, style: Style) {
     if let Some(w) = &change.workspace
         && change.action != Action::Create
     {
-        let _ = writeln!(out, "      workspace: {}", w.location.show_path(&w.path));
+        let _ = writeln!(out, "      workspace: {}", printable(&w.location.show_path(&w.path)));
     }
     let _ = writeln!(out);
 }
@@ -171,7 +173,7 @@ pub fn markdown(plan: &Plan) -> String {
         let why = c
             .reasons
             .iter()
-            .map(ToString::to_string)
+            .map(|r| printable(&r.to_string()))
             .collect::<Vec<_>>()
             .join("; ")
             .replace('|', "\\|");

@@ -64,8 +64,10 @@ pub async fn run(mut events: mpsc::UnboundedReceiver<Event>, mode: Mode) {
     }
 }
 
-/// One human line for an event.
+/// One human line for an event. Progress and errors quote what Packer, ssh
+/// and VMs print: control characters in them are shown escaped.
 pub fn line(event: &Event, color: bool) -> String {
+    use crate::safety::printable;
     let paint = |code: &str, text: String| {
         if color {
             format!("\x1b[{code}m{text}\x1b[0m")
@@ -75,7 +77,7 @@ pub fn line(event: &Event, color: bool) -> String {
     };
     match event {
         Event::Started { address, action } => format!("{address}: {}...", verb(*action).0),
-        Event::Progress { address, message } => format!("{address}: {message}"),
+        Event::Progress { address, message } => format!("{address}: {}", printable(message)),
         Event::Finished {
             address,
             action,
@@ -90,7 +92,7 @@ pub fn line(event: &Event, color: bool) -> String {
                 detail.push(format!("id {id}"));
             }
             if let Some(w) = workspace {
-                detail.push(w.clone());
+                detail.push(printable(w));
             }
             let detail = if detail.is_empty() {
                 String::new()
@@ -114,9 +116,10 @@ pub fn line(event: &Event, color: bool) -> String {
         } => paint(
             "31",
             format!(
-                "{address}: {} failed after {}: {error}",
+                "{address}: {} failed after {}: {}",
                 action,
-                format_elapsed(*elapsed)
+                format_elapsed(*elapsed),
+                printable(error)
             ),
         ),
         Event::Skipped {
@@ -127,7 +130,7 @@ pub fn line(event: &Event, color: bool) -> String {
             "33",
             format!("{address}: {action} skipped: dependency failed ({because})"),
         ),
-        Event::Notice { message } => paint("33", message.clone()),
+        Event::Notice { message } => paint("33", printable(message)),
     }
 }
 
@@ -181,7 +184,7 @@ async fn live(mut events: mpsc::UnboundedReceiver<Event>, color: bool) {
                     }
                     Event::Progress { address, message } => {
                         if let Some(entry) = running.get_mut(address) {
-                            entry.1.clone_from(message);
+                            entry.1 = crate::safety::printable(message);
                         }
                     }
                     Event::Finished { address, .. } | Event::Failed { address, .. } => {
