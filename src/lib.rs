@@ -27,6 +27,7 @@ pub mod repo;
 pub mod report;
 pub mod safety;
 pub mod schema;
+pub mod secret_env;
 pub mod source_map;
 pub mod state;
 pub mod task;

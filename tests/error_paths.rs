@@ -81,3 +81,38 @@ fn apply_into_a_file_from_a_terminal_writes_no_escape_codes() {
     assert!(text.contains("+ sandbox.a will be created"), "{text}");
     assert!(!text.contains('\x1b'), "escape codes in a file: {text:?}");
 }
+
+/// The hub token and a sensitive input's variable are sandboxer's to read:
+/// a setup command that dumps its environment finds neither.
+#[test]
+fn a_setup_command_never_sees_the_hub_token_or_a_sensitive_variable() {
+    let dir = Workdir::new();
+    dir.write(
+        "profiles/dumper.yaml",
+        "name: profile.dumper\ndriver: local-workspace\ninputs:\n  api_key: {type: string, sensitive: true, env: SBX_TEST_API_KEY}\nsetup: [\"env > env.txt\"]\n",
+    );
+    let manifest = dir.write(
+        "sandboxes.yaml",
+        "version: 1\nproject: secrets\nsandboxes:\n  a:\n    profile: profile.dumper\n",
+    );
+    let out = sandboxer()
+        .env("SANDBOXER_HUB_TOKEN", "tok-Zq81")
+        .env("SBX_TEST_API_KEY", "key-Pw55")
+        .env("SBX_TEST_HARMLESS", "visible-3")
+        .args(["apply", "--auto-approve", "-f"])
+        .arg(&manifest)
+        .run();
+    assert_eq!(out.code, 0, "{out}");
+    let root = dir.path().join(".sandboxer/workspaces");
+    let ws = std::fs::read_dir(&root)
+        .expect("workspaces")
+        .filter_map(Result::ok)
+        .find(|e| e.file_name().to_string_lossy().starts_with("sbx-"))
+        .expect("a workspace")
+        .path();
+    let env = std::fs::read_to_string(ws.join("env.txt")).expect("env.txt");
+    assert!(env.contains("SBX_TEST_HARMLESS=visible-3"), "the dump works: {env}");
+    assert!(!env.contains("tok-Zq81"), "the hub token reached a setup command");
+    assert!(!env.contains("key-Pw55"), "a sensitive input reached a setup command");
+    assert!(!format!("{out}").contains("key-Pw55"), "{out}");
+}

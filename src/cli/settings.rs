@@ -175,6 +175,13 @@ impl Settings {
                 problems.append(&mut p);
             }
         }
+        // A sensitive input's env fallback holds a secret: no child process gets it.
+        for name in catalog.names() {
+            let inputs = catalog.get(name).into_iter().flat_map(|p| p.inputs.values());
+            for var in inputs.filter(|i| i.sensitive).filter_map(|i| i.env.as_deref()) {
+                sandboxer::secret_env::register(var);
+            }
+        }
         if problems.is_empty() {
             Ok(catalog)
         } else {

@@ -18,7 +18,9 @@ pub fn open(settings: &Settings, state_dir: &Path, hub: Option<&HubSpec>) -> any
     let token_env = hub
         .and_then(|h| h.token_env.clone())
         .unwrap_or_else(|| "SANDBOXER_HUB_TOKEN".to_string());
-    // The one place the token is read; it goes into the client and nowhere else.
+    // The one place the token is read; it goes into the client and nowhere else
+    // (no child process inherits the variable).
+    sandboxer::secret_env::register(&token_env);
     let token = std::env::var(&token_env).ok().filter(|t| !t.is_empty());
     let mut hub = HubStore::new(&url, token, &token_env)?;
     // Undocumented in --help: shorter leases for tests of lease expiry (docs/state-hub.md).

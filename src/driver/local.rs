@@ -357,7 +357,10 @@ fn write_marker(dir: &Path, marker: &Marker) -> Result<(), DriverError> {
 fn run_setup(command: &str, dir: &Path, id: &str) -> Result<String, DriverError> {
     use std::os::unix::process::CommandExt;
     use std::process::Stdio;
-    let child = Command::new("sh")
+    let mut sh = Command::new("sh");
+    // Setup commands come from profiles; secrets sandboxer holds are not theirs.
+    crate::secret_env::scrub(&mut sh);
+    let child = sh
         .arg("-c")
         .arg(command)
         .current_dir(dir)

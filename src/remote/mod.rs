@@ -208,6 +208,7 @@ impl Connection {
             });
         }
         let mut command = tokio::process::Command::new("rsync");
+        crate::secret_env::scrub_async(&mut command);
         // Modification times are compared to the nanosecond, as the repo digest does:
         // with rsync's default (whole seconds), an edit that keeps a file's size,
         // made within the second of the last sync, would be skipped.

@@ -226,6 +226,8 @@ impl PackerDriver {
 
     fn command(&self) -> tokio::process::Command {
         let mut command = tokio::process::Command::new(&self.options.binary);
+        // A template's provisioners run what they like: no secret of sandboxer's reaches them.
+        crate::secret_env::scrub_async(&mut command);
         if self.options.disable_checkpoint {
             command.env("CHECKPOINT_DISABLE", "1");
         }
