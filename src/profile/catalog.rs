@@ -139,6 +139,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Profile, Diagnostic> {
             ));
         }
     }
+    for (i, pattern) in profile.sync.excludes.iter().enumerate() {
+        if let Err(e) = crate::repo::Excludes::check(pattern) {
+            let key = format!("sync.excludes[{i}]");
+            return Err(Diagnostic::new(path, at(&key), key, e.to_string()).with_hint(e.hint()));
+        }
+    }
     Ok(profile)
 }
 
@@ -188,5 +194,27 @@ mod tests {
         let problems = catalog.add_dir(dir.path()).expect_err("must fail");
         assert_eq!(problems[0].location.map(|l| l.line), Some(3), "{}", problems[0]);
         assert!(problems[0].message.contains("setupp"), "{}", problems[0]);
+    }
+
+    #[test]
+    fn an_exclude_pattern_sandboxer_cannot_match_as_rsync_is_refused_with_its_line() {
+        let text = "name: profile.x\ndriver: local-workspace\nsync:\n  excludes:\n    - .git/\n    - '+ keep/'\n";
+        let d = parse(Path::new("p.yaml"), text).expect_err("must fail");
+        assert_eq!(d.location.map(|l| (l.line, l.column)), Some((6, 7)), "{d}");
+        assert_eq!(d.key_path, "sync.excludes[1]");
+        assert!(
+            d.message.contains("`+ keep/`") && d.message.contains("not supported"),
+            "{d}"
+        );
+        assert!(d.hint.is_some(), "{d}");
+
+        let flow = "name: profile.x\ndriver: local-workspace\nsync: { excludes: [.git/, 'a[b'] }\n";
+        let d = parse(Path::new("p.yaml"), flow).expect_err("must fail");
+        assert_eq!(d.location.map(|l| l.line), Some(3), "{d}");
+        assert_eq!(d.key_path, "sync.excludes[1]");
+
+        let fine =
+            "name: profile.x\ndriver: local-workspace\nsync: { excludes: ['**/tmp', '*.[oa]', /build, 'a b/'] }\n";
+        parse(Path::new("p.yaml"), fine).unwrap_or_else(|d| panic!("{d}"));
     }
 }
