@@ -131,6 +131,8 @@ pub struct BuildContext {
     pub resolve: ResolveContext,
     /// Where local workspaces go when the manifest says nothing: `<state dir>/workspaces`.
     pub default_local_root: PathBuf,
+    /// The state folder (never synced from a repo that holds it).
+    pub state_dir: PathBuf,
     /// The port registry when the manifest does not name one (`SANDBOXER_PORT_REGISTRY`).
     pub port_registry: Option<PathBuf>,
     /// The drivers this sandboxer has (a profile naming another is refused);
@@ -439,6 +441,7 @@ pub fn build_entry(
         return Err(problems);
     }
     // A packer entry in mode attach is a workspace on that VM, like profile.vm-haskell-build.
+    let sync = own_folders_excluded(profile.sync.clone(), &inputs, &ctx.state_dir);
     let packer = profile.driver == DriverName::PACKER;
     let attach = packer && inputs.values.get("mode").and_then(Value::as_str) == Some("attach");
     Ok(DesiredResource {
@@ -454,7 +457,7 @@ pub fn build_entry(
         inputs,
         depends_on: BTreeSet::new(),
         replace_on_image_change: entry.replace_on_image_change.unwrap_or(true),
-        sync: profile.sync.clone(),
+        sync,
         setup: profile.setup.clone(),
         forces_replace: profile
             .inputs
@@ -464,6 +467,51 @@ pub fn build_entry(
             .map(|(name, _)| name.clone())
             .collect(),
     })
+}
+
+/// The sync rules, plus an exclude for each of sandboxer's own folders inside
+/// the synced repo (the state folder, a local workspace root): with `repo: .`
+/// next to the manifest, a sync never copies the state or the workspaces into
+/// themselves, and the next plan settles.
+fn own_folders_excluded(mut sync: SyncSpec, inputs: &ResolvedInputs, state_dir: &Path) -> SyncSpec {
+    use crate::profile::resolve::normalize;
+    let Some(repo) = inputs.values.get("repo").and_then(Value::as_str) else {
+        return sync;
+    };
+    let repo = normalize(Path::new(repo));
+    let root = inputs
+        .values
+        .get("workspace_root")
+        .and_then(Value::as_str)
+        .map(PathBuf::from);
+    let own = std::iter::once(state_dir.to_path_buf()).chain(root.filter(|r| r.is_absolute() && r.starts_with(&repo)));
+    for folder in own {
+        if folder.as_os_str().is_empty() {
+            continue;
+        }
+        if let Ok(inside) = normalize(&folder).strip_prefix(&repo)
+            && !inside.as_os_str().is_empty()
+        {
+            let pattern = format!("/{}/", escape_pattern(&inside.to_string_lossy()));
+            if !sync.excludes.contains(&pattern) {
+                sync.excludes.push(pattern);
+            }
+        }
+    }
+    sync
+}
+
+/// A path as an exclude pattern that matches only itself: wildcard characters
+/// are escaped (the backslash then counts, since the pattern has a wildcard).
+fn escape_pattern(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
+        if matches!(c, '*' | '?' | '[' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Rules that tie inputs together for a driver.

@@ -856,3 +856,22 @@ fn destroy_after_a_first_apply_killed_half_way_removes_every_workspace_it_made()
     let again = dir.ok(&["destroy", "-f", "sandboxes.yaml", "--auto-approve"]);
     assert!(again.stdout.contains("Nothing to destroy"), "{again}");
 }
+
+/// `repo: .` with the manifest inside the repo: the state folder (and the
+/// workspaces in it) are never synced into themselves, and the next plan settles.
+#[test]
+fn a_repo_holding_the_manifest_and_the_state_settles_after_one_apply() {
+    let work = Workdir::new();
+    let dir = work.path();
+    work.write("README.md", "the repo is the manifest's folder\n");
+    work.write(
+        "sandboxes.yaml",
+        "version: 1\nproject: itself\nsandboxes:\n  here:\n    profile: profile.local-workspace\n    inputs:\n      repo: .\n",
+    );
+    dir.ok(&["apply", "--auto-approve"]);
+    let plan = dir.expect(0, &["plan", "--detailed-exitcode"]);
+    assert!(plan.stdout.contains("No changes."), "{plan}");
+    let ws = &workspaces::all(&default_root(dir))[0].path;
+    assert_eq!(read(ws.join("README.md")), "the repo is the manifest's folder\n");
+    assert!(!ws.join(".sandboxer").exists(), "the state was copied into a workspace");
+}

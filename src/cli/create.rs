@@ -101,6 +101,7 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
             env: settings.env.clone(),
         },
         default_local_root: state_dir.join("workspaces"),
+        state_dir: state_dir.clone(),
         port_registry: settings.env.get("SANDBOXER_PORT_REGISTRY").map(Into::into),
         drivers: Default::default(),
     };

@@ -198,6 +198,7 @@ impl Settings {
                 env: self.env.clone(),
             },
             default_local_root: self.state_dir_for(&loaded.dir).join("workspaces"),
+            state_dir: self.state_dir_for(&loaded.dir),
             port_registry: self.env.get("SANDBOXER_PORT_REGISTRY").map(PathBuf::from),
             drivers: Default::default(),
         }
