@@ -1213,3 +1213,132 @@ fn notes_appended_to_one_sandbox_by_many_clients_at_once_are_neither_lost_nor_to
     let again = w.call("GET", "/v1/sandboxes/many0001/notes?limit=10000", None);
     assert_eq!(note_texts(&again), expected);
 }
+
+// ---------------------------------------------------------------------------
+// 10. The token before the body
+
+/// One request with exactly `headers` and the bytes of `body` (no
+/// `Content-Type` of its own, unlike [`request`]), for bodies a JSON client
+/// would not send.
+fn raw_request(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> support::hub::Reply {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("set a read timeout");
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    // A hub that refuses before it reads may close before it has all of a
+    // large body: what it answered is read all the same.
+    let sent = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body));
+    let mut raw = Vec::new();
+    let read = stream.read_to_end(&mut raw);
+    if raw.is_empty() {
+        panic!("{method} http://{addr}{path}: no answer (sent: {sent:?}, read: {read:?})");
+    }
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no end of headers in {text:?}"));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    support::hub::Reply {
+        status,
+        body: body.to_string(),
+    }
+}
+
+/// Regression: with a token configured, a request whose body could not be
+/// decoded (a form body, garbage JSON, a bad query) got 400/415/422 before its
+/// token was looked at, so an unauthenticated client could probe the hub's
+/// decoding. Now the token is checked first, on every route but health.
+#[test]
+fn an_unauthenticated_request_is_refused_before_its_body_or_content_type_is_read() {
+    let token = "team-token-14";
+    let w = World::new(Some(token));
+    let addr = w.hub.addr();
+    let form = ("Content-Type", "application/x-www-form-urlencoded");
+    let json_type = ("Content-Type", "application/json");
+    let wrong = ("Authorization", "Bearer not-the-token");
+    let right = format!("Bearer {token}");
+    let right = ("Authorization", right.as_str());
+    let form_body: &[u8] = b"record=1&version=zero";
+    let garbage: &[u8] = b"{\"record\": [not json";
+
+    // (method, path, what an authenticated client gets for the same garbage)
+    let routes: [(&str, &str, u16); 10] = [
+        ("PUT", "/v1/projects/p/resources/sandbox.a", 415),
+        ("POST", "/v1/sandboxes/sbxa0001/notes", 415),
+        ("POST", "/v1/projects/p/lock", 415),
+        ("PUT", "/v1/projects/p/lock", 415),
+        ("DELETE", "/v1/projects/p/resources/sandbox.a?version=x", 400),
+        ("DELETE", "/v1/projects/p/lock", 400),
+        ("GET", "/v1/sandboxes/sbxa0001/notes?since=x", 400),
+        ("GET", "/v1/projects/p/resources", 200),
+        ("GET", "/v1/sandboxes?vm=a", 200),
+        ("PATCH", "/v1/projects/p/lock", 405),
+    ];
+    for (method, path, authorized) in routes {
+        let cases = [
+            ("no token, a form body", vec![form], form_body),
+            ("no token, garbage JSON", vec![json_type], garbage),
+            ("a wrong token, garbage JSON", vec![wrong, json_type], garbage),
+            ("a wrong token, a form body", vec![wrong, form], form_body),
+        ];
+        for (what, headers, body) in cases {
+            let reply = raw_request(addr, method, path, &headers, body);
+            assert_eq!(reply.status, 401, "{method} {path} with {what}: {reply:?}");
+            assert_eq!(
+                reply.json(),
+                json!({"error": "missing or wrong bearer token"}),
+                "{method} {path} with {what}"
+            );
+        }
+        // With the token, the same request is judged as before.
+        let with_token = raw_request(addr, method, path, &[right, form], form_body);
+        assert_eq!(
+            with_token.status, authorized,
+            "{method} {path} with the token: {with_token:?}"
+        );
+    }
+    let garbage_put = raw_request(
+        addr,
+        "PUT",
+        "/v1/projects/p/resources/sandbox.a",
+        &[right, json_type],
+        garbage,
+    );
+    assert_eq!(garbage_put.status, 400, "{garbage_put:?}");
+    let no_type = raw_request(addr, "POST", "/v1/sandboxes/sbxa0001/notes", &[], garbage);
+    assert_eq!(no_type.status, 401, "no token and no content type: {no_type:?}");
+    let unknown = raw_request(addr, "GET", "/v1/nothing/here", &[], b"");
+    assert_eq!(unknown.status, 401, "{unknown:?}");
+    assert_eq!(raw_request(addr, "GET", "/v1/nothing/here", &[right], b"").status, 404);
+
+    // Health stays open; nothing refused reached the data.
+    assert_eq!(raw_request(addr, "GET", "/v1/health", &[], b"").status, 200);
+    assert!(w.records("p").is_empty());
+    let notes = w.call("GET", "/v1/sandboxes/sbxa0001/notes", None);
+    assert_eq!(note_texts(&notes), Vec::<String>::new());
+    assert_eq!(
+        w.call("POST", "/v1/projects/p/lock", Some(&lock_request(1, 30))).status,
+        201,
+        "no lease was taken"
+    );
+}

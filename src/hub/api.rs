@@ -15,8 +15,9 @@
 //! | `GET /v1/sandboxes?vm=NAME` | | 200 [`SandboxList`] (all projects) |
 //!
 //! Every call but health needs `Authorization: Bearer <token>` when the hub has a
-//! token (401 otherwise). Writes may carry `X-Sandboxer-Lock-Id`; a write while
-//! another holder's lease is live gets 423.
+//! token: without it, 401 before anything else of the request is looked at.
+//! Writes may carry `X-Sandboxer-Lock-Id`; a write while another holder's lease
+//! is live gets 423.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -6,6 +6,9 @@
 //! of one project (or one sandbox's notes) go one at a time, different ones side
 //! by side. Reads of records take no such lock. File I/O runs on tokio's
 //! blocking threads, never on the async workers.
+//!
+//! The token is checked by a layer in front of every route, before any
+//! extractor reads the request's body, query or content type.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -13,8 +16,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Path as UrlPath, Query, State};
+use axum::extract::{Path as UrlPath, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -397,6 +401,19 @@ fn check_write_lock(lease: Option<&Lease>, project: &str, headers: &HeaderMap) -
     ))
 }
 
+/// The token, checked in front of every route but health: before any extractor
+/// reads the body, the query or the content type, so a request without the
+/// token learns nothing but 401.
+async fn require_token(State(hub): State<Shared>, request: Request, next: Next) -> Response {
+    if request.uri().path() == "/v1/health" {
+        return next.run(request).await;
+    }
+    match hub.authorize(request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(refused) => refused.into_response(),
+    }
+}
+
 async fn health(State(hub): State<Shared>) -> Json<Health> {
     Json(Health {
         status: "ok".into(),
@@ -405,12 +422,7 @@ async fn health(State(hub): State<Shared>) -> Json<Health> {
     })
 }
 
-async fn list_resources(
-    State(hub): State<Shared>,
-    headers: HeaderMap,
-    UrlPath(project): UrlPath<String>,
-) -> ApiResult<ResourceList> {
-    hub.authorize(&headers)?;
+async fn list_resources(State(hub): State<Shared>, UrlPath(project): UrlPath<String>) -> ApiResult<ResourceList> {
     check_project(&project)?;
     let data = hub.projects.get(&project).map(|p| p.committed()).unwrap_or_default();
     Ok((
@@ -426,10 +438,8 @@ async fn list_resources(
 
 async fn get_resource(
     State(hub): State<Shared>,
-    headers: HeaderMap,
     UrlPath((project, address)): UrlPath<(String, String)>,
 ) -> ApiResult<ResourceEntry> {
-    hub.authorize(&headers)?;
     check_project(&project)?;
     check_address(&address)?;
     let data = hub.projects.get(&project).map(|p| p.committed());
@@ -448,7 +458,6 @@ async fn put_resource(
     UrlPath((project, address)): UrlPath<(String, String)>,
     Json(body): Json<PutResource>,
 ) -> ApiResult<Written> {
-    hub.authorize(&headers)?;
     check_project(&project)?;
     let parsed = check_address(&address)?;
     if body.record.address != parsed {
@@ -508,7 +517,6 @@ async fn delete_resource(
     UrlPath((project, address)): UrlPath<(String, String)>,
     Query(query): Query<VersionQuery>,
 ) -> ApiResult<Written> {
-    hub.authorize(&headers)?;
     check_project(&project)?;
     check_address(&address)?;
     let entry = hub.project(&project);
@@ -563,11 +571,9 @@ fn ttl_ms(seconds: u64) -> u64 {
 
 async fn acquire_lock(
     State(hub): State<Shared>,
-    headers: HeaderMap,
     UrlPath(project): UrlPath<String>,
     Json(body): Json<LockRequest>,
 ) -> ApiResult<LockGranted> {
-    hub.authorize(&headers)?;
     check_project(&project)?;
     let writer = Arc::clone(&hub.project(&project).writer).lock_owned().await;
     let now = now_ms();
@@ -605,11 +611,9 @@ async fn acquire_lock(
 
 async fn renew_lock(
     State(hub): State<Shared>,
-    headers: HeaderMap,
     UrlPath(project): UrlPath<String>,
     Json(body): Json<RenewRequest>,
 ) -> ApiResult<LockGranted> {
-    hub.authorize(&headers)?;
     check_project(&project)?;
     let writer = Arc::clone(&hub.project(&project).writer).lock_owned().await;
     let now = now_ms();
@@ -641,11 +645,9 @@ struct LockQuery {
 
 async fn release_lock(
     State(hub): State<Shared>,
-    headers: HeaderMap,
     UrlPath(project): UrlPath<String>,
     Query(query): Query<LockQuery>,
 ) -> Result<StatusCode, ApiError> {
-    hub.authorize(&headers)?;
     check_project(&project)?;
     let writer = Arc::clone(&hub.project(&project).writer).lock_owned().await;
     match writer.as_ref() {
@@ -726,11 +728,9 @@ fn notes_error(id: &str, fault: NotesFault) -> ApiError {
 
 async fn post_note(
     State(hub): State<Shared>,
-    headers: HeaderMap,
     UrlPath(id): UrlPath<String>,
     Json(note): Json<Note>,
 ) -> ApiResult<NotePosted> {
-    hub.authorize(&headers)?;
     check_id(&id)?;
     let line = serde_json::to_vec(&note).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
     let path = hub.notes_file(&id);
@@ -760,11 +760,9 @@ struct NotesQuery {
 
 async fn list_notes(
     State(hub): State<Shared>,
-    headers: HeaderMap,
     UrlPath(id): UrlPath<String>,
     Query(query): Query<NotesQuery>,
 ) -> ApiResult<NoteList> {
-    hub.authorize(&headers)?;
     check_id(&id)?;
     let slot = hub.notes(&id);
     let mut notes = slot.lock().await;
@@ -788,12 +786,7 @@ struct VmQuery {
     vm: Option<String>,
 }
 
-async fn list_sandboxes(
-    State(hub): State<Shared>,
-    headers: HeaderMap,
-    Query(query): Query<VmQuery>,
-) -> ApiResult<SandboxList> {
-    hub.authorize(&headers)?;
+async fn list_sandboxes(State(hub): State<Shared>, Query(query): Query<VmQuery>) -> ApiResult<SandboxList> {
     let mut sandboxes = Vec::new();
     for (project, entry) in hub.projects.sorted() {
         let data = entry.committed();
@@ -838,7 +831,9 @@ fn router(hub: Shared) -> Router {
         )
         .route("/v1/sandboxes/{id}/notes", post(post_note).get(list_notes))
         .route("/v1/sandboxes", get(list_sandboxes))
-        .with_state(hub)
+        .with_state(Arc::clone(&hub))
+        // Outermost: runs before routing's extractors, and for unknown paths too.
+        .layer(middleware::from_fn_with_state(hub, require_token))
 }
 
 /// Runs the hub until `shutdown` resolves; `ready` hears the bound address.
