@@ -1215,7 +1215,7 @@ fn notes_appended_to_one_sandbox_by_many_clients_at_once_are_neither_lost_nor_to
 }
 
 // ---------------------------------------------------------------------------
-// 10. The token before the body
+// 10. The token before the body, note limits
 
 /// One request with exactly `headers` and the bytes of `body` (no
 /// `Content-Type` of its own, unlike [`request`]), for bodies a JSON client
@@ -1340,5 +1340,105 @@ fn an_unauthenticated_request_is_refused_before_its_body_or_content_type_is_read
         w.call("POST", "/v1/projects/p/lock", Some(&lock_request(1, 30))).status,
         201,
         "no lease was taken"
+    );
+}
+
+/// A hub started with flags of its own (`HubProcess` takes none), with a token.
+struct FlaggedHub {
+    running: Option<support::Running>,
+    addr: std::net::SocketAddr,
+    data: PathBuf,
+    token: String,
+    flags: Vec<String>,
+}
+
+impl FlaggedHub {
+    /// `hub serve --listen 127.0.0.1:0 --data DATA FLAGS...` with `token`.
+    fn start(data: &Path, token: &str, flags: &[&str]) -> FlaggedHub {
+        let mut hub = FlaggedHub {
+            running: None,
+            addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            data: data.to_path_buf(),
+            token: token.to_string(),
+            flags: flags.iter().map(|f| (*f).to_string()).collect(),
+        };
+        hub.launch();
+        hub
+    }
+
+    fn launch(&mut self) {
+        let mut running = sandboxer()
+            .args(["hub", "serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(&self.data)
+            .args(["--token-env", "SBX_FLAGGED_HUB_TOKEN"])
+            .args(&self.flags)
+            .env("SBX_FLAGGED_HUB_TOKEN", &self.token)
+            .spawn();
+        let mut exited = false;
+        wait_until("the hub prints the address it listens on", DEADLINE, || {
+            exited = !running.is_running();
+            exited || running.stderr_so_far().contains("State Hub listening on http://")
+        });
+        assert!(!exited, "the hub did not start\n{}", running.wait());
+        let stderr = running.stderr_so_far();
+        let rest = stderr
+            .split("State Hub listening on http://")
+            .nth(1)
+            .unwrap_or_default();
+        self.addr = rest
+            .split_whitespace()
+            .next()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {stderr}"));
+        self.running = Some(running);
+    }
+
+    /// One JSON request with the token.
+    fn call(&self, method: &str, path: &str, body: Option<&str>) -> support::hub::Reply {
+        request(self.addr, method, path, Some(&self.token), &[], body)
+    }
+}
+
+/// Notes were kept for ever, each as long as its poster made it. A note's text
+/// is now cut past `--note-max-bytes` (16 KiB by default), marked so, and a
+/// body past 1 MiB is refused with 413.
+#[test]
+fn a_note_past_the_size_limit_is_cut_and_marked_and_a_huge_body_is_a_413() {
+    let w = World::new(Some("team-token-15"));
+    let url = "/v1/sandboxes/bignote1/notes";
+    let limit = 16 * 1024;
+    // Three-byte characters: the cut falls inside one unless it keeps to a boundary.
+    let long: String = "€".repeat(limit / 3 + 1000);
+    let posted = w.call("POST", url, Some(&note_body(&long)));
+    assert_eq!(posted.status, 201, "{posted:?}");
+    assert_eq!(posted.json(), json!({"cursor": 1, "cut": true}));
+    let exact = "x".repeat(limit);
+    let posted = w.call("POST", url, Some(&note_body(&exact)));
+    assert_eq!(posted.json(), json!({"cursor": 2}), "a note of the limit is whole");
+
+    let texts = note_texts(&w.call("GET", url, None));
+    assert_eq!(texts.len(), 2);
+    let kept = limit / 3 * 3;
+    let marker = format!(" [cut by the State Hub: {} more bytes]", long.len() - kept);
+    assert_eq!(texts[0], format!("{}{marker}", &long[..kept]));
+    assert_eq!(texts[1], exact);
+
+    let huge = note_body(&"y".repeat(1024 * 1024));
+    let bearer = "Bearer team-token-15";
+    let headers = [("Authorization", bearer), ("Content-Type", "application/json")];
+    let refused = raw_request(w.hub.addr(), "POST", url, &headers, huge.as_bytes());
+    assert_eq!(refused.status, 413, "{refused:?}");
+    let error = refused.json()["error"].as_str().unwrap_or_default().to_string();
+    assert!(error.contains("1048576 bytes"), "{error}");
+    assert_eq!(w.call("POST", url, Some(&note_body("after"))).json()["cursor"], 3);
+
+    // The limit is the operator's: a hub with a smaller one cuts sooner.
+    let small = FlaggedHub::start(&w.dir().join("small-hub"), "small", &["--note-max-bytes", "1024"]);
+    let posted = small.call("POST", url, Some(&note_body(&"z".repeat(1500))));
+    assert_eq!(posted.json(), json!({"cursor": 1, "cut": true}), "{posted:?}");
+    let texts = note_texts(&small.call("GET", url, None));
+    assert_eq!(
+        texts,
+        [format!("{} [cut by the State Hub: 476 more bytes]", "z".repeat(1024))]
     );
 }

@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use clap::builder::RangedU64ValueParser;
 use clap::{Args, Subcommand};
 
-use sandboxer::hub::server::{self, ServeOptions};
+use sandboxer::hub::server::{self, NotesPolicy, ServeOptions};
 
 use super::Settings;
 
@@ -34,6 +35,14 @@ pub struct ServeOpts {
     /// Environment variable holding the bearer token clients must send; unset or empty = no token
     #[arg(long, default_value = "SANDBOXER_HUB_TOKEN", value_name = "VAR")]
     pub token_env: String,
+    /// Bytes of a note's text kept; a longer text is cut there and marked
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = server::DEFAULT_NOTE_MAX_BYTES,
+        value_parser = RangedU64ValueParser::<usize>::new().range(256..=server::NOTE_MAX_BYTES_CEILING as u64)
+    )]
+    pub note_max_bytes: usize,
 }
 
 pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
@@ -65,6 +74,9 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
         listen: serve.listen,
         data: data.clone(),
         token,
+        notes: NotesPolicy {
+            max_text_bytes: serve.note_max_bytes,
+        },
     };
     super::engine::runtime()?.block_on(async move {
         server::serve(options, shutdown_signal(), |addr| {

@@ -10,7 +10,7 @@
 //! | `POST /v1/projects/{p}/lock` | [`LockRequest`] | 201 [`LockGranted`], 423 [`ErrorBody`] with the holder |
 //! | `PUT /v1/projects/{p}/lock` | [`RenewRequest`] | 200 [`LockGranted`], 409 not the holder |
 //! | `DELETE /v1/projects/{p}/lock?lock_id=ID` | | 204, 409 not the holder |
-//! | `POST /v1/sandboxes/{id}/notes` | [`Note`] | 201 [`NotePosted`] |
+//! | `POST /v1/sandboxes/{id}/notes` | [`Note`] | 201 [`NotePosted`] (a long text cut), 413 body over 1 MiB |
 //! | `GET /v1/sandboxes/{id}/notes?since=CURSOR&limit=N` | | 200 [`NoteList`] |
 //! | `GET /v1/sandboxes?vm=NAME` | | 200 [`SandboxList`] (all projects) |
 //!
@@ -155,6 +155,14 @@ impl From<LockInfoBody> for LockInfo {
 pub struct NotePosted {
     /// Cursor after this note.
     pub cursor: u64,
+    /// True when the note's text was longer than the hub keeps, and was cut
+    /// (its text then ends with a marker saying how much); absent otherwise.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub cut: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// `GET /v1/sandboxes/{id}/notes`.

@@ -8,7 +8,8 @@
 //! blocking threads, never on the async workers.
 //!
 //! The token is checked by a layer in front of every route, before any
-//! extractor reads the request's body, query or content type.
+//! extractor reads the request's body, query or content type. A note's text is
+//! cut past a size ([`NotesPolicy`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -16,7 +17,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Path as UrlPath, Query, Request, State};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -41,6 +43,30 @@ pub struct ServeOptions {
     pub data: PathBuf,
     /// Bearer token every call but health must carry; none = open hub.
     pub token: Option<String>,
+    /// What is kept of notes.
+    pub notes: NotesPolicy,
+}
+
+/// Bytes of a note's text kept unless told otherwise (`--note-max-bytes`).
+pub const DEFAULT_NOTE_MAX_BYTES: usize = 16 * 1024;
+/// The most `--note-max-bytes` may be: a text of that size still fits in a body.
+pub const NOTE_MAX_BYTES_CEILING: usize = 512 * 1024;
+/// The largest body a note may be posted with; a larger one is 413.
+pub const NOTE_BODY_MAX: usize = 1024 * 1024;
+
+/// What the hub keeps of notes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotesPolicy {
+    /// A note's text is cut after this many bytes (at a character boundary) and marked.
+    pub max_text_bytes: usize,
+}
+
+impl Default for NotesPolicy {
+    fn default() -> Self {
+        NotesPolicy {
+            max_text_bytes: DEFAULT_NOTE_MAX_BYTES,
+        }
+    }
 }
 
 /// Errors starting the hub.
@@ -152,6 +178,7 @@ type Notes = Mutex<Option<Vec<Note>>>;
 struct Hub {
     data: PathBuf,
     token: Option<String>,
+    notes_policy: NotesPolicy,
     lineage: String,
     projects: PerKey<Project>,
     /// Every project's lease, as `locks.json` holds them. One file for all, so
@@ -726,12 +753,42 @@ fn notes_error(id: &str, fault: NotesFault) -> ApiError {
     )
 }
 
+/// Cuts `text` after `max` bytes, at a character boundary, and marks it with
+/// how many bytes went; whether it did.
+fn cut_text(text: &mut String, max: usize) -> bool {
+    if text.len() <= max {
+        return false;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = text.len() - end;
+    text.truncate(end);
+    text.push_str(&format!(" [cut by the State Hub: {cut} more bytes]"));
+    true
+}
+
 async fn post_note(
     State(hub): State<Shared>,
     UrlPath(id): UrlPath<String>,
-    Json(note): Json<Note>,
-) -> ApiResult<NotePosted> {
+    body: Result<Json<Note>, JsonRejection>,
+) -> Response {
+    match body {
+        Ok(Json(note)) => append_note(hub, id, note).await.into_response(),
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("a note's body may be at most {NOTE_BODY_MAX} bytes (its text is cut past the hub's limit)"),
+        )
+        .into_response(),
+        // As any other route answers them: 400, 415 or 422 in plain text.
+        Err(rejection) => rejection.into_response(),
+    }
+}
+
+async fn append_note(hub: Shared, id: String, mut note: Note) -> ApiResult<NotePosted> {
     check_id(&id)?;
+    let cut = cut_text(&mut note.text, hub.notes_policy.max_text_bytes);
     let line = serde_json::to_vec(&note).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
     let path = hub.notes_file(&id);
     let mut notes = hub.notes(&id).lock_owned().await;
@@ -746,6 +803,7 @@ async fn post_note(
         notes.push(note);
         Ok(NotePosted {
             cursor: notes.len() as u64,
+            cut,
         })
     })
     .await?;
@@ -829,7 +887,12 @@ fn router(hub: Shared) -> Router {
             "/v1/projects/{project}/lock",
             post(acquire_lock).put(renew_lock).delete(release_lock),
         )
-        .route("/v1/sandboxes/{id}/notes", post(post_note).get(list_notes))
+        .route(
+            "/v1/sandboxes/{id}/notes",
+            post(post_note)
+                .get(list_notes)
+                .layer(DefaultBodyLimit::max(NOTE_BODY_MAX)),
+        )
         .route("/v1/sandboxes", get(list_sandboxes))
         .with_state(Arc::clone(&hub))
         // Outermost: runs before routing's extractors, and for unknown paths too.
@@ -862,6 +925,7 @@ pub async fn serve(
     let hub = Arc::new(Hub {
         data: options.data.clone(),
         token: options.token,
+        notes_policy: options.notes,
         lineage: loaded.lineage,
         projects: PerKey::new(projects),
         leases: Arc::new(Mutex::new(loaded.leases)),
@@ -905,6 +969,7 @@ mod tests {
         let hub = Hub {
             data: PathBuf::from("/nonexistent"),
             token: None,
+            notes_policy: NotesPolicy::default(),
             lineage: String::new(),
             projects: PerKey::new(HashMap::new()),
             leases: Arc::new(Mutex::new(BTreeMap::new())),
@@ -967,5 +1032,15 @@ mod tests {
             "the notes of sandbox abc123 are unreadable: line 2 of notes/abc123.jsonl in the hub's data folder \
              is not a note (missing field `at` at column 2)"
         );
+    }
+
+    #[test]
+    fn a_long_text_is_cut_at_a_character_boundary_and_marked() {
+        let mut text = "ab€d".to_string();
+        assert!(cut_text(&mut text, 3));
+        assert_eq!(text, "ab [cut by the State Hub: 4 more bytes]");
+        let mut short = "abc".to_string();
+        assert!(!cut_text(&mut short, 3));
+        assert_eq!(short, "abc");
     }
 }
