@@ -1,7 +1,9 @@
 //! The State Hub as a real process (`sandboxer hub serve`) with real `sandboxer`
 //! clients: the project lease between two applies, a hub killed half-way, the
 //! token, a lease left by a killed client, optimistic concurrency over raw HTTP,
-//! `state push|pull`, progress notes, restarts and SIGTERM.
+//! `state push|pull`, progress notes, restarts and SIGTERM; the token checked
+//! before the body, notes cut, dropped past `--notes-keep`/`--notes-max-age`
+//! and listed in pages.
 //!
 //! Every test starts its own hub on a free loopback port with its data folder
 //! in the test's temporary folder W (`W/hub-data`), and works on manifests in W
@@ -1215,7 +1217,7 @@ fn notes_appended_to_one_sandbox_by_many_clients_at_once_are_neither_lost_nor_to
 }
 
 // ---------------------------------------------------------------------------
-// 10. The token before the body, note limits
+// 10. Hardening: auth before the body, note limits, paginated notes
 
 /// One request with exactly `headers` and the bytes of `body` (no
 /// `Content-Type` of its own, unlike [`request`]), for bodies a JSON client
@@ -1393,10 +1395,52 @@ impl FlaggedHub {
         self.running = Some(running);
     }
 
+    /// SIGTERM, then the same flags and data on a new port.
+    fn restart(&mut self) {
+        let running = self.running.take().expect("the hub runs");
+        running.signal("TERM");
+        let out = running.wait();
+        assert_eq!(out.code, 0, "{out}");
+        self.launch();
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
     /// One JSON request with the token.
     fn call(&self, method: &str, path: &str, body: Option<&str>) -> support::hub::Reply {
         request(self.addr, method, path, Some(&self.token), &[], body)
     }
+
+    /// Posts a note with `text` to `id`; its cursor.
+    fn post(&self, id: &str, text: &str) -> u64 {
+        let reply = self.call("POST", &format!("/v1/sandboxes/{id}/notes"), Some(&note_body(text)));
+        assert_eq!(reply.status, 201, "{reply:?}");
+        reply.json()["cursor"].as_u64().expect("a cursor")
+    }
+
+    /// The lines of `notes/<id>.jsonl`.
+    fn file_lines(&self, id: &str) -> Vec<Value> {
+        let path = self.data.join(format!("notes/{id}.jsonl"));
+        let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        assert!(text.ends_with('\n'), "whole lines: {text:?}");
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("a torn line ({e}): {l}")))
+            .collect()
+    }
+}
+
+/// The `(cursor, dropped, latest, more)` of a `NoteList` answer.
+fn note_cursors(reply: &support::hub::Reply) -> (Value, Value, Value, Value) {
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let v = reply.json();
+    (
+        v["cursor"].clone(),
+        v["dropped"].clone(),
+        v["latest"].clone(),
+        v["more"].clone(),
+    )
 }
 
 /// Notes were kept for ever, each as long as its poster made it. A note's text
@@ -1441,4 +1485,201 @@ fn a_note_past_the_size_limit_is_cut_and_marked_and_a_huge_body_is_a_413() {
         texts,
         [format!("{} [cut by the State Hub: 476 more bytes]", "z".repeat(1024))]
     );
+}
+
+/// Notes were never dropped, so a chatty sandbox's file and its memory grew
+/// for ever. `--notes-keep N` keeps the last N; older ones are dropped from the
+/// file when it is rewritten, and cursors stay the notes' sequence numbers.
+#[test]
+fn only_the_last_notes_keep_n_are_kept_and_cursors_stay_sequence_numbers_across_compaction_and_restart() {
+    let work = Workdir::new();
+    let mut hub = FlaggedHub::start(&work.path().join("hub-data"), "team-token-16", &["--notes-keep", "5"]);
+    let url = "/v1/sandboxes/keep0001/notes";
+    for n in 1..=12 {
+        assert_eq!(hub.post("keep0001", &format!("note {n}")), n);
+    }
+    let last_five: Vec<String> = (8..=12).map(|n| format!("note {n}")).collect();
+    let all = hub.call("GET", url, None);
+    assert_eq!(note_texts(&all), last_five);
+    assert_eq!(note_cursors(&all), (json!(12), json!(7), json!(12), json!(false)));
+    // A cursor from before the drop reads on from the oldest note kept.
+    let old = hub.call("GET", &format!("{url}?since=3&limit=2"), None);
+    assert_eq!(note_texts(&old), ["note 8", "note 9"]);
+    assert_eq!(note_cursors(&old), (json!(9), json!(7), json!(12), json!(true)));
+    let later = hub.call("GET", &format!("{url}?since=10"), None);
+    assert_eq!(note_texts(&later), ["note 11", "note 12"]);
+
+    // The file was rewritten: how many were dropped, then the notes kept.
+    let lines = hub.file_lines("keep0001");
+    assert_eq!(lines[0], json!({"dropped": 7}), "{lines:#?}");
+    let texts: Vec<&str> = lines[1..]
+        .iter()
+        .map(|l| l["text"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(texts, last_five, "{lines:#?}");
+
+    hub.restart();
+    let again = hub.call("GET", url, None);
+    assert_eq!(note_texts(&again), last_five);
+    assert_eq!(note_cursors(&again), (json!(12), json!(7), json!(12), json!(false)));
+    assert_eq!(hub.post("keep0001", "note 13"), 13, "numbers go on after a restart");
+
+    // Many posters at once while the file is rewritten under them: every note
+    // gets its own number, the last ones are kept whole, none is torn.
+    let (addr, token) = (hub.addr, hub.token.clone());
+    let posters: Vec<_> = (0..6)
+        .map(|c| {
+            let token = token.clone();
+            std::thread::spawn(move || {
+                (0..20)
+                    .map(|n| {
+                        let text = format!("client {c} note {n} {}", "y".repeat(300));
+                        let path = "/v1/sandboxes/keep0001/notes";
+                        let reply = request(addr, "POST", path, Some(&token), &[], Some(&note_body(&text)));
+                        assert_eq!(reply.status, 201, "{reply:?}");
+                        (reply.json()["cursor"].as_u64().expect("a cursor"), text)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut posted: Vec<(u64, String)> = posters
+        .into_iter()
+        .flat_map(|p| p.join().expect("a poster thread"))
+        .collect();
+    posted.sort();
+    let cursors: Vec<u64> = posted.iter().map(|(c, _)| *c).collect();
+    assert_eq!(cursors, (14..=133).collect::<Vec<_>>(), "one number per note");
+    let newest: Vec<String> = posted[posted.len() - 5..].iter().map(|(_, t)| t.clone()).collect();
+    let listed = hub.call("GET", url, None);
+    assert_eq!(note_texts(&listed), newest);
+    assert_eq!(
+        note_cursors(&listed),
+        (json!(133), json!(128), json!(133), json!(false))
+    );
+    let lines = hub.file_lines("keep0001");
+    assert!(
+        lines.len() <= 1 + 5 + 5 / 4 + 1,
+        "the file is kept short: {} lines",
+        lines.len()
+    );
+    let dropped = lines[0]["dropped"].as_u64().expect("a count of dropped notes first");
+    let in_file: Vec<String> = lines[1..]
+        .iter()
+        .map(|l| l["text"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let expected: Vec<String> = posted[(dropped - 13) as usize..]
+        .iter()
+        .map(|(_, t)| t.clone())
+        .collect();
+    assert_eq!(
+        in_file, expected,
+        "the file holds the notes after the dropped ones, in order"
+    );
+    hub.restart();
+    assert_eq!(note_texts(&hub.call("GET", url, None)), newest);
+}
+
+/// `--notes-max-age` drops notes older than that, and cursors go on counting
+/// across the drop and a restart.
+#[test]
+fn notes_older_than_notes_max_age_are_dropped_and_numbers_go_on() {
+    let work = Workdir::new();
+    let mut hub = FlaggedHub::start(
+        &work.path().join("hub-data"),
+        "team-token-17",
+        &["--notes-max-age", "2s"],
+    );
+    let url = "/v1/sandboxes/aged0001/notes";
+    let posted_at = std::time::Instant::now();
+    assert_eq!(hub.post("aged0001", "old 1"), 1);
+    assert_eq!(hub.post("aged0001", "old 2"), 2);
+    let fresh = hub.call("GET", url, None);
+    if posted_at.elapsed() < Duration::from_millis(1500) {
+        assert_eq!(note_texts(&fresh), ["old 1", "old 2"], "young notes are kept");
+    }
+    wait_until("the old notes are dropped", DEADLINE, || {
+        note_texts(&hub.call("GET", url, None)).is_empty()
+    });
+    let gone = hub.call("GET", url, None);
+    assert_eq!(note_cursors(&gone), (json!(2), json!(2), json!(2), json!(false)));
+    assert_eq!(hub.post("aged0001", "new 3"), 3);
+    let lines = hub.file_lines("aged0001");
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert_eq!(lines[0], json!({"dropped": 2}));
+    assert_eq!(lines[1]["text"], "new 3");
+
+    hub.restart();
+    let listed = hub.call("GET", url, None);
+    let (texts, dropped) = (note_texts(&listed), listed.json()["dropped"].clone());
+    assert!(
+        (texts == ["new 3"] && dropped == 2) || (texts.is_empty() && dropped == 3),
+        "note 3 is kept until it is 2 s old: {listed:?}"
+    );
+    assert_eq!(listed.json()["latest"], 3, "{listed:?}");
+    assert_eq!(hub.post("aged0001", "new 4"), 4);
+
+    // A bad duration is refused at start, naming the flag.
+    let refused = sandboxer()
+        .args(["hub", "serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(work.path().join("other"))
+        .args(["--notes-max-age", "2 days"])
+        .run();
+    assert_eq!(refused.code, 2, "{refused}");
+    assert!(refused.stderr.contains("--notes-max-age"), "{refused}");
+}
+
+/// A listing answered up to 10000 notes at once; now a page holds at most
+/// 500, says whether more follow, and `inspect --notes N` still shows the last N.
+#[test]
+fn note_listings_come_in_pages_of_at_most_500_and_inspect_still_shows_the_last_n() {
+    let work = Workdir::new();
+    let hub = FlaggedHub::start(&work.path().join("hub-data"), "team-token-18", &[]);
+    let id = "pagei001";
+    let url = format!("/v1/sandboxes/{id}/notes");
+    let total = 620;
+    for n in 1..=total {
+        assert_eq!(hub.post(id, &format!("note {n}")), n);
+    }
+    let first = hub.call("GET", &url, None);
+    let texts = note_texts(&first);
+    assert_eq!(texts.len(), 500, "a page holds at most 500");
+    assert_eq!((texts[0].as_str(), texts[499].as_str()), ("note 1", "note 500"));
+    assert_eq!(note_cursors(&first), (json!(500), json!(0), json!(620), json!(true)));
+    let asked_more = hub.call("GET", &format!("{url}?since=0&limit=10000"), None);
+    assert_eq!(note_texts(&asked_more).len(), 500, "the limit is clamped to 500");
+    let second = hub.call("GET", &format!("{url}?since=500"), None);
+    assert_eq!(note_texts(&second).len(), 120);
+    assert_eq!(note_cursors(&second), (json!(620), json!(0), json!(620), json!(false)));
+    let counts = hub.call("GET", &format!("{url}?limit=0"), None);
+    assert_eq!(note_texts(&counts), Vec::<String>::new());
+    assert_eq!(note_cursors(&counts), (json!(0), json!(0), json!(620), json!(true)));
+
+    // `inspect` asks for the last N, across pages.
+    let project = "paged";
+    let rec = record("sandbox.p", id, "2026-01-01T00:00:00Z");
+    let put = hub.call(
+        "PUT",
+        &format!("/v1/projects/{project}/resources/sandbox.p"),
+        Some(&put_body(&rec, 0)),
+    );
+    assert_eq!(put.status, 200, "{put:?}");
+    let inspect = |n: usize| -> Vec<String> {
+        let out = sandboxer()
+            .env("SANDBOXER_HUB_TOKEN", &hub.token)
+            .args(["inspect", id, "--json", "--hub", &hub.url(), "--notes", &n.to_string()])
+            .run();
+        assert_eq!(out.code, 0, "{out}");
+        let value: Value = serde_json::from_str(&out.stdout).expect("inspect --json prints JSON");
+        value["notes"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no notes in {value}"))
+            .iter()
+            .map(|n| n["text"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let wanted = |from: u64| -> Vec<String> { (from..=total).map(|n| format!("note {n}")).collect() };
+    assert_eq!(inspect(3), wanted(618));
+    assert_eq!(inspect(600), wanted(21), "more than one page");
+    assert_eq!(inspect(1000), wanted(1), "more than there are");
 }
