@@ -1,7 +1,9 @@
 //! The State Hub as a real process (`sandboxer hub serve`) with real `sandboxer`
 //! clients: the project lease between two applies, a hub killed half-way, the
 //! token, a lease left by a killed client, optimistic concurrency over raw HTTP,
-//! `state push|pull`, progress notes, restarts and SIGTERM.
+//! `state push|pull`, progress notes, restarts and SIGTERM; the token checked
+//! before the body, notes cut, dropped past `--notes-keep`/`--notes-max-age`
+//! and listed in pages.
 //!
 //! Every test starts its own hub on a free loopback port with its data folder
 //! in the test's temporary folder W (`W/hub-data`), and works on manifests in W
@@ -1246,4 +1248,472 @@ fn escape_sequences_in_hub_records_and_notes_print_escaped() {
         inspect.stdout.contains("line one\n      \\u{1b}[1Aoverwritten"),
         "{inspect}"
     );
+}
+
+// ---------------------------------------------------------------------------
+// 10. Hardening: auth before the body, note limits, paginated notes
+
+/// One request with exactly `headers` and the bytes of `body` (no
+/// `Content-Type` of its own, unlike [`request`]), for bodies a JSON client
+/// would not send.
+fn raw_request(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> support::hub::Reply {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("set a read timeout");
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    // A hub that refuses before it reads may close before it has all of a
+    // large body: what it answered is read all the same.
+    let sent = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body));
+    let mut raw = Vec::new();
+    let read = stream.read_to_end(&mut raw);
+    if raw.is_empty() {
+        panic!("{method} http://{addr}{path}: no answer (sent: {sent:?}, read: {read:?})");
+    }
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no end of headers in {text:?}"));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    support::hub::Reply {
+        status,
+        body: body.to_string(),
+    }
+}
+
+/// Regression: with a token configured, a request whose body could not be
+/// decoded (a form body, garbage JSON, a bad query) got 400/415/422 before its
+/// token was looked at, so an unauthenticated client could probe the hub's
+/// decoding. Now the token is checked first, on every route but health.
+#[test]
+fn an_unauthenticated_request_is_refused_before_its_body_or_content_type_is_read() {
+    let token = "team-token-14";
+    let w = World::new(Some(token));
+    let addr = w.hub.addr();
+    let form = ("Content-Type", "application/x-www-form-urlencoded");
+    let json_type = ("Content-Type", "application/json");
+    let wrong = ("Authorization", "Bearer not-the-token");
+    let right = format!("Bearer {token}");
+    let right = ("Authorization", right.as_str());
+    let form_body: &[u8] = b"record=1&version=zero";
+    let garbage: &[u8] = b"{\"record\": [not json";
+
+    // (method, path, what an authenticated client gets for the same garbage)
+    let routes: [(&str, &str, u16); 10] = [
+        ("PUT", "/v1/projects/p/resources/sandbox.a", 415),
+        ("POST", "/v1/sandboxes/sbxa0001/notes", 415),
+        ("POST", "/v1/projects/p/lock", 415),
+        ("PUT", "/v1/projects/p/lock", 415),
+        ("DELETE", "/v1/projects/p/resources/sandbox.a?version=x", 400),
+        ("DELETE", "/v1/projects/p/lock", 400),
+        ("GET", "/v1/sandboxes/sbxa0001/notes?since=x", 400),
+        ("GET", "/v1/projects/p/resources", 200),
+        ("GET", "/v1/sandboxes?vm=a", 200),
+        ("PATCH", "/v1/projects/p/lock", 405),
+    ];
+    for (method, path, authorized) in routes {
+        let cases = [
+            ("no token, a form body", vec![form], form_body),
+            ("no token, garbage JSON", vec![json_type], garbage),
+            ("a wrong token, garbage JSON", vec![wrong, json_type], garbage),
+            ("a wrong token, a form body", vec![wrong, form], form_body),
+        ];
+        for (what, headers, body) in cases {
+            let reply = raw_request(addr, method, path, &headers, body);
+            assert_eq!(reply.status, 401, "{method} {path} with {what}: {reply:?}");
+            assert_eq!(
+                reply.json(),
+                json!({"error": "missing or wrong bearer token"}),
+                "{method} {path} with {what}"
+            );
+        }
+        // With the token, the same request is judged as before.
+        let with_token = raw_request(addr, method, path, &[right, form], form_body);
+        assert_eq!(
+            with_token.status, authorized,
+            "{method} {path} with the token: {with_token:?}"
+        );
+    }
+    let garbage_put = raw_request(
+        addr,
+        "PUT",
+        "/v1/projects/p/resources/sandbox.a",
+        &[right, json_type],
+        garbage,
+    );
+    assert_eq!(garbage_put.status, 400, "{garbage_put:?}");
+    let no_type = raw_request(addr, "POST", "/v1/sandboxes/sbxa0001/notes", &[], garbage);
+    assert_eq!(no_type.status, 401, "no token and no content type: {no_type:?}");
+    let unknown = raw_request(addr, "GET", "/v1/nothing/here", &[], b"");
+    assert_eq!(unknown.status, 401, "{unknown:?}");
+    assert_eq!(raw_request(addr, "GET", "/v1/nothing/here", &[right], b"").status, 404);
+
+    // Health stays open; nothing refused reached the data.
+    assert_eq!(raw_request(addr, "GET", "/v1/health", &[], b"").status, 200);
+    assert!(w.records("p").is_empty());
+    let notes = w.call("GET", "/v1/sandboxes/sbxa0001/notes", None);
+    assert_eq!(note_texts(&notes), Vec::<String>::new());
+    assert_eq!(
+        w.call("POST", "/v1/projects/p/lock", Some(&lock_request(1, 30))).status,
+        201,
+        "no lease was taken"
+    );
+}
+
+/// A hub started with flags of its own (`HubProcess` takes none), with a token.
+struct FlaggedHub {
+    running: Option<support::Running>,
+    addr: std::net::SocketAddr,
+    data: PathBuf,
+    token: String,
+    flags: Vec<String>,
+}
+
+impl FlaggedHub {
+    /// `hub serve --listen 127.0.0.1:0 --data DATA FLAGS...` with `token`.
+    fn start(data: &Path, token: &str, flags: &[&str]) -> FlaggedHub {
+        let mut hub = FlaggedHub {
+            running: None,
+            addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            data: data.to_path_buf(),
+            token: token.to_string(),
+            flags: flags.iter().map(|f| (*f).to_string()).collect(),
+        };
+        hub.launch();
+        hub
+    }
+
+    fn launch(&mut self) {
+        let mut running = sandboxer()
+            .args(["hub", "serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(&self.data)
+            .args(["--token-env", "SBX_FLAGGED_HUB_TOKEN"])
+            .args(&self.flags)
+            .env("SBX_FLAGGED_HUB_TOKEN", &self.token)
+            .spawn();
+        let mut exited = false;
+        wait_until("the hub prints the address it listens on", DEADLINE, || {
+            exited = !running.is_running();
+            exited || running.stderr_so_far().contains("State Hub listening on http://")
+        });
+        assert!(!exited, "the hub did not start\n{}", running.wait());
+        let stderr = running.stderr_so_far();
+        let rest = stderr
+            .split("State Hub listening on http://")
+            .nth(1)
+            .unwrap_or_default();
+        self.addr = rest
+            .split_whitespace()
+            .next()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {stderr}"));
+        self.running = Some(running);
+    }
+
+    /// SIGTERM, then the same flags and data on a new port.
+    fn restart(&mut self) {
+        let running = self.running.take().expect("the hub runs");
+        running.signal("TERM");
+        let out = running.wait();
+        assert_eq!(out.code, 0, "{out}");
+        self.launch();
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// One JSON request with the token.
+    fn call(&self, method: &str, path: &str, body: Option<&str>) -> support::hub::Reply {
+        request(self.addr, method, path, Some(&self.token), &[], body)
+    }
+
+    /// Posts a note with `text` to `id`; its cursor.
+    fn post(&self, id: &str, text: &str) -> u64 {
+        let reply = self.call("POST", &format!("/v1/sandboxes/{id}/notes"), Some(&note_body(text)));
+        assert_eq!(reply.status, 201, "{reply:?}");
+        reply.json()["cursor"].as_u64().expect("a cursor")
+    }
+
+    /// The lines of `notes/<id>.jsonl`.
+    fn file_lines(&self, id: &str) -> Vec<Value> {
+        let path = self.data.join(format!("notes/{id}.jsonl"));
+        let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        assert!(text.ends_with('\n'), "whole lines: {text:?}");
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("a torn line ({e}): {l}")))
+            .collect()
+    }
+}
+
+/// The `(cursor, dropped, latest, more)` of a `NoteList` answer.
+fn note_cursors(reply: &support::hub::Reply) -> (Value, Value, Value, Value) {
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let v = reply.json();
+    (
+        v["cursor"].clone(),
+        v["dropped"].clone(),
+        v["latest"].clone(),
+        v["more"].clone(),
+    )
+}
+
+/// Notes were kept for ever, each as long as its poster made it. A note's text
+/// is now cut past `--note-max-bytes` (16 KiB by default), marked so, and a
+/// body past 1 MiB is refused with 413.
+#[test]
+fn a_note_past_the_size_limit_is_cut_and_marked_and_a_huge_body_is_a_413() {
+    let w = World::new(Some("team-token-15"));
+    let url = "/v1/sandboxes/bignote1/notes";
+    let limit = 16 * 1024;
+    // Three-byte characters: the cut falls inside one unless it keeps to a boundary.
+    let long: String = "€".repeat(limit / 3 + 1000);
+    let posted = w.call("POST", url, Some(&note_body(&long)));
+    assert_eq!(posted.status, 201, "{posted:?}");
+    assert_eq!(posted.json(), json!({"cursor": 1, "cut": true}));
+    let exact = "x".repeat(limit);
+    let posted = w.call("POST", url, Some(&note_body(&exact)));
+    assert_eq!(posted.json(), json!({"cursor": 2}), "a note of the limit is whole");
+
+    let texts = note_texts(&w.call("GET", url, None));
+    assert_eq!(texts.len(), 2);
+    let kept = limit / 3 * 3;
+    let marker = format!(" [cut by the State Hub: {} more bytes]", long.len() - kept);
+    assert_eq!(texts[0], format!("{}{marker}", &long[..kept]));
+    assert_eq!(texts[1], exact);
+
+    let huge = note_body(&"y".repeat(1024 * 1024));
+    let bearer = "Bearer team-token-15";
+    let headers = [("Authorization", bearer), ("Content-Type", "application/json")];
+    let refused = raw_request(w.hub.addr(), "POST", url, &headers, huge.as_bytes());
+    assert_eq!(refused.status, 413, "{refused:?}");
+    let error = refused.json()["error"].as_str().unwrap_or_default().to_string();
+    assert!(error.contains("1048576 bytes"), "{error}");
+    assert_eq!(w.call("POST", url, Some(&note_body("after"))).json()["cursor"], 3);
+
+    // The limit is the operator's: a hub with a smaller one cuts sooner.
+    let small = FlaggedHub::start(&w.dir().join("small-hub"), "small", &["--note-max-bytes", "1024"]);
+    let posted = small.call("POST", url, Some(&note_body(&"z".repeat(1500))));
+    assert_eq!(posted.json(), json!({"cursor": 1, "cut": true}), "{posted:?}");
+    let texts = note_texts(&small.call("GET", url, None));
+    assert_eq!(
+        texts,
+        [format!("{} [cut by the State Hub: 476 more bytes]", "z".repeat(1024))]
+    );
+}
+
+/// Notes were never dropped, so a chatty sandbox's file and its memory grew
+/// for ever. `--notes-keep N` keeps the last N; older ones are dropped from the
+/// file when it is rewritten, and cursors stay the notes' sequence numbers.
+#[test]
+fn only_the_last_notes_keep_n_are_kept_and_cursors_stay_sequence_numbers_across_compaction_and_restart() {
+    let work = Workdir::new();
+    let mut hub = FlaggedHub::start(&work.path().join("hub-data"), "team-token-16", &["--notes-keep", "5"]);
+    let url = "/v1/sandboxes/keep0001/notes";
+    for n in 1..=12 {
+        assert_eq!(hub.post("keep0001", &format!("note {n}")), n);
+    }
+    let last_five: Vec<String> = (8..=12).map(|n| format!("note {n}")).collect();
+    let all = hub.call("GET", url, None);
+    assert_eq!(note_texts(&all), last_five);
+    assert_eq!(note_cursors(&all), (json!(12), json!(7), json!(12), json!(false)));
+    // A cursor from before the drop reads on from the oldest note kept.
+    let old = hub.call("GET", &format!("{url}?since=3&limit=2"), None);
+    assert_eq!(note_texts(&old), ["note 8", "note 9"]);
+    assert_eq!(note_cursors(&old), (json!(9), json!(7), json!(12), json!(true)));
+    let later = hub.call("GET", &format!("{url}?since=10"), None);
+    assert_eq!(note_texts(&later), ["note 11", "note 12"]);
+
+    // The file was rewritten: how many were dropped, then the notes kept.
+    let lines = hub.file_lines("keep0001");
+    assert_eq!(lines[0], json!({"dropped": 7}), "{lines:#?}");
+    let texts: Vec<&str> = lines[1..]
+        .iter()
+        .map(|l| l["text"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(texts, last_five, "{lines:#?}");
+
+    hub.restart();
+    let again = hub.call("GET", url, None);
+    assert_eq!(note_texts(&again), last_five);
+    assert_eq!(note_cursors(&again), (json!(12), json!(7), json!(12), json!(false)));
+    assert_eq!(hub.post("keep0001", "note 13"), 13, "numbers go on after a restart");
+
+    // Many posters at once while the file is rewritten under them: every note
+    // gets its own number, the last ones are kept whole, none is torn.
+    let (addr, token) = (hub.addr, hub.token.clone());
+    let posters: Vec<_> = (0..6)
+        .map(|c| {
+            let token = token.clone();
+            std::thread::spawn(move || {
+                (0..20)
+                    .map(|n| {
+                        let text = format!("client {c} note {n} {}", "y".repeat(300));
+                        let path = "/v1/sandboxes/keep0001/notes";
+                        let reply = request(addr, "POST", path, Some(&token), &[], Some(&note_body(&text)));
+                        assert_eq!(reply.status, 201, "{reply:?}");
+                        (reply.json()["cursor"].as_u64().expect("a cursor"), text)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut posted: Vec<(u64, String)> = posters
+        .into_iter()
+        .flat_map(|p| p.join().expect("a poster thread"))
+        .collect();
+    posted.sort();
+    let cursors: Vec<u64> = posted.iter().map(|(c, _)| *c).collect();
+    assert_eq!(cursors, (14..=133).collect::<Vec<_>>(), "one number per note");
+    let newest: Vec<String> = posted[posted.len() - 5..].iter().map(|(_, t)| t.clone()).collect();
+    let listed = hub.call("GET", url, None);
+    assert_eq!(note_texts(&listed), newest);
+    assert_eq!(
+        note_cursors(&listed),
+        (json!(133), json!(128), json!(133), json!(false))
+    );
+    let lines = hub.file_lines("keep0001");
+    assert!(
+        lines.len() <= 1 + 5 + 5 / 4 + 1,
+        "the file is kept short: {} lines",
+        lines.len()
+    );
+    let dropped = lines[0]["dropped"].as_u64().expect("a count of dropped notes first");
+    let in_file: Vec<String> = lines[1..]
+        .iter()
+        .map(|l| l["text"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let expected: Vec<String> = posted[(dropped - 13) as usize..]
+        .iter()
+        .map(|(_, t)| t.clone())
+        .collect();
+    assert_eq!(
+        in_file, expected,
+        "the file holds the notes after the dropped ones, in order"
+    );
+    hub.restart();
+    assert_eq!(note_texts(&hub.call("GET", url, None)), newest);
+}
+
+/// `--notes-max-age` drops notes older than that, and cursors go on counting
+/// across the drop and a restart.
+#[test]
+fn notes_older_than_notes_max_age_are_dropped_and_numbers_go_on() {
+    let work = Workdir::new();
+    let mut hub = FlaggedHub::start(
+        &work.path().join("hub-data"),
+        "team-token-17",
+        &["--notes-max-age", "2s"],
+    );
+    let url = "/v1/sandboxes/aged0001/notes";
+    let posted_at = std::time::Instant::now();
+    assert_eq!(hub.post("aged0001", "old 1"), 1);
+    assert_eq!(hub.post("aged0001", "old 2"), 2);
+    let fresh = hub.call("GET", url, None);
+    if posted_at.elapsed() < Duration::from_millis(1500) {
+        assert_eq!(note_texts(&fresh), ["old 1", "old 2"], "young notes are kept");
+    }
+    wait_until("the old notes are dropped", DEADLINE, || {
+        note_texts(&hub.call("GET", url, None)).is_empty()
+    });
+    let gone = hub.call("GET", url, None);
+    assert_eq!(note_cursors(&gone), (json!(2), json!(2), json!(2), json!(false)));
+    assert_eq!(hub.post("aged0001", "new 3"), 3);
+    let lines = hub.file_lines("aged0001");
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert_eq!(lines[0], json!({"dropped": 2}));
+    assert_eq!(lines[1]["text"], "new 3");
+
+    hub.restart();
+    let listed = hub.call("GET", url, None);
+    let (texts, dropped) = (note_texts(&listed), listed.json()["dropped"].clone());
+    assert!(
+        (texts == ["new 3"] && dropped == 2) || (texts.is_empty() && dropped == 3),
+        "note 3 is kept until it is 2 s old: {listed:?}"
+    );
+    assert_eq!(listed.json()["latest"], 3, "{listed:?}");
+    assert_eq!(hub.post("aged0001", "new 4"), 4);
+
+    // A bad duration is refused at start, naming the flag.
+    let refused = sandboxer()
+        .args(["hub", "serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(work.path().join("other"))
+        .args(["--notes-max-age", "2 days"])
+        .run();
+    assert_eq!(refused.code, 2, "{refused}");
+    assert!(refused.stderr.contains("--notes-max-age"), "{refused}");
+}
+
+/// A listing answered up to 10000 notes at once; now a page holds at most
+/// 500, says whether more follow, and `inspect --notes N` still shows the last N.
+#[test]
+fn note_listings_come_in_pages_of_at_most_500_and_inspect_still_shows_the_last_n() {
+    let work = Workdir::new();
+    let hub = FlaggedHub::start(&work.path().join("hub-data"), "team-token-18", &[]);
+    let id = "pagei001";
+    let url = format!("/v1/sandboxes/{id}/notes");
+    let total = 620;
+    for n in 1..=total {
+        assert_eq!(hub.post(id, &format!("note {n}")), n);
+    }
+    let first = hub.call("GET", &url, None);
+    let texts = note_texts(&first);
+    assert_eq!(texts.len(), 500, "a page holds at most 500");
+    assert_eq!((texts[0].as_str(), texts[499].as_str()), ("note 1", "note 500"));
+    assert_eq!(note_cursors(&first), (json!(500), json!(0), json!(620), json!(true)));
+    let asked_more = hub.call("GET", &format!("{url}?since=0&limit=10000"), None);
+    assert_eq!(note_texts(&asked_more).len(), 500, "the limit is clamped to 500");
+    let second = hub.call("GET", &format!("{url}?since=500"), None);
+    assert_eq!(note_texts(&second).len(), 120);
+    assert_eq!(note_cursors(&second), (json!(620), json!(0), json!(620), json!(false)));
+    let counts = hub.call("GET", &format!("{url}?limit=0"), None);
+    assert_eq!(note_texts(&counts), Vec::<String>::new());
+    assert_eq!(note_cursors(&counts), (json!(0), json!(0), json!(620), json!(true)));
+
+    // `inspect` asks for the last N, across pages.
+    let project = "paged";
+    let rec = record("sandbox.p", id, "2026-01-01T00:00:00Z");
+    let put = hub.call(
+        "PUT",
+        &format!("/v1/projects/{project}/resources/sandbox.p"),
+        Some(&put_body(&rec, 0)),
+    );
+    assert_eq!(put.status, 200, "{put:?}");
+    let inspect = |n: usize| -> Vec<String> {
+        let out = sandboxer()
+            .env("SANDBOXER_HUB_TOKEN", &hub.token)
+            .args(["inspect", id, "--json", "--hub", &hub.url(), "--notes", &n.to_string()])
+            .run();
+        assert_eq!(out.code, 0, "{out}");
+        let value: Value = serde_json::from_str(&out.stdout).expect("inspect --json prints JSON");
+        value["notes"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no notes in {value}"))
+            .iter()
+            .map(|n| n["text"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let wanted = |from: u64| -> Vec<String> { (from..=total).map(|n| format!("note {n}")).collect() };
+    assert_eq!(inspect(3), wanted(618));
+    assert_eq!(inspect(600), wanted(21), "more than one page");
+    assert_eq!(inspect(1000), wanted(1), "more than there are");
 }

@@ -3,11 +3,13 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
+use clap::builder::RangedU64ValueParser;
 use clap::{Args, Subcommand};
 
-use sandboxer::hub::server::{self, ServeOptions};
+use sandboxer::hub::server::{self, NotesPolicy, ServeOptions};
 
 use super::Settings;
 
@@ -34,6 +36,34 @@ pub struct ServeOpts {
     /// Environment variable holding the bearer token clients must send; unset or empty = no token
     #[arg(long, default_value = "SANDBOXER_HUB_TOKEN", value_name = "VAR")]
     pub token_env: String,
+    /// Notes kept per sandbox; the oldest go first
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = server::DEFAULT_NOTES_KEEP,
+        value_parser = RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    pub notes_keep: usize,
+    /// Drop notes the hub received longer ago than this (500ms, 30s, 5m, 24h) [default: no age limit]
+    #[arg(long, value_name = "DURATION", value_parser = parse_max_age)]
+    pub notes_max_age: Option<Duration>,
+    /// Bytes of a note's text kept; a longer text is cut there and marked
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = server::DEFAULT_NOTE_MAX_BYTES,
+        value_parser = RangedU64ValueParser::<usize>::new().range(256..=server::NOTE_MAX_BYTES_CEILING as u64)
+    )]
+    pub note_max_bytes: usize,
+}
+
+/// `--notes-max-age`: a duration of more than zero.
+fn parse_max_age(text: &str) -> Result<Duration, String> {
+    let age = sandboxer::duration::parse(text)?;
+    if age.is_zero() {
+        return Err("0 would drop every note; leave the flag out for no age limit".into());
+    }
+    Ok(age)
 }
 
 pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
@@ -65,6 +95,11 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
         listen: serve.listen,
         data: data.clone(),
         token,
+        notes: NotesPolicy {
+            keep: serve.notes_keep,
+            max_age: serve.notes_max_age,
+            max_text_bytes: serve.note_max_bytes,
+        },
     };
     super::engine::runtime()?.block_on(async move {
         server::serve(options, shutdown_signal(), |addr| {

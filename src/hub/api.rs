@@ -10,13 +10,14 @@
 //! | `POST /v1/projects/{p}/lock` | [`LockRequest`] | 201 [`LockGranted`], 423 [`ErrorBody`] with the holder |
 //! | `PUT /v1/projects/{p}/lock` | [`RenewRequest`] | 200 [`LockGranted`], 409 not the holder |
 //! | `DELETE /v1/projects/{p}/lock?lock_id=ID` | | 204, 409 not the holder |
-//! | `POST /v1/sandboxes/{id}/notes` | [`Note`] | 201 [`NotePosted`] |
-//! | `GET /v1/sandboxes/{id}/notes?since=CURSOR&limit=N` | | 200 [`NoteList`] |
+//! | `POST /v1/sandboxes/{id}/notes` | [`Note`] | 201 [`NotePosted`] (a long text cut), 413 body over 1 MiB |
+//! | `GET /v1/sandboxes/{id}/notes?since=CURSOR&limit=N` | | 200 [`NoteList`], one page of at most [`NOTES_PAGE_MAX`] |
 //! | `GET /v1/sandboxes?vm=NAME` | | 200 [`SandboxList`] (all projects) |
 //!
 //! Every call but health needs `Authorization: Bearer <token>` when the hub has a
-//! token (401 otherwise). Writes may carry `X-Sandboxer-Lock-Id`; a write while
-//! another holder's lease is live gets 423.
+//! token: without it, 401 before anything else of the request is looked at.
+//! Writes may carry `X-Sandboxer-Lock-Id`; a write while another holder's lease
+//! is live gets 423.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -149,20 +150,44 @@ impl From<LockInfoBody> for LockInfo {
     }
 }
 
+/// The most notes one `GET /v1/sandboxes/{id}/notes` answers, and how many
+/// it answers without `limit`.
+pub const NOTES_PAGE_MAX: usize = 500;
+
 /// `POST /v1/sandboxes/{id}/notes`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct NotePosted {
-    /// Cursor after this note.
+    /// This note's number: notes of an id are numbered 1, 2, 3... in the order
+    /// the hub received them, and a number is never given twice.
     pub cursor: u64,
+    /// True when the note's text was longer than the hub keeps, and was cut
+    /// (its text then ends with a marker saying how much); absent otherwise.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub cut: bool,
 }
 
-/// `GET /v1/sandboxes/{id}/notes`.
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// `GET /v1/sandboxes/{id}/notes`: one page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct NoteList {
-    /// Notes after the cursor asked for, oldest first.
+    /// Notes after the cursor asked for, oldest first, at most the page's limit.
     pub notes: Vec<Note>,
-    /// Cursor to ask from next time.
+    /// Cursor to ask from for the next page: the number of the last note here
+    /// (where the page started when it is empty).
     pub cursor: u64,
+    /// Whether notes after `cursor` are there already: ask again at once.
+    #[serde(default)]
+    pub more: bool,
+    /// How many of the oldest notes the hub dropped (retention): notes 1 to
+    /// `dropped` are gone, and a cursor before them reads on from the oldest kept.
+    #[serde(default)]
+    pub dropped: u64,
+    /// The number of the newest note: how many notes the id has had.
+    #[serde(default)]
+    pub latest: u64,
 }
 
 /// One row of `GET /v1/sandboxes`.

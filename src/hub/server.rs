@@ -6,15 +6,22 @@
 //! of one project (or one sandbox's notes) go one at a time, different ones side
 //! by side. Reads of records take no such lock. File I/O runs on tokio's
 //! blocking threads, never on the async workers.
+//!
+//! The token is checked by a layer in front of every route, before any
+//! extractor reads the request's body, query or content type. Notes are kept
+//! within a [`NotesPolicy`]: texts cut past a size, and per sandbox the last N,
+//! younger than an age; a notes file is rewritten without the dropped ones.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Path as UrlPath, Query, State};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -22,8 +29,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::api::{
-    ErrorBody, Health, LOCK_HEADER, LockGranted, LockInfoBody, LockRequest, NoteList, NotePosted, PutResource,
-    RenewRequest, ResourceEntry, ResourceList, SandboxEntry, SandboxList, Written,
+    ErrorBody, Health, LOCK_HEADER, LockGranted, LockInfoBody, LockRequest, NOTES_PAGE_MAX, NoteList, NotePosted,
+    PutResource, RenewRequest, ResourceEntry, ResourceList, SandboxEntry, SandboxList, Written,
 };
 use crate::address::Address;
 use crate::state::Note;
@@ -37,6 +44,38 @@ pub struct ServeOptions {
     pub data: PathBuf,
     /// Bearer token every call but health must carry; none = open hub.
     pub token: Option<String>,
+    /// What is kept of notes.
+    pub notes: NotesPolicy,
+}
+
+/// Notes kept per sandbox unless told otherwise (`--notes-keep`).
+pub const DEFAULT_NOTES_KEEP: usize = 1000;
+/// Bytes of a note's text kept unless told otherwise (`--note-max-bytes`).
+pub const DEFAULT_NOTE_MAX_BYTES: usize = 16 * 1024;
+/// The most `--note-max-bytes` may be: a text of that size still fits in a body.
+pub const NOTE_MAX_BYTES_CEILING: usize = 512 * 1024;
+/// The largest body a note may be posted with; a larger one is 413.
+pub const NOTE_BODY_MAX: usize = 1024 * 1024;
+
+/// What the hub keeps of notes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotesPolicy {
+    /// At most this many notes per sandbox (at least one is kept); the oldest go first.
+    pub keep: usize,
+    /// Notes received longer ago than this are dropped; `None`: no age limit.
+    pub max_age: Option<Duration>,
+    /// A note's text is cut after this many bytes (at a character boundary) and marked.
+    pub max_text_bytes: usize,
+}
+
+impl Default for NotesPolicy {
+    fn default() -> Self {
+        NotesPolicy {
+            keep: DEFAULT_NOTES_KEEP,
+            max_age: None,
+            max_text_bytes: DEFAULT_NOTE_MAX_BYTES,
+        }
+    }
 }
 
 /// Errors starting the hub.
@@ -142,12 +181,87 @@ impl<T> PerKey<T> {
     }
 }
 
+/// A note as the hub holds it: with when it received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct HeldNote {
+    note: Note,
+    received_unix_ms: u64,
+}
+
+/// One sandbox's notes. They are numbered from 1 in the order received; the
+/// oldest `dropped` are gone, so the ones held are `dropped + 1` onwards.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct NoteLog {
+    dropped: u64,
+    held: VecDeque<HeldNote>,
+    /// How many notes the file itself no longer holds (its first line says so):
+    /// `dropped - dropped_in_file` notes are still in the file, to go at its next rewrite.
+    dropped_in_file: u64,
+}
+
+impl NoteLog {
+    /// The number of the newest note (0: none yet).
+    fn latest(&self) -> u64 {
+        self.dropped + self.held.len() as u64
+    }
+
+    /// How many of the oldest notes go at `now` with `incoming` more about to
+    /// be added: those past `keep`, and those past `max_age` (oldest first: a
+    /// note goes with every note before it).
+    fn to_drop(&self, policy: &NotesPolicy, now: u64, incoming: usize) -> usize {
+        let over = (self.held.len() + incoming).saturating_sub(policy.keep.max(1));
+        let aged = policy.max_age.filter(|age| !age.is_zero()).map_or(0, |age| {
+            let cutoff = now.saturating_sub(u64::try_from(age.as_millis()).unwrap_or(u64::MAX));
+            self.held.iter().take_while(|h| h.received_unix_ms < cutoff).count()
+        });
+        over.max(aged).min(self.held.len())
+    }
+
+    fn drop_oldest(&mut self, count: usize) {
+        let count = count.min(self.held.len());
+        self.held.drain(..count);
+        self.dropped += count as u64;
+    }
+
+    /// Whether the file is rewritten once `dropping` more are dropped and
+    /// `held` notes remain: when the notes it still holds for nothing are as
+    /// many as those kept, or a quarter of `keep`. Each rewrite so costs at
+    /// most four note lines per note dropped.
+    fn rewrite_due(&self, dropping: usize, held: usize, keep: usize) -> bool {
+        let stale = self.dropped - self.dropped_in_file + dropping as u64;
+        stale > 0 && stale >= held.min(keep / 4).max(1) as u64
+    }
+
+    /// The page of at most `limit` notes after cursor `since`.
+    fn page(&self, since: u64, limit: usize) -> NoteList {
+        let latest = self.latest();
+        let start = since.min(latest).max(self.dropped);
+        let skip = usize::try_from(start - self.dropped).unwrap_or(usize::MAX);
+        let notes: Vec<Note> = self
+            .held
+            .iter()
+            .skip(skip)
+            .take(limit)
+            .map(|h| h.note.clone())
+            .collect();
+        let cursor = start + notes.len() as u64;
+        NoteList {
+            notes,
+            cursor,
+            more: cursor < latest,
+            dropped: self.dropped,
+            latest,
+        }
+    }
+}
+
 /// A sandbox's notes; `None` until they are read from disk.
-type Notes = Mutex<Option<Vec<Note>>>;
+type Notes = Mutex<Option<NoteLog>>;
 
 struct Hub {
     data: PathBuf,
     token: Option<String>,
+    notes_policy: NotesPolicy,
     lineage: String,
     projects: PerKey<Project>,
     /// Every project's lease, as `locks.json` holds them. One file for all, so
@@ -159,6 +273,7 @@ struct Hub {
 type Shared = Arc<Hub>;
 
 /// An error answer.
+#[derive(Debug)]
 struct ApiError(StatusCode, Box<ErrorBody>);
 
 impl ApiError {
@@ -397,6 +512,19 @@ fn check_write_lock(lease: Option<&Lease>, project: &str, headers: &HeaderMap) -
     ))
 }
 
+/// The token, checked in front of every route but health: before any extractor
+/// reads the body, the query or the content type, so a request without the
+/// token learns nothing but 401.
+async fn require_token(State(hub): State<Shared>, request: Request, next: Next) -> Response {
+    if request.uri().path() == "/v1/health" {
+        return next.run(request).await;
+    }
+    match hub.authorize(request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(refused) => refused.into_response(),
+    }
+}
+
 async fn health(State(hub): State<Shared>) -> Json<Health> {
     Json(Health {
         status: "ok".into(),
@@ -405,12 +533,7 @@ async fn health(State(hub): State<Shared>) -> Json<Health> {
     })
 }
 
-async fn list_resources(
-    State(hub): State<Shared>,
-    headers: HeaderMap,
-    UrlPath(project): UrlPath<String>,
-) -> ApiResult<ResourceList> {
-    hub.authorize(&headers)?;
+async fn list_resources(State(hub): State<Shared>, UrlPath(project): UrlPath<String>) -> ApiResult<ResourceList> {
     check_project(&project)?;
     let data = hub.projects.get(&project).map(|p| p.committed()).unwrap_or_default();
     Ok((
@@ -426,10 +549,8 @@ async fn list_resources(
 
 async fn get_resource(
     State(hub): State<Shared>,
-    headers: HeaderMap,
     UrlPath((project, address)): UrlPath<(String, String)>,
 ) -> ApiResult<ResourceEntry> {
-    hub.authorize(&headers)?;
     check_project(&project)?;
     check_address(&address)?;
     let data = hub.projects.get(&project).map(|p| p.committed());
@@ -448,7 +569,6 @@ async fn put_resource(
     UrlPath((project, address)): UrlPath<(String, String)>,
     Json(body): Json<PutResource>,
 ) -> ApiResult<Written> {
-    hub.authorize(&headers)?;
     check_project(&project)?;
     let parsed = check_address(&address)?;
     if body.record.address != parsed {
@@ -508,7 +628,6 @@ async fn delete_resource(
     UrlPath((project, address)): UrlPath<(String, String)>,
     Query(query): Query<VersionQuery>,
 ) -> ApiResult<Written> {
-    hub.authorize(&headers)?;
     check_project(&project)?;
     check_address(&address)?;
     let entry = hub.project(&project);
@@ -563,11 +682,9 @@ fn ttl_ms(seconds: u64) -> u64 {
 
 async fn acquire_lock(
     State(hub): State<Shared>,
-    headers: HeaderMap,
     UrlPath(project): UrlPath<String>,
     Json(body): Json<LockRequest>,
 ) -> ApiResult<LockGranted> {
-    hub.authorize(&headers)?;
     check_project(&project)?;
     let writer = Arc::clone(&hub.project(&project).writer).lock_owned().await;
     let now = now_ms();
@@ -605,11 +722,9 @@ async fn acquire_lock(
 
 async fn renew_lock(
     State(hub): State<Shared>,
-    headers: HeaderMap,
     UrlPath(project): UrlPath<String>,
     Json(body): Json<RenewRequest>,
 ) -> ApiResult<LockGranted> {
-    hub.authorize(&headers)?;
     check_project(&project)?;
     let writer = Arc::clone(&hub.project(&project).writer).lock_owned().await;
     let now = now_ms();
@@ -641,11 +756,9 @@ struct LockQuery {
 
 async fn release_lock(
     State(hub): State<Shared>,
-    headers: HeaderMap,
     UrlPath(project): UrlPath<String>,
     Query(query): Query<LockQuery>,
 ) -> Result<StatusCode, ApiError> {
-    hub.authorize(&headers)?;
     check_project(&project)?;
     let writer = Arc::clone(&hub.project(&project).writer).lock_owned().await;
     match writer.as_ref() {
@@ -668,38 +781,111 @@ enum NotesFault {
     Read(std::io::Error),
 }
 
-/// The notes in a notes file's bytes, skipping torn appends.
+/// The first line of a rewritten notes file: how many notes were dropped
+/// before the first one in it.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NotesHeader {
+    dropped: u64,
+}
+
+/// When the hub received a note, as its line says (absent from lines written
+/// before the hub kept it).
+#[derive(Debug, Deserialize)]
+struct Received {
+    received_unix_ms: Option<u64>,
+}
+
+/// A note's line in its file: the note's fields and when the hub received it.
+#[derive(Debug, Serialize)]
+struct StoredNote<'a> {
+    #[serde(flatten)]
+    note: &'a Note,
+    received_unix_ms: u64,
+}
+
+/// The line (without newline) of `held` in its notes file.
+fn note_line(held: &HeldNote) -> Result<Vec<u8>, ApiError> {
+    serde_json::to_vec(&StoredNote {
+        note: &held.note,
+        received_unix_ms: held.received_unix_ms,
+    })
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode note: {e}")))
+}
+
+/// A whole notes file: the header, then one line per note.
+fn notes_file_bytes<'a>(dropped: u64, notes: impl Iterator<Item = &'a HeldNote>) -> Result<Vec<u8>, ApiError> {
+    let mut bytes = serde_json::to_vec(&NotesHeader { dropped })
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode notes: {e}")))?;
+    bytes.push(b'\n');
+    for held in notes {
+        bytes.extend(note_line(held)?);
+        bytes.push(b'\n');
+    }
+    Ok(bytes)
+}
+
+/// A note read from `line`, dated by the line's `received_unix_ms`; a line of
+/// an older hub by its note's own `at` (never later than `now`: a poster's
+/// clock ahead of the hub's must not keep later notes from ageing), else as
+/// received `now`.
+fn held_note(note: Note, line: &[u8], now: u64) -> HeldNote {
+    let received_unix_ms = serde_json::from_slice::<Received>(line)
+        .ok()
+        .and_then(|r| r.received_unix_ms)
+        .or_else(|| {
+            humantime::parse_rfc3339_weak(&note.at)
+                .ok()
+                .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).min(now))
+        })
+        .unwrap_or(now);
+    HeldNote { note, received_unix_ms }
+}
+
+/// The notes in a notes file's bytes, skipping torn appends; `now` dates notes
+/// that say nothing of when they came.
 ///
-/// The hub writes each note as one line of JSON with no raw NUL byte, its
-/// newline in the same write. A crash mid-append leaves a torn line: the last
-/// line without its newline (never acknowledged, whatever it holds), or, once
-/// the next append has closed it, a line that ends before its JSON does or
-/// holds NUL bytes (blocks a crash left zero-filled). Torn lines are skipped;
-/// any other line that is not a note is corruption.
-fn parse_notes(bytes: &[u8]) -> Result<Vec<Note>, (usize, serde_json::Error)> {
+/// A file the hub rewrote starts with a [`NotesHeader`] line. The hub writes
+/// each note as one line of JSON with no raw NUL byte, its newline in the same
+/// write. A crash mid-append leaves a torn line: the last line without its
+/// newline (never acknowledged, whatever it holds), or, once the next append
+/// has closed it, a line that ends before its JSON does or holds NUL bytes
+/// (blocks a crash left zero-filled). Torn lines are skipped and numbered
+/// nothing; any other line that is not a note is corruption.
+fn parse_notes(bytes: &[u8], now: u64) -> Result<NoteLog, (usize, serde_json::Error)> {
     let mut pieces: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
     // What follows the last newline: empty unless the last append was torn.
     let unterminated = pieces.pop().filter(|p| !p.is_empty());
-    let mut notes = Vec::new();
-    for (index, line) in pieces.into_iter().enumerate() {
+    let mut log = NoteLog::default();
+    let mut lines = pieces.into_iter().enumerate().peekable();
+    if let Some(header) = lines
+        .peek()
+        .and_then(|(_, first)| serde_json::from_slice::<NotesHeader>(first).ok())
+    {
+        log.dropped = header.dropped;
+        log.dropped_in_file = header.dropped;
+        lines.next();
+    }
+    for (index, line) in lines {
         match serde_json::from_slice(line) {
-            Ok(note) => notes.push(note),
+            Ok(note) => log.held.push_back(held_note(note, line, now)),
             Err(e) if e.is_eof() || line.contains(&0) => {}
             Err(e) => return Err((index + 1, e)),
         }
     }
-    if let Some(note) = unterminated.and_then(|l| serde_json::from_slice(l).ok()) {
+    if let Some((line, note)) = unterminated.and_then(|l| serde_json::from_slice(l).ok().map(|n| (l, n))) {
         // Counted as it will be once the next append closes the line, so cursors stay put.
-        notes.push(note);
+        log.held.push_back(held_note(note, line, now));
     }
-    Ok(notes)
+    Ok(log)
 }
 
 /// The notes in the file at `path`; none when there is no file.
-fn read_notes(path: &Path) -> Result<Vec<Note>, NotesFault> {
+fn read_notes(path: &Path, now: u64) -> Result<NoteLog, NotesFault> {
     match std::fs::read(path) {
-        Ok(bytes) => parse_notes(&bytes).map_err(|(line, e)| NotesFault::Line(line, e)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Ok(bytes) => parse_notes(&bytes, now).map_err(|(line, e)| NotesFault::Line(line, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(NoteLog::default()),
         Err(e) => Err(NotesFault::Read(e)),
     }
 }
@@ -724,28 +910,76 @@ fn notes_error(id: &str, fault: NotesFault) -> ApiError {
     )
 }
 
+/// Cuts `text` after `max` bytes, at a character boundary, and marks it with
+/// how many bytes went; whether it did.
+fn cut_text(text: &mut String, max: usize) -> bool {
+    if text.len() <= max {
+        return false;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = text.len() - end;
+    text.truncate(end);
+    text.push_str(&format!(" [cut by the State Hub: {cut} more bytes]"));
+    true
+}
+
 async fn post_note(
     State(hub): State<Shared>,
-    headers: HeaderMap,
     UrlPath(id): UrlPath<String>,
-    Json(note): Json<Note>,
-) -> ApiResult<NotePosted> {
-    hub.authorize(&headers)?;
+    body: Result<Json<Note>, JsonRejection>,
+) -> Response {
+    match body {
+        Ok(Json(note)) => append_note(hub, id, note).await.into_response(),
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("a note's body may be at most {NOTE_BODY_MAX} bytes (its text is cut past the hub's limit)"),
+        )
+        .into_response(),
+        // As any other route answers them: 400, 415 or 422 in plain text.
+        Err(rejection) => rejection.into_response(),
+    }
+}
+
+async fn append_note(hub: Shared, id: String, mut note: Note) -> ApiResult<NotePosted> {
     check_id(&id)?;
-    let line = serde_json::to_vec(&note).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let policy = hub.notes_policy;
+    let cut = cut_text(&mut note.text, policy.max_text_bytes);
     let path = hub.notes_file(&id);
     let mut notes = hub.notes(&id).lock_owned().await;
-    // One append at a time per sandbox: each note's cursor is its place in the file.
+    // One append or rewrite at a time per sandbox, under its lock: each note's
+    // number is one more than the last, whatever was dropped before it.
     let posted = blocking(move || {
+        let now = now_ms();
         if notes.is_none() {
-            *notes = Some(read_notes(&path).map_err(|fault| notes_error(&id, fault))?);
+            *notes = Some(read_notes(&path, now).map_err(|fault| notes_error(&id, fault))?);
         }
-        crate::fsutil::append_line(&path, &line)
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot persist note: {e}")))?;
-        let notes = notes.get_or_insert_default();
-        notes.push(note);
+        let log = notes.get_or_insert_default();
+        let dropping = log.to_drop(&policy, now, 1);
+        let held = HeldNote {
+            note,
+            // Never before the last one, so the oldest notes are always the first.
+            received_unix_ms: now.max(log.held.back().map_or(0, |h| h.received_unix_ms)),
+        };
+        let persist =
+            |e: std::io::Error| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot persist note: {e}"));
+        if log.rewrite_due(dropping, log.held.len() - dropping + 1, policy.keep) {
+            // A new file with the notes kept and this one, then renamed over the old.
+            let kept = log.held.iter().skip(dropping).chain(std::iter::once(&held));
+            let bytes = notes_file_bytes(log.dropped + dropping as u64, kept)?;
+            crate::fsutil::write_atomic(&path, &bytes).map_err(persist)?;
+            log.drop_oldest(dropping);
+            log.dropped_in_file = log.dropped;
+        } else {
+            crate::fsutil::append_line(&path, &note_line(&held)?).map_err(persist)?;
+            log.drop_oldest(dropping);
+        }
+        log.held.push_back(held);
         Ok(NotePosted {
-            cursor: notes.len() as u64,
+            cursor: log.latest(),
+            cut,
         })
     })
     .await?;
@@ -760,27 +994,23 @@ struct NotesQuery {
 
 async fn list_notes(
     State(hub): State<Shared>,
-    headers: HeaderMap,
     UrlPath(id): UrlPath<String>,
     Query(query): Query<NotesQuery>,
 ) -> ApiResult<NoteList> {
-    hub.authorize(&headers)?;
     check_id(&id)?;
     let slot = hub.notes(&id);
     let mut notes = slot.lock().await;
+    let now = now_ms();
     if notes.is_none() {
         // Not kept when it fails: a repaired file is read again next time.
         let path = hub.notes_file(&id);
-        *notes = Some(blocking(move || read_notes(&path).map_err(|fault| notes_error(&id, fault))).await?);
+        *notes = Some(blocking(move || read_notes(&path, now).map_err(|fault| notes_error(&id, fault))).await?);
     }
-    let notes = notes.as_deref().unwrap_or_default();
-    let since = usize::try_from(query.since.unwrap_or(0))
-        .unwrap_or(usize::MAX)
-        .min(notes.len());
-    let limit = query.limit.unwrap_or(1000).min(10_000);
-    let page: Vec<Note> = notes[since..].iter().take(limit).cloned().collect();
-    let cursor = (since + page.len()) as u64;
-    Ok((StatusCode::OK, Json(NoteList { notes: page, cursor })))
+    let log = notes.get_or_insert_default();
+    // Dropped from what is served at once; from the file at its next rewrite.
+    log.drop_oldest(log.to_drop(&hub.notes_policy, now, 0));
+    let limit = query.limit.unwrap_or(NOTES_PAGE_MAX).min(NOTES_PAGE_MAX);
+    Ok((StatusCode::OK, Json(log.page(query.since.unwrap_or(0), limit))))
 }
 
 #[derive(Debug, Deserialize)]
@@ -788,12 +1018,7 @@ struct VmQuery {
     vm: Option<String>,
 }
 
-async fn list_sandboxes(
-    State(hub): State<Shared>,
-    headers: HeaderMap,
-    Query(query): Query<VmQuery>,
-) -> ApiResult<SandboxList> {
-    hub.authorize(&headers)?;
+async fn list_sandboxes(State(hub): State<Shared>, Query(query): Query<VmQuery>) -> ApiResult<SandboxList> {
     let mut sandboxes = Vec::new();
     for (project, entry) in hub.projects.sorted() {
         let data = entry.committed();
@@ -836,9 +1061,16 @@ fn router(hub: Shared) -> Router {
             "/v1/projects/{project}/lock",
             post(acquire_lock).put(renew_lock).delete(release_lock),
         )
-        .route("/v1/sandboxes/{id}/notes", post(post_note).get(list_notes))
+        .route(
+            "/v1/sandboxes/{id}/notes",
+            post(post_note)
+                .get(list_notes)
+                .layer(DefaultBodyLimit::max(NOTE_BODY_MAX)),
+        )
         .route("/v1/sandboxes", get(list_sandboxes))
-        .with_state(hub)
+        .with_state(Arc::clone(&hub))
+        // Outermost: runs before routing's extractors, and for unknown paths too.
+        .layer(middleware::from_fn_with_state(hub, require_token))
 }
 
 /// Runs the hub until `shutdown` resolves; `ready` hears the bound address.
@@ -867,6 +1099,7 @@ pub async fn serve(
     let hub = Arc::new(Hub {
         data: options.data.clone(),
         token: options.token,
+        notes_policy: options.notes,
         lineage: loaded.lineage,
         projects: PerKey::new(projects),
         leases: Arc::new(Mutex::new(loaded.leases)),
@@ -895,21 +1128,41 @@ mod tests {
             .to_string()
     }
 
-    fn read_notes_bytes(bytes: &[u8]) -> Result<Vec<Note>, NotesFault> {
-        parse_notes(bytes).map_err(|(line, e)| NotesFault::Line(line, e))
+    fn read_notes_bytes(bytes: &[u8]) -> Result<NoteLog, NotesFault> {
+        parse_notes(bytes, 0).map_err(|(line, e)| NotesFault::Line(line, e))
     }
 
     fn texts(bytes: &str) -> Result<Vec<String>, usize> {
-        parse_notes(bytes.as_bytes())
-            .map(|notes| notes.into_iter().map(|n| n.text).collect())
+        parse_notes(bytes.as_bytes(), 0)
+            .map(|log| log.held.into_iter().map(|h| h.note.text).collect())
             .map_err(|(line, _)| line)
     }
+
+    fn held(text: &str, received_unix_ms: u64) -> HeldNote {
+        let note = serde_json::from_str(&line(text)).expect("a note");
+        HeldNote { note, received_unix_ms }
+    }
+
+    fn log_of(dropped: u64, received: &[u64]) -> NoteLog {
+        NoteLog {
+            dropped,
+            held: received
+                .iter()
+                .enumerate()
+                .map(|(i, r)| held(&format!("n{i}"), *r))
+                .collect(),
+            dropped_in_file: dropped,
+        }
+    }
+
+    const MINUTE: Duration = Duration::from_secs(60);
 
     #[test]
     fn each_project_has_its_own_writer_lock_and_keeps_it() {
         let hub = Hub {
             data: PathBuf::from("/nonexistent"),
             token: None,
+            notes_policy: NotesPolicy::default(),
             lineage: String::new(),
             projects: PerKey::new(HashMap::new()),
             leases: Arc::new(Mutex::new(BTreeMap::new())),
@@ -972,5 +1225,93 @@ mod tests {
             "the notes of sandbox abc123 are unreadable: line 2 of notes/abc123.jsonl in the hub's data folder \
              is not a note (missing field `at` at column 2)"
         );
+    }
+
+    #[test]
+    fn a_rewritten_file_says_how_many_notes_went_before_it_and_keeps_when_each_came() {
+        let now = 1_800_000_000_000;
+        let parsed = parse_notes(format!("{{\"dropped\":7}}\n{}\n", line("eight")).as_bytes(), now).expect("parses");
+        assert_eq!((parsed.dropped, parsed.dropped_in_file, parsed.latest()), (7, 7, 8));
+        // A line of an older hub is dated by its `at`, but never ahead of the hub's clock.
+        assert_eq!(parsed.held[0].received_unix_ms, 1_767_225_600_000);
+        let ahead = parse_notes(format!("{}\n", line("x")).as_bytes(), 1_000).expect("parses");
+        assert_eq!(ahead.held[0].received_unix_ms, 1_000);
+        let bytes = notes_file_bytes(7, [held("eight", 42)].iter()).expect("encodes");
+        let text = String::from_utf8(bytes.clone()).expect("UTF-8");
+        assert!(text.starts_with("{\"dropped\":7}\n"), "{text}");
+        assert!(text.ends_with(",\"received_unix_ms\":42}\n"), "{text}");
+        let again = parse_notes(&bytes, 5).expect("parses");
+        assert_eq!(again.held, [held("eight", 42)]);
+        assert_eq!(again.latest(), 8);
+        // Anywhere else a header is no note.
+        assert_eq!(texts(&format!("{}\n{{\"dropped\":7}}\n", line("one"))), Err(2));
+        let undated = line("x").replace("2026-01-01T00:00:00Z", "yesterday");
+        assert_eq!(
+            parse_notes(format!("{undated}\n").as_bytes(), 5).expect("parses").held[0].received_unix_ms,
+            5
+        );
+    }
+
+    #[test]
+    fn the_oldest_notes_go_past_keep_or_past_max_age_and_the_file_is_rewritten_in_batches() {
+        let now = 10 * 60_000;
+        let keep3 = NotesPolicy {
+            keep: 3,
+            ..NotesPolicy::default()
+        };
+        let log = log_of(0, &[now, now, now]);
+        assert_eq!((log.to_drop(&keep3, now, 0), log.to_drop(&keep3, now, 1)), (0, 1));
+        let aged = NotesPolicy {
+            max_age: Some(MINUTE),
+            ..NotesPolicy::default()
+        };
+        let log = log_of(4, &[now - 3 * 60_000, now - 2 * 60_000, now - 30_000, now - 70_000]);
+        assert_eq!(
+            log.to_drop(&aged, now, 1),
+            2,
+            "oldest first: a note goes with those before it"
+        );
+        assert_eq!(log.to_drop(&NotesPolicy::default(), now, 1), 0);
+
+        let mut log = log_of(4, &[now; 8]);
+        assert!(!log.rewrite_due(0, 9, 1000), "nothing to drop from the file");
+        assert!(log.rewrite_due(2, 2, 1000), "as many stale as kept");
+        assert!(!log.rewrite_due(1, 8, 1000));
+        log.drop_oldest(3);
+        assert_eq!(
+            (log.dropped, log.dropped_in_file, log.held.len(), log.latest()),
+            (7, 4, 5, 12)
+        );
+        assert!(log.rewrite_due(0, 5, 8), "a quarter of keep: 2");
+        assert!(!log.rewrite_due(0, 5, 1000), "3 stale, 5 kept");
+    }
+
+    #[test]
+    fn pages_start_after_the_cursor_or_at_the_oldest_note_kept() {
+        let log = log_of(7, &[1, 2, 3, 4, 5]);
+        let page = |since, limit| {
+            let p = log.page(since, limit);
+            let texts: Vec<String> = p.notes.iter().map(|n| n.text.clone()).collect();
+            (texts, p.cursor, p.more, p.dropped, p.latest)
+        };
+        assert_eq!(page(0, 2), (vec!["n0".into(), "n1".into()], 9, true, 7, 12));
+        assert_eq!(page(10, 500), (vec!["n3".into(), "n4".into()], 12, false, 7, 12));
+        assert_eq!(
+            page(99, 500),
+            (vec![], 12, false, 7, 12),
+            "past the end reads as the end"
+        );
+        assert_eq!(page(0, 0), (vec![], 7, true, 7, 12));
+        assert_eq!(NoteLog::default().page(0, 500).cursor, 0);
+    }
+
+    #[test]
+    fn a_long_text_is_cut_at_a_character_boundary_and_marked() {
+        let mut text = "ab€d".to_string();
+        assert!(cut_text(&mut text, 3));
+        assert_eq!(text, "ab [cut by the State Hub: 4 more bytes]");
+        let mut short = "abc".to_string();
+        assert!(!cut_text(&mut short, 3));
+        assert_eq!(short, "abc");
     }
 }

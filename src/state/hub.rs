@@ -15,8 +15,8 @@ use super::lock::LockError;
 use super::{LockInfo, Note, Record, Snapshot, StateError, StateStore};
 use crate::address::Address;
 use crate::hub::api::{
-    ErrorBody, LOCK_HEADER, LockGranted, LockRequest, NoteList, PutResource, RenewRequest, ResourceEntry, ResourceList,
-    SandboxList, Written,
+    ErrorBody, LOCK_HEADER, LockGranted, LockRequest, NOTES_PAGE_MAX, NoteList, PutResource, RenewRequest,
+    ResourceEntry, ResourceList, SandboxList, Written,
 };
 
 /// Lease length asked for by default; renewed every third of it.
@@ -542,16 +542,30 @@ impl StateStore for HubStore {
     }
 
     async fn notes(&self, id: &str, limit: usize) -> Result<Vec<Note>, StateError> {
-        let list: NoteList = self
-            .call(
-                Method::GET,
-                &format!("/v1/sandboxes/{id}/notes?since=0&limit=10000"),
-                None::<&()>,
-                true,
-            )
-            .await?;
-        let notes = list.notes;
-        Ok(notes[notes.len().saturating_sub(limit)..].to_vec())
+        let page = |since: u64, limit: usize| format!("/v1/sandboxes/{id}/notes?since={since}&limit={limit}");
+        // The first page says how many notes there are, so the last `limit` are
+        // read page by page from there.
+        let first: NoteList = self.call(Method::GET, &page(0, 1), None::<&()>, true).await?;
+        let mut notes = Vec::new();
+        if first.cursor > first.latest {
+            // A hub from before pages says no `latest`: it answers up to 10000 at once.
+            let all: NoteList = self.call(Method::GET, &page(0, 10_000), None::<&()>, true).await?;
+            notes = all.notes;
+        } else {
+            let mut since = first.latest.saturating_sub(limit as u64);
+            while since < first.latest {
+                let next: NoteList = self
+                    .call(Method::GET, &page(since, NOTES_PAGE_MAX), None::<&()>, true)
+                    .await?;
+                notes.extend(next.notes);
+                if !next.more || next.cursor <= since {
+                    break;
+                }
+                since = next.cursor;
+            }
+        }
+        let older = notes.len().saturating_sub(limit);
+        Ok(notes.split_off(older))
     }
 }
 
