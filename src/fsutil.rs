@@ -110,6 +110,46 @@ pub fn append_line(path: &Path, line: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// The largest input file (manifest, profile, port registry) sandboxer reads.
+pub const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads an input file as text, refusing before reading it whole what is not a
+/// regular file (a FIFO would block, a device never ends) or is larger than
+/// [`MAX_INPUT_BYTES`].
+pub fn read_input(path: &Path) -> io::Result<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    // Opening a FIFO for reading blocks until a writer comes: look first, and
+    // open without blocking in case the name changes in between.
+    if !fs::metadata(path)?.is_file() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+    }
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+    }
+    if meta.len() > MAX_INPUT_BYTES {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} bytes, more than the limit of {MAX_INPUT_BYTES}", meta.len()),
+        ));
+    }
+    let mut text = String::new();
+    // The size can grow after the check: read at most one byte past the limit.
+    file.take(MAX_INPUT_BYTES + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_INPUT_BYTES {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "grew past the size limit while read",
+        ));
+    }
+    Ok(text)
+}
+
 /// fsync of a folder, so a rename in it survives a crash.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()

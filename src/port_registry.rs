@@ -69,7 +69,7 @@ impl LoadedRegistry {
 
 /// Reads and checks a registry file.
 pub fn load(path: &Path) -> Result<LoadedRegistry, Vec<Diagnostic>> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = crate::fsutil::read_input(path).map_err(|e| {
         vec![Diagnostic::new(
             path,
             None,

@@ -576,3 +576,61 @@ fn without_a_manifest_the_hint_mentions_dash_f() {
         work.entries()
     );
 }
+
+/// A manifest that is not a regular file (a FIFO would block for ever) or is
+/// larger than 16 MiB is refused before it is read whole.
+#[test]
+fn a_manifest_that_is_a_fifo_or_too_large_is_refused_before_it_is_read() {
+    let work = Workdir::new();
+    let fifo = work.path().join("fifo.yaml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let out = sandboxer()
+        .current_dir(work.path())
+        .args(["validate", "-f", "fifo.yaml"])
+        .run();
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr
+            .contains("fifo.yaml: error: cannot read manifest: not a regular file"),
+        "{out}"
+    );
+
+    let big = work.path().join("big.yaml");
+    let file = std::fs::File::create(&big).expect("create");
+    file.set_len(16 * 1024 * 1024 + 1).expect("grow");
+    let out = sandboxer()
+        .current_dir(work.path())
+        .args(["validate", "-f", "big.yaml"])
+        .run();
+    assert_eq!(out.code, 1, "{out}");
+    assert!(out.stderr.contains("more than the limit of 16777216"), "{out}");
+}
+
+/// `create --input k=...` given twice is an error, not "the last one wins".
+#[test]
+fn a_repeated_create_input_is_an_error() {
+    let work = Workdir::new();
+    let out = sandboxer()
+        .current_dir(work.path())
+        .args([
+            "create",
+            "--profile",
+            "profile.local-workspace",
+            "--input",
+            "repo=/tmp/a",
+            "--input",
+            "repo=/tmp/b",
+            "--auto-approve",
+        ])
+        .run();
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr.contains("--input repo: `repo` is given more than once"),
+        "{out}"
+    );
+    assert!(work.entries().is_empty(), "nothing was written: {:?}", work.entries());
+}

@@ -68,7 +68,20 @@ fn parse_inputs(words: &[String]) -> Result<BTreeMap<String, InputValue>, Diagno
     for word in words {
         match word.split_once('=') {
             Some((k, v)) if !k.is_empty() => {
-                inputs.insert(k.to_string(), InputValue::String(v.to_string()));
+                if inputs
+                    .insert(k.to_string(), InputValue::String(v.to_string()))
+                    .is_some()
+                {
+                    problems.push(
+                        Diagnostic::new(
+                            Path::new("<command line>"),
+                            None,
+                            format!("--input {k}"),
+                            format!("`{k}` is given more than once"),
+                        )
+                        .with_hint("give each input once; the last one does not silently win"),
+                    );
+                }
             }
             _ => problems.push(
                 Diagnostic::new(

@@ -468,6 +468,16 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The serial after a write; it orders every write of a project and never wraps.
+fn next_serial(serial: u64) -> Result<u64, ApiError> {
+    serial.checked_add(1).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the project's serial is at its largest value",
+        )
+    })
+}
+
 fn check_project(project: &str) -> Result<(), ApiError> {
     crate::safety::check_name(project)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("project `{project}`: {e}")))
@@ -595,7 +605,7 @@ async fn put_resource(
             },
         ));
     }
-    data.serial += 1;
+    data.serial = next_serial(data.serial)?;
     let version = current + 1;
     data.resources.insert(
         address,
@@ -653,7 +663,7 @@ async fn delete_resource(
         ));
     }
     data.resources.remove(&address);
-    data.serial += 1;
+    data.serial = next_serial(data.serial)?;
     let path = hub.project_file(&project);
     let written = blocking(move || {
         save_project(&path, &project, &data)?;
@@ -1122,6 +1132,12 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_serial_never_wraps() {
+        assert_eq!(next_serial(41).ok(), Some(42));
+        assert!(next_serial(u64::MAX).is_err());
+    }
 
     fn line(text: &str) -> String {
         serde_json::json!({"at": "2026-01-01T00:00:00Z", "address": "sandbox.a", "level": "info", "text": text})

@@ -34,7 +34,7 @@ impl LoadedManifest {
 
 /// Reads and checks the manifest at `path`.
 pub fn load(path: &Path) -> Result<LoadedManifest, Diagnostics> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = crate::fsutil::read_input(path).map_err(|e| {
         let d = Diagnostic::new(path, None, "", format!("cannot read manifest: {e}"));
         let d = if e.kind() == std::io::ErrorKind::NotFound {
             d.with_hint("pass the manifest with -f FILE (default: sandboxes.yaml in the current folder)")

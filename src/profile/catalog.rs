@@ -71,7 +71,7 @@ impl Catalog {
         paths.sort();
         let mut problems = Vec::new();
         for path in paths {
-            let text = match std::fs::read_to_string(&path) {
+            let text = match crate::fsutil::read_input(&path) {
                 Ok(t) => t,
                 Err(e) => {
                     problems.push(Diagnostic::new(&path, None, "", format!("cannot read profile: {e}")));

@@ -122,10 +122,16 @@ impl EmbeddedStore {
             if state.lineage.is_empty() {
                 state.lineage = crate::id::random_id(16);
             }
+            // The serial orders every write (a saved plan is checked against it): it never wraps.
+            let Some(next) = state.serial.checked_add(1) else {
+                return Err(std::io::Error::other("the state's serial is at its largest value"));
+            };
             mutate(state);
-            state.serial += 1;
+            state.serial = next;
             state.projects.retain(|_, records| !records.is_empty());
-            serde_json::to_vec_pretty(state).map(|b| (b, state.serial))
+            serde_json::to_vec_pretty(state)
+                .map(|b| (b, state.serial))
+                .map_err(std::io::Error::other)
         })?;
         let (bytes, serial) = bytes.map_err(|e| self.io(&path, e))?;
         crate::fsutil::write_atomic(&path, &bytes).map_err(|e| self.io(&path, e))?;
@@ -210,5 +216,31 @@ impl StateStore for EmbeddedStore {
         // A line cut short by a crash is skipped, not fatal.
         let notes: Vec<Note> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
         Ok(notes[notes.len().saturating_sub(limit)..].to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_serial_at_its_largest_value_refuses_the_write_and_changes_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::new(dir.path());
+        let full = StateFile {
+            version: STATE_VERSION,
+            lineage: "L".into(),
+            serial: u64::MAX,
+            projects: BTreeMap::new(),
+        };
+        let path = dir.path().join("state.json");
+        std::fs::write(&path, serde_json::to_vec(&full).expect("json")).expect("write");
+        let before = std::fs::read(&path).expect("read");
+        let error = store
+            .remove("p", &Address::sandbox("a"))
+            .await
+            .expect_err("the serial cannot go on");
+        assert!(error.to_string().contains("largest value"), "{error}");
+        assert_eq!(std::fs::read(&path).expect("read"), before);
     }
 }
