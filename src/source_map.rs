@@ -18,6 +18,19 @@ use crate::diagnostic::Location;
 #[derive(Debug, Default, Clone)]
 pub struct SourceMap {
     positions: HashMap<String, Location>,
+    duplicates: Vec<Duplicate>,
+}
+
+/// A mapping key written twice: YAML keeps `1` and `"1"` (or `true` and
+/// `"true"`) apart as keys of different types, sandboxer reads both as one name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Duplicate {
+    /// The key path.
+    pub path: String,
+    /// Where the key is first.
+    pub first: Location,
+    /// Where it comes again.
+    pub again: Location,
 }
 
 impl SourceMap {
@@ -31,7 +44,13 @@ impl SourceMap {
         }
         SourceMap {
             positions: builder.positions,
+            duplicates: builder.duplicates,
         }
+    }
+
+    /// Keys written twice in one mapping, whatever their YAML type or quoting.
+    pub fn duplicates(&self) -> &[Duplicate] {
+        &self.duplicates
     }
 
     /// The position of `path`, or of its closest ancestor that has one.
@@ -81,20 +100,24 @@ enum Frame {
     Sequence { path: String, next_index: usize },
 }
 
+/// yaml-rust2 counts lines from 1 and columns from 0.
+fn location_of(mark: Marker) -> Location {
+    Location {
+        line: mark.line(),
+        column: mark.col() + 1,
+    }
+}
+
 #[derive(Default)]
 struct Builder {
     stack: Vec<Frame>,
     positions: HashMap<String, Location>,
+    duplicates: Vec<Duplicate>,
 }
 
 impl Builder {
     fn record(&mut self, path: String, mark: Marker) {
-        // yaml-rust2 counts lines from 1 and columns from 0.
-        let location = Location {
-            line: mark.line(),
-            column: mark.col() + 1,
-        };
-        self.positions.entry(path).or_insert(location);
+        self.positions.entry(path).or_insert(location_of(mark));
     }
 
     /// Called for a value node (scalar or collection start); returns its path, or
@@ -109,6 +132,13 @@ impl Builder {
                     let key = scalar_key.unwrap_or("?").to_string();
                     let key_path = child_key(path, &key);
                     *pending_key = Some(key);
+                    if let Some(first) = self.positions.get(&key_path).copied() {
+                        self.duplicates.push(Duplicate {
+                            path: key_path.clone(),
+                            first,
+                            again: location_of(mark),
+                        });
+                    }
                     self.record(key_path, mark);
                     None
                 }
@@ -179,6 +209,17 @@ mod tests {
             map.exact("sandboxes.app.inputs.vm"),
             Some(Location { line: 8, column: 7 })
         );
+    }
+
+    #[test]
+    fn keys_that_differ_only_in_type_or_quoting_are_duplicates() {
+        let map = SourceMap::index("a:\n  1: x\n  \"1\": y\n  true: a\n  'true': b\n  other: c\n");
+        let found: Vec<(&str, usize, usize)> = map
+            .duplicates()
+            .iter()
+            .map(|d| (d.path.as_str(), d.first.line, d.again.line))
+            .collect();
+        assert_eq!(found, [("a.1", 2, 3), ("a.true", 4, 5)]);
     }
 
     #[test]

@@ -634,3 +634,22 @@ fn a_repeated_create_input_is_an_error() {
     );
     assert!(work.entries().is_empty(), "nothing was written: {:?}", work.entries());
 }
+
+/// `1` and `"1"` (or `true` and `"true"`) are two keys to YAML and one name to
+/// sandboxer: a manifest that gives both is refused at the second, with line:col.
+#[test]
+fn keys_that_differ_only_in_type_are_duplicates_with_line_and_column() {
+    let work = Workdir::new();
+    work.write(
+        "sandboxes.yaml",
+        "version: 1\nproject: p\nsandboxes:\n  1:\n    profile: profile.local-workspace\n  \"1\":\n    profile: profile.local-workspace\n",
+    );
+    let out = sandboxer().current_dir(work.path()).arg("validate").run();
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr
+            .contains("sandboxes.yaml:6:3: error: sandboxes.1: this key is given twice (first at line 4, column 3)"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("hint: keep one of them"), "{out}");
+}

@@ -48,6 +48,20 @@ pub fn load(path: &Path) -> Result<LoadedManifest, Diagnostics> {
     load_str(path, &dir, &text)
 }
 
+/// A key written twice (`1` and `"1"` are two keys to YAML, one name to sandboxer).
+pub fn duplicate_diagnostic(path: &Path, d: &crate::source_map::Duplicate) -> Diagnostic {
+    Diagnostic::new(
+        path,
+        Some(d.again),
+        d.path.clone(),
+        format!(
+            "this key is given twice (first at line {}, column {})",
+            d.first.line, d.first.column
+        ),
+    )
+    .with_hint("keep one of them; YAML tells `1` from `\"1\"` and `true` from `\"true\"`, sandboxer does not")
+}
+
 /// Checks manifest `text`, reported as file `path`, relative paths against `dir`.
 pub fn load_str(path: &Path, dir: &Path, text: &str) -> Result<LoadedManifest, Diagnostics> {
     let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| {
@@ -66,6 +80,15 @@ pub fn load_str(path: &Path, dir: &Path, text: &str) -> Result<LoadedManifest, D
         ])
     })?;
     let source_map = SourceMap::index(text);
+    if !source_map.duplicates().is_empty() {
+        return Err(Diagnostics(
+            source_map
+                .duplicates()
+                .iter()
+                .map(|d| duplicate_diagnostic(path, d))
+                .collect(),
+        ));
+    }
     if yaml.is_null() {
         return Err(Diagnostics(vec![
             Diagnostic::new(path, None, "", "the manifest is empty")

@@ -113,7 +113,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Profile, Diagnostic> {
         });
         Diagnostic::new(path, location, "", format!("invalid profile: {e}"))
     })?;
-    let at = |key: &str| crate::source_map::SourceMap::index(text).locate(key);
+    let map = crate::source_map::SourceMap::index(text);
+    if let Some(d) = map.duplicates().first() {
+        return Err(crate::manifest::load::duplicate_diagnostic(path, d));
+    }
+    let at = |key: &str| map.locate(key);
     let Some(short) = profile.name.strip_prefix("profile.") else {
         return Err(Diagnostic::new(
             path,
