@@ -501,6 +501,34 @@ fn own_folders_excluded(mut sync: SyncSpec, inputs: &ResolvedInputs, state_dir: 
     sync
 }
 
+/// `/` and the folders of the system and of users: never a workspace root by accident.
+fn is_system_folder(path: &Path) -> bool {
+    const SYSTEM: &[&str] = &[
+        "/",
+        "/bin",
+        "/boot",
+        "/dev",
+        "/etc",
+        "/home",
+        "/lib",
+        "/lib32",
+        "/lib64",
+        "/opt",
+        "/proc",
+        "/root",
+        "/run",
+        "/sbin",
+        "/srv",
+        "/sys",
+        "/tmp",
+        "/usr",
+        "/usr/local",
+        "/var",
+    ];
+    let path = crate::profile::resolve::normalize(path);
+    SYSTEM.iter().any(|s| path == Path::new(s))
+}
+
 /// A path as an exclude pattern that matches only itself: wildcard characters
 /// are escaped (the backslash then counts, since the pattern has a wildcard).
 fn escape_pattern(path: &str) -> String {
@@ -532,6 +560,23 @@ fn check_driver_rules(
                 )
                 .with_hint(
                     "add `packer_template: <directory of *.pkr.hcl>`, or `mode: attach` to only attach to the VM",
+                ),
+        );
+    }
+    // Orphan workspaces under a root are removed: a system folder as the root
+    // needs the operator's word that it is meant.
+    if let Some(root) = get("workspace_root")
+        && is_system_folder(Path::new(root))
+        && inputs.values.get("system_root_ok").and_then(Value::as_bool) != Some(true)
+    {
+        problems.push(
+            reporter
+                .at(
+                    &format!("{key_path}.inputs.workspace_root"),
+                    format!("`{}` is / or a system folder", safety::printable(root)),
+                )
+                .with_hint(
+                    "give workspaces a folder of their own, e.g. /build; if you mean it, add `system_root_ok: true`",
                 ),
         );
     }

@@ -91,3 +91,40 @@ fn links_planted_at_every_name_sandboxer_writes_change_nothing_outside_a_local_w
     }
     work.path().ok(&["plan", "--detailed-exitcode"]);
 }
+
+/// A marker that is not a small JSON document (garbage, a huge file, a link)
+/// is reported as what it is and its folder left alone, never taken for a
+/// missing workspace or deleted.
+#[test]
+fn unreadable_markers_are_reported_and_their_folders_left_alone() {
+    let work = Workdir::new();
+    work.write(
+        "sandboxes.yaml",
+        "version: 1\nproject: hostile\nsandboxes:\n  app:\n    profile: profile.local-workspace\n",
+    );
+    work.path().ok(&["apply", "--auto-approve"]);
+    let root = workspaces::default_root(work.path());
+    work.write(
+        ".sandboxer/workspaces/sbx-garbage1/.sandboxer-workspace.json",
+        "{not json",
+    );
+    let huge = format!("{{\"id\":\"huge0001\",\"pad\":\"{}\"}}", "x".repeat(200_000));
+    work.write(".sandboxer/workspaces/sbx-huge0001/.sandboxer-workspace.json", huge);
+    let victim = work.write("victim.json", "{}");
+    fs::create_dir(root.join("sbx-linked01")).expect("mkdir");
+    symlink(&victim, root.join("sbx-linked01/.sandboxer-workspace.json")).expect("plant");
+
+    let plan = work.path().expect(0, &["plan", "--detailed-exitcode"]);
+    for name in ["sbx-garbage1", "sbx-huge0001", "sbx-linked01"] {
+        assert!(
+            plan.stderr.contains(&format!(
+                "{name}: unreadable marker (not a small JSON document); left alone"
+            )),
+            "{name}: {plan}"
+        );
+    }
+    work.path().ok(&["apply", "--auto-approve"]);
+    for name in ["sbx-garbage1", "sbx-huge0001", "sbx-linked01"] {
+        assert!(root.join(name).exists(), "{name} was touched");
+    }
+}

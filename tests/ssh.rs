@@ -598,6 +598,35 @@ fn a_second_signal_stops_at_once_and_leaves_no_ssh_master() {
     std::fs::write(&release, "").expect("release the setup");
 }
 
+/// A FIFO in a repo is left out by the digest, the local copy and rsync alike,
+/// and said once; the next plan settles.
+#[test]
+fn special_files_in_a_repo_are_left_out_by_every_sync_and_said_once() {
+    let w = World::start(1);
+    let fifo = w.work.path().join("repo/pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    w.manifest(&[w.sandbox("one", 1)]);
+    let out = w.ok(&["apply", "--auto-approve"]);
+    assert_eq!(
+        out.stderr
+            .matches("is a FIFO, socket or device: left out of every sync")
+            .count(),
+        1,
+        "{out}"
+    );
+    let ws = &workspaces::with_marker(w.bed.vm(1).build_root())[0].path;
+    assert_repo_content(ws, "hello v1\n");
+    assert!(
+        std::fs::symlink_metadata(ws.join("pipe")).is_err(),
+        "rsync copied the FIFO"
+    );
+    w.expect(0, &["plan", "--detailed-exitcode"]);
+}
+
 /// An edit that keeps a file's size, made within the second of the last sync,
 /// reaches the VM (rsync compares times to the nanosecond, as the digest does).
 #[test]

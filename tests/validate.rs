@@ -653,3 +653,27 @@ fn keys_that_differ_only_in_type_are_duplicates_with_line_and_column() {
     );
     assert!(out.stderr.contains("hint: keep one of them"), "{out}");
 }
+
+/// Orphan workspaces under a root are removed, so `/` or a system folder as the
+/// root is refused unless the manifest says it is meant.
+#[test]
+fn a_system_folder_as_workspace_root_needs_an_explicit_acknowledgement() {
+    let work = Workdir::new();
+    let entry = |extra: &str| {
+        format!(
+            "version: 1\nproject: p\nsandboxes:\n  a:\n    profile: profile.vm-haskell-build\n    inputs:\n      vm: vm1\n      tunnel_port: 12222\n      workspace_root: /etc\n{extra}"
+        )
+    };
+    work.write("sandboxes.yaml", entry(""));
+    let out = sandboxer().current_dir(work.path()).arg("validate").run();
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr
+            .contains("sandboxes.a.inputs.workspace_root: `/etc` is / or a system folder"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("add `system_root_ok: true`"), "{out}");
+    work.write("sandboxes.yaml", entry("      system_root_ok: true\n"));
+    let out = sandboxer().current_dir(work.path()).arg("validate").run();
+    assert_eq!(out.code, 0, "{out}");
+}

@@ -164,7 +164,15 @@ impl LocalDriver {
                     continue;
                 }
                 let path = entry.path();
-                let Some(marker) = read_marker(&path) else { continue };
+                let Some(marker) = read_marker(&path) else {
+                    if path.join(MARKER_FILE).exists() {
+                        tracing::warn!(
+                            "{}: unreadable marker (not a small JSON document); left alone",
+                            crate::safety::printable(&path.display().to_string())
+                        );
+                    }
+                    continue;
+                };
                 if marker.project != project {
                     continue;
                 }
@@ -337,9 +345,26 @@ impl LocalDriver {
     }
 }
 
-/// Reads the marker of a workspace folder.
+/// The largest marker read: markers are one small JSON document.
+const MARKER_MAX_BYTES: u64 = 64 * 1024;
+
+/// Reads the marker of a workspace folder: a regular file (not a link) of at
+/// most 64 KiB holding a marker. Anything else is no marker of ours.
 pub fn read_marker(dir: &Path) -> Option<Marker> {
-    let bytes = fs::read(dir.join(MARKER_FILE)).ok()?;
+    use std::io::Read;
+    let path = dir.join(MARKER_FILE);
+    if !fs::symlink_metadata(&path).ok()?.is_file() {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    fs::File::open(&path)
+        .ok()?
+        .take(MARKER_MAX_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    if bytes.len() as u64 > MARKER_MAX_BYTES {
+        return None;
+    }
     serde_json::from_slice(&bytes).ok()
 }
 

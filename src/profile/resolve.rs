@@ -35,6 +35,14 @@ impl Value {
         }
     }
 
+    /// The truth of a bool value.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
     /// The number of an int value.
     pub fn as_int(&self) -> Option<i64> {
         match self {

@@ -216,6 +216,9 @@ impl Connection {
             .arg("-az")
             .arg("-s")
             .arg("--modify-window=-1")
+            // No devices, FIFOs or sockets (-a would copy them): as the digest and the
+            // local copy, which leave them out.
+            .arg("--no-D")
             .arg("--stats")
             .arg("-e")
             .arg(ssh.join(" "));

@@ -35,6 +35,20 @@ pub struct Entry {
     pub inode: u64,
 }
 
+/// Says once per run that a special file is left out (digest and copy both walk it).
+fn say_special_once(path: &Path) {
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
+    static SAID: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+    let mut said = SAID.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if said.insert(path.to_path_buf()) {
+        tracing::warn!(
+            "{} is a FIFO, socket or device: left out of every sync",
+            crate::safety::printable(&path.display().to_string())
+        );
+    }
+}
+
 /// Every entry under `root` except excluded ones (and what is below an excluded
 /// folder), folders before their content, names sorted. Entries at the top level
 /// whose name starts with one of `skip_top` are never part of the tree
@@ -71,7 +85,9 @@ pub fn walk(root: &Path, excludes: &Excludes, skip_top: &[&str]) -> io::Result<V
             } else if file_type.is_file() {
                 EntryKind::File
             } else {
-                continue; // sockets, fifos, devices are not part of a repo
+                // Sockets, FIFOs and devices are not part of a repo: every sync leaves them out.
+                say_special_once(&path);
+                continue;
             };
             if excludes.is_excluded(&relative, kind == EntryKind::Dir) {
                 continue;
