@@ -680,3 +680,41 @@ fn the_packer_example_validates_and_its_template_builds() {
     assert_eq!(built["vm_name"], "haskell-build", "{out}");
     assert_eq!(built["disk_size"], "20480");
 }
+
+/// A template's provisioners run what they like: the hub token's variable is
+/// not in their environment (nor in Packer's).
+#[test]
+fn a_packer_build_never_sees_the_hub_token() {
+    let w = World::new();
+    w.packer.template(
+        "dump",
+        r#"
+variable "vm_name" {
+  type = string
+}
+
+source "null" "x" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.x"]
+
+  provisioner "shell-local" {
+    inline = ["env > @OUT@/env.txt"]
+  }
+}
+"#,
+    );
+    w.manifest(&image_manifest("dumped", "dump", "dump-vm", "", ""));
+    let out = w
+        .cmd()
+        .env("SANDBOXER_HUB_TOKEN", "tok-Pk29")
+        .env("SBX_PACKER_HARMLESS", "visible-8")
+        .args(["apply", "--auto-approve"])
+        .run();
+    assert_eq!(out.code, 0, "{out}");
+    let env = read(w.packer.out().join("env.txt"));
+    assert!(env.contains("SBX_PACKER_HARMLESS=visible-8"), "the dump works: {env}");
+    assert!(!env.contains("tok-Pk29"), "the hub token reached a Packer provisioner");
+}

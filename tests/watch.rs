@@ -160,3 +160,24 @@ fn a_manifest_cut_from_eight_sandboxes_to_two_deletes_nothing_until_a_one_off_ap
     assert_eq!(out.code, 0, "{out}");
     assert_eq!(out.stderr.matches("\nChanged: ").count(), 1, "{out}");
 }
+
+/// SIGTERM (a service manager stopping the watch) ends it cleanly: exit 0,
+/// the lock free for the next command.
+#[test]
+fn sigterm_stops_a_watch_cleanly() {
+    let dir = Workdir::new();
+    dir.write(
+        "sandboxes.yaml",
+        "version: 1\nproject: termed\nsandboxes:\n  app:\n    profile: profile.local-workspace\n",
+    );
+    let watch = sandboxer().current_dir(dir.path()).args(["watch"]).spawn();
+    wait_until("the first apply is done", DEADLINE, || {
+        watch.stderr_so_far().contains("Watching sandboxes.yaml for changes")
+    });
+    watch.signal("TERM");
+    let out = watch.wait();
+    assert_eq!(out.code, 0, "{out}");
+    assert!(out.stderr.contains("Stopped watching."), "{out}");
+    let plan = dir.path().expect(0, &["plan", "--detailed-exitcode"]);
+    assert!(plan.stdout.contains("No changes."), "{plan}");
+}
