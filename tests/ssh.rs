@@ -379,6 +379,10 @@ fn a_vm_that_is_down_fails_its_sandboxes_only_and_converges_when_back() {
     let out = w.expect(1, &["apply", "--auto-approve"]);
     assert!(out.stderr.contains("Connection refused"), "{out}");
     assert!(
+        out.stderr.contains("warning: could not observe vm2: ") && out.stderr.contains("changes there will fail"),
+        "apply says up front what it could not look at: {out}"
+    );
+    assert!(
         out.stderr.contains("sandbox.s2-1") && out.stderr.contains("sandbox.s2-2"),
         "{out}"
     );

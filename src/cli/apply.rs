@@ -70,6 +70,19 @@ async fn apply_locked(
         }
         None => engine.plan(&desired, store, &opts.targets).await?,
     };
+    // What was not looked at is said before anything is done (plan exits 1 for it).
+    if !settings.quiet {
+        for (site, error) in &observed.location_errors {
+            eprintln!(
+                "warning: could not observe {}: {}; changes there will fail",
+                site.location,
+                super::output::escaped(&error.to_string())
+            );
+            if let Some(hint) = error.hint() {
+                eprintln!("  hint: {}", super::output::escaped(&hint));
+            }
+        }
+    }
     if !plan.summary.has_changes() {
         if !settings.quiet {
             println!("{}", render::NO_CHANGES);
