@@ -44,6 +44,9 @@ pub struct DesiredResource {
     /// Rebuilt, never patched: any change of any input replaces it (an image
     /// that Packer builds).
     pub immutable: bool,
+    /// The key sensitive values are hashed with (the state's); until it is
+    /// known (validate), a plain hash is shown.
+    pub sensitive_key: Option<std::sync::Arc<crate::sensitive::SensitiveKey>>,
 }
 
 impl DesiredResource {
@@ -57,7 +60,10 @@ impl DesiredResource {
         }
         for (name, value) in &self.inputs.values {
             let shown = if self.inputs.sensitive.contains(name) {
-                Value::String(sensitive_hash(&self.address, name, value))
+                Value::String(match &self.sensitive_key {
+                    Some(key) => key.hash(&self.address, name, value),
+                    None => sensitive_hash(&self.address, name, value),
+                })
             } else {
                 value.clone()
             };
@@ -100,7 +106,9 @@ impl DesiredResource {
     }
 }
 
-/// How a sensitive value is kept: a hash bound to its address and input name.
+/// How a sensitive value is shown before the state's key is known (validate):
+/// a plain hash bound to its address and input name. Plans, the state and the
+/// hub keep the keyed hash ([`crate::sensitive`]) instead.
 pub fn sensitive_hash(address: &Address, name: &str, value: &Value) -> String {
     let digest = format!(
         "{:x}",
@@ -138,6 +146,21 @@ pub struct BuildContext {
     /// The drivers this sandboxer has (a profile naming another is refused);
     /// empty means the built-in ones.
     pub drivers: BTreeSet<DriverName>,
+}
+
+impl Desired {
+    /// Whether any resource has a sensitive input (and so needs the state's key).
+    pub fn has_sensitive_inputs(&self) -> bool {
+        self.resources.values().any(|r| !r.inputs.sensitive.is_empty())
+    }
+
+    /// Hashes sensitive values with `key` from now on.
+    pub fn set_sensitive_key(&mut self, key: crate::sensitive::SensitiveKey) {
+        let key = std::sync::Arc::new(key);
+        for r in self.resources.values_mut() {
+            r.sensitive_key = Some(key.clone());
+        }
+    }
 }
 
 impl BuildContext {
@@ -453,6 +476,7 @@ pub fn build_entry(
             profile.driver.clone()
         },
         immutable: packer && !attach,
+        sensitive_key: None,
         host,
         inputs,
         depends_on: BTreeSet::new(),

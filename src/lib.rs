@@ -28,6 +28,7 @@ pub mod report;
 pub mod safety;
 pub mod schema;
 pub mod secret_env;
+pub mod sensitive;
 pub mod source_map;
 pub mod state;
 pub mod task;

@@ -116,3 +116,41 @@ fn a_setup_command_never_sees_the_hub_token_or_a_sensitive_variable() {
     assert!(!env.contains("key-Pw55"), "a sensitive input reached a setup command");
     assert!(!format!("{out}").contains("key-Pw55"), "{out}");
 }
+
+/// A sensitive value is kept as a keyed hash: two states never show the same
+/// hash for the same secret, the key is private to its state, and a second plan
+/// settles.
+#[test]
+fn sensitive_values_are_kept_as_a_hash_keyed_per_state() {
+    use std::os::unix::fs::PermissionsExt;
+    let profile = "name: profile.secretive\ndriver: local-workspace\ninputs:\n  api_key: {type: string, sensitive: true, env: SBX_TEST_API_KEY_2}\n";
+    let manifest = "version: 1\nproject: keyed\nsandboxes:\n  a:\n    profile: profile.secretive\n    inputs:\n      api_key: hunter2\n";
+    let mut hashes = Vec::new();
+    for _ in 0..2 {
+        let dir = Workdir::new();
+        dir.write("profiles/secretive.yaml", profile);
+        dir.write("sandboxes.yaml", manifest);
+        let apply = sandboxer()
+            .current_dir(dir.path())
+            .env("SBX_TEST_API_KEY_2", "hunter2")
+            .args(["apply", "--auto-approve"])
+            .run();
+        assert_eq!(apply.code, 0, "{apply}");
+        let state = std::fs::read_to_string(dir.path().join(".sandboxer/state.json")).expect("state");
+        assert!(!state.contains("hunter2"), "{state}");
+        let start = state
+            .find("(sensitive, hmac-sha256:")
+            .expect("a keyed hash in the state");
+        hashes.push(state[start..start + 41].to_string());
+        let key = dir.path().join(".sandboxer/sensitive.key");
+        let mode = std::fs::metadata(&key).expect("the key").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let plan = sandboxer()
+            .current_dir(dir.path())
+            .env("SBX_TEST_API_KEY_2", "hunter2")
+            .args(["plan", "--detailed-exitcode"])
+            .run();
+        assert_eq!(plan.code, 0, "the keyed hash is stable: {plan}");
+    }
+    assert_ne!(hashes[0], hashes[1], "two states, two hashes of one secret");
+}

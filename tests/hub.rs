@@ -1717,3 +1717,23 @@ fn note_listings_come_in_pages_of_at_most_500_and_inspect_still_shows_the_last_n
     assert_eq!(inspect(600), wanted(21), "more than one page");
     assert_eq!(inspect(1000), wanted(1), "more than there are");
 }
+
+/// Each project has its own key for sensitive values, made on the first
+/// request and kept across restarts; without the token there is none to read.
+#[test]
+fn each_project_has_a_sensitive_key_that_survives_a_restart() {
+    let mut w = World::new(Some("team-token-k"));
+    let key = |w: &World, project: &str| -> String {
+        let reply = w.call("GET", &format!("/v1/projects/{project}/sensitive-key"), None);
+        assert_eq!(reply.status, 200, "{reply:?}");
+        reply.json()["key"].as_str().expect("a key").to_string()
+    };
+    let first = key(&w, "alpha");
+    assert_eq!(first.len(), 64, "{first}");
+    assert_eq!(key(&w, "alpha"), first, "the same key on every request");
+    assert_ne!(key(&w, "beta"), first, "another project, another key");
+    let bare = request(w.hub.addr(), "GET", "/v1/projects/alpha/sensitive-key", None, &[], None);
+    assert_eq!(bare.status, 401, "{bare:?}");
+    w.hub.restart();
+    assert_eq!(key(&w, "alpha"), first, "kept across a restart");
+}

@@ -58,10 +58,11 @@ async fn apply_locked(
     opts: &Opts,
     settings: &Settings,
     saved: Option<Plan>,
-    desired: Desired,
+    mut desired: Desired,
     store: &AnyStore,
     engine: &Engine,
 ) -> anyhow::Result<ExitCode> {
+    engine.key(&mut desired, store).await?;
     let (plan, observed) = match saved {
         Some(plan) => {
             check_saved(&plan, &desired, store).await?;

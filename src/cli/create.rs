@@ -195,11 +195,12 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
 async fn create_locked(
     opts: &Opts,
     settings: &Settings,
-    desired: Desired,
+    mut desired: Desired,
     address: &Address,
     store: &AnyStore,
     engine: &Engine,
 ) -> anyhow::Result<ExitCode> {
+    engine.key(&mut desired, store).await?;
     let observed = engine.observe(&desired, store).await?;
     if let Some(existing) = observed.records.get(address) {
         return Err(Hinted {

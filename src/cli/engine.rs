@@ -61,6 +61,16 @@ impl Engine {
         })
     }
 
+    /// Hashes the sensitive values of `desired` with the state's key (read, or
+    /// made on first use, only when there are sensitive values).
+    pub async fn key(&self, desired: &mut Desired, store: &AnyStore) -> anyhow::Result<()> {
+        if desired.has_sensitive_inputs() {
+            let key = store.sensitive_key(&desired.project).await?;
+            desired.set_sensitive_key(key);
+        }
+        Ok(())
+    }
+
     /// Reads the state and observes what is there.
     pub async fn observe(&self, desired: &Desired, store: &AnyStore) -> anyhow::Result<Observed> {
         let snapshot = store.load(&desired.project).await?;

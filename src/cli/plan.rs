@@ -49,7 +49,11 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
     let state_dir = settings.state_dir_for(&opts.manifest.dir());
     let store = super::store::open(settings, &state_dir, desired.hub.as_ref())?;
     let engine = Engine::new(&state_dir, settings);
-    let (plan, observed) = engine.run(engine.plan(&desired, &store, &opts.targets))?;
+    let mut desired = desired;
+    let (plan, observed) = engine.run(async {
+        engine.key(&mut desired, &store).await?;
+        engine.plan(&desired, &store, &opts.targets).await
+    })?;
     if let Some(path) = &opts.out {
         save(&plan, path)?;
     }

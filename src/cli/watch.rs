@@ -199,7 +199,9 @@ async fn cycle(
     };
     let engine = Engine::new(&state_dir, settings);
     let project = desired.project.clone();
+    let mut desired = desired;
     let work = async {
+        engine.key(&mut desired, &store).await?;
         let (mut plan, observed) = engine.plan(&desired, &store, &[]).await?;
         let held = hold_back(&mut plan, &observed.records, opts.max_delete);
         let say_held = |plan: &Plan| {

@@ -13,6 +13,7 @@
 //! | `POST /v1/sandboxes/{id}/notes` | [`Note`] | 201 [`NotePosted`] (a long text cut), 413 body over 1 MiB |
 //! | `GET /v1/sandboxes/{id}/notes?since=CURSOR&limit=N` | | 200 [`NoteList`], one page of at most [`NOTES_PAGE_MAX`] |
 //! | `GET /v1/sandboxes?vm=NAME` | | 200 [`SandboxList`] (all projects) |
+//! | `GET /v1/projects/{p}/sensitive-key` | | 200 [`SensitiveKeyBody`] (made on first request) |
 //!
 //! Every call but health needs `Authorization: Bearer <token>` when the hub has a
 //! token: without it, 401 before anything else of the request is looked at.
@@ -67,6 +68,20 @@ pub struct PutResource {
     pub record: Record,
     /// The version the writer read; 0 for a record the writer believes new.
     pub version: u64,
+}
+
+/// `GET /v1/projects/{project}/sensitive-key`: the key the project's sensitive
+/// values are hashed with (HMAC-SHA256), made by the hub on first request.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SensitiveKeyBody {
+    /// 64 hex digits.
+    pub key: String,
+}
+
+impl std::fmt::Debug for SensitiveKeyBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SensitiveKeyBody(..)")
+    }
 }
 
 /// Answer to a write.
@@ -241,6 +256,7 @@ pub fn json_schema() -> serde_json::Value {
         note_posted: NotePosted,
         note_list: NoteList,
         sandbox_list: SandboxList,
+        sensitive_key: SensitiveKeyBody,
         error: ErrorBody,
     }
     serde_json::to_value(schemars::schema_for!(Bodies)).unwrap_or_default()

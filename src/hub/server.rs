@@ -103,10 +103,23 @@ pub enum ServeError {
     Serve(#[source] std::io::Error),
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Clone, Default, Serialize, Deserialize)]
 struct ProjectData {
     serial: u64,
     resources: BTreeMap<String, ResourceEntry>,
+    /// The key the project's sensitive values are hashed with (64 hex digits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sensitive_key: Option<String>,
+}
+
+impl std::fmt::Debug for ProjectData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The key stays out of logs.
+        f.debug_struct("ProjectData")
+            .field("serial", &self.serial)
+            .field("resources", &self.resources.len())
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -330,6 +343,12 @@ struct Loaded {
 /// Loads (or starts) the data folder.
 fn load(data: &Path) -> Result<Loaded, ServeError> {
     std::fs::create_dir_all(data.join("projects")).map_err(|e| io_err(data, e))?;
+    // Project files hold the projects' keys for sensitive values: the hub's user only.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(data.join("projects"), std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| io_err(data, e))?;
+    }
     std::fs::create_dir_all(data.join("notes")).map_err(|e| io_err(data, e))?;
     let hub_file = data.join("hub.json");
     let lineage = match std::fs::read(&hub_file) {
@@ -625,6 +644,37 @@ async fn put_resource(
     })
     .await?;
     Ok((StatusCode::OK, Json(written)))
+}
+
+/// The project's key for sensitive values; made (and written with the project)
+/// on the first request. Needs the token like every other call; no lease: a plan
+/// needs it too, and whoever comes first makes it, under the project's lock.
+async fn sensitive_key(
+    State(hub): State<Shared>,
+    UrlPath(project): UrlPath<String>,
+) -> ApiResult<crate::hub::api::SensitiveKeyBody> {
+    check_project(&project)?;
+    let entry = hub.project(&project);
+    if let Some(key) = entry.committed().sensitive_key.clone() {
+        return Ok((StatusCode::OK, Json(crate::hub::api::SensitiveKeyBody { key })));
+    }
+    let writer = Arc::clone(&entry.writer).lock_owned().await;
+    let mut data = ProjectData::clone(&entry.committed());
+    if let Some(key) = data.sensitive_key.clone() {
+        return Ok((StatusCode::OK, Json(crate::hub::api::SensitiveKeyBody { key })));
+    }
+    let key = crate::sensitive::SensitiveKey::generate_hex()
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("no random key: {e}")))?;
+    data.sensitive_key = Some(key.clone());
+    let path = hub.project_file(&project);
+    blocking(move || {
+        save_project(&path, &project, &data)?;
+        entry.commit(data);
+        drop(writer);
+        Ok(())
+    })
+    .await?;
+    Ok((StatusCode::OK, Json(crate::hub::api::SensitiveKeyBody { key })))
 }
 
 #[derive(Debug, Deserialize)]
@@ -1077,6 +1127,7 @@ fn router(hub: Shared) -> Router {
                 .get(list_notes)
                 .layer(DefaultBodyLimit::max(NOTE_BODY_MAX)),
         )
+        .route("/v1/projects/{project}/sensitive-key", get(sensitive_key))
         .route("/v1/sandboxes", get(list_sandboxes))
         .with_state(Arc::clone(&hub))
         // Outermost: runs before routing's extractors, and for unknown paths too.

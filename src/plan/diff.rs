@@ -380,6 +380,7 @@ mod tests {
             setup: Vec::new(),
             forces_replace: ["workspace_root".to_string()].into(),
             immutable: false,
+            sensitive_key: None,
         }
     }
 

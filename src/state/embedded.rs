@@ -206,6 +206,33 @@ impl StateStore for EmbeddedStore {
         self.with_state(false, |state| state.lineage.clone())
     }
 
+    /// `sensitive.key` in the state folder, mode 0600, made on first use.
+    async fn sensitive_key(&self, _project: &str) -> Result<crate::sensitive::SensitiveKey, StateError> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = self.dir.join("sensitive.key");
+        std::fs::create_dir_all(&self.dir).map_err(|e| self.io(&self.dir, e))?;
+        let made = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path);
+        match made {
+            Ok(mut file) => {
+                let key = crate::sensitive::SensitiveKey::generate_hex().map_err(|e| self.io(&path, e))?;
+                file.write_all(key.as_bytes())
+                    .and_then(|()| file.sync_all())
+                    .map_err(|e| self.io(&path, e))?;
+                crate::fsutil::sync_dir(&self.dir).map_err(|e| self.io(&self.dir, e))?;
+            }
+            // Made before, or by another process just now: read it.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(self.io(&path, e)),
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| self.io(&path, e))?;
+        crate::sensitive::SensitiveKey::from_hex(&text).map_err(|e| self.io(&path, e))
+    }
+
     async fn notes(&self, id: &str, limit: usize) -> Result<Vec<Note>, StateError> {
         let path = self.notes_path(id);
         let text = match std::fs::read_to_string(&path) {

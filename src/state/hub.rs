@@ -541,6 +541,13 @@ impl StateStore for HubStore {
         Ok(self.load(project).await?.lineage)
     }
 
+    /// The project's key, kept by the hub (made there on first request).
+    async fn sensitive_key(&self, project: &str) -> Result<crate::sensitive::SensitiveKey, StateError> {
+        let path = format!("/v1/projects/{project}/sensitive-key");
+        let body: crate::hub::api::SensitiveKeyBody = self.call(Method::GET, &path, None::<&()>, true).await?;
+        crate::sensitive::SensitiveKey::from_hex(&body.key).map_err(|e| self.error(format!("{path}: {e}")))
+    }
+
     async fn notes(&self, id: &str, limit: usize) -> Result<Vec<Note>, StateError> {
         let page = |since: u64, limit: usize| format!("/v1/sandboxes/{id}/notes?since={since}&limit={limit}");
         // The first page says how many notes there are, so the last `limit` are

@@ -138,6 +138,12 @@ pub trait StateStore: Send + Sync {
     /// The lineage of this state, set now if the state has none yet (before an
     /// apply writes its first workspace marker).
     fn ensure_lineage(&self, project: &str) -> impl Future<Output = Result<String, StateError>> + Send;
+    /// The key sensitive values of `project` are hashed with, made now if there
+    /// is none yet (embedded: one per state folder; hub: one per project).
+    fn sensitive_key(
+        &self,
+        project: &str,
+    ) -> impl Future<Output = Result<crate::sensitive::SensitiveKey, StateError>> + Send;
 }
 
 /// The time now, RFC 3339 in UTC with seconds.
@@ -246,6 +252,13 @@ impl StateStore for AnyStore {
         match self {
             AnyStore::Embedded(s) => s.ensure_lineage(project).await,
             AnyStore::Hub(s) => s.ensure_lineage(project).await,
+        }
+    }
+
+    async fn sensitive_key(&self, project: &str) -> Result<crate::sensitive::SensitiveKey, StateError> {
+        match self {
+            AnyStore::Embedded(s) => s.sensitive_key(project).await,
+            AnyStore::Hub(s) => s.sensitive_key(project).await,
         }
     }
 }
