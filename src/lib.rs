@@ -5,6 +5,8 @@
 //! what is really there, plans changes and applies them. It never prints and never
 //! reads the process environment; the binary's `cli` layer does both.
 
+#![forbid(unsafe_code)]
+
 pub mod address;
 pub mod apply;
 pub mod desired;

@@ -6,7 +6,23 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// The hub token's default variable leaves the process environment before
+/// anything else runs, so that no child process inherits it (the ssh masters,
+/// which a library starts with this process's environment, included); the hub
+/// client gets its value from [`sandboxer::secret_env::var`].
+#[allow(unsafe_code)]
+fn take_the_token_out_of_the_environment() {
+    let name = sandboxer::secret_env::DEFAULT_TOKEN_ENV;
+    if let Some(value) = std::env::var_os(name) {
+        sandboxer::secret_env::keep(name, value.to_string_lossy().into_owned());
+        // SAFETY: the first thing main does, before any thread exists that could
+        // read or write the environment at the same time.
+        unsafe { std::env::remove_var(name) };
+    }
+}
+
 fn main() -> ExitCode {
+    take_the_token_out_of_the_environment();
     let args = cli::Cli::parse();
     let colors = cli::output::init(&args.global);
     match cli::run(args, colors) {

@@ -2,13 +2,32 @@
 //! env fallbacks): sandboxer reads them, and no child process it starts
 //! (setup commands, Packer, rsync) inherits them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// The variable the hub token is read from when a manifest names no other.
 pub const DEFAULT_TOKEN_ENV: &str = "SANDBOXER_HUB_TOKEN";
 
 static NAMES: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+/// Secret values taken out of the process environment at start (see [`keep`]).
+static KEPT: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
+
+/// Keeps the value of `name`, which the binary takes out of the process
+/// environment at start: then no child process at all inherits it, ssh
+/// masters started by a library included.
+pub fn keep(name: &str, value: String) {
+    KEPT.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(name.to_string(), value);
+    register(name);
+}
+
+/// The value of a secret variable: kept at start, or still in the environment.
+pub fn var(name: &str) -> Option<String> {
+    let kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner).get(name).cloned();
+    kept.or_else(|| std::env::var(name).ok())
+}
 
 fn names() -> MutexGuard<'static, BTreeSet<String>> {
     NAMES.lock().unwrap_or_else(PoisonError::into_inner)

@@ -1734,6 +1734,8 @@ fn each_project_has_a_sensitive_key_that_survives_a_restart() {
     assert_ne!(key(&w, "beta"), first, "another project, another key");
     let bare = request(w.hub.addr(), "GET", "/v1/projects/alpha/sensitive-key", None, &[], None);
     assert_eq!(bare.status, 401, "{bare:?}");
+    let stopped = w.hub.stop_with("TERM");
+    assert_eq!(stopped.code, 0, "{stopped}");
     w.hub.restart();
     assert_eq!(key(&w, "alpha"), first, "kept across a restart");
 }

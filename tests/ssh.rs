@@ -580,12 +580,27 @@ fn a_second_signal_stops_at_once_and_leaves_no_ssh_master() {
     w.manifest(&[entry]);
     let config = w.ssh_config.display().to_string();
 
-    let apply = w.cmd().args(["apply", "--auto-approve"]).own_process_group().spawn();
+    let apply = w
+        .cmd()
+        .env("SANDBOXER_HUB_TOKEN", "tok-Ms31")
+        .args(["apply", "--auto-approve"])
+        .own_process_group()
+        .spawn();
     wait_until("the setup runs on the VM", DEADLINE, || started.exists());
+    let masters = processes::processes_mentioning(&config);
     assert!(
-        !processes::processes_mentioning(&config).is_empty(),
-        "an ssh master of this run is up"
+        masters.iter().any(|(_, command)| command.starts_with("ssh ")),
+        "an ssh master of this run is up: {masters:?}"
     );
+    // Nor does an ssh master inherit the hub token (sandboxer's own command line
+    // names the config too: only ssh processes are looked at).
+    for (pid, _) in masters.iter().filter(|(_, command)| command.starts_with("ssh ")) {
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&environ).contains("tok-Ms31"),
+            "ssh process {pid} has the hub token in its environment"
+        );
+    }
     apply.signal("TERM");
     wait_until("the apply acknowledges the signal", DEADLINE, || {
         apply.stderr_so_far().contains("Interrupt received")

@@ -77,7 +77,7 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|| settings.user_state_dir())
             .join("hub")
     });
-    let token = std::env::var(&serve.token_env).ok().filter(|t| !t.is_empty());
+    let token = sandboxer::secret_env::var(&serve.token_env).filter(|t| !t.is_empty());
     if token.is_none() && !serve.listen.ip().is_loopback() {
         tracing::warn!(
             "listening on {} without a token: anyone who reaches it can change the state; set {}",

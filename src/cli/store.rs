@@ -21,7 +21,7 @@ pub fn open(settings: &Settings, state_dir: &Path, hub: Option<&HubSpec>) -> any
     // The one place the token is read; it goes into the client and nowhere else
     // (no child process inherits the variable).
     sandboxer::secret_env::register(&token_env);
-    let token = std::env::var(&token_env).ok().filter(|t| !t.is_empty());
+    let token = sandboxer::secret_env::var(&token_env).filter(|t| !t.is_empty());
     let mut hub = HubStore::new(&url, token, &token_env)?;
     // Undocumented in --help: shorter leases for tests of lease expiry (docs/state-hub.md).
     if let Some(ttl) = settings.env.get("SANDBOXER_HUB_LEASE_TTL") {
