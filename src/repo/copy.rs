@@ -93,7 +93,7 @@ pub fn sync_tree(src: &Path, dest: &Path, excludes: &Excludes, delete: bool, kee
         // excluded path is kept (rsync --delete without --delete-excluded).
         for extra in walk(dest, &Excludes::default(), keep)?.into_iter().rev() {
             if wanted.contains(extra.relative.as_str())
-                || is_under_excluded(&extra.relative, excludes, extra.kind == EntryKind::Dir)
+                || excludes.is_left_out(&extra.relative, extra.kind == EntryKind::Dir)
             {
                 continue;
             }
@@ -121,21 +121,6 @@ fn private_dir(path: &Path) -> io::Result<std::path::PathBuf> {
     }
     fs::DirBuilder::new().mode(0o700).create(path)?;
     Ok(path.to_path_buf())
-}
-
-/// Whether `relative` or one of its parent folders is excluded.
-fn is_under_excluded(relative: &str, excludes: &Excludes, is_dir: bool) -> bool {
-    if excludes.is_excluded(relative, is_dir) {
-        return true;
-    }
-    let mut prefix = relative;
-    while let Some(i) = prefix.rfind('/') {
-        prefix = &prefix[..i];
-        if excludes.is_excluded(prefix, true) {
-            return true;
-        }
-    }
-    false
 }
 
 fn remove_any(path: &Path, existing: Option<&fs::Metadata>) -> io::Result<()> {
