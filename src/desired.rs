@@ -164,20 +164,12 @@ impl Desired {
 }
 
 impl BuildContext {
-    /// Whether a driver of that name can be used.
-    fn knows(&self, driver: &DriverName) -> bool {
+    /// The drivers a profile may name: the given ones, or the built-in ones.
+    fn drivers(&self) -> Vec<DriverName> {
         if self.drivers.is_empty() {
-            DriverName::builtin().contains(driver)
+            DriverName::builtin().to_vec()
         } else {
-            self.drivers.contains(driver)
-        }
-    }
-
-    fn driver_names(&self) -> Vec<String> {
-        if self.drivers.is_empty() {
-            DriverName::builtin().iter().map(ToString::to_string).collect()
-        } else {
-            self.drivers.iter().map(ToString::to_string).collect()
+            self.drivers.iter().cloned().collect()
         }
     }
 }
@@ -416,7 +408,8 @@ pub fn build_entry(
         );
         return Err(problems);
     };
-    if !ctx.knows(&profile.driver) {
+    let drivers = ctx.drivers();
+    if !drivers.contains(&profile.driver) {
         problems.push(
             reporter
                 .at(
@@ -426,7 +419,10 @@ pub fn build_entry(
                         profile.name, profile.driver
                     ),
                 )
-                .with_hint(format!("drivers: {}", ctx.driver_names().join(", "))),
+                .with_hint(format!(
+                    "drivers: {}",
+                    drivers.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                )),
         );
         return Err(problems);
     }

@@ -172,7 +172,7 @@ impl World {
             .add_dir(&self.dir.path().join("profiles"))
             .expect("profiles load");
         let ctx = BuildContext {
-            drivers: Registry::builtin_names().into_iter().chain([shelf_name()]).collect(),
+            drivers: DriverName::builtin().into_iter().chain([shelf_name()]).collect(),
             ..BuildContext::default()
         };
         desired::build(&loaded, &catalog, &ctx).expect("the manifest is valid")

@@ -1173,32 +1173,9 @@ fn notes_appended_to_one_sandbox_by_many_clients_at_once_are_neither_lost_nor_to
     let mut w = World::new(Some("team-token-13"));
     let (addr, token) = (w.hub.addr(), "team-token-13");
     let (clients, each) = (8, 25);
-    let posters: Vec<_> = (0..clients)
-        .map(|c| {
-            std::thread::spawn(move || {
-                (0..each)
-                    .map(|n| {
-                        let text = format!("client {c} note {n} {}", "y".repeat(200));
-                        let reply = request(
-                            addr,
-                            "POST",
-                            "/v1/sandboxes/many0001/notes",
-                            Some(token),
-                            &[],
-                            Some(&note_body(&text)),
-                        );
-                        assert_eq!(reply.status, 201, "{reply:?}");
-                        (reply.json()["cursor"].as_u64().expect("a cursor"), text)
-                    })
-                    .collect::<Vec<_>>()
-            })
-        })
-        .collect();
-    let mut posted: Vec<(u64, String)> = posters
-        .into_iter()
-        .flat_map(|p| p.join().expect("a poster thread"))
-        .collect();
-    posted.sort();
+    let posted = post_at_once(addr, token, "many0001", clients, each, |c, n| {
+        format!("client {c} note {n} {}", "y".repeat(200))
+    });
     let total = clients * each;
     let cursors: Vec<u64> = posted.iter().map(|(c, _)| *c).collect();
     assert_eq!(cursors, (1..=total as u64).collect::<Vec<_>>(), "one cursor per note");
@@ -1561,27 +1538,9 @@ fn only_the_last_notes_keep_n_are_kept_and_cursors_stay_sequence_numbers_across_
     // Many posters at once while the file is rewritten under them: every note
     // gets its own number, the last ones are kept whole, none is torn.
     let (addr, token) = (hub.addr, hub.token.clone());
-    let posters: Vec<_> = (0..6)
-        .map(|c| {
-            let token = token.clone();
-            std::thread::spawn(move || {
-                (0..20)
-                    .map(|n| {
-                        let text = format!("client {c} note {n} {}", "y".repeat(300));
-                        let path = "/v1/sandboxes/keep0001/notes";
-                        let reply = request(addr, "POST", path, Some(&token), &[], Some(&note_body(&text)));
-                        assert_eq!(reply.status, 201, "{reply:?}");
-                        (reply.json()["cursor"].as_u64().expect("a cursor"), text)
-                    })
-                    .collect::<Vec<_>>()
-            })
-        })
-        .collect();
-    let mut posted: Vec<(u64, String)> = posters
-        .into_iter()
-        .flat_map(|p| p.join().expect("a poster thread"))
-        .collect();
-    posted.sort();
+    let posted = post_at_once(addr, &token, "keep0001", 6, 20, |c, n| {
+        format!("client {c} note {n} {}", "y".repeat(300))
+    });
     let cursors: Vec<u64> = posted.iter().map(|(c, _)| *c).collect();
     assert_eq!(cursors, (14..=133).collect::<Vec<_>>(), "one number per note");
     let newest: Vec<String> = posted[posted.len() - 5..].iter().map(|(_, t)| t.clone()).collect();
@@ -1738,4 +1697,38 @@ fn each_project_has_a_sensitive_key_that_survives_a_restart() {
     assert_eq!(stopped.code, 0, "{stopped}");
     w.hub.restart();
     assert_eq!(key(&w, "alpha"), first, "kept across a restart");
+}
+
+/// `clients` threads each post `each` notes `text(client, n)` to sandbox `id`
+/// at once; every post must get 201. Returns (cursor, text) sorted by cursor.
+fn post_at_once(
+    addr: std::net::SocketAddr,
+    token: &str,
+    id: &str,
+    clients: usize,
+    each: usize,
+    text: impl Fn(usize, usize) -> String + Send + Sync + 'static,
+) -> Vec<(u64, String)> {
+    let text = std::sync::Arc::new(text);
+    let posters: Vec<_> = (0..clients)
+        .map(|c| {
+            let (token, path, text) = (token.to_string(), format!("/v1/sandboxes/{id}/notes"), text.clone());
+            std::thread::spawn(move || {
+                (0..each)
+                    .map(|n| {
+                        let text = text(c, n);
+                        let reply = request(addr, "POST", &path, Some(&token), &[], Some(&note_body(&text)));
+                        assert_eq!(reply.status, 201, "{reply:?}");
+                        (reply.json()["cursor"].as_u64().expect("a cursor"), text)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut posted: Vec<(u64, String)> = posters
+        .into_iter()
+        .flat_map(|p| p.join().expect("a poster thread"))
+        .collect();
+    posted.sort();
+    posted
 }

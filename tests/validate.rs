@@ -677,3 +677,27 @@ fn a_system_folder_as_workspace_root_needs_an_explicit_acknowledgement() {
     let out = sandboxer().current_dir(work.path()).arg("validate").run();
     assert_eq!(out.code, 0, "{out}");
 }
+
+/// A profile naming a driver this sandboxer does not have is refused at the
+/// entry that uses it, with the drivers it has.
+#[test]
+fn a_profile_with_an_unknown_driver_is_refused_with_the_known_ones() {
+    let work = Workdir::new();
+    work.write("profiles/box.yaml", "name: profile.box\ndriver: container-workspace\n");
+    work.write(
+        "sandboxes.yaml",
+        "version: 1\nproject: p\nsandboxes:\n  a:\n    profile: profile.box\n",
+    );
+    let out = sandboxer().current_dir(work.path()).arg("validate").run();
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr.contains(
+            "sandboxes.yaml:5:5: error: sandboxes.a.profile: profile.box uses driver `container-workspace`, which this sandboxer does not have"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.stderr.contains("hint: drivers: local-workspace, ssh-workspace, packer"),
+        "{out}"
+    );
+}

@@ -34,11 +34,6 @@ impl Registry {
         Registry::default()
     }
 
-    /// The names of the drivers this sandboxer is built with.
-    pub fn builtin_names() -> [DriverName; 3] {
-        DriverName::builtin()
-    }
-
     /// The built-in drivers: `local-workspace`, `ssh-workspace`, `packer`.
     pub fn builtin(options: BuiltinOptions) -> Self {
         let pool = Arc::new(SshPool::new(options.ssh));
