@@ -697,7 +697,8 @@ fn a_profile_with_an_unknown_driver_is_refused_with_the_known_ones() {
         "{out}"
     );
     assert!(
-        out.stderr.contains("hint: drivers: local-workspace, ssh-workspace, packer"),
+        out.stderr
+            .contains("hint: drivers: local-workspace, ssh-workspace, packer"),
         "{out}"
     );
 }
