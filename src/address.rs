@@ -93,7 +93,7 @@ impl schemars::JsonSchema for Address {
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
             "type": "string",
-            "pattern": "^(image|sandbox)\\.[A-Za-z0-9][A-Za-z0-9_-]*$",
+            "pattern": crate::safety::ADDRESS_PATTERN,
             "description": "A resource address: image.<name> or sandbox.<name>"
         })
     }

@@ -117,6 +117,12 @@ pub const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
 /// regular file (a FIFO would block, a device never ends) or is larger than
 /// [`MAX_INPUT_BYTES`].
 pub fn read_input(path: &Path) -> io::Result<String> {
+    String::from_utf8(read_input_bytes(path)?).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// [`read_input`] without the UTF-8 check, which the document reader makes
+/// itself to say where the first bad byte is.
+pub fn read_input_bytes(path: &Path) -> io::Result<Vec<u8>> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     // Opening a FIFO for reading blocks until a writer comes: look first, and
@@ -138,9 +144,9 @@ pub fn read_input(path: &Path) -> io::Result<String> {
             format!("{} bytes, more than the limit of {MAX_INPUT_BYTES}", meta.len()),
         ));
     }
-    let mut text = String::new();
+    let mut text = Vec::new();
     // The size can grow after the check: read at most one byte past the limit.
-    file.take(MAX_INPUT_BYTES + 1).read_to_string(&mut text)?;
+    file.take(MAX_INPUT_BYTES + 1).read_to_end(&mut text)?;
     if text.len() as u64 > MAX_INPUT_BYTES {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,

@@ -16,9 +16,11 @@ use std::path::{Path, PathBuf};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use std::sync::OnceLock;
+
 use crate::diagnostic::{Diagnostic, Location};
+use crate::document::{self, Schema, Typed};
 use crate::safety;
-use crate::source_map::SourceMap;
 
 /// A port registry file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -29,7 +31,26 @@ pub struct PortRegistry {
     #[schemars(range(min = 1, max = 1))]
     pub version: u32,
     /// Tunnel port → SSH alias of the VM slot it reaches.
+    #[schemars(schema_with = "ports_schema")]
     pub ports: BTreeMap<u16, String>,
+}
+
+/// Ports 1-65535 written in decimal without a leading zero, each naming an
+/// SSH alias (what the loader reads as a `u16` and checks as an alias).
+fn ports_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "description": "Tunnel port (1-65535) → SSH alias of the VM slot it reaches.",
+        "type": "object",
+        "propertyNames": {
+            "description": "A TCP port, 1-65535, in decimal.",
+            "pattern": "^([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$"
+        },
+        "additionalProperties": {
+            "description": "An SSH alias: letters, digits, `.`, `_` and `-`, not starting with `-`.",
+            "type": "string",
+            "pattern": "^[A-Za-z0-9._][A-Za-z0-9._-]*$"
+        }
+    })
 }
 
 /// A registry read from a file.
@@ -69,60 +90,41 @@ impl LoadedRegistry {
 
 /// Reads and checks a registry file.
 pub fn load(path: &Path) -> Result<LoadedRegistry, Vec<Diagnostic>> {
-    let text = crate::fsutil::read_input(path).map_err(|e| {
-        vec![Diagnostic::new(
-            path,
-            None,
-            "",
-            format!("cannot read port registry: {e}"),
-        )]
-    })?;
-    let registry: PortRegistry = serde_yaml_ng::from_str(&text).map_err(|e| {
-        let location = e.location().map(|l| Location {
-            line: l.line(),
-            column: l.column(),
-        });
+    let bytes = crate::fsutil::read_input_bytes(path).map_err(|e| {
         vec![
-            Diagnostic::new(path, location, "", format!("invalid port registry: {e}"))
-                .with_hint("write `version: 1` and `ports:` mapping each tunnel port to a VM's SSH alias"),
+            Diagnostic::new(path, None, "", format!("cannot read port registry: {e}"))
+                .with_hint("give a regular file of at most 16 MiB that you can read"),
         ]
     })?;
-    let map = SourceMap::index(&text);
+    let Typed {
+        value: registry,
+        source_map: map,
+    } = parse_structure(path, &bytes)?;
     let mut problems = Vec::new();
-    if registry.version != 1 {
-        problems.push(Diagnostic::new(
-            path,
-            map.locate("version"),
-            "version",
-            "only version 1 is known",
-        ));
-    }
     let mut seen: BTreeMap<&str, u16> = BTreeMap::new();
     for (port, vm) in &registry.ports {
         let key = format!("ports.{port}");
-        if *port == 0 {
-            problems.push(Diagnostic::new(
-                path,
-                map.locate(&key),
-                key.clone(),
-                "port 0 is not a port",
-            ));
-        }
         if let Err(e) = safety::check_ssh_alias(vm) {
-            problems.push(Diagnostic::new(
-                path,
-                map.locate(&key),
-                key.clone(),
-                format!("`{}`: {e}", safety::printable(vm)),
-            ));
+            problems.push(
+                Diagnostic::new(
+                    path,
+                    map.locate(&key),
+                    key.clone(),
+                    format!("`{}`: {e}", safety::printable(vm)),
+                )
+                .with_hint("an SSH alias: letters, digits, `.`, `_` and `-`, not starting with `-`"),
+            );
         }
         if let Some(first) = seen.insert(vm, *port) {
-            problems.push(Diagnostic::new(
-                path,
-                map.locate(&key),
-                key,
-                format!("VM `{vm}` is registered at port {first} already"),
-            ));
+            problems.push(
+                Diagnostic::new(
+                    path,
+                    map.locate(&key),
+                    key,
+                    format!("VM `{vm}` is registered at port {first} already"),
+                )
+                .with_hint("a VM has one tunnel port; remove one of the two lines"),
+            );
         }
     }
     if problems.is_empty() {
@@ -135,9 +137,28 @@ pub fn load(path: &Path) -> Result<LoadedRegistry, Vec<Diagnostic>> {
     }
 }
 
+/// The registry schema, compiled once.
+pub fn schema() -> &'static Schema {
+    static SCHEMA: OnceLock<Schema> = OnceLock::new();
+    SCHEMA.get_or_init(|| Schema::new(json_schema(), "schemas/port-registry.schema.json"))
+}
+
+/// Reads a registry file's structure: the document, the schema, the type.
+pub fn parse_structure(path: &Path, bytes: &[u8]) -> Result<Typed<PortRegistry>, Vec<Diagnostic>> {
+    document::read_typed(path, bytes, schema(), || {
+        Diagnostic::new(
+            path,
+            Some(Location { line: 1, column: 1 }),
+            "",
+            "the port registry is empty",
+        )
+        .with_hint("write `version: 1` and `ports:` mapping each tunnel port to a VM's SSH alias")
+    })
+}
+
 /// The JSON Schema of registry files.
 pub fn json_schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(PortRegistry)).unwrap_or_default()
+    crate::schema::generate::<PortRegistry>()
 }
 
 #[cfg(test)]
@@ -159,16 +180,20 @@ mod tests {
     fn refuses_unsafe_aliases_and_duplicates_with_lines() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("ports.yaml");
+        std::fs::write(&path, "version: 1\nports:\n  12221: vm1\n  12222: vm1\n").expect("write");
+        let problems = load(&path).expect_err("invalid");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].location.map(|l| l.line), Some(4), "{problems:?}");
+        assert!(problems[0].message.contains("port 12221 already"), "{problems:?}");
+
         std::fs::write(
             &path,
-            "version: 1\nports:\n  12221: vm1\n  12222: vm1\n  12223: -oProxyCommand=x\n",
+            "version: 1\nports:\n  12221: vm1\n  12223: -oProxyCommand=x\n  0: vm2\n",
         )
         .expect("write");
         let problems = load(&path).expect_err("invalid");
-        assert_eq!(problems.len(), 2, "{problems:?}");
-        assert!(
-            problems.iter().any(|p| p.location.map(|l| l.line) == Some(4)),
-            "{problems:?}"
-        );
+        let lines: Vec<_> = problems.iter().map(|p| p.location.map(|l| l.line)).collect();
+        assert_eq!(lines, [Some(4), Some(5)], "{problems:?}");
+        assert!(problems.iter().all(|p| p.hint.is_some()), "{problems:?}");
     }
 }

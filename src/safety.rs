@@ -62,6 +62,14 @@ pub fn check_remote_path(s: &str) -> Result<(), Refused> {
 }
 
 /// A project, image or sandbox name: used in addresses, paths and URLs.
+/// What [`check_name`] accepts, as a JSON Schema pattern.
+pub const NAME_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$";
+
+/// A resource address (`image.<name>`, `sandbox.<name>`), as a JSON Schema pattern.
+pub const ADDRESS_PATTERN: &str = "^(image|sandbox)\\.[A-Za-z0-9][A-Za-z0-9_-]{0,62}$";
+
+/// A name: letters, digits, `_` and `-`, starting with a letter or digit, at
+/// most 63 characters (so it fits a host name label and a folder name).
 pub fn check_name(s: &str) -> Result<(), Refused> {
     let mut chars = s.chars();
     match chars.next() {

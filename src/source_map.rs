@@ -6,78 +6,82 @@
 
 use std::collections::HashMap;
 
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
-use yaml_rust2::scanner::Marker;
-
 use crate::diagnostic::Location;
 
-/// Key path → position of the key (for mapping entries) or of the item (for sequence items).
+/// Where each node of a document is, by key path.
 ///
 /// Paths are written `a.b.c` for mapping keys and `a.b[2]` for sequence items; the
-/// document root is the empty path.
+/// document root is the empty path. A mapping entry is found at its key, a
+/// sequence item at the item. Built by [`crate::document::read`] while it reads,
+/// as a tree, so its size and the time to build it stay linear in the document.
 #[derive(Debug, Default, Clone)]
 pub struct SourceMap {
-    positions: HashMap<String, Location>,
-    duplicates: Vec<Duplicate>,
+    /// Node 0 is the root, when there is one.
+    nodes: Vec<Node>,
 }
 
-/// A mapping key written twice: YAML keeps `1` and `"1"` (or `true` and
-/// `"true"`) apart as keys of different types, sandboxer reads both as one name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Duplicate {
-    /// The key path.
-    pub path: String,
-    /// Where the key is first.
-    pub first: Location,
-    /// Where it comes again.
-    pub again: Location,
+#[derive(Debug, Clone)]
+struct Node {
+    location: Location,
+    children: Children,
+}
+
+#[derive(Debug, Clone)]
+enum Children {
+    None,
+    Keys(HashMap<String, usize>),
+    Items(Vec<usize>),
 }
 
 impl SourceMap {
-    /// Indexes a YAML document. A document that does not parse gives an empty map:
-    /// the syntax error is reported by the deserialiser with its own location.
-    pub fn index(source: &str) -> Self {
-        let mut builder = Builder::default();
-        let mut parser = Parser::new_from_str(source);
-        if parser.load(&mut builder, false).is_err() {
-            return SourceMap::default();
-        }
-        SourceMap {
-            positions: builder.positions,
-            duplicates: builder.duplicates,
-        }
-    }
-
-    /// Keys written twice in one mapping, whatever their YAML type or quoting.
-    pub fn duplicates(&self) -> &[Duplicate] {
-        &self.duplicates
-    }
-
     /// The position of `path`, or of its closest ancestor that has one.
     pub fn locate(&self, path: &str) -> Option<Location> {
-        let mut current = path;
-        loop {
-            if let Some(location) = self.positions.get(current) {
-                return Some(*location);
-            }
-            if current.is_empty() {
-                return None;
-            }
-            current = parent_path(current);
-        }
+        let (node, _) = self.walk(path)?;
+        Some(self.nodes[node].location)
     }
 
     /// The position of `path` only if that exact path is in the document.
     pub fn exact(&self, path: &str) -> Option<Location> {
-        self.positions.get(path).copied()
+        match self.walk(path)? {
+            (node, true) => Some(self.nodes[node].location),
+            (_, false) => None,
+        }
     }
-}
 
-/// `a.b[1].c` → `a.b[1]` → `a.b` → `a` → ``.
-fn parent_path(path: &str) -> &str {
-    match path.rfind(['.', '[']) {
-        Some(i) => &path[..i],
-        None => "",
+    /// The deepest node on `path`, and whether it is `path` itself.
+    fn walk(&self, path: &str) -> Option<(usize, bool)> {
+        self.nodes.first()?;
+        let mut node = 0;
+        let mut rest = path;
+        while !rest.is_empty() {
+            let next = match &self.nodes[node].children {
+                Children::Keys(keys) => {
+                    let rest_key = rest.strip_prefix('.').unwrap_or(rest);
+                    // A key may hold `.` or `[` itself: try each place the path
+                    // could end it, shortest first.
+                    let ends = rest_key
+                        .char_indices()
+                        .filter(|(_, c)| matches!(c, '.' | '['))
+                        .map(|(i, _)| i)
+                        .chain(std::iter::once(rest_key.len()));
+                    ends.filter_map(|end| keys.get(&rest_key[..end]).map(|child| (*child, &rest_key[end..])))
+                        .next()
+                }
+                Children::Items(items) => rest
+                    .strip_prefix('[')
+                    .and_then(|r| r.split_once(']'))
+                    .and_then(|(index, after)| Some((*items.get(index.parse::<usize>().ok()?)?, after))),
+                Children::None => None,
+            };
+            match next {
+                Some((child, after)) => {
+                    node = child;
+                    rest = after;
+                }
+                None => return Some((node, false)),
+            }
+        }
+        Some((node, true))
     }
 }
 
@@ -95,107 +99,156 @@ pub fn child_index(path: &str, index: usize) -> String {
     format!("{path}[{index}]")
 }
 
-enum Frame {
-    Mapping { path: String, pending_key: Option<String> },
-    Sequence { path: String, next_index: usize },
-}
-
-/// yaml-rust2 counts lines from 1 and columns from 0.
-fn location_of(mark: Marker) -> Location {
-    Location {
-        line: mark.line(),
-        column: mark.col() + 1,
-    }
-}
-
-#[derive(Default)]
-struct Builder {
+/// Builds a [`SourceMap`] from a reader's events, in document order.
+#[derive(Debug, Default)]
+pub struct SourceMapBuilder {
+    nodes: Vec<Node>,
     stack: Vec<Frame>,
-    positions: HashMap<String, Location>,
-    duplicates: Vec<Duplicate>,
 }
 
-impl Builder {
-    fn record(&mut self, path: String, mark: Marker) {
-        self.positions.entry(path).or_insert(location_of(mark));
+#[derive(Debug)]
+struct Frame {
+    node: usize,
+    /// This collection's place in its parent.
+    label: Label,
+    /// The entry whose key was read and whose value comes next.
+    pending: Option<(usize, String)>,
+}
+
+#[derive(Debug)]
+enum Label {
+    Root,
+    Key(String),
+    Index(usize),
+}
+
+impl SourceMapBuilder {
+    /// The node the next value fills, and its place in its parent.
+    fn slot(&mut self, location: Location) -> (usize, Label) {
+        let Some(frame) = self.stack.last_mut() else {
+            if self.nodes.is_empty() {
+                self.nodes.push(Node {
+                    location,
+                    children: Children::None,
+                });
+            }
+            return (0, Label::Root);
+        };
+        if let Some((entry, key)) = frame.pending.take() {
+            return (entry, Label::Key(key));
+        }
+        let parent = frame.node;
+        let index = self.nodes.len();
+        self.nodes.push(Node {
+            location,
+            children: Children::None,
+        });
+        match &mut self.nodes[parent].children {
+            Children::Items(items) => {
+                items.push(index);
+                (index, Label::Index(items.len() - 1))
+            }
+            // A value where a key was due: the reader refuses that before.
+            _ => (index, Label::Root),
+        }
     }
 
-    /// Called for a value node (scalar or collection start); returns its path, or
-    /// None when the node is a mapping key.
-    fn value_path(&mut self, scalar_key: Option<&str>, mark: Marker) -> Option<String> {
-        match self.stack.last_mut() {
-            None => Some(String::new()),
-            Some(Frame::Mapping { path, pending_key }) => match pending_key.take() {
-                Some(key) => Some(child_key(path, &key)),
+    /// A collection starts at `location`.
+    pub fn open(&mut self, location: Location, mapping: bool) {
+        let (node, label) = self.slot(location);
+        self.nodes[node].children = if mapping {
+            Children::Keys(HashMap::new())
+        } else {
+            Children::Items(Vec::new())
+        };
+        self.stack.push(Frame {
+            node,
+            label,
+            pending: None,
+        });
+    }
+
+    /// The innermost collection ends.
+    pub fn close(&mut self) {
+        self.stack.pop();
+    }
+
+    /// A scalar (or an alias) value at `location`.
+    pub fn leaf(&mut self, location: Location) {
+        self.slot(location);
+    }
+
+    /// A key of the innermost mapping at `location`; when the mapping has it
+    /// already, the first one's position (and the value that follows is kept
+    /// out of the map).
+    pub fn key(&mut self, key: &str, location: Location) -> Option<Location> {
+        let index = self.nodes.len();
+        self.nodes.push(Node {
+            location,
+            children: Children::None,
+        });
+        let frame = self.stack.last_mut()?;
+        // yaml-rust2 marks a block mapping where its first `:` is; the mapping
+        // starts at its first key.
+        let mapping = &mut self.nodes[frame.node];
+        if location < mapping.location {
+            mapping.location = location;
+        }
+        let first = match &mut self.nodes[frame.node].children {
+            Children::Keys(keys) => match keys.get(key) {
+                Some(first) => Some(*first),
                 None => {
-                    // This node is a key. Complex (non-scalar) keys get a placeholder.
-                    let key = scalar_key.unwrap_or("?").to_string();
-                    let key_path = child_key(path, &key);
-                    *pending_key = Some(key);
-                    if let Some(first) = self.positions.get(&key_path).copied() {
-                        self.duplicates.push(Duplicate {
-                            path: key_path.clone(),
-                            first,
-                            again: location_of(mark),
-                        });
-                    }
-                    self.record(key_path, mark);
+                    keys.insert(key.to_string(), index);
                     None
                 }
             },
-            Some(Frame::Sequence { path, next_index }) => {
-                let item = child_index(path, *next_index);
-                *next_index += 1;
-                self.record(item.clone(), mark);
-                Some(item)
-            }
-        }
+            _ => None,
+        };
+        frame.pending = Some((index, key.to_string()));
+        first.map(|first| self.nodes[first].location)
     }
-}
 
-impl MarkedEventReceiver for Builder {
-    fn on_event(&mut self, event: Event, mark: Marker) {
-        match event {
-            Event::Scalar(value, ..) => {
-                if let Some(path) = self.value_path(Some(&value), mark) {
-                    self.record(path, mark);
-                }
+    /// The key path of the innermost open place (with the key whose value is
+    /// being read, if any).
+    pub fn current_path(&self) -> String {
+        let mut path = String::new();
+        for frame in &self.stack {
+            match &frame.label {
+                Label::Root => {}
+                Label::Key(key) => path = child_key(&path, key),
+                Label::Index(i) => path = child_index(&path, *i),
             }
-            Event::Alias(_) => {
-                if let Some(path) = self.value_path(Some("*alias"), mark) {
-                    self.record(path, mark);
-                }
-            }
-            Event::MappingStart(..) => {
-                let path = self.value_path(None, mark).unwrap_or_default();
-                self.record(path.clone(), mark);
-                self.stack.push(Frame::Mapping {
-                    path,
-                    pending_key: None,
-                });
-            }
-            Event::SequenceStart(..) => {
-                let path = self.value_path(None, mark).unwrap_or_default();
-                self.record(path.clone(), mark);
-                self.stack.push(Frame::Sequence { path, next_index: 0 });
-            }
-            Event::MappingEnd | Event::SequenceEnd => {
-                self.stack.pop();
-            }
-            _ => {}
         }
+        if let Some((_, key)) = self.stack.last().and_then(|f| f.pending.as_ref()) {
+            path = child_key(&path, key);
+        }
+        path
+    }
+
+    /// The map.
+    pub fn finish(self) -> SourceMap {
+        SourceMap { nodes: self.nodes }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
-    const DOC: &str = "version: 1\nproject: p\nsandboxes:\n  app:\n    profile: x\n    depends_on: [image.a, image.b]\n    inputs:\n      vm: haskell-build\n";
+    const DOC: &str = "version: 1\nproject: p\nsandboxes:\n  app:\n    profile: x\n    depends_on: [image.a, image.b]\n    inputs:\n      vm: haskell-build\n      a.b: dotted\n";
+
+    fn index(text: &str) -> SourceMap {
+        crate::document::read(Path::new("f.yaml"), text.as_bytes())
+            .expect("reads")
+            .source_map
+    }
 
     #[test]
     fn finds_keys_and_items() {
-        let map = SourceMap::index(DOC);
+        let map = index(DOC);
+        assert_eq!(map.exact(""), Some(Location { line: 1, column: 1 }));
         assert_eq!(map.exact("project"), Some(Location { line: 2, column: 1 }));
         assert_eq!(
             map.exact("sandboxes.app.profile"),
@@ -209,26 +262,23 @@ mod tests {
             map.exact("sandboxes.app.inputs.vm"),
             Some(Location { line: 8, column: 7 })
         );
-    }
-
-    #[test]
-    fn keys_that_differ_only_in_type_or_quoting_are_duplicates() {
-        let map = SourceMap::index("a:\n  1: x\n  \"1\": y\n  true: a\n  'true': b\n  other: c\n");
-        let found: Vec<(&str, usize, usize)> = map
-            .duplicates()
-            .iter()
-            .map(|d| (d.path.as_str(), d.first.line, d.again.line))
-            .collect();
-        assert_eq!(found, [("a.1", 2, 3), ("a.true", 4, 5)]);
+        assert_eq!(
+            map.exact("sandboxes.app.inputs.a.b"),
+            Some(Location { line: 9, column: 7 })
+        );
     }
 
     #[test]
     fn falls_back_to_the_closest_ancestor() {
-        let map = SourceMap::index(DOC);
+        let map = index(DOC);
         assert_eq!(
             map.locate("sandboxes.app.inputs.repo"),
             map.exact("sandboxes.app.inputs")
         );
         assert_eq!(map.exact("sandboxes.app.inputs.repo"), None);
+        assert_eq!(
+            map.locate("sandboxes.app.depends_on[7]"),
+            map.exact("sandboxes.app.depends_on")
+        );
     }
 }

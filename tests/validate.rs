@@ -129,10 +129,10 @@ fn malformed_yaml_is_refused_with_the_line_of_the_syntax_error() {
     assert_refused(
         "malformed-yaml.yaml",
         &[Expected {
-            at: "7:4",
-            key_path: "",
-            message: "invalid YAML: did not find expected key",
-            hint: "check the indentation and quoting around this line",
+            at: "7:8",
+            key_path: "sandboxes",
+            message: "did not find expected key",
+            hint: "check the indentation, and quote a value that holds `: ` or starts with `[`, `{`, `*`, `&` or `!`",
         }],
     );
 }

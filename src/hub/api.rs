@@ -259,5 +259,5 @@ pub fn json_schema() -> serde_json::Value {
         sensitive_key: SensitiveKeyBody,
         error: ErrorBody,
     }
-    serde_json::to_value(schemars::schema_for!(Bodies)).unwrap_or_default()
+    crate::schema::generate::<Bodies>()
 }

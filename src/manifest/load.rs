@@ -1,5 +1,5 @@
-//! Reading a manifest: YAML syntax, then the JSON Schema, then typed values.
-//! Every structural problem is reported with its file, line and key path.
+//! Reading a manifest: the document reader, then the JSON Schema, then typed
+//! values. Every structural problem is reported with its file, line and key path.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -7,8 +7,9 @@ use std::sync::OnceLock;
 use sha2::{Digest, Sha256};
 
 use super::Manifest;
-use crate::diagnostic::{Diagnostic, Diagnostics, Location, did_you_mean};
-use crate::source_map::{SourceMap, child_index, child_key};
+use crate::diagnostic::{Diagnostic, Diagnostics, Location};
+use crate::document::{self, Schema, Typed};
+use crate::source_map::SourceMap;
 
 /// A manifest read from disk, with what is needed to point back into it.
 #[derive(Debug, Clone)]
@@ -34,210 +35,45 @@ impl LoadedManifest {
 
 /// Reads and checks the manifest at `path`.
 pub fn load(path: &Path) -> Result<LoadedManifest, Diagnostics> {
-    let text = crate::fsutil::read_input(path).map_err(|e| {
+    let bytes = crate::fsutil::read_input_bytes(path).map_err(|e| {
         let d = Diagnostic::new(path, None, "", format!("cannot read manifest: {e}"));
         let d = if e.kind() == std::io::ErrorKind::NotFound {
             d.with_hint("pass the manifest with -f FILE (default: sandboxes.yaml in the current folder)")
         } else {
-            d
+            d.with_hint("give a regular file of at most 16 MiB that you can read")
         };
         Diagnostics(vec![d])
     })?;
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let dir = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
-    load_str(path, &dir, &text)
-}
-
-/// A key written twice (`1` and `"1"` are two keys to YAML, one name to sandboxer).
-pub fn duplicate_diagnostic(path: &Path, d: &crate::source_map::Duplicate) -> Diagnostic {
-    Diagnostic::new(
-        path,
-        Some(d.again),
-        d.path.clone(),
-        format!(
-            "this key is given twice (first at line {}, column {})",
-            d.first.line, d.first.column
-        ),
-    )
-    .with_hint("keep one of them; YAML tells `1` from `\"1\"` and `true` from `\"true\"`, sandboxer does not")
+    load_bytes(path, &dir, &bytes)
 }
 
 /// Checks manifest `text`, reported as file `path`, relative paths against `dir`.
 pub fn load_str(path: &Path, dir: &Path, text: &str) -> Result<LoadedManifest, Diagnostics> {
-    let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| {
-        let location = e.location().map(|l| Location {
-            line: l.line(),
-            column: l.column(),
-        });
-        Diagnostics(vec![
-            Diagnostic::new(
-                path,
-                location,
-                "",
-                format!("invalid YAML: {}", strip_location(&e.to_string())),
-            )
-            .with_hint("check the indentation and quoting around this line"),
-        ])
-    })?;
-    let source_map = SourceMap::index(text);
-    if !source_map.duplicates().is_empty() {
-        return Err(Diagnostics(
-            source_map
-                .duplicates()
-                .iter()
-                .map(|d| duplicate_diagnostic(path, d))
-                .collect(),
-        ));
-    }
-    if yaml.is_null() {
-        return Err(Diagnostics(vec![
-            Diagnostic::new(path, None, "", "the manifest is empty")
-                .with_hint("start with `version: 1` and `project: <name>`; see examples/quickstart.yaml"),
-        ]));
-    }
-    let instance = serde_json::to_value(&yaml).map_err(|e| {
-        Diagnostics(vec![Diagnostic::new(
-            path,
-            None,
-            "",
-            format!("unsupported YAML value: {e}"),
-        )])
-    })?;
+    load_bytes(path, dir, text.as_bytes())
+}
 
-    let problems = schema_problems(path, &instance, &source_map);
-    if !problems.is_empty() {
-        return Err(Diagnostics(problems).sorted());
-    }
-    let manifest: Manifest = serde_json::from_value(instance)
-        .map_err(|e| Diagnostics(vec![Diagnostic::new(path, None, "", format!("invalid manifest: {e}"))]))?;
+/// Checks the manifest `bytes`, reported as file `path`, relative paths against `dir`.
+pub fn load_bytes(path: &Path, dir: &Path, bytes: &[u8]) -> Result<LoadedManifest, Diagnostics> {
+    let typed: Typed<Manifest> = document::read_typed(path, bytes, schema(), || {
+        Diagnostic::new(path, Some(Location { line: 1, column: 1 }), "", "the manifest is empty")
+            .with_hint("start with `version: 1` and `project: <name>`; see examples/quickstart.yaml")
+    })
+    .map_err(|problems| Diagnostics(problems).sorted())?;
     Ok(LoadedManifest {
         path: path.to_path_buf(),
         dir: dir.to_path_buf(),
-        manifest,
-        source_map,
-        digest: format!("sha256:{:x}", Sha256::digest(text.as_bytes())),
+        manifest: typed.value,
+        source_map: typed.source_map,
+        digest: format!("sha256:{:x}", Sha256::digest(bytes)),
     })
 }
 
-/// serde_yaml's messages end with " at line L column C", which the diagnostic already says.
-fn strip_location(message: &str) -> String {
-    match message.find(" at line ") {
-        Some(i) => message[..i].to_string(),
-        None => message.to_string(),
-    }
-}
-
-fn schema() -> &'static serde_json::Value {
-    static SCHEMA: OnceLock<serde_json::Value> = OnceLock::new();
-    SCHEMA.get_or_init(super::json_schema)
-}
-
-/// Every way the document departs from the manifest schema.
-fn schema_problems(path: &Path, instance: &serde_json::Value, map: &SourceMap) -> Vec<Diagnostic> {
-    use jsonschema::error::ValidationErrorKind as Kind;
-
-    let validator = match jsonschema::validator_for(schema()) {
-        Ok(v) => v,
-        Err(e) => {
-            return vec![Diagnostic::new(
-                path,
-                None,
-                "",
-                format!("internal error: manifest schema: {e}"),
-            )];
-        }
-    };
-    let mut problems = Vec::new();
-    for error in validator.iter_errors(instance) {
-        let key_path = key_path(instance, error.instance_path().as_str());
-        let diagnostic = match error.kind() {
-            Kind::AdditionalProperties { unexpected } => {
-                for key in unexpected {
-                    let at = child_key(&key_path, key);
-                    let known = known_keys(&key_path);
-                    let hint = did_you_mean(key, known.iter().map(String::as_str))
-                        .map(|s| format!("did you mean `{s}`?"))
-                        .or_else(|| (!known.is_empty()).then(|| format!("allowed here: {}", known.join(", "))));
-                    problems.push(
-                        Diagnostic::new(path, map.locate(&at), at.clone(), format!("unknown key `{key}`"))
-                            .with_optional_hint(hint),
-                    );
-                }
-                continue;
-            }
-            Kind::Required { property } => {
-                let name = property.as_str().unwrap_or_default();
-                Diagnostic::new(
-                    path,
-                    map.locate(&key_path),
-                    key_path.clone(),
-                    format!("missing required key `{name}`"),
-                )
-                .with_hint(format!("add `{name}:` here"))
-            }
-            Kind::AnyOf { .. } if key_path.contains(".inputs.") => Diagnostic::new(
-                path,
-                map.locate(&key_path),
-                key_path.clone(),
-                "an input value must be a string, a whole number or a boolean",
-            ),
-            _ => Diagnostic::new(path, map.locate(&key_path), key_path.clone(), error.to_string()),
-        };
-        problems.push(diagnostic);
-    }
-    problems
-}
-
-/// JSON pointer `/sandboxes/app/depends_on/0` → `sandboxes.app.depends_on[0]`.
-fn key_path(instance: &serde_json::Value, pointer: &str) -> String {
-    let mut path = String::new();
-    let mut node = Some(instance);
-    for raw in pointer.split('/').skip(1) {
-        let segment = raw.replace("~1", "/").replace("~0", "~");
-        match node {
-            Some(serde_json::Value::Array(items)) => {
-                let index: usize = segment.parse().unwrap_or_default();
-                path = child_index(&path, index);
-                node = items.get(index);
-            }
-            Some(serde_json::Value::Object(map)) => {
-                path = child_key(&path, &segment);
-                node = map.get(&segment);
-            }
-            _ => {
-                path = child_key(&path, &segment);
-                node = None;
-            }
-        }
-    }
-    path
-}
-
-/// The keys the schema allows at `key_path`, for "did you mean" hints.
-fn known_keys(key_path: &str) -> Vec<String> {
-    let segments: Vec<&str> = if key_path.is_empty() {
-        Vec::new()
-    } else {
-        key_path.split('.').collect()
-    };
-    let properties = match segments.as_slice() {
-        [] => schema().get("properties"),
-        ["hub"] => definition("HubSpec"),
-        ["images", _] => definition("ImageSpec"),
-        ["sandboxes", _] => definition("SandboxSpec"),
-        _ => None,
-    };
-    properties
-        .and_then(|p| p.as_object())
-        .map(|p| p.keys().cloned().collect())
-        .unwrap_or_default()
-}
-
-fn definition(name: &str) -> Option<&'static serde_json::Value> {
-    schema()
-        .get("$defs")
-        .and_then(|d| d.get(name))
-        .and_then(|d| d.get("properties"))
+/// The manifest schema, compiled once.
+pub fn schema() -> &'static Schema {
+    static SCHEMA: OnceLock<Schema> = OnceLock::new();
+    SCHEMA.get_or_init(|| Schema::new(super::json_schema(), "schemas/manifest.schema.json"))
 }
 
 #[cfg(test)]

@@ -24,6 +24,8 @@ pub struct Manifest {
     #[schemars(range(min = 1, max = 1))]
     pub version: u32,
     /// The namespace this manifest owns in the state; a plan only touches its own project's records.
+    /// Up to 63 letters, digits, `_` or `-`, starting with a letter or digit.
+    #[schemars(pattern(crate::safety::NAME_PATTERN))]
     pub project: String,
     /// The team's State Hub; without it the state is kept in the embedded store next to the manifest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -33,9 +35,11 @@ pub struct Manifest {
     pub port_registry: Option<String>,
     /// VM images, by name; address `image.<name>`.
     #[serde(default)]
+    #[schemars(extend("propertyNames" = names_schema()))]
     pub images: BTreeMap<String, ImageSpec>,
     /// Workspaces, by name; address `sandbox.<name>`.
     #[serde(default)]
+    #[schemars(extend("propertyNames" = names_schema()))]
     pub sandboxes: BTreeMap<String, SandboxSpec>,
 }
 
@@ -44,9 +48,11 @@ pub struct Manifest {
 #[serde(deny_unknown_fields)]
 pub struct HubSpec {
     /// Base URL, e.g. `http://statehub.internal:8080`.
+    #[schemars(pattern("^https?://"))]
     pub url: String,
     /// Name of the environment variable that holds the bearer token (never the token itself).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern("^[A-Za-z_][A-Za-z0-9_]*$"))]
     pub token_env: Option<String>,
 }
 
@@ -61,6 +67,7 @@ pub struct ImageSpec {
     pub inputs: BTreeMap<String, InputValue>,
     /// Addresses (`image.<name>`, `sandbox.<name>`) that must be applied first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(pattern(crate::safety::ADDRESS_PATTERN)))]
     pub depends_on: Vec<String>,
 }
 
@@ -78,14 +85,22 @@ pub struct SandboxSpec {
     pub inputs: BTreeMap<String, InputValue>,
     /// Addresses that must be applied first; inferred for an image whose `vm_name` equals this sandbox's `vm`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(pattern(crate::safety::ADDRESS_PATTERN)))]
     pub depends_on: Vec<String>,
     /// Re-make this workspace when an image it depends on is rebuilt (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replace_on_image_change: Option<bool>,
 }
 
+/// Names under `images:` and `sandboxes:`.
+fn names_schema() -> serde_json::Value {
+    serde_json::json!({
+        "description": "A name: up to 63 letters, digits, `_` or `-`, starting with a letter or digit.",
+        "pattern": crate::safety::NAME_PATTERN,
+    })
+}
+
 /// The JSON Schema of the manifest, as committed in `schemas/manifest.schema.json`.
 pub fn json_schema() -> serde_json::Value {
-    let schema = schemars::schema_for!(Manifest);
-    serde_json::to_value(&schema).unwrap_or_default()
+    crate::schema::generate::<Manifest>()
 }

@@ -3,6 +3,7 @@
 
 pub mod diff;
 pub mod graph;
+pub mod read;
 pub mod render;
 
 use std::fmt;
@@ -159,7 +160,7 @@ pub struct Plan {
 
 /// The JSON Schema of `plan --json` and saved plans.
 pub fn json_schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(Plan)).unwrap_or_default()
+    crate::schema::generate::<Plan>()
 }
 
 /// Makes the plan of `desired` against `observed`, limited to `targets` when given.

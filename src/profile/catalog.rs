@@ -4,8 +4,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use std::sync::OnceLock;
+
 use super::Profile;
 use crate::diagnostic::{Diagnostic, Location};
+use crate::document::{self, Schema, Typed};
 use crate::safety;
 
 /// The built-in profiles, as shipped in `profiles/`.
@@ -36,7 +39,7 @@ impl Catalog {
     pub fn builtin() -> Self {
         let mut catalog = Catalog::default();
         for (path, text) in BUILTIN {
-            match parse(Path::new(path), text) {
+            match parse(Path::new(path), text.as_bytes()) {
                 Ok(profile) => {
                     catalog
                         .profiles
@@ -71,14 +74,17 @@ impl Catalog {
         paths.sort();
         let mut problems = Vec::new();
         for path in paths {
-            let text = match crate::fsutil::read_input(&path) {
-                Ok(t) => t,
+            let bytes = match crate::fsutil::read_input_bytes(&path) {
+                Ok(b) => b,
                 Err(e) => {
-                    problems.push(Diagnostic::new(&path, None, "", format!("cannot read profile: {e}")));
+                    problems.push(
+                        Diagnostic::new(&path, None, "", format!("cannot read profile: {e}"))
+                            .with_hint("give a regular file of at most 16 MiB that you can read"),
+                    );
                     continue;
                 }
             };
-            match parse(&path, &text) {
+            match parse(&path, &bytes) {
                 Ok(profile) => {
                     self.profiles.insert(profile.name.clone(), (profile, path));
                 }
@@ -104,43 +110,57 @@ impl Catalog {
     }
 }
 
-/// Parses and checks one profile file.
-pub fn parse(path: &Path, text: &str) -> Result<Profile, Diagnostic> {
-    let profile: Profile = serde_yaml_ng::from_str(text).map_err(|e| {
-        let location = e.location().map(|l| Location {
-            line: l.line(),
-            column: l.column(),
-        });
-        Diagnostic::new(path, location, "", format!("invalid profile: {e}"))
-    })?;
-    let map = crate::source_map::SourceMap::index(text);
-    if let Some(d) = map.duplicates().first() {
-        return Err(crate::manifest::load::duplicate_diagnostic(path, d));
-    }
+/// The profile schema, compiled once.
+pub fn schema() -> &'static Schema {
+    static SCHEMA: OnceLock<Schema> = OnceLock::new();
+    SCHEMA.get_or_init(|| Schema::new(super::json_schema(), "schemas/profile.schema.json"))
+}
+
+/// Reads a profile file's structure: the document, the schema, the type.
+/// (What `parse` checks after this is beyond what a schema can say.)
+pub fn parse_structure(path: &Path, bytes: &[u8]) -> Result<Typed<Profile>, Vec<Diagnostic>> {
+    document::read_typed(path, bytes, schema(), || {
+        Diagnostic::new(path, Some(Location { line: 1, column: 1 }), "", "the profile is empty")
+            .with_hint("start with `name: profile.<name>` and `driver: <driver>`; see profiles/local-workspace.yaml")
+    })
+}
+
+/// Parses and checks one profile file; the first problem found.
+pub fn parse(path: &Path, bytes: &[u8]) -> Result<Profile, Diagnostic> {
+    let Typed {
+        value: profile,
+        source_map: map,
+    } = parse_structure(path, bytes).map_err(|mut problems| problems.remove(0))?;
     let at = |key: &str| map.locate(key);
     let Some(short) = profile.name.strip_prefix("profile.") else {
         return Err(Diagnostic::new(
             path,
             at("name"),
             "name",
-            format!("`{}` must start with `profile.`", profile.name),
-        ));
+            format!("`{}` must start with `profile.`", safety::printable(&profile.name)),
+        )
+        .with_hint("name it `profile.<name>`"));
     };
     if let Err(e) = safety::check_name(short) {
-        return Err(Diagnostic::new(path, at("name"), "name", e));
+        return Err(Diagnostic::new(path, at("name"), "name", e)
+            .with_hint("after `profile.`: up to 63 letters, digits, `_` or `-`, starting with a letter or digit"));
     }
-    for (name, spec) in profile.inputs.iter().chain(profile.input_patterns.iter()) {
-        let key = format!("inputs.{name}");
+    let specs = (profile.inputs.iter().map(|(n, s)| (format!("inputs.{n}"), s))).chain(
+        profile
+            .input_patterns
+            .iter()
+            .map(|(n, s)| (format!("input_patterns.{n}"), s)),
+    );
+    for (key, spec) in specs {
         if spec.kind == super::InputType::Enum && spec.values.is_empty() {
-            return Err(Diagnostic::new(path, at(&key), key, "an enum input needs `values`"));
+            return Err(Diagnostic::new(path, at(&key), key, "an enum input needs `values`")
+                .with_hint("list the accepted values: `values: [a, b]`"));
         }
         if spec.required && spec.default.is_some() {
-            return Err(Diagnostic::new(
-                path,
-                at(&key),
-                key,
-                "an input with a default cannot be required",
-            ));
+            return Err(
+                Diagnostic::new(path, at(&key), key, "an input with a default cannot be required")
+                    .with_hint("remove `required: true`, or remove the default"),
+            );
         }
     }
     for (i, pattern) in profile.sync.excludes.iter().enumerate() {
@@ -160,7 +180,7 @@ mod tests {
     #[test]
     fn the_three_builtin_profiles_load() {
         for (path, text) in BUILTIN {
-            parse(Path::new(path), text).unwrap_or_else(|d| panic!("{d}"));
+            parse(Path::new(path), text.as_bytes()).unwrap_or_else(|d| panic!("{d}"));
         }
         let catalog = Catalog::builtin();
         let names: Vec<&str> = catalog.names().collect();
@@ -203,7 +223,7 @@ mod tests {
     #[test]
     fn an_exclude_pattern_sandboxer_cannot_match_as_rsync_is_refused_with_its_line() {
         let text = "name: profile.x\ndriver: local-workspace\nsync:\n  excludes:\n    - .git/\n    - '+ keep/'\n";
-        let d = parse(Path::new("p.yaml"), text).expect_err("must fail");
+        let d = parse(Path::new("p.yaml"), text.as_bytes()).expect_err("must fail");
         assert_eq!(d.location.map(|l| (l.line, l.column)), Some((6, 7)), "{d}");
         assert_eq!(d.key_path, "sync.excludes[1]");
         assert!(
@@ -213,12 +233,12 @@ mod tests {
         assert!(d.hint.is_some(), "{d}");
 
         let flow = "name: profile.x\ndriver: local-workspace\nsync: { excludes: [.git/, 'a[b'] }\n";
-        let d = parse(Path::new("p.yaml"), flow).expect_err("must fail");
+        let d = parse(Path::new("p.yaml"), flow.as_bytes()).expect_err("must fail");
         assert_eq!(d.location.map(|l| l.line), Some(3), "{d}");
         assert_eq!(d.key_path, "sync.excludes[1]");
 
         let fine =
             "name: profile.x\ndriver: local-workspace\nsync: { excludes: ['**/tmp', '*.[oa]', /build, 'a b/'] }\n";
-        parse(Path::new("p.yaml"), fine).unwrap_or_else(|d| panic!("{d}"));
+        parse(Path::new("p.yaml"), fine.as_bytes()).unwrap_or_else(|d| panic!("{d}"));
     }
 }

@@ -189,6 +189,11 @@ impl Profile {
     }
 }
 
+/// The JSON Schema of profile files, as committed in `schemas/profile.schema.json`.
+pub fn json_schema() -> serde_json::Value {
+    crate::schema::generate::<Profile>()
+}
+
 /// `packer_var_*` matches `packer_var_disk_size` (but not `packer_var_` alone).
 pub fn pattern_matches(pattern: &str, name: &str) -> bool {
     match pattern.strip_suffix('*') {
