@@ -158,7 +158,7 @@ pub fn parse_structure(path: &Path, bytes: &[u8]) -> Result<Typed<PortRegistry>,
 
 /// The JSON Schema of registry files.
 pub fn json_schema() -> serde_json::Value {
-    crate::schema::generate::<PortRegistry>()
+    crate::document::schema_of::<PortRegistry>()
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@
 //! (`1.0`, `1e3`) is that whole number, as JSON Schema counts it.
 
 pub mod check;
+mod generate;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -27,6 +28,7 @@ use crate::diagnostic::{Diagnostic, Location};
 use crate::source_map::{SourceMap, SourceMapBuilder};
 
 pub use check::Schema;
+pub use generate::schema_of;
 
 /// How deep collections may nest. The deepest input sandboxer defines needs 7.
 pub const MAX_DEPTH: usize = 64;

@@ -259,5 +259,5 @@ pub fn json_schema() -> serde_json::Value {
         sensitive_key: SensitiveKeyBody,
         error: ErrorBody,
     }
-    crate::schema::generate::<Bodies>()
+    crate::document::schema_of::<Bodies>()
 }

@@ -102,5 +102,5 @@ fn names_schema() -> serde_json::Value {
 
 /// The JSON Schema of the manifest, as committed in `schemas/manifest.schema.json`.
 pub fn json_schema() -> serde_json::Value {
-    crate::schema::generate::<Manifest>()
+    crate::document::schema_of::<Manifest>()
 }

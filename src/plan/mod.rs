@@ -160,7 +160,7 @@ pub struct Plan {
 
 /// The JSON Schema of `plan --json` and saved plans.
 pub fn json_schema() -> serde_json::Value {
-    crate::schema::generate::<Plan>()
+    crate::document::schema_of::<Plan>()
 }
 
 /// Makes the plan of `desired` against `observed`, limited to `targets` when given.

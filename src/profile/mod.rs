@@ -191,7 +191,7 @@ impl Profile {
 
 /// The JSON Schema of profile files, as committed in `schemas/profile.schema.json`.
 pub fn json_schema() -> serde_json::Value {
-    crate::schema::generate::<Profile>()
+    crate::document::schema_of::<Profile>()
 }
 
 /// `packer_var_*` matches `packer_var_disk_size` (but not `packer_var_` alone).
