@@ -212,10 +212,14 @@ pub fn build(loaded: &LoadedManifest, catalog: &Catalog, ctx: &BuildContext) -> 
     resolve_ctx.base_dir = loaded.dir.clone();
 
     if let Err(e) = safety::check_name(&m.project) {
-        problems.push(loaded.diagnostic(
-            "project",
-            format!("invalid project name `{}`: {e}", safety::printable(&m.project)),
-        ));
+        problems.push(
+            loaded
+                .diagnostic(
+                    "project",
+                    format!("invalid project name `{}`: {e}", safety::printable(&m.project)),
+                )
+                .with_hint("a name of up to 63 letters, digits, `_` or `-`, starting with a letter or digit"),
+        );
     }
     if let Some(hub) = &m.hub {
         if !(hub.url.starts_with("http://") || hub.url.starts_with("https://")) {
@@ -311,7 +315,11 @@ pub fn build(loaded: &LoadedManifest, catalog: &Catalog, ctx: &BuildContext) -> 
                         .with_optional_hint(hint),
                 );
             }
-            Err(e) => problems.push(loaded.diagnostic(&key_path, e)),
+            Err(e) => problems.push(
+                loaded
+                    .diagnostic(&key_path, e)
+                    .with_hint("name a declared resource: `image.<name>` or `sandbox.<name>`"),
+            ),
         }
     }
 
@@ -378,10 +386,14 @@ pub fn build_entry(
     let key_path = &entry.key_path;
     let mut problems = Vec::new();
     if let Err(e) = safety::check_name(&entry.address.name) {
-        problems.push(reporter.at(
-            key_path,
-            format!("invalid name `{}`: {e}", safety::printable(&entry.address.name)),
-        ));
+        problems.push(
+            reporter
+                .at(
+                    key_path,
+                    format!("invalid name `{}`: {e}", safety::printable(&entry.address.name)),
+                )
+                .with_hint("a name of up to 63 letters, digits, `_` or `-`, starting with a letter or digit"),
+        );
     }
     let host = entry.host.unwrap_or(LOCALHOST).to_string();
     if let Err(e) = safety::check_ssh_alias(&host) {

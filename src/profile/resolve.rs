@@ -250,13 +250,16 @@ fn check_value(spec: &InputSpec, value: &InputValue, ctx: &ResolveContext) -> Re
     let text = value.to_string();
     match spec.kind {
         InputType::String => Ok(Value::String(text)),
-        InputType::Int => as_int(value)
-            .map(Value::Int)
-            .ok_or_else(|| ("expected a whole number".into(), None)),
+        InputType::Int => as_int(value).map(Value::Int).ok_or_else(|| {
+            (
+                "expected a whole number".into(),
+                Some("write a whole number, e.g. 4".into()),
+            )
+        }),
         InputType::Bool => match value {
             InputValue::Bool(b) => Ok(Value::Bool(*b)),
             InputValue::String(s) if s == "true" || s == "false" => Ok(Value::Bool(s == "true")),
-            _ => Err(("expected true or false".into(), None)),
+            _ => Err(("expected true or false".into(), Some("write `true` or `false`".into()))),
         },
         InputType::Port => match as_int(value) {
             Some(p) if (1..=65535).contains(&p) => Ok(Value::Int(p)),
@@ -281,16 +284,25 @@ fn check_value(spec: &InputSpec, value: &InputValue, ctx: &ResolveContext) -> Re
         }
         InputType::LocalPath => {
             let InputValue::String(s) = value else {
-                return Err(("expected a path".into(), None));
+                return Err((
+                    "expected a path".into(),
+                    Some("write a path on this machine, e.g. ./repo or ~/src/app".into()),
+                ));
             };
             if s.is_empty() {
-                return Err(("empty path".into(), None));
+                return Err((
+                    "empty path".into(),
+                    Some("write a path on this machine, e.g. ./repo or ~/src/app".into()),
+                ));
             }
             Ok(Value::String(local_path(s, ctx).to_string_lossy().into_owned()))
         }
         InputType::RemotePath => {
             let InputValue::String(s) = value else {
-                return Err(("expected an absolute path".into(), None));
+                return Err((
+                    "expected an absolute path".into(),
+                    Some("write an absolute path such as /build/my-workspace".into()),
+                ));
             };
             safety::check_remote_path(s).map_err(|e| {
                 (
