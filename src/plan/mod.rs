@@ -1,9 +1,11 @@
 //! The plan as data: changes with an action, the reasons for it and attribute
-//! diffs; how it is computed ([`diff`]), ordered ([`graph`]) and shown ([`render`]).
+//! diffs; how it is computed ([`diff`]), ordered ([`graph`]), shown ([`render`])
+//! and saved to be applied later ([`saved`]).
 
 pub mod diff;
 pub mod graph;
 pub mod render;
+pub mod saved;
 
 use std::fmt;
 
@@ -17,8 +19,8 @@ pub use crate::driver::WorkspaceRef;
 pub use crate::reason::Reason;
 
 /// The format version of saved and JSON plans (2: reasons as codes with
-/// details, workspaces with their driver).
-pub const PLAN_FORMAT_VERSION: u32 = 2;
+/// details, workspaces with their driver; 3: a digest of its own content).
+pub const PLAN_FORMAT_VERSION: u32 = 3;
 
 /// What a change does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
@@ -134,7 +136,6 @@ impl Summary {
 
 /// A plan: the changes, and what they were computed against.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[schemars(title = "sandboxer plan")]
 pub struct Plan {
     /// Format version of this document.
     pub format_version: u32,
@@ -157,9 +158,9 @@ pub struct Plan {
     pub summary: Summary,
 }
 
-/// The JSON Schema of `plan --json` and saved plans.
+/// The JSON Schema of `plan --json` and saved plans: a [`saved::PlanDocument`].
 pub fn json_schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(Plan)).unwrap_or_default()
+    serde_json::to_value(schemars::schema_for!(saved::PlanDocument)).unwrap_or_default()
 }
 
 /// Makes the plan of `desired` against `observed`, limited to `targets` when given.
