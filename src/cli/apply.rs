@@ -1,20 +1,29 @@
 //! `sandboxer apply`: show the plan, ask, carry it out; or apply a saved plan.
+//!
+//! A saved plan is bound to what made it: apply makes the plan again from the
+//! manifest it names and the state, as `plan` would with its targets, and
+//! carries it out only if that plan is the saved one. Every check that can
+//! refuse on the input alone runs before the store is opened in a way that
+//! creates anything, and the plan is made again once without the lock (writing
+//! nothing), so a refused plan leaves the work folder as it was.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Args;
+use sha2::{Digest, Sha256};
 
 use sandboxer::address::Address;
 use sandboxer::desired::Desired;
+use sandboxer::observe::Observed;
+use sandboxer::plan::Plan;
 use sandboxer::plan::render;
-use sandboxer::plan::{PLAN_FORMAT_VERSION, Plan};
+use sandboxer::plan::saved::{self, PlanDocument, SavedPlanError};
 use sandboxer::state::{AnyStore, StateStore};
 
 use super::Settings;
 use super::args::{ManifestArg, manifest_dir};
-use super::engine::Engine;
+use super::engine::{Engine, check_targets};
 use super::output::{Hinted, print_plan};
 use super::prompt::confirm;
 use super::run::{Execution, RunOpts};
@@ -24,7 +33,7 @@ use super::validate::load_desired;
 pub struct Opts {
     #[command(flatten)]
     pub manifest: ManifestArg,
-    /// A plan saved with `plan --out`; applied as it is, if the state has not moved since
+    /// A plan saved with `plan --out`; applied only while the manifest, the state and what is there still give it
     pub plan: Option<PathBuf>,
     /// Apply only these resources (and what they depend on); repeatable
     #[arg(long = "target", value_name = "ADDR", conflicts_with = "plan")]
@@ -33,18 +42,25 @@ pub struct Opts {
     pub run: RunOpts,
 }
 
+/// What the refusals of a saved plan advise.
+const PLAN_AGAIN: &str = "run `sandboxer plan --out PLAN` again and apply the new plan";
+
 pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
-    let saved = opts.plan.as_deref().map(read_plan).transpose()?;
-    let manifest = match &saved {
-        Some(plan) => PathBuf::from(&plan.manifest),
-        None => opts.manifest.file.clone(),
-    };
-    let desired = load_desired(&manifest, settings)?;
-    let state_dir = settings.state_dir_for(&manifest_dir(&manifest));
+    match &opts.plan {
+        Some(path) => apply_saved(path, opts, settings),
+        None => apply_manifest(opts, settings),
+    }
+}
+
+fn apply_manifest(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let desired = load_desired(&opts.manifest.file, settings)?;
+    // Before the store and its lock: a refusal of the input makes nothing.
+    check_targets(&desired, &opts.targets)?;
+    let state_dir = settings.state_dir_for(&opts.manifest.dir());
     let store = super::store::open(settings, &state_dir, desired.hub.as_ref())?;
     let engine = Engine::new(&state_dir, settings);
     let project = desired.project.clone();
-    let work = apply_locked(opts, settings, saved, desired, &store, &engine);
+    let work = plan_and_apply(opts, settings, desired, &store, &engine);
     engine.run(super::store::locked(
         &store,
         &project,
@@ -54,23 +70,87 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
     ))
 }
 
-async fn apply_locked(
+async fn plan_and_apply(
     opts: &Opts,
     settings: &Settings,
-    saved: Option<Plan>,
     mut desired: Desired,
     store: &AnyStore,
     engine: &Engine,
 ) -> anyhow::Result<ExitCode> {
     engine.key(&mut desired, store).await?;
-    let (plan, observed) = match saved {
-        Some(plan) => {
-            check_saved(&plan, &desired, store).await?;
-            let observed = engine.observe(&desired, store).await?;
-            (plan, observed)
+    let (plan, observed) = engine.plan(&desired, store, &opts.targets).await?;
+    carry_out(opts, settings, &plan, desired, observed, store, engine).await
+}
+
+fn apply_saved(path: &Path, opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let plan = open_saved(path)?;
+    let manifest = saved_manifest(&plan)?;
+    let desired = load_desired(&manifest, settings)?;
+    check_against_manifest(&plan, &desired)?;
+    // Opening the store creates nothing; its lock file is made only once every
+    // check of the input has passed, and the sensitive key is never made here.
+    let state_dir = settings.state_dir_for(&manifest_dir(&manifest));
+    let store = super::store::open(settings, &state_dir, desired.hub.as_ref())?;
+    let engine = Engine::new(&state_dir, settings);
+    engine.run(check_then_apply(path, opts, settings, plan, desired, &store, &engine))
+}
+
+async fn check_then_apply(
+    path: &Path,
+    opts: &Opts,
+    settings: &Settings,
+    plan: Plan,
+    mut desired: Desired,
+    store: &AnyStore,
+    engine: &Engine,
+) -> anyhow::Result<ExitCode> {
+    check_state(&plan, store).await?;
+    if !engine.existing_key(&mut desired, store).await? {
+        return Err(Hinted {
+            message: format!(
+                "{} has no key to hash the sensitive inputs of {} with, so the saved plan was not made against it",
+                store.describe(),
+                plan.manifest
+            ),
+            hint: PLAN_AGAIN.into(),
         }
-        None => engine.plan(&desired, store, &opts.targets).await?,
-    };
+        .into());
+    }
+    // Made again without the lock first, writing nothing: a plan that is not
+    // the one the manifest and state give is refused before a lock file exists.
+    let (again, observed) = engine.plan_read_only(&desired, store, &plan.targets).await?;
+    check_same(path, &plan, &again, &observed)?;
+    let project = plan.project.clone();
+    let work = apply_if_same(path, opts, settings, plan, desired, store, engine);
+    super::store::locked(store, &project, "apply", opts.run.lock_timeout, work).await
+}
+
+/// Under the lock: nothing moved since the checks, then the saved plan is carried out.
+async fn apply_if_same(
+    path: &Path,
+    opts: &Opts,
+    settings: &Settings,
+    plan: Plan,
+    desired: Desired,
+    store: &AnyStore,
+    engine: &Engine,
+) -> anyhow::Result<ExitCode> {
+    check_state(&plan, store).await?;
+    let (again, observed) = engine.plan(&desired, store, &plan.targets).await?;
+    check_same(path, &plan, &again, &observed)?;
+    carry_out(opts, settings, &plan, desired, observed, store, engine).await
+}
+
+/// Shows the plan, asks (unless `--auto-approve` or a saved plan), carries it out.
+async fn carry_out(
+    opts: &Opts,
+    settings: &Settings,
+    plan: &Plan,
+    desired: Desired,
+    observed: Observed,
+    store: &AnyStore,
+    engine: &Engine,
+) -> anyhow::Result<ExitCode> {
     // What was not looked at is said before anything is done (plan exits 1 for it).
     if !settings.quiet {
         for (site, error) in &observed.location_errors {
@@ -91,14 +171,15 @@ async fn apply_locked(
         return Ok(ExitCode::SUCCESS);
     }
     if !opts.run.json && !settings.quiet {
-        print_plan(&plan, settings.colors)?;
+        print_plan(plan, settings.colors)?;
     }
+    // A saved plan was shown and agreed to when it was made.
     if !opts.run.auto_approve && opts.plan.is_none() && !confirm("Do you want to perform these actions?")? {
         eprintln!("Apply cancelled; nothing was changed.");
         return Ok(ExitCode::from(1));
     }
     Execution {
-        plan: &plan,
+        plan,
         desired,
         observed,
         store,
@@ -110,44 +191,146 @@ async fn apply_locked(
     .await
 }
 
-fn read_plan(path: &Path) -> anyhow::Result<Plan> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read the saved plan {}", path.display()))?;
-    let version = serde_json::from_slice::<serde_json::Value>(&bytes)
-        .ok()
-        .and_then(|v| v.get("format_version").and_then(serde_json::Value::as_u64));
-    if let Some(version) = version.filter(|v| *v != u64::from(PLAN_FORMAT_VERSION)) {
-        return Err(Hinted {
-            message: format!(
-                "{} has plan format {version}, this sandboxer reads {PLAN_FORMAT_VERSION}",
+/// Reads a saved plan file: its format version, then the document.
+fn read_plan(path: &Path) -> anyhow::Result<PlanDocument> {
+    Ok(sandboxer::plan::read::read(path)?)
+}
+
+/// The saved plan at `path`, if it is as `plan` wrote it: unedited, its summary
+/// its changes', one change per resource, no cycle.
+fn open_saved(path: &Path) -> anyhow::Result<Plan> {
+    let refused = |e: SavedPlanError| -> anyhow::Error {
+        let message = match &e {
+            SavedPlanError::Edited => format!(
+                "{} was edited since it was made: its digest does not match its content",
                 path.display()
             ),
-            hint: "make the plan again with this sandboxer: `sandboxer plan --out PLAN`".into(),
+            other => format!("the saved plan {} cannot be applied: {other}", path.display()),
+        };
+        Hinted {
+            message,
+            hint: e.hint(),
         }
-        .into());
-    }
-    let plan: Plan =
-        serde_json::from_slice(&bytes).with_context(|| format!("{} is not a sandboxer plan", path.display()))?;
+        .into()
+    };
+    let plan = read_plan(path)?.unseal().map_err(refused)?;
+    saved::check(&plan).map_err(refused)?;
     Ok(plan)
 }
 
-async fn check_saved(plan: &Plan, desired: &Desired, store: &AnyStore) -> anyhow::Result<()> {
-    if plan.manifest_digest != desired.manifest_digest {
+/// The manifest the plan names: an absolute path to a regular file whose bytes
+/// are those the plan was made from. Checked before the manifest is loaded, so
+/// another file is never read as a manifest.
+fn saved_manifest(plan: &Plan) -> anyhow::Result<PathBuf> {
+    let manifest = PathBuf::from(&plan.manifest);
+    if !manifest.is_absolute() {
         return Err(Hinted {
-            message: format!("the manifest {} changed since the plan was made", plan.manifest),
-            hint: "run `sandboxer plan --out PLAN` again".into(),
+            message: format!(
+                "the saved plan names the manifest {}, which is not an absolute path",
+                plan.manifest
+            ),
+            hint: PLAN_AGAIN.into(),
         }
         .into());
     }
+    let text = sandboxer::fsutil::read_input(&manifest).map_err(|e| Hinted {
+        message: format!("cannot read the manifest {} the saved plan names: {e}", plan.manifest),
+        hint: PLAN_AGAIN.into(),
+    })?;
+    // As manifest::load computes it; its own digest is compared again once loaded.
+    if format!("sha256:{:x}", Sha256::digest(text.as_bytes())) != plan.manifest_digest {
+        return Err(manifest_changed(plan));
+    }
+    Ok(manifest)
+}
+
+fn manifest_changed(plan: &Plan) -> anyhow::Error {
+    Hinted {
+        message: format!("the manifest {} changed since the plan was made", plan.manifest),
+        hint: PLAN_AGAIN.into(),
+    }
+    .into()
+}
+
+/// What the plan says of its manifest: its digest, its project, its targets.
+fn check_against_manifest(plan: &Plan, desired: &Desired) -> anyhow::Result<()> {
+    if plan.manifest_digest != desired.manifest_digest {
+        return Err(manifest_changed(plan));
+    }
+    if plan.project != desired.project {
+        return Err(Hinted {
+            message: format!(
+                "the saved plan is for project {}, but the manifest {} declares project {}",
+                plan.project, plan.manifest, desired.project
+            ),
+            hint: PLAN_AGAIN.into(),
+        }
+        .into());
+    }
+    if let Some(t) = plan.targets.iter().find(|t| !desired.resources.contains_key(*t)) {
+        return Err(Hinted {
+            message: format!(
+                "the saved plan targets {t}, which the manifest {} does not declare",
+                plan.manifest
+            ),
+            hint: PLAN_AGAIN.into(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// The state is the one the plan was made against, at the same serial.
+async fn check_state(plan: &Plan, store: &AnyStore) -> anyhow::Result<()> {
     let snapshot = store.load(&plan.project).await?;
-    if snapshot.lineage != plan.state_lineage || snapshot.serial != plan.state_serial {
+    let lineage = |l: &str| {
+        if l.is_empty() {
+            "none".to_string()
+        } else {
+            l.to_string()
+        }
+    };
+    if snapshot.lineage != plan.state_lineage {
+        return Err(Hinted {
+            message: format!(
+                "the saved plan was made against another state (lineage {} then, {} in {} now); the saved plan is stale",
+                lineage(&plan.state_lineage),
+                lineage(&snapshot.lineage),
+                store.describe()
+            ),
+            hint: PLAN_AGAIN.into(),
+        }
+        .into());
+    }
+    if snapshot.serial != plan.state_serial {
         return Err(Hinted {
             message: format!(
                 "the state changed since the plan was made (serial {} then, {} now); the saved plan is stale",
                 plan.state_serial, snapshot.serial
             ),
-            hint: "run `sandboxer plan --out PLAN` again and apply the new plan".into(),
+            hint: PLAN_AGAIN.into(),
         }
         .into());
     }
     Ok(())
+}
+
+/// The plan made again is the saved one; else the first difference, and what
+/// could not be looked at (a VM that is down changes what is planned there).
+fn check_same(path: &Path, plan: &Plan, again: &Plan, observed: &Observed) -> anyhow::Result<()> {
+    let Some(difference) = saved::first_difference(plan, again) else {
+        return Ok(());
+    };
+    let mut message = format!(
+        "the saved plan {} is not what the manifest and state give now: {difference}",
+        path.display()
+    );
+    for (site, error) in &observed.location_errors {
+        message.push_str(&format!("\n  could not observe {}: {error}", site.location));
+    }
+    Err(Hinted {
+        message,
+        hint: PLAN_AGAIN.into(),
+    }
+    .into())
 }

@@ -71,6 +71,21 @@ impl Engine {
         Ok(())
     }
 
+    /// Like [`Engine::key`], but never makes a key: false when sensitive values
+    /// need one and the state has none.
+    pub async fn existing_key(&self, desired: &mut Desired, store: &AnyStore) -> anyhow::Result<bool> {
+        if !desired.has_sensitive_inputs() {
+            return Ok(true);
+        }
+        match store.existing_sensitive_key(&desired.project).await? {
+            Some(key) => {
+                desired.set_sensitive_key(key);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     /// Reads the state and observes what is there.
     pub async fn observe(&self, desired: &Desired, store: &AnyStore) -> anyhow::Result<Observed> {
         let snapshot = store.load(&desired.project).await?;
@@ -84,18 +99,76 @@ impl Engine {
         store: &AnyStore,
         targets: &[Address],
     ) -> anyhow::Result<(Plan, Observed)> {
-        for t in targets {
-            if !desired.resources.contains_key(t) {
-                let known: Vec<String> = desired.resources.keys().map(ToString::to_string).collect();
-                return Err(Hinted {
-                    message: format!("--target {t} is not declared in {}", desired.manifest_path.display()),
-                    hint: format!("declared: {}", known.join(", ")),
-                }
-                .into());
-            }
-        }
+        check_targets(desired, targets)?;
         let observed = self.observe(desired, store).await?;
         Ok((plan::make(desired, &observed, targets), observed))
+    }
+
+    /// [`Engine::plan`] writing nothing at all: observing updates the repo digest
+    /// cache in the state folder (or makes it), so this one reads a private copy
+    /// of it in a temporary folder, removed after.
+    pub async fn plan_read_only(
+        &self,
+        desired: &Desired,
+        store: &AnyStore,
+        targets: &[Address],
+    ) -> anyhow::Result<(Plan, Observed)> {
+        check_targets(desired, targets)?;
+        let scratch = ScratchCache::copy_of(&self.cache_dir)?;
+        let snapshot = store.load(&desired.project).await?;
+        let observed = observe::observe(desired, snapshot, &self.drivers, &scratch.dir).await;
+        Ok((plan::make(desired, &observed, targets), observed))
+    }
+}
+
+/// Refuses a `--target` the manifest does not declare (before anything is opened).
+pub fn check_targets(desired: &Desired, targets: &[Address]) -> anyhow::Result<()> {
+    for t in targets {
+        if !desired.resources.contains_key(t) {
+            let known: Vec<String> = desired.resources.keys().map(ToString::to_string).collect();
+            return Err(Hinted {
+                message: format!("--target {t} is not declared in {}", desired.manifest_path.display()),
+                hint: format!("declared: {}", known.join(", ")),
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// A copy of the repo digest cache in a folder of its own (mode 0700) below the
+/// temporary folder; removed on drop.
+struct ScratchCache {
+    dir: PathBuf,
+}
+
+impl ScratchCache {
+    fn copy_of(cache_dir: &Path) -> anyhow::Result<Self> {
+        use std::os::unix::fs::DirBuilderExt;
+        let dir = std::env::temp_dir().join(format!("sandboxer-cache-{}", sandboxer::id::random_id(12)));
+        // A new name, made by us alone: never a folder someone planted.
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .with_context(|| format!("cannot create a temporary folder {}", dir.display()))?;
+        let scratch = ScratchCache { dir };
+        // No cache yet, or a file that does not copy: the digest only takes longer.
+        if let Ok(entries) = std::fs::read_dir(cache_dir) {
+            for entry in entries.filter_map(Result::ok) {
+                if entry.file_type().is_ok_and(|t| t.is_file()) {
+                    let _ = std::fs::copy(entry.path(), scratch.dir.join(entry.file_name()));
+                }
+            }
+        }
+        Ok(scratch)
+    }
+}
+
+impl Drop for ScratchCache {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.dir) {
+            tracing::debug!("temporary folder {} not removed: {e}", self.dir.display());
+        }
     }
 }
 

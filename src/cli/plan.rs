@@ -9,6 +9,7 @@ use clap::{Args, ValueEnum};
 use sandboxer::address::Address;
 use sandboxer::plan::Plan;
 use sandboxer::plan::render::{self, Style};
+use sandboxer::plan::saved::PlanDocument;
 
 use super::Settings;
 use super::args::ManifestArg;
@@ -55,11 +56,14 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
         engine.plan(&desired, &store, &opts.targets).await
     })?;
     if let Some(path) = &opts.out {
-        save(&plan, path)?;
+        save(&document_text(&plan)?, path)?;
     }
     let format = if opts.json { Format::Json } else { opts.format };
     let text = match format {
-        Format::Json => serde_json::to_string_pretty(&plan)? + "\n",
+        // The document --out saves, digest included: one format and one schema
+        // (schemas/plan.schema.json), and a plan kept from `plan --json > FILE`
+        // is checked by apply as one saved with --out is.
+        Format::Json => document_text(&plan)?,
         Format::Markdown => render::markdown(&plan),
         Format::Text => render::text(
             &plan,
@@ -116,7 +120,14 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn save(plan: &Plan, path: &std::path::Path) -> anyhow::Result<()> {
-    let bytes = serde_json::to_vec_pretty(plan)?;
-    sandboxer::fsutil::write_atomic(path, &bytes).with_context(|| format!("cannot save the plan to {}", path.display()))
+/// The plan as a JSON document, sealed with its digest (only JSON carries one:
+/// text and Markdown are for people, and are never applied).
+fn document_text(plan: &Plan) -> anyhow::Result<String> {
+    let document = PlanDocument::seal(plan.clone()).context("cannot write the plan as JSON")?;
+    Ok(serde_json::to_string_pretty(&document)? + "\n")
+}
+
+fn save(text: &str, path: &std::path::Path) -> anyhow::Result<()> {
+    sandboxer::fsutil::write_atomic(path, text.as_bytes())
+        .with_context(|| format!("cannot save the plan to {}", path.display()))
 }

@@ -1,10 +1,12 @@
 //! The plan as data: changes with an action, the reasons for it and attribute
-//! diffs; how it is computed ([`diff`]), ordered ([`graph`]) and shown ([`render`]).
+//! diffs; how it is computed ([`diff`]), ordered ([`graph`]), shown ([`render`])
+//! and saved to be applied later ([`saved`]).
 
 pub mod diff;
 pub mod graph;
 pub mod read;
 pub mod render;
+pub mod saved;
 
 use std::fmt;
 
@@ -18,8 +20,8 @@ pub use crate::driver::WorkspaceRef;
 pub use crate::reason::Reason;
 
 /// The format version of saved and JSON plans (2: reasons as codes with
-/// details, workspaces with their driver).
-pub const PLAN_FORMAT_VERSION: u32 = 2;
+/// details, workspaces with their driver; 3: a digest of its own content).
+pub const PLAN_FORMAT_VERSION: u32 = 3;
 
 /// What a change does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
@@ -135,7 +137,6 @@ impl Summary {
 
 /// A plan: the changes, and what they were computed against.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[schemars(title = "sandboxer plan")]
 pub struct Plan {
     /// Format version of this document.
     pub format_version: u32,
@@ -158,9 +159,9 @@ pub struct Plan {
     pub summary: Summary,
 }
 
-/// The JSON Schema of `plan --json` and saved plans.
+/// The JSON Schema of `plan --json` and saved plans: a [`saved::PlanDocument`].
 pub fn json_schema() -> serde_json::Value {
-    crate::document::schema_of::<Plan>()
+    crate::document::schema_of::<saved::PlanDocument>()
 }
 
 /// Makes the plan of `desired` against `observed`, limited to `targets` when given.

@@ -4,7 +4,8 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use super::{PLAN_FORMAT_VERSION, Plan};
+use super::PLAN_FORMAT_VERSION;
+use super::saved::PlanDocument;
 use crate::diagnostic::{Diagnostic, Diagnostics, Location};
 use crate::document::{self, Schema};
 
@@ -15,7 +16,7 @@ pub fn schema() -> &'static Schema {
 }
 
 /// Reads the saved plan at `path`.
-pub fn read(path: &Path) -> Result<Plan, Diagnostics> {
+pub fn read(path: &Path) -> Result<PlanDocument, Diagnostics> {
     let bytes = crate::fsutil::read_input_bytes(path).map_err(|e| {
         Diagnostics(vec![
             Diagnostic::new(path, None, "", format!("cannot read the saved plan: {e}"))
@@ -26,7 +27,7 @@ pub fn read(path: &Path) -> Result<Plan, Diagnostics> {
 }
 
 /// Reads a saved plan from `bytes`, reported as file `path`.
-pub fn read_bytes(path: &Path, bytes: &[u8]) -> Result<Plan, Diagnostics> {
+pub fn read_bytes(path: &Path, bytes: &[u8]) -> Result<PlanDocument, Diagnostics> {
     let document = document::read(path, bytes).map_err(Diagnostics)?;
     let version = document.value.get("format_version").and_then(serde_json::Value::as_u64);
     if let Some(version) = version.filter(|v| *v != u64::from(PLAN_FORMAT_VERSION)) {
@@ -51,6 +52,17 @@ pub fn read_bytes(path: &Path, bytes: &[u8]) -> Result<Plan, Diagnostics> {
             .with_hint("give the file that `sandboxer plan --out PLAN` wrote"),
         ]));
     }
+    if document.value.is_object() && document.value.get("digest").is_none() {
+        return Err(Diagnostics(vec![
+            Diagnostic::new(
+                path,
+                Some(Location { line: 1, column: 1 }),
+                "digest",
+                "the plan has no digest: it was edited since it was made",
+            )
+            .with_hint("make the plan again: `sandboxer plan --out PLAN`"),
+        ]));
+    }
     let problems = schema().problems(path, &document.value, &document.source_map);
     if !problems.is_empty() {
         return Err(Diagnostics(problems).sorted());
@@ -64,15 +76,15 @@ mod tests {
 
     #[test]
     fn an_edited_number_is_refused_with_its_place() {
-        let text = "{\n  \"format_version\": 2,\n  \"project\": \"p\",\n  \"manifest\": \"/m.yaml\",\n  \"manifest_digest\": \"sha256:x\",\n  \"state_lineage\": \"l\",\n  \"state_serial\": 1e30,\n  \"changes\": [],\n  \"summary\": {\"create\": 0, \"update\": 0, \"replace\": 0, \"delete\": 0, \"no_op\": 0}\n}\n";
+        let text = "{\n  \"format_version\": 3,\n  \"digest\": \"sha256:x\",\n  \"project\": \"p\",\n  \"manifest\": \"/m.yaml\",\n  \"manifest_digest\": \"sha256:x\",\n  \"state_lineage\": \"l\",\n  \"state_serial\": 1e30,\n  \"changes\": [],\n  \"summary\": {\"create\": 0, \"update\": 0, \"replace\": 0, \"delete\": 0, \"no_op\": 0}\n}\n";
         let err = read_bytes(Path::new("p.plan"), text.as_bytes()).expect_err("refused");
         let d = &err.0[0];
-        assert_eq!(d.location.map(|l| l.line), Some(7), "{d}");
+        assert_eq!(d.location.map(|l| l.line), Some(8), "{d}");
         assert_eq!(d.key_path, "state_serial");
         assert!(d.hint.is_some(), "{d}");
         let fine = text.replace("1e30", "1.0");
         let plan = read_bytes(Path::new("p.plan"), fine.as_bytes()).expect("a whole number");
-        assert_eq!(plan.state_serial, 1);
+        assert_eq!(plan.plan.state_serial, 1);
     }
 
     #[test]

@@ -141,6 +141,23 @@ impl EmbeddedStore {
     fn notes_path(&self, id: &str) -> PathBuf {
         self.dir.join("notes").join(format!("{id}.jsonl"))
     }
+
+    fn key_path(&self) -> PathBuf {
+        self.dir.join("sensitive.key")
+    }
+
+    /// The key sensitive values are hashed with, if the state has one; never
+    /// makes one (a refused saved plan leaves no key behind).
+    pub fn existing_sensitive_key(&self) -> Result<Option<crate::sensitive::SensitiveKey>, StateError> {
+        let path = self.key_path();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => crate::sensitive::SensitiveKey::from_hex(&text)
+                .map(Some)
+                .map_err(|e| self.io(&path, e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io(&path, e)),
+        }
+    }
 }
 
 impl StateStore for EmbeddedStore {
@@ -210,7 +227,7 @@ impl StateStore for EmbeddedStore {
     async fn sensitive_key(&self, _project: &str) -> Result<crate::sensitive::SensitiveKey, StateError> {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
-        let path = self.dir.join("sensitive.key");
+        let path = self.key_path();
         std::fs::create_dir_all(&self.dir).map_err(|e| self.io(&self.dir, e))?;
         let made = std::fs::OpenOptions::new()
             .write(true)
@@ -229,8 +246,8 @@ impl StateStore for EmbeddedStore {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(self.io(&path, e)),
         }
-        let text = std::fs::read_to_string(&path).map_err(|e| self.io(&path, e))?;
-        crate::sensitive::SensitiveKey::from_hex(&text).map_err(|e| self.io(&path, e))
+        self.existing_sensitive_key()?
+            .ok_or_else(|| self.io(&path, "the key file went away as it was made"))
     }
 
     async fn notes(&self, id: &str, limit: usize) -> Result<Vec<Note>, StateError> {

@@ -196,6 +196,19 @@ impl AnyStore {
         }
     }
 
+    /// The key sensitive values of `project` are hashed with, if there is one,
+    /// without making one in the embedded store. (The hub makes a project's key on
+    /// its first request; that is the hub's own state, not a file here.)
+    pub async fn existing_sensitive_key(
+        &self,
+        project: &str,
+    ) -> Result<Option<crate::sensitive::SensitiveKey>, StateError> {
+        match self {
+            AnyStore::Embedded(store) => store.existing_sensitive_key(),
+            AnyStore::Hub(hub) => hub.sensitive_key(project).await.map(Some),
+        }
+    }
+
     /// Where the state is, for messages.
     pub fn describe(&self) -> String {
         match self {

@@ -10,8 +10,9 @@
 //! Use it from a test file with `mod support;`. The submodules hold the rest:
 //! `vms` (sshd VMs on loopback), `hub` (a real State Hub), `packer` (templates
 //! and build folders), `gated` (a setup that waits for the test), `manifests`,
-//! `workspaces` (what is on disk), `records` (`list --json`, notes) and
-//! `processes` (`/proc`). `docs/testing.md` describes how they fit together.
+//! `workspaces` (what is on disk), `records` (`list --json`, notes),
+//! `processes` (`/proc`), `snapshot` (everything below a folder) and `plans`
+//! (editing saved plans). `docs/testing.md` describes how they fit together.
 
 #![allow(dead_code)] // each test file uses its own part of this module
 
@@ -375,8 +376,10 @@ pub mod gated;
 pub mod hub;
 pub mod manifests;
 pub mod packer;
+pub mod plans;
 pub mod processes;
 pub mod records;
+pub mod snapshot;
 pub mod vms;
 pub mod workspaces;
 
