@@ -75,6 +75,8 @@ impl Execution<'_> {
         } else {
             Mode::Lines { color: colors.stderr }
         };
+        // A plan that cannot be walked is refused before the state is touched.
+        sandboxer::plan::graph::ChangeGraph::build(&self.plan.changes)?;
         // Before the first marker is written: markers name the state that made them.
         let lineage = self.store.ensure_lineage(&self.plan.project).await?;
         let reporter = tokio::spawn(report::run(rx, mode));
