@@ -49,9 +49,17 @@ sandboxes:
 /// A second manifest in the fixture, of another project.
 const OTHER: &str = "version: 1\nproject: other\nsandboxes:\n  x:\n    profile: profile.local-workspace\n";
 
-/// The manifest next to a profile or port registry case: the binary reads the
-/// profile folder and the registry for it.
-pub const NEIGHBOUR: &str = "\
+/// The manifest next to a profile case: the binary reads the profile folder for it.
+const NEIGHBOUR: &str = "\
+version: 1
+project: neighbour
+sandboxes:
+  app:
+    profile: profile.local-workspace
+";
+
+/// The manifest next to a port registry case: the binary reads the registry for it.
+const NEIGHBOUR_WITH_REGISTRY: &str = "\
 version: 1
 project: neighbour
 port_registry: ./ports.yaml
@@ -141,10 +149,8 @@ impl World {
                 copy_tree(&examples.join("sample-repo"), &dir.join("sample-repo"), None);
                 copy_tree(&examples.join("packer"), &dir.join("packer"), None);
             }
-            Target::Profile | Target::PortRegistry => {
-                write(&dir.join("sandboxes.yaml"), NEIGHBOUR.as_bytes());
-                std::fs::create_dir_all(dir.join("profiles")).expect("create a profile folder");
-            }
+            Target::Profile => write(&dir.join("sandboxes.yaml"), NEIGHBOUR.as_bytes()),
+            Target::PortRegistry => write(&dir.join("sandboxes.yaml"), NEIGHBOUR_WITH_REGISTRY.as_bytes()),
             Target::Plan => copy_tree(&self.fixture, &dir, Some((&self.fixture, &dir))),
         }
         Folder { dir }
