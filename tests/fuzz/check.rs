@@ -477,13 +477,14 @@ pub fn differences(before: &BTreeMap<String, Entry>, after: &BTreeMap<String, En
     if said.is_empty() {
         return None;
     }
+    said.sort_by(|a, b| a[1..].cmp(&b[1..]));
     let n = said.len();
-    said.truncate(5);
+    said.truncate(8);
     Some(format!(
         "{}{}",
         said.join(" "),
-        if n > 5 {
-            format!(" and {} more", n - 5)
+        if n > 8 {
+            format!(" and {} more", n - 8)
         } else {
             String::new()
         }

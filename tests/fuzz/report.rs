@@ -117,7 +117,7 @@ impl Report {
                 r.label,
                 r.finding.property.name(),
                 r.target.name(),
-                short(&r.finding.message, 300)
+                short(&r.finding.message, 500)
             ));
         }
         text.push('\n');
