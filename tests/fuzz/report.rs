@@ -97,9 +97,15 @@ impl Report {
     /// in the form `tests/fixtures/fuzz/` keeps; returns how many.
     pub fn write_reproducers(&self, out: &Path) -> usize {
         let mut written = 0;
+        let mut used = std::collections::HashSet::new();
         for r in &self.records {
             let dir = out.join(r.target.name());
-            let stem = format!("{}-{}", r.finding.property.name(), r.label.replace(' ', "-"));
+            let base = format!("{}-{}", r.finding.property.name(), r.label.replace(' ', "-"));
+            // A case can fail one property in two ways (validate and apply, say).
+            let stem = (1..)
+                .map(|n| if n == 1 { base.clone() } else { format!("{base}-{n}") })
+                .find(|stem| used.insert((r.target, stem.clone())))
+                .unwrap_or(base);
             if write_case(&dir, &stem, r, self.seed).is_ok() {
                 written += 1;
             }
