@@ -1,0 +1,119 @@
+//! The editor's view of a file: what an editor that checks the file against
+//! the published JSON Schema sees, worked out without sandboxer's loaders.
+//!
+//! YAML: one document read by `serde_yaml_ng` into its value, then converted
+//! to JSON strictly: what JSON cannot hold is refused (a tag, a float that is
+//! not finite, a key that is neither a string nor an integer; integer keys
+//! become their decimal text, as JSON writes integer keys; two keys with the
+//! same text). JSON: the document with no key given twice in one object.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use super::json::{self, Json};
+use super::targets::{self, Target};
+
+/// The editor's view of `bytes` as `target`, or why there is none.
+pub fn view(target: Target, bytes: &[u8]) -> Result<serde_json::Value, String> {
+    match target {
+        Target::Plan => json_view(bytes),
+        _ => yaml_view(bytes),
+    }
+}
+
+fn yaml_view(bytes: &[u8]) -> Result<serde_json::Value, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))?;
+    let value: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| format!("no YAML value: {e}"))?;
+    to_json(&value)
+}
+
+fn to_json(value: &serde_yaml_ng::Value) -> Result<serde_json::Value, String> {
+    use serde_yaml_ng::Value;
+    Ok(match value {
+        Value::Null => serde_json::Value::Null,
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                i.into()
+            } else if let Some(u) = n.as_u64() {
+                u.into()
+            } else {
+                let f = n.as_f64().unwrap_or(f64::NAN);
+                serde_json::Number::from_f64(f)
+                    .map(serde_json::Value::Number)
+                    .ok_or_else(|| format!("{n} is not a JSON number"))?
+            }
+        }
+        Value::String(s) => serde_json::Value::String(s.clone()),
+        Value::Sequence(items) => serde_json::Value::Array(items.iter().map(to_json).collect::<Result<_, _>>()?),
+        Value::Mapping(map) => {
+            let mut object = serde_json::Map::new();
+            for (key, item) in map {
+                let name = match key {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) if n.is_i64() || n.is_u64() => n.to_string(),
+                    other => return Err(format!("a key that is not a string: {}", short(other))),
+                };
+                if object.insert(name.clone(), to_json(item)?).is_some() {
+                    return Err(format!("the key {name:?} twice"));
+                }
+            }
+            serde_json::Value::Object(object)
+        }
+        Value::Tagged(tagged) => return Err(format!("a tag: {}", tagged.tag)),
+    })
+}
+
+fn short(value: &serde_yaml_ng::Value) -> String {
+    let text = serde_yaml_ng::to_string(value).unwrap_or_default();
+    super::yaml::short(text.trim_end())
+}
+
+fn json_view(bytes: &[u8]) -> Result<serde_json::Value, String> {
+    let tree = json::parse(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    if let Some(key) = tree.duplicate_key() {
+        return Err(format!("the key {key:?} twice in one object"));
+    }
+    Ok(to_value(&tree))
+}
+
+fn to_value(tree: &Json) -> serde_json::Value {
+    match tree {
+        Json::Null => serde_json::Value::Null,
+        Json::Bool(b) => serde_json::Value::Bool(*b),
+        Json::Num(n) => serde_json::from_str(n).unwrap_or(serde_json::Value::Null),
+        Json::Str(s) => serde_json::Value::String(s.clone()),
+        Json::Arr(items) => serde_json::Value::Array(items.iter().map(to_value).collect()),
+        Json::Obj(entries) => {
+            serde_json::Value::Object(entries.iter().map(|(k, v)| (k.clone(), to_value(v))).collect())
+        }
+    }
+}
+
+fn validators() -> &'static HashMap<Target, jsonschema::Validator> {
+    static VALIDATORS: OnceLock<HashMap<Target, jsonschema::Validator>> = OnceLock::new();
+    VALIDATORS.get_or_init(|| {
+        targets::schemas()
+            .into_iter()
+            .map(|(target, schema)| {
+                let validator = jsonschema::validator_for(&schema)
+                    .unwrap_or_else(|e| panic!("{} does not compile: {e}", target.schema_file()));
+                (target, validator)
+            })
+            .collect()
+    })
+}
+
+/// Whether the schema of `target` accepts `instance`; the first complaint when not.
+pub fn schema_accepts(target: Target, instance: &serde_json::Value) -> Result<(), String> {
+    let validator = validators()
+        .get(&target)
+        .unwrap_or_else(|| panic!("sandboxer publishes no {}", target.schema_file()));
+    match validator.iter_errors(instance).next() {
+        None => Ok(()),
+        Some(error) => {
+            let at = error.instance_path().to_string();
+            Err(format!("at {}: {error}", if at.is_empty() { "/" } else { &at }))
+        }
+    }
+}
