@@ -307,8 +307,16 @@ pub fn build(loaded: &LoadedManifest, catalog: &Catalog, ctx: &BuildContext) -> 
                 }
             }
             Ok(_) => {
-                let hint =
-                    did_you_mean(&dep, declared.iter().map(String::as_str)).map(|s| format!("did you mean `{s}`?"));
+                let hint = did_you_mean(&dep, declared.iter().map(String::as_str))
+                    .map(|s| format!("did you mean `{s}`?"))
+                    .or_else(|| {
+                        Some(if declared.is_empty() {
+                            "declare it under `images:` or `sandboxes:`, or remove it from depends_on".to_string()
+                        } else {
+                            let names: Vec<&str> = declared.iter().map(String::as_str).take(10).collect();
+                            format!("declared here: {}", names.join(", "))
+                        })
+                    });
                 problems.push(
                     loaded
                         .diagnostic(&key_path, format!("depends on `{dep}`, which is not declared"))

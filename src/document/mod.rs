@@ -50,6 +50,22 @@ pub struct Document {
 /// diagnostics. Keys given twice are all reported; any other problem stops the
 /// reading at the first.
 pub fn read(path: &Path, bytes: &[u8]) -> Result<Document, Vec<Diagnostic>> {
+    read_as(path, bytes, Syntax::Yaml)
+}
+
+/// Reads `bytes` that a JSON parser has accepted already (a saved plan): JSON
+/// allows in its strings what YAML files may not hold raw (U+2028, say).
+pub fn read_json(path: &Path, bytes: &[u8]) -> Result<Document, Vec<Diagnostic>> {
+    read_as(path, bytes, Syntax::Json)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Syntax {
+    Yaml,
+    Json,
+}
+
+fn read_as(path: &Path, bytes: &[u8], syntax: Syntax) -> Result<Document, Vec<Diagnostic>> {
     let text = std::str::from_utf8(bytes).map_err(|e| vec![not_utf8(path, bytes, &e)])?;
     // yaml-rust2 does not skip a byte order mark; it is no content, but it
     // moves the columns of line 1 by one.
@@ -57,6 +73,9 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Document, Vec<Diagnostic>> {
         Some(rest) => (rest, true),
         None => (text, false),
     };
+    if syntax == Syntax::Yaml {
+        check_characters(path, text, bom).map_err(|d| vec![d])?;
+    }
     let mut reader = Reader {
         path,
         bom,
@@ -163,11 +182,20 @@ impl Reader<'_> {
                 if self.expecting_key() {
                     // A key that YAML would read as anything but text or a whole
                     // number is refused as a key, whatever else is wrong with it.
-                    let value = self.scalar(&text, style, tag.as_ref(), mark).ok();
+                    if let Some(tag) = &tag {
+                        return Err(self.unsupported_tag(tag, mark));
+                    }
+                    let value = self.scalar(&text, style, None, mark).ok();
                     let key = value.as_ref().and_then(key_text);
-                    return match key {
-                        Some(key) => self.key(key, mark),
-                        None => Err(self.bad_key(value.as_ref(), &text, mark)),
+                    return match (key, value) {
+                        (Some(key), Some(value)) => {
+                            // An anchored key may be used as a value elsewhere.
+                            if anchor > 0 {
+                                self.anchors.insert(anchor, (value, 1));
+                            }
+                            self.key(key, mark)
+                        }
+                        (_, value) => Err(self.bad_key(value.as_ref(), &text, mark)),
                     };
                 }
                 let value = self.scalar(&text, style, tag.as_ref(), mark)?;
@@ -232,10 +260,7 @@ impl Reader<'_> {
             ));
         }
         if let Some(tag) = &tag {
-            let expected = if is_mapping { "map" } else { "seq" };
-            if !(is_core(tag) && tag.suffix == expected) {
-                return Err(self.unsupported_tag(tag, mark));
-            }
+            return Err(self.unsupported_tag(tag, mark));
         }
         self.map.open(self.location(mark), is_mapping);
         self.stack.push(if is_mapping {
@@ -319,27 +344,13 @@ impl Reader<'_> {
     }
 
     fn scalar(&self, text: &str, style: TScalarStyle, tag: Option<&Tag>, mark: Marker) -> Result<Value, Stop> {
-        let resolved = match tag {
-            None if style == TScalarStyle::Plain => resolve_plain(text),
-            None => Ok(Value::String(text.to_string())),
-            // `! text`: the non-specific tag, which makes a plain scalar text.
-            Some(tag) if tag.handle.is_empty() && tag.suffix == "!" => Ok(Value::String(text.to_string())),
-            Some(tag) if is_core(tag) => match tag.suffix.as_str() {
-                "str" => Ok(Value::String(text.to_string())),
-                "null" if is_null(text) => Ok(Value::Null),
-                "bool" if parse_bool(text).is_some() => Ok(Value::Bool(parse_bool(text).unwrap_or_default())),
-                "int" if looks_like_int(text) => resolve_plain(text),
-                "float" => match resolve_plain(text) {
-                    Ok(Value::Number(n)) => Ok(Value::Number(n)),
-                    Ok(_) => Err(NotScalar::Mismatch("a number")),
-                    Err(e) => Err(e),
-                },
-                "null" => Err(NotScalar::Mismatch("null")),
-                "bool" => Err(NotScalar::Mismatch("`true` or `false`")),
-                "int" => Err(NotScalar::Mismatch("a whole number")),
-                _ => return Err(self.unsupported_tag(tag, mark)),
-            },
-            Some(tag) => return Err(self.unsupported_tag(tag, mark)),
+        if let Some(tag) = tag {
+            return Err(self.unsupported_tag(tag, mark));
+        }
+        let resolved = if style == TScalarStyle::Plain {
+            resolve_plain(text)
+        } else {
+            Ok(Value::String(text.to_string()))
         };
         resolved.map_err(|problem| match problem {
             NotScalar::TooLarge => self.stop(
@@ -352,24 +363,23 @@ impl Reader<'_> {
                 format!("`{text}` is not a finite number"),
                 "write a number, or quote it (`\".nan\"`) to pass it as text",
             ),
-            NotScalar::Mismatch(what) => self.stop(
-                mark,
-                format!("`{text}` is not {what}, as its tag says"),
-                "remove the tag, or write a value of its type",
-            ),
         })
     }
 
+    /// JSON has no tags, so no file sandboxer reads has one (`!!str` included:
+    /// quoting says the same).
     fn unsupported_tag(&self, tag: &Tag, mark: Marker) -> Stop {
-        let shown = if is_core(tag) {
+        let shown = if tag.handle == "tag:yaml.org,2002:" {
             format!("!!{}", tag.suffix)
+        } else if tag.handle.is_empty() && tag.suffix == "!" {
+            "!".to_string()
         } else {
             format!("{}{}", tag.handle, tag.suffix)
         };
         self.stop(
             mark,
-            format!("the YAML tag `{shown}` is not supported here"),
-            "remove the tag; quote a value to make it text (sandboxer reads the tags !!str, !!int, !!float, !!bool, !!null, !!map and !!seq)",
+            format!("the YAML tag `{shown}` is not supported"),
+            "remove the tag; quote a value to make it text",
         )
     }
 
@@ -400,15 +410,10 @@ fn key_text(value: &Value) -> Option<String> {
     }
 }
 
-fn is_core(tag: &Tag) -> bool {
-    tag.handle == "tag:yaml.org,2002:"
-}
-
 /// Why a scalar is not a value sandboxer reads.
 enum NotScalar {
     TooLarge,
     NotFinite,
-    Mismatch(&'static str),
 }
 
 fn is_null(text: &str) -> bool {
@@ -456,10 +461,14 @@ fn resolve_plain(text: &str) -> Result<Value, NotScalar> {
         return Ok(Value::String(text.to_string()));
     }
     if let Some(f) = parse_float(text) {
-        if !f.is_finite() {
+        if f.is_finite() {
+            return Ok(Value::Number(whole_or_float(f)));
+        }
+        // `.inf` and `.nan` are numbers JSON cannot hold; a decimal that
+        // overflows (`1e400`) is no float of the core schema: text.
+        if text.contains(['i', 'I', 'n', 'N']) {
             return Err(NotScalar::NotFinite);
         }
-        return Ok(Value::Number(whole_or_float(f)));
     }
     Ok(Value::String(text.to_string()))
 }
@@ -520,6 +529,84 @@ fn whole_or_float(f: f64) -> Number {
         }
     }
     Number::from_f64(f).unwrap_or_else(|| Number::from(0))
+}
+
+/// Refuses what YAML does not allow in a file or reads differently across
+/// versions: control characters (but tab, line feed and carriage return),
+/// the Unicode line and paragraph separators and NEL (line breaks to YAML 1.1
+/// readers, text to YAML 1.2 ones: a file would mean two things), the
+/// non-characters U+FFFE and U+FFFF, and a tab at the start of a line (YAML
+/// indents with spaces; readers disagree on a tab there).
+fn check_characters(path: &Path, text: &str, bom: bool) -> Result<(), Diagnostic> {
+    let mut line = 1;
+    let mut column = 1 + usize::from(bom);
+    // Only the first `...` needs a look at the rest (which keeps this linear).
+    let mut ended = false;
+    for (offset, c) in text.char_indices() {
+        let problem = match c {
+            '\n' => {
+                line += 1;
+                column = 1;
+                continue;
+            }
+            '\t' if column == 1 => Some((
+                "a tab at the start of a line".to_string(),
+                "YAML indents with spaces: replace the tab with spaces",
+            )),
+            '\t' | '\r' => None,
+            // A byte order mark is allowed first (stripped before), nowhere else.
+            '\u{feff}' => Some((
+                "a byte order mark inside the file".to_string(),
+                "remove it: it is invisible, and YAML readers disagree on what it means there",
+            )),
+            '.' if column == 1 && !ended && is_document_end(text, offset) => {
+                ended = true;
+                content_after(text, offset).then(|| {
+                    (
+                        "content after the document end marker `...`: the file must hold one document".to_string(),
+                        "remove this line and what follows it, or move that part into a file of its own",
+                    )
+                })
+            }
+            '\u{2028}' | '\u{2029}' | '\u{85}' => Some((
+                format!(
+                    "the character U+{:04X} (a Unicode line break) is not allowed",
+                    u32::from(c)
+                ),
+                "remove it, or write a plain newline: YAML readers disagree on what it means",
+            )),
+            c if c.is_control() || c == '\u{fffe}' || c == '\u{ffff}' => Some((
+                format!("the character U+{:04X} is not allowed in a YAML file", u32::from(c)),
+                "remove it; a value that needs it cannot be given in a file",
+            )),
+            _ => None,
+        };
+        if let Some((message, hint)) = problem {
+            return Err(Diagnostic::new(path, Some(Location { line, column }), "", message).with_hint(hint));
+        }
+        column += 1;
+    }
+    Ok(())
+}
+
+/// `...` at `offset` (the start of a line), followed by the end of the line,
+/// a space or a tab: a document end marker.
+fn is_document_end(text: &str, offset: usize) -> bool {
+    let rest = &text[offset..];
+    rest.starts_with("...") && matches!(rest.as_bytes().get(3), None | Some(b'\n' | b'\r' | b' ' | b'\t'))
+}
+
+/// Whether a line after the one at `offset` holds more than blanks, comments
+/// and further `...` markers.
+fn content_after(text: &str, offset: usize) -> bool {
+    text[offset..].lines().skip(1).any(|line| {
+        let line = line.trim();
+        !(line.is_empty()
+            || line.starts_with('#')
+            || line == "..."
+            || line.starts_with("... ")
+            || line.starts_with("...#"))
+    })
 }
 
 /// The location of the first byte that is not UTF-8.
@@ -608,13 +695,13 @@ mod tests {
     #[test]
     fn reads_the_core_schema_as_json() {
         let value = read_str(
-            "a: 1\nb: -0x10\nc: 1.5\nd: 1.0\ne: 1e3\nf: ~\ng: true\nh: '1'\ni: 0123\nj: !!str 7\nk: yes\n12221: p\nl: [x, {y: z}]\n",
+            "a: 1\nb: -0x10\nc: 1.5\nd: 1.0\ne: 1e3\nf: ~\ng: true\nh: '1'\ni: 0123\nj: 1e400\nk: yes\n12221: p\nl: [x, {y: z}]\n",
         )
         .expect("reads");
         assert_eq!(
             value,
             json!({"a": 1, "b": -16, "c": 1.5, "d": 1, "e": 1000, "f": null, "g": true, "h": "1",
-                   "i": "0123", "j": "7", "k": "yes", "12221": "p", "l": ["x", {"y": "z"}]})
+                   "i": "0123", "j": "1e400", "k": "yes", "12221": "p", "l": ["x", {"y": "z"}]})
         );
     }
 
@@ -661,6 +748,12 @@ mod tests {
             ("a: .inf\n", 1, "not a finite number"),
             ("a: !custom x\n", 1, "tag `!custom`"),
             ("a: *nothing\n", 1, "anchor"),
+            ("a: !!str x\n", 1, "tag `!!str`"),
+            ("a:\n\tb: 1\n", 2, "a tab at the start of a line"),
+            ("a: x\u{2028}y\n", 1, "U+2028"),
+            ("a: \"x\u{7}y\"\n", 1, "U+0007"),
+            ("a: 1\n\u{feff}b: 2\n", 2, "byte order mark"),
+            ("\n...\na: 1\n", 2, "after the document end marker"),
             ("a: 1\nb: 2\na: 3\n", 3, "given twice"),
         ] {
             let d = refusal(text);

@@ -28,7 +28,20 @@ pub fn read(path: &Path) -> Result<PlanDocument, Diagnostics> {
 
 /// Reads a saved plan from `bytes`, reported as file `path`.
 pub fn read_bytes(path: &Path, bytes: &[u8]) -> Result<PlanDocument, Diagnostics> {
-    let document = document::read(path, bytes).map_err(Diagnostics)?;
+    // A saved plan is JSON: what only a YAML reader takes is not one.
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+        let message = e.to_string();
+        let message = message.find(" at line ").map_or(message.as_str(), |i| &message[..i]);
+        let at = (e.line() > 0).then_some(Location {
+            line: e.line(),
+            column: e.column().max(1),
+        });
+        return Err(Diagnostics(vec![
+            Diagnostic::new(path, at, "", format!("not JSON: {message}"))
+                .with_hint("give the file that `sandboxer plan --out PLAN` wrote, or make the plan again"),
+        ]));
+    }
+    let document = document::read_json(path, bytes).map_err(Diagnostics)?;
     let version = document.value.get("format_version").and_then(serde_json::Value::as_u64);
     if let Some(version) = version.filter(|v| *v != u64::from(PLAN_FORMAT_VERSION)) {
         return Err(Diagnostics(vec![

@@ -2,7 +2,8 @@
 //! the published JSON Schema sees, worked out without sandboxer's loaders.
 //!
 //! YAML: one document read by `serde_yaml_ng` into its value, then converted
-//! to JSON strictly: what JSON cannot hold is refused (a tag, a float that is
+//! to JSON strictly: what JSON cannot hold is refused (a tag, core tags
+//! included, found by a scan of the parser's events; a float that is
 //! not finite, a key that is neither a string nor an integer; integer keys
 //! become their decimal text, as JSON writes integer keys; two keys with the
 //! same text). JSON: the document with no key given twice in one object.
@@ -23,8 +24,45 @@ pub fn view(target: Target, bytes: &[u8]) -> Result<serde_json::Value, String> {
 
 fn yaml_view(bytes: &[u8]) -> Result<serde_json::Value, String> {
     let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))?;
+    // A byte order mark is no content (YAML 1.2, 5.2); serde_yaml_ng takes a
+    // file that starts with one for two documents.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // Characters YAML 1.1 readers (libyaml) take for line breaks or skip and
+    // YAML 1.2 readers for text: a file with one means two things, and no
+    // reader's view of it can be trusted.
+    if let Some(c) = text
+        .chars()
+        .find(|c| matches!(c, '\u{2028}' | '\u{2029}' | '\u{85}' | '\u{feff}'))
+    {
+        return Err(format!(
+            "a character YAML readers read differently: U+{:04X}",
+            u32::from(c)
+        ));
+    }
     let value: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| format!("no YAML value: {e}"))?;
+    // serde_yaml_ng resolves the core tags (`!!str 1` is the text "1") and
+    // keeps no trace of them; JSON has no tags at all, so any tag is refused.
+    if let Some(tag) = first_tag(text) {
+        return Err(format!("a tag: {tag}"));
+    }
     to_json(&value)
+}
+
+/// The first tag in `text`, by its events (the parse itself is serde_yaml_ng's).
+fn first_tag(text: &str) -> Option<String> {
+    use yaml_rust2::parser::{Event, Parser};
+    let mut parser = Parser::new_from_str(text);
+    while let Ok((event, _)) = parser.next_token() {
+        let tag = match event {
+            Event::StreamEnd => return None,
+            Event::Scalar(_, _, _, tag) | Event::SequenceStart(_, tag) | Event::MappingStart(_, tag) => tag,
+            _ => None,
+        };
+        if let Some(tag) = tag {
+            return Some(format!("{}{}", tag.handle, tag.suffix));
+        }
+    }
+    None
 }
 
 fn to_json(value: &serde_yaml_ng::Value) -> Result<serde_json::Value, String> {
@@ -74,7 +112,52 @@ fn json_view(bytes: &[u8]) -> Result<serde_json::Value, String> {
     if let Some(key) = tree.duplicate_key() {
         return Err(format!("the key {key:?} twice in one object"));
     }
+    if let Some(n) = wide_integer(bytes) {
+        return Err(format!("the integer {n} does not fit in 64 bits"));
+    }
     Ok(to_value(&tree))
+}
+
+/// An integer literal that neither i64 nor u64 holds (a JSON parser rounds it
+/// to a float; the YAML view refuses it, and so does this one). Read from the
+/// text: the parsed tree holds the rounded float.
+fn wide_integer(bytes: &[u8]) -> Option<String> {
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        if b == b'"' {
+            in_string = true;
+            i += 1;
+            continue;
+        }
+        if b == b'-' || b.is_ascii_digit() {
+            let start = i;
+            i += 1;
+            while i < bytes.len() && bytes[i].is_ascii_digit() {
+                i += 1;
+            }
+            let fraction = matches!(bytes.get(i), Some(b'.' | b'e' | b'E'));
+            let text = String::from_utf8_lossy(&bytes[start..i]).into_owned();
+            if !fraction && text != "-" && text.parse::<i64>().is_err() && text.parse::<u64>().is_err() {
+                return Some(text);
+            }
+            continue;
+        }
+        i += 1;
+    }
+    None
 }
 
 fn to_value(tree: &Json) -> serde_json::Value {

@@ -384,7 +384,6 @@ pub const EDITS: &[&str] = &[
     "the manifest is another manifest",
     "the manifest is a file that does not exist",
     "a dependency cycle",
-    "state_serial as 4.0",
     "state_serial beyond 64 bits",
     "format_version as 2.0",
     "summary count as 1e30",
@@ -446,11 +445,6 @@ pub fn edit(name: &str, plan: &mut Json) -> bool {
                     deps.push(other);
                 }
             }
-        }
-        "state_serial as 4.0" => {
-            let serial = plan.get("state_serial").cloned();
-            let Some(Json::Num(n)) = serial else { return false };
-            plan.set("state_serial", Json::Num(format!("{n}.0")));
         }
         "state_serial beyond 64 bits" => plan.set("state_serial", Json::Num("18446744073709551620".into())),
         "format_version as 2.0" => plan.set("format_version", Json::Num("2.0".into())),

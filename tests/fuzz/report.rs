@@ -24,6 +24,8 @@ pub struct Report {
     start: Instant,
     cases: usize,
     slowest: Option<(Duration, usize, String)>,
+    /// The slowest in-process load alone (no editor's view, no binary).
+    slowest_loader: Option<(Duration, usize, String)>,
     records: Vec<Record>,
     skipped: BTreeMap<&'static str, usize>,
 }
@@ -36,6 +38,7 @@ impl Report {
             start: Instant::now(),
             cases: 0,
             slowest: None,
+            slowest_loader: None,
             records: Vec::new(),
             skipped: BTreeMap::new(),
         }
@@ -46,6 +49,11 @@ impl Report {
         self.cases += 1;
         if self.slowest.as_ref().is_none_or(|(t, _, _)| checked.total > *t) {
             self.slowest = Some((checked.total, case.input.len(), format!("{label} ({})", case.recipe)));
+        }
+        if let Some(took) = checked.loader
+            && self.slowest_loader.as_ref().is_none_or(|(t, _, _)| took > *t)
+        {
+            self.slowest_loader = Some((took, case.input.len(), format!("{label} ({})", case.recipe)));
         }
         for reason in checked.skipped {
             *self.skipped.entry(reason).or_default() += 1;
@@ -77,6 +85,11 @@ impl Report {
         );
         if let Some((took, size, label)) = &self.slowest {
             text.push_str(&format!("slowest case: {took:.1?} for {size} bytes, case {label}\n"));
+        }
+        if let Some((took, size, label)) = &self.slowest_loader {
+            text.push_str(&format!(
+                "slowest load by sandboxer's reader alone: {took:.1?} for {size} bytes, case {label}\n"
+            ));
         }
         let mut cases_with: BTreeMap<Property, std::collections::BTreeSet<&str>> = BTreeMap::new();
         for r in &self.records {

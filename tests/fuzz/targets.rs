@@ -117,42 +117,6 @@ pub struct Verdict {
 
 /// Loads the file at `path` as `target`, in-process, as the binary would.
 pub fn load(target: Target, path: &Path) -> Verdict {
-    match target {
-        Target::Manifest => match sandboxer::manifest::load(path) {
-            Ok(_) => accepted(),
-            Err(diagnostics) => structural(diagnostics.0.iter().map(|d| problem(d, false)).collect()),
-        },
-        Target::Profile => {
-            // The binary reads folder profiles through the catalog, one folder at a time.
-            let folder = path.parent().unwrap_or(Path::new("."));
-            match sandboxer::profile::Catalog::default().add_dir(folder) {
-                Ok(()) => accepted(),
-                Err(diagnostics) => verdict(diagnostics.iter().map(|d| problem(d, profile_rule(d))).collect()),
-            }
-        }
-        Target::PortRegistry => match sandboxer::port_registry::load(path) {
-            Ok(_) => accepted(),
-            Err(diagnostics) => verdict(diagnostics.iter().map(|d| problem(d, registry_rule(d))).collect()),
-        },
-        Target::Plan => load_plan(path),
-    }
-}
-
-/// The semantic rules of `profile::catalog::parse`, checked after the structure.
-fn profile_rule(d: &Diagnostic) -> bool {
-    d.key_path == "name"
-        || d.key_path.starts_with("sync.excludes[")
-        || d.message == "an enum input needs `values`"
-        || d.message == "an input with a default cannot be required"
-}
-
-/// The semantic rules of `port_registry::load`, checked after the structure.
-fn registry_rule(d: &Diagnostic) -> bool {
-    (d.key_path == "version" && d.message == "only version 1 is known") || d.key_path.starts_with("ports.")
-}
-
-/// What `apply PLAN` does with the file before it looks at the state.
-fn load_plan(path: &Path) -> Verdict {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) => {
@@ -160,47 +124,45 @@ fn load_plan(path: &Path) -> Verdict {
                 line: None,
                 column: None,
                 key_path: String::new(),
-                message: format!("cannot read the saved plan: {e}"),
+                message: format!("cannot read {}: {e}", target.name()),
                 hint: None,
                 about_the_file: true,
                 semantic: false,
             }]);
         }
     };
-    let parsed = serde_json::from_slice::<sandboxer::plan::Plan>(&bytes);
-    let mut problems = Vec::new();
-    let version = serde_json::from_slice::<serde_json::Value>(&bytes)
-        .ok()
-        .and_then(|v| v.get("format_version").and_then(serde_json::Value::as_u64));
-    if let Some(version) = version.filter(|v| *v != u64::from(sandboxer::plan::PLAN_FORMAT_VERSION)) {
-        problems.push(Problem {
-            line: None,
-            column: None,
-            key_path: "format_version".into(),
-            message: format!(
-                "plan format {version}, this sandboxer reads {}",
-                sandboxer::plan::PLAN_FORMAT_VERSION
+    match target {
+        Target::Manifest => match sandboxer::manifest::load(path) {
+            Ok(_) => accepted(),
+            Err(diagnostics) => structural(diagnostics.0.iter().map(|d| problem(d, false)).collect()),
+        },
+        // The structure first (the document, the schema, the type); the rules
+        // beyond a schema (a name without `profile.`, exclude patterns, ...) after.
+        Target::Profile => match sandboxer::profile::catalog::parse_structure(path, &bytes) {
+            Err(diagnostics) => structural(diagnostics.iter().map(|d| problem(d, false)).collect()),
+            Ok(_) => match sandboxer::profile::catalog::parse(path, &bytes) {
+                Ok(_) => accepted(),
+                Err(d) => verdict(vec![problem(&d, true)]),
+            },
+        },
+        Target::PortRegistry => match sandboxer::port_registry::parse_structure(path, &bytes) {
+            Err(diagnostics) => structural(diagnostics.iter().map(|d| problem(d, false)).collect()),
+            Ok(_) => match sandboxer::port_registry::load(path) {
+                Ok(_) => accepted(),
+                Err(diagnostics) => verdict(diagnostics.iter().map(|d| problem(d, true)).collect()),
+            },
+        },
+        Target::Plan => match sandboxer::plan::read::read_bytes(path, &bytes) {
+            Ok(_) => accepted(),
+            // Another format version is a rule of this sandboxer, not of the schema.
+            Err(diagnostics) => verdict(
+                diagnostics
+                    .0
+                    .iter()
+                    .map(|d| problem(d, d.key_path == "format_version" && d.message.contains("plan format")))
+                    .collect(),
             ),
-            hint: Some("make the plan again with this sandboxer: `sandboxer plan --out PLAN`".into()),
-            about_the_file: false,
-            semantic: true,
-        });
-    }
-    let structure_accepted = parsed.is_ok();
-    if let Err(e) = parsed {
-        problems.push(Problem {
-            line: Some(e.line()).filter(|l| *l > 0),
-            column: Some(e.column()).filter(|_| e.line() > 0),
-            key_path: String::new(),
-            message: format!("is not a sandboxer plan: {e}"),
-            hint: None,
-            about_the_file: false,
-            semantic: false,
-        });
-    }
-    Verdict {
-        problems,
-        structure_accepted,
+        },
     }
 }
 

@@ -157,14 +157,33 @@ impl World {
     }
 
     /// A plan with placeholders, filled in for a copy of the fixture at `dir`.
+    ///
+    /// The plan's own digest (`@SEAL@`) is computed afresh for what the plan
+    /// now says, as an editor who knows the formula would: the checks behind
+    /// the digest (the plan made again and compared) are what an edit meets.
+    /// (`tests/saved_plans.rs` covers the digest itself.)
     pub fn instantiate(&self, template: &[u8], dir: &Path) -> Vec<u8> {
         let mut bytes = replace(template, b"@DIR@", dir.to_string_lossy().as_bytes());
         for (placeholder, value) in &self.values {
             bytes = replace(&bytes, placeholder.as_bytes(), value.as_bytes());
         }
-        bytes
+        let seal = sandboxer::plan::read::read_bytes(Path::new("plan.json"), &bytes)
+            .ok()
+            .and_then(|document| sandboxer::plan::saved::digest(&document.plan).ok())
+            .unwrap_or_else(|| format!("sha256:{}", "0".repeat(64)));
+        replace(&bytes, SEAL.as_bytes(), seal.as_bytes())
+    }
+
+    /// The fixture's plan (with placeholders) after edit `name` of
+    /// [`crate::fuzz::json::EDITS`], made from this checkout's plan format.
+    pub fn edited(&self, name: &str) -> Option<Vec<u8>> {
+        let mut plan = crate::fuzz::json::parse(self.template.as_bytes()).ok()?;
+        crate::fuzz::json::edit(name, &mut plan).then(|| plan.render().into_bytes())
     }
 }
+
+/// Where the plan's own digest goes in a template; [`World::instantiate`] fills it.
+const SEAL: &str = "@SEAL@";
 
 /// The plan with its folder, lineage, digest and ids as placeholders.
 fn templated(plan: &str, dir: &Path) -> (String, Vec<(String, String)>) {
@@ -177,6 +196,7 @@ fn templated(plan: &str, dir: &Path) -> (String, Vec<(String, String)>) {
     if let Some(digest) = text(value.get("manifest_digest")) {
         values.push(("@DIGEST@".to_string(), digest));
     }
+    let seal = text(value.get("digest"));
     let mut ids: Vec<String> = Vec::new();
     for change in value
         .get("changes")
@@ -197,6 +217,9 @@ fn templated(plan: &str, dir: &Path) -> (String, Vec<(String, String)>) {
         values.push((format!("@ID{}@", i + 1), id));
     }
     let mut template = plan.replace(&*dir.to_string_lossy(), "@DIR@");
+    if let Some(seal) = seal {
+        template = template.replace(&format!("\"{seal}\""), &format!("\"{SEAL}\""));
+    }
     for (placeholder, value) in &values {
         template = template
             .replace(&format!("\"{value}\""), &format!("\"{placeholder}\""))
