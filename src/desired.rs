@@ -638,6 +638,28 @@ fn check_driver_rules(
                 )),
         );
     }
+    // sandboxer's own folders on a VM (the repo cache) and in a workspace are
+    // named `.sandboxer-*`; a workspace there would be synced over, or removed.
+    if let Some(dir) = get("workspace_dir")
+        && Path::new(dir).components().any(|c| {
+            c.as_os_str()
+                .to_string_lossy()
+                .starts_with(crate::repo::RESERVED_PREFIX)
+        })
+    {
+        problems.push(
+            reporter
+                .at(
+                    &format!("{key_path}.inputs.workspace_dir"),
+                    format!(
+                        "`{}` is inside sandboxer's own folders (`{}*`)",
+                        safety::printable(dir),
+                        crate::repo::RESERVED_PREFIX
+                    ),
+                )
+                .with_hint("name a folder that does not start with `.sandboxer-`, e.g. /build/my-workspace"),
+        );
+    }
     problems
 }
 

@@ -302,6 +302,97 @@ fn create_no_change_resync_and_delete_on_three_vms() {
     assert!(out.stdout.contains("Plan: 8 to create"), "{out}");
 }
 
+/// The notes `inspect` shows for `address`.
+fn notes_of(w: &World, address: &str) -> String {
+    let shown = w.expect(0, &["inspect", address]);
+    shown
+        .stdout
+        .split("notes (last 20):\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no notes section\n{shown}"))
+        .to_string()
+}
+
+/// The repo caches sandboxer keeps under VM `k`'s workspace root.
+fn caches(w: &World, k: usize) -> Vec<PathBuf> {
+    let dir = w.bed.vm(k).build_root().join(".sandboxer-cache");
+    let mut found: Vec<PathBuf> = fs::read_dir(&dir)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+/// A repo goes to each VM once, into sandboxer's cache there, and is copied on
+/// the VM into every workspace that syncs it; a one-file edit sends one file
+/// per VM; an excluded build folder in a workspace survives the resync; the
+/// cache goes with the project's last workspace there.
+#[test]
+fn a_repo_is_sent_once_per_vm_and_copied_there_into_each_workspace() {
+    let w = World::start(2);
+    let on_vm: [(usize, &[&str]); 2] = [(1, &["a", "b", "c"]), (2, &["d", "e"])];
+    let entries: Vec<Entry> = on_vm
+        .iter()
+        .flat_map(|(k, names)| names.iter().map(|n| w.sandbox(n, *k)))
+        .collect();
+    w.manifest(&entries);
+    w.expect(0, &["apply", "--auto-approve"]);
+    let records = w.records();
+    for r in records.values() {
+        assert_repo_content(Path::new(&r.workspace), "hello v1\n");
+    }
+    for (k, names) in on_vm {
+        let found = caches(&w, k);
+        assert_eq!(found.len(), 1, "one repo cache on vm{k}: {found:?}");
+        let name = found[0]
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        assert!(name.starts_with("issue4."), "{name}");
+        assert_eq!(read(found[0].join("README.md")), "hello v1\n");
+        for n in names {
+            let notes = notes_of(&w, &format!("sandbox.{n}"));
+            assert!(
+                notes.contains(&format!(
+                    "to the VM's repo cache (once for {} workspace(s))",
+                    names.len()
+                )),
+                "sandbox.{n}: {notes}"
+            );
+        }
+    }
+    // The caches are no workspaces: a plan now has nothing to do.
+    w.expect(0, &["plan", "--detailed-exitcode"]);
+
+    // Build output in a workspace (excluded from the sync) survives a resync.
+    let a = Path::new(&records["sandbox.a"].workspace).to_path_buf();
+    fs::create_dir_all(a.join("dist-newstyle")).expect("mkdir");
+    fs::write(a.join("dist-newstyle/cache.o"), "built on the VM").expect("write");
+    w.work.write("repo/README.md", "hello v2\n");
+    w.expect(0, &["apply", "--auto-approve"]);
+    for r in w.records().values() {
+        assert_repo_content(Path::new(&r.workspace), "hello v2\n");
+    }
+    assert_eq!(read(a.join("dist-newstyle/cache.o")), "built on the VM");
+    for (k, names) in on_vm {
+        let notes = notes_of(&w, &format!("sandbox.{}", names[0]));
+        assert!(
+            notes.contains(&format!(
+                "rsync: 1 files transferred to the VM's repo cache (once for {} workspace(s))",
+                names.len()
+            )),
+            "one file sent to vm{k}: {notes}"
+        );
+    }
+    w.expect(0, &["plan", "--detailed-exitcode"]);
+
+    w.expect(0, &["destroy", "--auto-approve"]);
+    for (k, _) in on_vm {
+        assert!(caches(&w, k).is_empty(), "vm{k}'s cache went with the last workspace");
+        assert!(!w.bed.vm(k).build_root().join(".sandboxer-cache").exists());
+    }
+}
+
 // ---------------------------------------------------------------------------
 // 2. Drift, and folders that are not ours
 
@@ -355,7 +446,11 @@ fn drift_is_recreated_and_foreign_folders_are_never_deleted() {
             .flatten()
             .all(|ws| ws.project == "other-team")
     );
-    assert_eq!(tree(&root1), foreign_before, "folders that are not ours are untouched");
+    assert_eq!(
+        tree(&root1),
+        foreign_before,
+        "folders that are not ours are untouched, and the project's repo cache went with its last workspace"
+    );
     assert_eq!(read(root1.join("sbx-foreign/keep.txt")), "theirs");
     assert_eq!(read(root1.join("other/deeper/keep.txt")), "theirs too");
     assert_eq!(read(root1.join("sbx-otherteam/keep.txt")), "another project's");
@@ -1141,11 +1236,14 @@ fn a_master_gone_between_plan_and_change_is_reopened() {
         world.bed.accepted_connections(1) >= 2,
         "the second login is the reopened master"
     );
-    assert_eq!(
-        workspaces::entry_count(world.bed.vm(1).build_root()),
-        1,
-        "one workspace on the VM"
-    );
+    let workspaces_there = std::fs::read_dir(world.bed.vm(1).build_root())
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().starts_with("sbx-"))
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(workspaces_there, 1, "one workspace on the VM");
 }
 
 /// Regression: a replace that moves a sandbox from this machine to a VM (or

@@ -702,3 +702,27 @@ fn a_profile_with_an_unknown_driver_is_refused_with_the_known_ones() {
         "{out}"
     );
 }
+
+/// sandboxer's own folders on a VM (`.sandboxer-cache`, the repo caches) are
+/// never a workspace: a `workspace_dir` there is refused with its place.
+#[test]
+fn a_workspace_dir_in_sandboxers_own_folders_is_refused() {
+    let work = Workdir::new();
+    work.write(
+        "sandboxes.yaml",
+        "version: 1\nproject: p\nsandboxes:\n  app:\n    profile: profile.vm-haskell-build\n    inputs:\n      vm: vm1\n      tunnel_port: 12222\n      workspace_root: /build\n      workspace_dir: /build/.sandboxer-cache\n",
+    );
+    let out = sandboxer().current_dir(work.path()).arg("validate").run();
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr.contains(
+            "sandboxes.yaml:10:7: error: sandboxes.app.inputs.workspace_dir: `/build/.sandboxer-cache` is inside sandboxer's own folders"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.stderr
+            .contains("hint: name a folder that does not start with `.sandboxer-`"),
+        "{out}"
+    );
+}

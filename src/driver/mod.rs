@@ -17,6 +17,7 @@ pub mod registry;
 pub mod local;
 pub mod packer;
 pub mod ssh;
+mod ssh_batch;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -12,8 +12,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{
-    Driver, DriverError, DriverName, FoundWorkspace, Location, MARKER_FILE, Made, Marker, Observation, Removal,
-    Request, Scope, WorkspaceRef, workspace_dir_name,
+    BatchItem, Driver, DriverError, DriverName, FoundWorkspace, Location, MARKER_FILE, Made, Marker, Observation,
+    Removal, Request, Scope, WorkspaceRef, workspace_dir_name,
 };
 use crate::desired::{DesiredResource, LOCALHOST};
 use crate::remote::{Connection, SshPool, Target, quote};
@@ -79,6 +79,22 @@ impl Driver for SshDriver {
 
     async fn update(&self, request: Request<'_>, workspace: &WorkspaceRef) -> Result<Made, DriverError> {
         self.update_on(request.resource, &workspace.path, &workspace.id).await
+    }
+
+    /// Creates and updates on one VM go together, so that each repo is sent
+    /// to the VM once and copied there into every workspace that syncs it.
+    fn batches(&self) -> bool {
+        true
+    }
+
+    async fn apply_batch(&self, location: &Location, items: Vec<BatchItem<'_>>) -> Vec<Result<Made, DriverError>> {
+        if vm_of(location).is_err() {
+            return items
+                .iter()
+                .map(|_| Err(DriverError::other("the ssh-workspace driver only reaches VMs")))
+                .collect();
+        }
+        super::ssh_batch::apply(self, items).await
     }
 
     async fn delete(&self, removal: Removal<'_>) -> Result<(), DriverError> {
@@ -151,7 +167,19 @@ pub fn workspace_path(resource: &DesiredResource, id: &str) -> String {
     }
 }
 
-fn parent(path: &str) -> &str {
+/// A workspace's result before its repo is in: its path and the facts.
+pub(super) fn made_for(resource: &DesiredResource, path: &str) -> Made {
+    let mut made = Made {
+        path: path.to_string(),
+        ..Made::default()
+    };
+    if let Some(root) = resource.input_str("workspace_root") {
+        made.facts.insert("root".into(), root.to_string());
+    }
+    made
+}
+
+pub(super) fn parent(path: &str) -> &str {
     match path.trim_end_matches('/').rfind('/') {
         Some(0) => "/",
         Some(i) => &path[..i],
@@ -240,6 +268,17 @@ impl SshDriver {
     /// marker is left (the next plan deletes it); after, the workspace has an
     /// incomplete marker (the next plan adopts and completes it).
     async fn create_on(&self, owner: &super::Owner, resource: &DesiredResource, id: &str) -> Result<Made, DriverError> {
+        let (connection, path, mut marker) = self.begin_create(owner, resource, id).await?;
+        self.sync(&connection, resource, &path, &mut marker).await
+    }
+
+    /// The workspace folder with its marker (incomplete), before any content.
+    pub(super) async fn begin_create(
+        &self,
+        owner: &super::Owner,
+        resource: &DesiredResource,
+        id: &str,
+    ) -> Result<(Arc<Connection>, String, Marker), DriverError> {
         let target = target_of(resource);
         let connection = self.connect(&target, connect_timeout_of(resource)).await?;
         let root = resource.input_str("workspace_root").unwrap_or("/build");
@@ -249,7 +288,7 @@ impl SshDriver {
             parent(&path).trim_end_matches('/'),
             workspace_dir_name(id)
         );
-        let mut marker = Marker::new(owner, resource, id);
+        let marker = Marker::new(owner, resource, id);
         let json = encode_marker(&marker)?;
         let script = format!(
             "mkdir -p -- {root} {parent} && mkdir -- {staging} && printf '%s\\n' {json} > {staging}/{m} && \
@@ -263,7 +302,7 @@ impl SshDriver {
             exists = quote(&format!("{path} exists already; refusing to reuse it")),
         );
         connection.run_ok(&script, &format!("creating {path}")).await?;
-        self.sync(&connection, resource, &path, &mut marker).await
+        Ok((connection, path, marker))
     }
 
     /// Resyncs the repo into an existing workspace.
@@ -272,11 +311,22 @@ impl SshDriver {
     /// Assumptions: `path` carries our marker with `id` (checked first). Caveats:
     /// killed mid-sync, the marker says incomplete; the next plan updates again.
     async fn update_on(&self, resource: &DesiredResource, path: &str, id: &str) -> Result<Made, DriverError> {
+        let (connection, mut marker) = self.begin_update_on(resource, path, id).await?;
+        self.sync(&connection, resource, path, &mut marker).await
+    }
+
+    /// Checks the workspace's marker and marks it incomplete, before a resync.
+    pub(super) async fn begin_update_on(
+        &self,
+        resource: &DesiredResource,
+        path: &str,
+        id: &str,
+    ) -> Result<(Arc<Connection>, Marker), DriverError> {
         let target = target_of(resource);
         let connection = self.connect(&target, connect_timeout_of(resource)).await?;
         let mut marker = begin_update(&connection, path, id).await?;
         marker.spec_hash = resource.spec_hash();
-        self.sync(&connection, resource, path, &mut marker).await
+        Ok((connection, marker))
     }
 
     async fn sync(
@@ -286,35 +336,44 @@ impl SshDriver {
         path: &str,
         marker: &mut Marker,
     ) -> Result<Made, DriverError> {
-        let mut made = Made {
-            path: path.to_string(),
-            ..Made::default()
-        };
-        if let Some(root) = resource.input_str("workspace_root") {
-            made.facts.insert("root".into(), root.to_string());
-        }
+        let mut made = made_for(resource, path);
         // The marker on the VM says incomplete already (made so by create, or by
         // begin_update): a kill from here on leaves a workspace the next plan syncs.
         if let Some(repo) = resource.input_str("repo") {
             // The digest is taken before the copy: a repo edited during the sync
             // shows up as a change in the next plan.
-            let digest = {
-                let (cache_dir, source, excludes) =
-                    (self.cache_dir.clone(), repo.to_string(), resource.sync.excludes.clone());
-                tokio::task::spawn_blocking(move || cached_repo_digest(&cache_dir, Path::new(&source), &excludes))
-                    .await
-                    .map_err(|e| DriverError::task("repo digest", e))?
-                    .map_err(|e| DriverError::Repo {
-                        repo: repo.to_string(),
-                        message: e.to_string(),
-                    })?
-            };
+            let digest = self.repo_digest(repo, &resource.sync.excludes).await?;
             let note = connection
                 .rsync(Path::new(repo), path, &resource.sync.excludes, resource.sync.delete)
                 .await?;
             made.notes.push(note);
             made.repo_digest = Some(digest);
         }
+        self.finish(connection, resource, path, marker, made).await
+    }
+
+    /// The digest of a repo (with its excludes), from the cache when it is fresh.
+    pub(super) async fn repo_digest(&self, repo: &str, excludes: &[String]) -> Result<String, DriverError> {
+        let (cache_dir, source, excludes) = (self.cache_dir.clone(), repo.to_string(), excludes.to_vec());
+        tokio::task::spawn_blocking(move || cached_repo_digest(&cache_dir, Path::new(&source), &excludes))
+            .await
+            .map_err(|e| DriverError::task("repo digest", e))?
+            .map_err(|e| DriverError::Repo {
+                repo: repo.to_string(),
+                message: e.to_string(),
+            })
+    }
+
+    /// After the repo is in: the setup commands of a new workspace, then the
+    /// marker that says complete.
+    pub(super) async fn finish(
+        &self,
+        connection: &Connection,
+        resource: &DesiredResource,
+        path: &str,
+        marker: &mut Marker,
+        mut made: Made,
+    ) -> Result<Made, DriverError> {
         if marker.setup_pending {
             for command in &resource.setup {
                 let script = format!(
@@ -399,6 +458,9 @@ impl SshDriver {
             d = quote(&doomed),
             m = quote(MARKER_FILE)
         ));
+        // A project's repo caches under this root go with its last workspace there.
+        script.push_str(" && ");
+        script.push_str(&super::ssh_batch::drop_unused_caches(project, parent(path)));
         connection.run_ok(&script, &format!("removing {path}")).await?;
         Ok(())
     }
