@@ -23,7 +23,7 @@ const DEADLINE: Duration = Duration::from_secs(30);
 use support::manifests::manifest_with;
 use support::packer;
 use support::records::{self, Listed};
-use support::vms::{self, TestBed};
+use support::vms::{self, RuntimeDir, TestBed};
 use support::workspaces::{self, MARKER, Workspace};
 use support::{Cli, Output, Sandboxer, Workdir, eventually, processes, read, sandboxer, wait_until};
 
@@ -34,10 +34,15 @@ const PROFILE: &str = "profile.vm-haskell-build";
 
 /// A bed of VMs and a folder to run sandboxer in.
 struct World {
+    /// `XDG_RUNTIME_DIR` of every run: this world's ssh masters and no one else's
+    /// (first, so they are told to exit before the VMs stop).
+    run: RuntimeDir,
     bed: TestBed,
     work: Workdir,
     /// The ssh config given with `--ssh-config` (the bed's unless a test swaps it).
     ssh_config: PathBuf,
+    /// Variables every run gets.
+    env: Vec<(String, String)>,
 }
 
 impl World {
@@ -51,7 +56,19 @@ impl World {
         // Build output on the operator's side is not copied (profile excludes).
         work.write("repo/dist-newstyle/local-only.o", "local build output\n");
         let ssh_config = bed.ssh_config();
-        World { bed, work, ssh_config }
+        World {
+            run: RuntimeDir::new(),
+            bed,
+            work,
+            ssh_config,
+            env: Vec::new(),
+        }
+    }
+
+    /// Every run gets `name=value` too.
+    fn with_env(mut self, name: &str, value: &str) -> World {
+        self.env.push((name.into(), value.into()));
+        self
     }
 
     /// The workspace root of VM `k`, as text for manifests.
@@ -96,14 +113,19 @@ impl World {
 }
 
 impl Cli for World {
-    /// `sandboxer --ssh-config C --state-dir S`, run in the work folder.
+    /// `sandboxer --ssh-config C --state-dir S`, run in the work folder, with
+    /// this world's `XDG_RUNTIME_DIR`.
     fn cmd(&self) -> Sandboxer {
-        sandboxer()
+        let command = sandboxer()
             .current_dir(self.work.path())
+            .env("XDG_RUNTIME_DIR", self.run.path())
             .arg("--ssh-config")
             .arg(&self.ssh_config)
             .arg("--state-dir")
-            .arg(self.work.path().join("state"))
+            .arg(self.work.path().join("state"));
+        self.env
+            .iter()
+            .fold(command, |command, (name, value)| command.env(name, value))
     }
 }
 
@@ -802,7 +824,8 @@ fn links_planted_in_a_repo_change_nothing_outside_a_workspace_on_a_vm() {
 /// characters in paths are used literally; no canary file appears anywhere.
 #[test]
 fn injection_attempts_are_refused_or_stay_inert() {
-    let w = World::start(1);
+    // Without warm masters, each run's login is counted below.
+    let w = World::start(1).with_env("SANDBOXER_SSH_PERSIST", "0");
     let logins = w.bed.accepted_connections(1);
     let rel = unique("rel");
     let rel2 = unique("tick");
@@ -979,10 +1002,11 @@ fn injection_attempts_are_refused_or_stay_inert() {
 // 6. One ssh connection per VM per run
 
 /// 12 sandboxes on 3 VMs: plan, apply of creates (rsync included), resync and a
-/// no-change plan each log exactly one login per VM.
+/// no-change plan each log exactly one login per VM (with `--ssh-persist 0`,
+/// so that no run finds the master of the one before).
 #[test]
 fn one_ssh_connection_per_vm_per_run() {
-    let w = World::start(3);
+    let w = World::start(3).with_env("SANDBOXER_SSH_PERSIST", "0");
     let entries: Vec<Entry> = (0..12).map(|i| w.sandbox(&format!("n{i:02}"), i % 3 + 1)).collect();
     w.manifest(&entries);
     let logins = |w: &World| (1..=3).map(|k| w.bed.accepted_connections(k)).collect::<Vec<_>>();

@@ -13,7 +13,7 @@ use sandboxer::driver::packer::PackerOptions;
 use sandboxer::driver::registry::BuiltinOptions;
 use sandboxer::observe::{self, Observed};
 use sandboxer::plan::{self, Plan};
-use sandboxer::remote::SshOptions;
+use sandboxer::remote::{ControlRoots, SshOptions};
 use sandboxer::state::{AnyStore, StateStore};
 
 use super::Settings;
@@ -37,6 +37,11 @@ impl Engine {
             ssh: SshOptions {
                 config_file: settings.ssh_config.clone(),
                 accept_new_host_keys: settings.ssh_accept_new,
+                persist: settings.ssh_persist,
+                control_roots: ControlRoots {
+                    runtime_dir: settings.runtime_dir.clone(),
+                    home: settings.home.clone(),
+                },
             },
             packer: PackerOptions {
                 binary: settings

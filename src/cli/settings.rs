@@ -23,6 +23,16 @@ pub struct GlobalOpts {
     /// Accept the host key of a VM seen for the first time (changed keys are always refused)
     #[arg(long, global = true)]
     pub ssh_accept_new: bool,
+    /// How long an ssh master outlives the run, for the next runs to reuse; 0 closes masters at exit
+    #[arg(
+        long,
+        global = true,
+        env = "SANDBOXER_SSH_PERSIST",
+        default_value = "60s",
+        value_name = "DURATION",
+        value_parser = sandboxer::duration::parse
+    )]
+    pub ssh_persist: std::time::Duration,
     /// State Hub URL; overrides the manifest's `hub.url`
     #[arg(long, global = true, env = "SANDBOXER_HUB_URL", value_name = "URL")]
     pub hub: Option<String>,
@@ -60,6 +70,10 @@ pub struct Settings {
     pub state_dir: Option<PathBuf>,
     pub ssh_config: Option<PathBuf>,
     pub ssh_accept_new: bool,
+    /// How long ssh masters outlive a run.
+    pub ssh_persist: std::time::Duration,
+    /// `$XDG_RUNTIME_DIR`, where ssh control sockets go when it is usable.
+    pub runtime_dir: Option<PathBuf>,
     pub hub_url: Option<String>,
     pub profiles_dir: Option<PathBuf>,
     pub quiet: bool,
@@ -117,6 +131,10 @@ impl Settings {
             state_dir: absolute(&opts.state_dir)?,
             ssh_config: absolute(&opts.ssh_config)?,
             ssh_accept_new: opts.ssh_accept_new,
+            ssh_persist: opts.ssh_persist,
+            runtime_dir: std::env::var_os("XDG_RUNTIME_DIR")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
             hub_url: opts.hub.clone(),
             profiles_dir: absolute(&opts.profiles)?,
             quiet: opts.quiet,

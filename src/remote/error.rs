@@ -84,6 +84,14 @@ pub enum RemoteError {
         /// The OS error.
         message: String,
     },
+    /// The folder for the ssh control sockets exists but must not hold them.
+    #[error("refusing the ssh control folder {path}: {problem}")]
+    ControlDirUnsafe {
+        /// The folder.
+        path: String,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// The connection broke while a command ran.
     #[error("ssh {target}: {detail}")]
     Session {
@@ -185,6 +193,12 @@ impl RemoteError {
                 ..
             } => Some(format!(
                 "install rsync on {vm} (Debian: `apt-get install rsync`; bake it into the image's template)"
+            )),
+            RemoteError::ControlDirUnsafe { problem, .. } if problem.starts_with("too long") => Some(
+                "set XDG_RUNTIME_DIR to a short private folder of yours (mode 0700), e.g. /run/user/$(id -u)".into(),
+            ),
+            RemoteError::ControlDirUnsafe { path, .. } => Some(format!(
+                "ssh control sockets let anyone who reaches them run commands on your VMs: make {path} a folder of your own with `chmod 700 {path}` (or remove it: sandboxer makes it again)"
             )),
             RemoteError::RsyncSpawn { .. } => {
                 Some("install rsync on this machine (Debian: `apt-get install rsync`)".into())

@@ -1,7 +1,9 @@
-//! Remote access to build VMs: one ssh master connection per VM per run (opened
-//! lazily, with retries while a VM boots), commands built from quoted words, and
-//! rsync through the master's control socket.
+//! Remote access to build VMs: one ssh master connection per VM (opened lazily,
+//! with retries while a VM boots, or found warm from an earlier run within
+//! `--ssh-persist`), commands built from quoted words, and rsync through the
+//! master's control socket.
 
+mod control;
 mod error;
 pub mod quote;
 
@@ -10,9 +12,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder};
+use openssh::Session;
 use tokio::sync::{Mutex, OnceCell, Semaphore};
 
+pub use control::ControlRoots;
 pub use error::{ConnectFailure, RemoteError};
 pub use quote::quote;
 
@@ -20,8 +23,9 @@ pub use quote::quote;
 /// with room for an rsync.
 const SESSIONS_PER_CONNECTION: usize = 8;
 
-/// How long an idle master stays up: a killed sandboxer leaves none for longer.
-const MASTER_IDLE: std::num::NonZeroUsize = std::num::NonZeroUsize::new(300).expect("non-zero");
+/// Without persistence, how long an idle master stays up: a killed sandboxer
+/// leaves none for longer.
+const MASTER_IDLE_SECS: u64 = 300;
 
 /// How sandboxer reaches VMs.
 #[derive(Debug, Clone, Default)]
@@ -31,6 +35,11 @@ pub struct SshOptions {
     /// Accept (and remember) the host key of a VM seen for the first time.
     /// Changed keys are always refused.
     pub accept_new_host_keys: bool,
+    /// How long a master outlives the run that opened it, for the next runs to
+    /// reuse (OpenSSH's `ControlPersist`); zero closes masters when the run ends.
+    pub persist: Duration,
+    /// Where the folder of control sockets goes.
+    pub control_roots: ControlRoots,
 }
 
 /// Which connection: VM alias, tunnel port, jump host.
@@ -97,6 +106,10 @@ pub struct Connection {
     target: Target,
     limit: Semaphore,
     options: SshOptions,
+    /// The master's control socket.
+    socket: PathBuf,
+    /// This run launched the master (else it was found warm).
+    launched: bool,
 }
 
 /// The output of a remote command.
@@ -282,12 +295,15 @@ impl Connection {
 /// the run, so every sandbox on an unreachable VM fails at once with it).
 type Slot = Arc<Mutex<Option<Result<Arc<Connection>, RemoteError>>>>;
 
-/// The connections of one run, one per target, opened on first use.
+/// The connections of one run, one per target, opened on first use (or found
+/// warm, left by an earlier run within `--ssh-persist`).
 pub struct SshPool {
     options: SshOptions,
-    control_dir: PathBuf,
-    /// Made once, by the first connection: connections to several VMs start together.
-    control_dir_made: OnceCell<Result<(), RemoteError>>,
+    /// Found (and made, mode 0700) once, by the first connection: connections to
+    /// several VMs start together.
+    control_dir: OnceCell<Result<PathBuf, RemoteError>>,
+    /// Names the sockets of this run when masters do not outlive it.
+    run_tag: String,
     slots: Mutex<HashMap<Target, Slot>>,
 }
 
@@ -299,17 +315,27 @@ impl std::fmt::Debug for SshPool {
     }
 }
 
+/// What a connection attempt gave.
+enum Attempt {
+    Open(Box<Connection>),
+    Failed(String),
+}
+
 impl SshPool {
-    /// A pool whose control sockets will live in a fresh short folder under /tmp
-    /// (socket paths must fit 107 bytes), made on the first connection.
+    /// A pool whose control sockets live in the folder of `options.control_roots`,
+    /// found (or made) on the first connection.
     pub fn new(options: SshOptions) -> Self {
-        let control_dir = PathBuf::from("/tmp").join(format!("sbx-{}", crate::id::random_id(8)));
         SshPool {
             options,
-            control_dir,
-            control_dir_made: OnceCell::new(),
+            control_dir: OnceCell::new(),
+            run_tag: crate::id::random_id(8),
             slots: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Whether masters outlive the run.
+    fn persists(&self) -> bool {
+        !self.options.persist.is_zero()
     }
 
     /// The connection to `target`, opening it (with retries up to `timeout`) on first use.
@@ -331,137 +357,277 @@ impl SshPool {
         result
     }
 
-    /// Makes the control folder, once per pool, whichever connection comes first
-    /// (checking for it and then making it raced: "File exists").
-    async fn make_control_dir(&self) -> Result<(), RemoteError> {
-        use std::os::unix::fs::DirBuilderExt;
-        self.control_dir_made
-            .get_or_init(|| async {
-                let made = std::fs::DirBuilder::new()
-                    .mode(0o700)
-                    .create(&self.control_dir)
-                    .map_err(|e| RemoteError::ControlDir {
-                        path: self.control_dir.display().to_string(),
-                        message: e.to_string(),
-                    });
-                if made.is_ok() {
-                    control_dirs().insert(self.control_dir.clone());
-                }
-                made
-            })
+    /// The control folder, found and checked once per pool, whichever connection
+    /// comes first.
+    async fn control_dir(&self) -> Result<PathBuf, RemoteError> {
+        self.control_dir
+            .get_or_init(|| async { self.options.control_roots.folder() })
             .await
             .clone()
     }
 
-    async fn connect(&self, target: Target, timeout: Duration) -> Result<Arc<Connection>, RemoteError> {
-        self.make_control_dir().await?;
-        let mut builder = SessionBuilder::default();
-        builder
-            .known_hosts_check(if self.options.accept_new_host_keys {
-                KnownHosts::Add
-            } else {
-                KnownHosts::Strict
-            })
-            .control_directory(&self.control_dir)
-            .control_persist(ControlPersist::IdleFor(MASTER_IDLE))
-            .server_alive_interval(Duration::from_secs(15));
-        if let Some(config) = &self.options.config_file {
-            builder.config_file(config);
+    /// What keys `target`'s master: the config file, and the user, host, port and
+    /// jump host ssh resolves for it (`ssh -G`, which reads only the config).
+    async fn key(&self, target: &Target) -> control::ConnectionKey {
+        let given = control::ConnectionKey {
+            config_file: self.options.config_file.clone(),
+            alias: target.vm.clone(),
+            user: String::new(),
+            hostname: target.vm.clone(),
+            port: target.port.map(|p| p.to_string()).unwrap_or_default(),
+            jump: target.jump.clone().unwrap_or_else(|| "none".into()),
+        };
+        let mut command = tokio::process::Command::new("ssh");
+        crate::secret_env::scrub_async(&mut command);
+        command.arg("-G").args(self.target_args(target)).arg(&target.vm);
+        command.stdin(std::process::Stdio::null()).kill_on_drop(true);
+        match command.output().await {
+            Ok(out) if out.status.success() => given.with_resolved(&String::from_utf8_lossy(&out.stdout)),
+            // ssh says what is wrong when it connects: the key is the given names then.
+            _ => given,
         }
+    }
+
+    /// `-p`, `-F`, `-J` for `target`, in the order the master's command line has them.
+    fn target_args(&self, target: &Target) -> Vec<std::ffi::OsString> {
+        let mut args: Vec<std::ffi::OsString> = Vec::new();
         if let Some(port) = target.port {
-            builder.port(port);
+            args.extend(["-p".into(), port.to_string().into()]);
+        }
+        if let Some(config) = &self.options.config_file {
+            args.extend(["-F".into(), config.clone().into_os_string()]);
         }
         if let Some(jump) = &target.jump {
-            builder.jump_hosts([jump]);
+            args.extend(["-J".into(), jump.into()]);
         }
+        args
+    }
+
+    async fn connect(&self, target: Target, timeout: Duration) -> Result<Arc<Connection>, RemoteError> {
+        let dir = self.control_dir().await?;
+        let key = self.key(&target).await.name();
+        let name = if self.persists() {
+            key
+        } else {
+            format!("{key}-{}", self.run_tag)
+        };
+        let socket = dir.join(&name);
+        let log = dir.join(format!("{name}.log"));
         let deadline = Instant::now() + timeout;
         let mut delay = Duration::from_millis(200);
         let mut attempts = 0;
         loop {
             attempts += 1;
             let remaining = deadline.saturating_duration_since(Instant::now());
-            builder.connect_timeout(remaining.clamp(Duration::from_secs(1), Duration::from_secs(10)));
-            match builder.connect_mux(&target.vm).await {
-                Ok(session) => {
-                    tracing::info!(vm = %target, attempts, "ssh connected");
-                    return Ok(Arc::new(Connection {
-                        session,
-                        target,
-                        limit: Semaphore::new(SESSIONS_PER_CONNECTION),
-                        options: self.options.clone(),
-                    }));
+            let connect_timeout = remaining.clamp(Duration::from_secs(1), Duration::from_secs(10));
+            let raw = match self.attempt(&target, &socket, &log, connect_timeout).await {
+                Ok(Attempt::Open(connection)) => {
+                    tracing::info!(vm = %target, attempts, reused = !connection.launched, "ssh connected");
+                    return Ok(Arc::from(connection));
                 }
-                Err(e) => {
-                    let raw = error_text_raw(&e);
-                    let kind = ConnectFailure::classify(&raw);
-                    let text = one_line(&error::without_banner(&raw));
-                    if kind.is_permanent() || Instant::now() + delay >= deadline {
-                        return Err(RemoteError::Connect {
-                            keygen: error::keygen_line(&raw),
-                            target,
-                            attempts,
-                            kind,
-                            detail: text,
-                        });
-                    }
-                    tracing::info!(vm = %target, "ssh not reachable yet, retrying in {delay:?}: {text}");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
-                }
+                Ok(Attempt::Failed(raw)) => raw,
+                Err(e) => return Err(e),
+            };
+            let kind = ConnectFailure::classify(&raw);
+            let text = one_line(&error::without_banner(&raw));
+            if kind.is_permanent() || Instant::now() + delay >= deadline {
+                return Err(RemoteError::Connect {
+                    keygen: error::keygen_line(&raw),
+                    target,
+                    attempts,
+                    kind,
+                    detail: text,
+                });
             }
+            tracing::info!(vm = %target, "ssh not reachable yet, retrying in {delay:?}: {text}");
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
         }
     }
 
-    /// Closes every master connection and removes the control folder.
+    /// One try: a live master at `socket` is used as it is; otherwise a stale
+    /// socket is removed and a master launched there. With persistence, the log
+    /// file is locked meanwhile, so two runs never launch masters on one socket
+    /// (ssh would fall back to a connection without a socket, and linger).
+    async fn attempt(
+        &self,
+        target: &Target,
+        socket: &Path,
+        log: &Path,
+        connect_timeout: Duration,
+    ) -> Result<Attempt, RemoteError> {
+        let lock = if self.persists() {
+            Some(lock_file(log).await?)
+        } else {
+            None
+        };
+        if self.persists() && socket.exists() {
+            let session = Session::resume_mux(socket.into(), Some(log.into()));
+            if session.check().await.is_ok() {
+                return Ok(Attempt::Open(Box::new(self.connection(session, target, socket, false))));
+            }
+            tracing::info!(vm = %target, "removing the stale ssh control socket {}", socket.display());
+        }
+        match std::fs::remove_file(socket) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(RemoteError::ControlDir {
+                    path: socket.display().to_string(),
+                    message: format!("cannot remove a stale control socket: {e}"),
+                });
+            }
+            _ => {}
+        }
+        if let Some(file) = &lock {
+            // One launch's words at a time (ssh appends).
+            let _ = file.set_len(0);
+        }
+        let mut command = tokio::process::Command::new("ssh");
+        crate::secret_env::scrub_async(&mut command);
+        // As the openssh crate launches its masters (tests match `-M ... -p PORT `).
+        let persist = if self.persists() {
+            self.options.persist.as_millis().div_ceil(1000).max(1)
+        } else {
+            u128::from(MASTER_IDLE_SECS)
+        };
+        command
+            .arg("-E")
+            .arg(log)
+            .arg("-S")
+            .arg(socket)
+            .arg("-M")
+            .arg("-f")
+            .arg("-N")
+            .arg("-o")
+            .arg(format!("ControlPersist={persist}s"))
+            .arg("-o")
+            .arg("BatchMode=yes")
+            .arg("-o")
+            .arg(if self.options.accept_new_host_keys {
+                "StrictHostKeyChecking=accept-new"
+            } else {
+                "StrictHostKeyChecking=yes"
+            })
+            .arg("-o")
+            .arg(format!("ConnectTimeout={}", connect_timeout.as_secs().max(1)))
+            .arg("-o")
+            .arg("ServerAliveInterval=15")
+            .args(self.target_args(target))
+            .arg(&target.vm)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        // ssh forks once connected (`-f`): its exit is the end of the handshake.
+        let status = command.status().await;
+        let words = std::fs::read_to_string(log).unwrap_or_default();
+        if !self.persists() {
+            // The master writes on into the open file; nothing is left behind by it.
+            let _ = std::fs::remove_file(log);
+        }
+        drop(lock);
+        match status {
+            Ok(status) if status.success() => {
+                launched().insert(socket.to_path_buf());
+                let session = Session::resume_mux(socket.into(), None);
+                Ok(Attempt::Open(Box::new(self.connection(session, target, socket, true))))
+            }
+            Ok(status) if words.trim().is_empty() => Ok(Attempt::Failed(format!("ssh exited with {status}"))),
+            Ok(_) => Ok(Attempt::Failed(words)),
+            Err(e) => Ok(Attempt::Failed(format!("cannot run ssh: {e}"))),
+        }
+    }
+
+    fn connection(&self, session: Session, target: &Target, socket: &Path, launched: bool) -> Connection {
+        Connection {
+            session,
+            target: target.clone(),
+            limit: Semaphore::new(SESSIONS_PER_CONNECTION),
+            options: self.options.clone(),
+            socket: socket.to_path_buf(),
+            launched,
+        }
+    }
+
+    /// The end of the run. With persistence, masters stay up for others to reuse
+    /// and exit by themselves once idle for the window; without, every master
+    /// this run launched is told to exit, and its socket goes.
     pub async fn close(&self) {
         let slots: Vec<Slot> = self.slots.lock().await.drain().map(|(_, s)| s).collect();
         for slot in slots {
             let Some(Ok(connection)) = Arc::try_unwrap(slot).ok().and_then(Mutex::into_inner) else {
                 continue;
             };
-            if let Ok(connection) = Arc::try_unwrap(connection)
-                && let Err(e) = connection.session.close().await
-            {
-                tracing::debug!("closing ssh master: {e}");
+            if self.persists() || !connection.launched {
+                continue;
             }
+            let socket = connection.socket.clone();
+            drop(connection);
+            tokio::task::spawn_blocking(move || stop_master(&socket))
+                .await
+                .unwrap_or_else(|e| tracing::debug!("closing an ssh master: {e}"));
         }
-        let _ = std::fs::remove_dir_all(&self.control_dir);
-        control_dirs().remove(&self.control_dir);
     }
 }
 
-/// The control folders of every pool of this process, for [`close_all_now`].
-static CONTROL_DIRS: std::sync::Mutex<std::collections::BTreeSet<PathBuf>> =
+/// Opens (creating, mode 0600) and locks `path`, waiting for another run that
+/// holds it (for one connection attempt at most).
+async fn lock_file(path: &Path) -> Result<std::fs::File, RemoteError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = path.to_path_buf();
+    let failed = |path: &Path, e: std::io::Error| RemoteError::ControlDir {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .map_err(|e| failed(&path, e))?;
+        file.lock().map_err(|e| failed(&path, e))?;
+        Ok(file)
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(RemoteError::ControlDir {
+            path: String::new(),
+            message: e.to_string(),
+        })
+    })
+}
+
+/// The sockets of the masters this process launched, for [`close_all_now`].
+static LAUNCHED: std::sync::Mutex<std::collections::BTreeSet<PathBuf>> =
     std::sync::Mutex::new(std::collections::BTreeSet::new());
 
-fn control_dirs() -> std::sync::MutexGuard<'static, std::collections::BTreeSet<PathBuf>> {
-    CONTROL_DIRS.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+fn launched() -> std::sync::MutexGuard<'static, std::collections::BTreeSet<PathBuf>> {
+    LAUNCHED.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Tells the master at `socket` to exit (`ssh -O exit`), and removes the socket.
+/// Blocking; a master answers at once.
+fn stop_master(socket: &Path) {
+    launched().remove(socket);
+    let _ = std::process::Command::new("ssh")
+        .arg("-S")
+        .arg(socket)
+        .args(["-O", "exit", "sandboxer-master"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    let _ = std::fs::remove_file(socket);
 }
 
 /// Just before the process exits at once (a second Ctrl-C or SIGTERM): tells
-/// every ssh master of this process to exit and removes the control folders,
-/// so neither outlives sandboxer. Blocking; each master answers at once.
+/// every ssh master this process launched to exit, warm or not, so none
+/// outlives sandboxer. Masters found warm belong to earlier runs and are left.
+/// Blocking; each master answers at once.
 pub fn close_all_now() {
-    let dirs: Vec<PathBuf> = std::mem::take(&mut *control_dirs()).into_iter().collect();
-    for dir in dirs {
-        // Each connection has a folder of its own there with its `master` socket.
-        let sockets = std::fs::read_dir(&dir)
-            .into_iter()
-            .flatten()
-            .filter_map(Result::ok)
-            .map(|e| e.path().join("master"))
-            .filter(|p| p.exists());
-        for socket in sockets {
-            let _ = std::process::Command::new("ssh")
-                .arg("-S")
-                .arg(&socket)
-                .args(["-O", "exit", "sandboxer-master"])
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status();
-        }
-        let _ = std::fs::remove_dir_all(&dir);
+    let sockets: Vec<PathBuf> = std::mem::take(&mut *launched()).into_iter().collect();
+    for socket in sockets {
+        stop_master(&socket);
     }
 }
 
@@ -503,23 +669,31 @@ mod tests {
             .build()
             .expect("a runtime");
         runtime.block_on(async {
-            for _ in 0..200 {
-                let pool = Arc::new(SshPool::new(SshOptions::default()));
+            for _ in 0..50 {
+                let home = tempfile::tempdir().expect("a home folder");
+                let options = SshOptions {
+                    control_roots: ControlRoots {
+                        runtime_dir: None,
+                        home: Some(home.path().to_path_buf()),
+                    },
+                    ..SshOptions::default()
+                };
+                let pool = Arc::new(SshPool::new(options));
                 let start = Arc::new(tokio::sync::Barrier::new(4));
                 let tasks: Vec<_> = (0..4)
                     .map(|_| {
                         let (pool, start) = (pool.clone(), start.clone());
                         tokio::spawn(async move {
                             start.wait().await;
-                            pool.make_control_dir().await
+                            pool.control_dir().await
                         })
                     })
                     .collect();
                 for task in tasks {
-                    task.await.expect("task").expect("the control folder is made");
+                    let dir = task.await.expect("task").expect("the control folder is made");
+                    assert_eq!(dir, home.path().join(".cache/sandboxer/ssh"));
+                    assert!(dir.is_dir());
                 }
-                assert!(pool.control_dir.is_dir());
-                std::fs::remove_dir(&pool.control_dir).expect("remove the control folder");
             }
         });
     }

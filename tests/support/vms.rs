@@ -634,3 +634,99 @@ fn set_mode(path: &Path, mode: u32) {
     fs::set_permissions(path, fs::Permissions::from_mode(mode))
         .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
 }
+
+/// A private folder (mode 0700, short, under `/tmp`) to give sandboxer as
+/// `XDG_RUNTIME_DIR`: its ssh masters keep their sockets in `<dir>/sandboxer/`,
+/// apart from every other test's and from the user's own. Dropping it tells each
+/// master there to exit (`ssh -O exit`) and waits until no process names the
+/// folder any more, so no master outlives the test.
+pub struct RuntimeDir {
+    dir: tempfile::TempDir,
+}
+
+impl RuntimeDir {
+    /// A new empty folder, mode 0700.
+    pub fn new() -> RuntimeDir {
+        let dir = tempfile::Builder::new()
+            .prefix("sbr")
+            .tempdir_in("/tmp")
+            .expect("create a runtime folder");
+        set_mode(dir.path(), 0o700);
+        RuntimeDir { dir }
+    }
+
+    /// The folder (the value of `XDG_RUNTIME_DIR`).
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `<dir>/sandboxer`: where sandboxer puts its control sockets.
+    pub fn sockets_dir(&self) -> PathBuf {
+        self.dir.path().join("sandboxer")
+    }
+
+    /// The control sockets in [`RuntimeDir::sockets_dir`].
+    pub fn sockets(&self) -> Vec<PathBuf> {
+        let mut sockets: Vec<PathBuf> = fs::read_dir(self.sockets_dir())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| is_socket(p))
+            .collect();
+        sockets.sort();
+        sockets
+    }
+
+    /// The ssh processes whose command line names this folder (masters), as
+    /// (pid, command line).
+    pub fn ssh_processes(&self) -> Vec<(u32, String)> {
+        let needle = self.dir.path().display().to_string();
+        super::processes::processes_mentioning(&needle)
+            .into_iter()
+            .filter(|(_, command)| command.starts_with("ssh "))
+            .collect()
+    }
+
+    /// Tells every master with a socket here to exit, and waits (10 s at most)
+    /// until no ssh process names the folder.
+    pub fn close_masters(&self) {
+        for socket in self.sockets() {
+            let _ = Command::new("ssh")
+                .arg("-S")
+                .arg(&socket)
+                .args(["-O", "exit", "_testbed"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = self.ssh_processes();
+            if left.is_empty() {
+                return;
+            }
+            if Instant::now() >= deadline {
+                // A master without a socket any more: end it, the test owns it.
+                for (pid, _) in &left {
+                    signal("KILL", &[*pid]);
+                }
+                return;
+            }
+            thread::sleep(POLL);
+        }
+    }
+}
+
+impl Default for RuntimeDir {
+    fn default() -> Self {
+        RuntimeDir::new()
+    }
+}
+
+impl Drop for RuntimeDir {
+    fn drop(&mut self) {
+        self.close_masters();
+    }
+}
