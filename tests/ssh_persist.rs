@@ -73,6 +73,7 @@ impl Cli for World {
         sandboxer()
             .current_dir(self.work.path())
             .env("XDG_RUNTIME_DIR", self.run.path())
+            .env("SANDBOXER_SSH_PERSIST", "60s")
             .arg("--ssh-config")
             .arg(self.bed.ssh_config())
             .arg("--state-dir")

@@ -40,7 +40,17 @@ pub fn sandboxer() -> Sandboxer {
             command.env_remove(&name);
         }
     }
-    command.env("NO_COLOR", "1").current_dir(scratch.path());
+    // ssh masters: none outlives the command, and none is kept in the real
+    // user's folders (a test that wants warm masters sets both itself).
+    let runtime = scratch.path().join("run");
+    std::fs::create_dir(&runtime).expect("create a runtime folder");
+    std::fs::set_permissions(&runtime, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .expect("make the runtime folder private");
+    command
+        .env("NO_COLOR", "1")
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env("SANDBOXER_SSH_PERSIST", "0")
+        .current_dir(scratch.path());
     Sandboxer {
         command,
         stdin: None,
