@@ -26,7 +26,8 @@ use std::process::{Command, Stdio};
 pub struct Sandboxer {
     command: Command,
     stdin: Option<Vec<u8>>,
-    /// The default working folder; kept alive until the run is over.
+    /// The default working folder, which also holds the run's
+    /// `XDG_RUNTIME_DIR`; kept alive until the run is over.
     scratch: Option<tempfile::TempDir>,
 }
 
@@ -83,8 +84,8 @@ impl Sandboxer {
 
     /// Runs the binary in `dir` instead of a fresh empty folder.
     pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        // The scratch folder stays: it holds the run's runtime folder.
         self.command.current_dir(dir);
-        self.scratch = None;
         self
     }
 
