@@ -6,6 +6,7 @@
 
 pub mod embedded;
 pub mod hub;
+pub mod journal;
 pub mod lock;
 
 use std::collections::BTreeMap;
