@@ -1,6 +1,8 @@
-//! The embedded state store: one JSON file in the state folder (`.sandboxer/`
-//! next to the manifest by default), written atomically, versioned with a lineage
-//! and a serial; notes as one JSON-lines file per resource id.
+//! The embedded state store in the state folder (`.sandboxer/` next to the
+//! manifest by default): a snapshot, `state.json`, written atomically and
+//! versioned with a lineage and a serial; a journal of the changes since then,
+//! `state.journal`, one appended line per change ([`super::journal`]), folded
+//! into a new snapshot under the lock; notes as one JSON-lines file per resource id.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
