@@ -62,13 +62,14 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
         let result = match from_lock {
             Ok(from_lock) => {
                 let r = copy(&project, from, to).await;
-                from_lock.release().await;
-                r
+                let released = super::store::release(from, from_lock).await;
+                r.and_then(|r| released.map(|()| r))
             }
             Err(e) => Err(e.into()),
         };
-        to_lock.release().await;
+        let released = super::store::release(to, to_lock).await;
         let (copied, same, refused) = result?;
+        released?;
         if !settings.quiet {
             eprintln!(
                 "{} project {project}: {copied} record{} copied to {}, {same} already there.",

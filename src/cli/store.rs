@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use sandboxer::manifest::HubSpec;
-use sandboxer::state::{AnyStore, EmbeddedStore, HubStore};
+use sandboxer::state::{AnyLock, AnyStore, EmbeddedStore, HubStore};
 
 use super::Settings;
 
@@ -32,7 +32,8 @@ pub fn open(settings: &Settings, state_dir: &Path, hub: Option<&HubSpec>) -> any
 }
 
 /// Runs `work` holding the state lock of `project`, and releases it whatever
-/// `work` returns. (`work` is a future: nothing of it runs before the lock is held.)
+/// `work` returns, the embedded state compacted first (`release`). (`work` is a
+/// future: nothing of it runs before the lock is held.)
 pub async fn locked<T>(
     store: &AnyStore,
     project: &str,
@@ -42,6 +43,21 @@ pub async fn locked<T>(
 ) -> anyhow::Result<T> {
     let lock = store.lock(project, command, timeout).await?;
     let result = work.await;
+    let released = release(store, lock).await;
+    let value = result?;
+    released?;
+    Ok(value)
+}
+
+/// Releases `lock` of `store`. The embedded store folds its journal into
+/// `state.json` first, while still holding the lock: every command that ends
+/// leaves a complete snapshot. A compaction that fails loses nothing (the
+/// journal keeps the changes for the next command) and is reported.
+pub async fn release(store: &AnyStore, lock: AnyLock) -> anyhow::Result<()> {
+    let compacted = match store {
+        AnyStore::Embedded(embedded) => embedded.compact(),
+        AnyStore::Hub(_) => Ok(()),
+    };
     lock.release().await;
-    result
+    compacted.map_err(|e| anyhow::Error::new(e).context("the state was saved in its journal, but not compacted"))
 }

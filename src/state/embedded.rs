@@ -1,6 +1,8 @@
-//! The embedded state store: one JSON file in the state folder (`.sandboxer/`
-//! next to the manifest by default), written atomically, versioned with a lineage
-//! and a serial; notes as one JSON-lines file per resource id.
+//! The embedded state store in the state folder (`.sandboxer/` next to the
+//! manifest by default): a snapshot, `state.json`, written atomically and
+//! versioned with a lineage and a serial; a journal of the changes since then,
+//! `state.journal`, one appended line per change ([`super::journal`]), folded
+//! into a new snapshot under the lock; notes as one JSON-lines file per resource id.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,6 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::journal;
 use super::lock::{self, LockGuard};
 use super::{Note, Record, Snapshot, StateError, StateStore};
 use crate::address::Address;
@@ -33,7 +36,25 @@ pub struct StateFile {
 #[derive(Debug)]
 pub struct EmbeddedStore {
     dir: PathBuf,
-    state: Mutex<Option<StateFile>>,
+    state: Mutex<Option<Loaded>>,
+}
+
+/// The state in memory, and how long the journal behind it is.
+#[derive(Debug)]
+struct Loaded {
+    file: StateFile,
+    /// Lines in `state.journal` (applied or not).
+    journal_lines: usize,
+}
+
+/// The journal is folded into a new snapshot once it has at least this many
+/// lines, and as many as there are records: the snapshots written then add up
+/// to a few times the final one, so a long apply stays linear.
+const COMPACT_MIN_LINES: usize = 1024;
+
+fn compact_at(state: &StateFile) -> usize {
+    let records: usize = state.projects.values().map(BTreeMap::len).sum();
+    records.max(COMPACT_MIN_LINES)
 }
 
 impl EmbeddedStore {
@@ -76,10 +97,20 @@ impl EmbeddedStore {
             .map_err(|e| self.io(&self.lock_path(), crate::task::join_error_text(e)))??;
         // Whatever we had in memory may be older than what the last holder wrote.
         *self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        // A journal at this point was left by a holder that was killed: fold it in
+        // now, under the lock, rather than replay it on every read until the next
+        // command finishes.
+        if std::fs::metadata(self.journal_path()).is_ok_and(|m| m.len() > 0) {
+            self.compact()?;
+        }
         Ok(guard)
     }
 
-    fn read_file(&self) -> Result<StateFile, StateError> {
+    fn journal_path(&self) -> PathBuf {
+        self.dir.join("state.journal")
+    }
+
+    fn read_snapshot(&self) -> Result<StateFile, StateError> {
         let path = self.state_path();
         match std::fs::read(&path) {
             Ok(bytes) => {
@@ -104,7 +135,38 @@ impl EmbeddedStore {
         }
     }
 
-    fn with_state<T>(&self, refresh: bool, f: impl FnOnce(&mut StateFile) -> T) -> Result<T, StateError> {
+    /// The snapshot with the journal replayed on top.
+    fn read_file(&self) -> Result<Loaded, StateError> {
+        let journal_path = self.journal_path();
+        let mut gap = None;
+        // A reader without the lock can read the snapshot before a compaction and
+        // the journal after it: the serials then jump, and a second read sees the
+        // new snapshot. Under the lock a gap stays: lines were lost.
+        for _ in 0..3 {
+            let mut file = self.read_snapshot()?;
+            let text = match std::fs::read(&journal_path) {
+                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+                Err(e) => return Err(self.io(&journal_path, e)),
+            };
+            match journal::replay(&mut file, &text) {
+                Ok(done) => {
+                    return Ok(Loaded {
+                        file,
+                        journal_lines: done.lines,
+                    });
+                }
+                Err(g) => gap = Some(g),
+            }
+        }
+        let (expected, found) = gap.map(|g| (g.expected, g.found)).unwrap_or_default();
+        Err(self.io(
+            &journal_path,
+            format!("the journal goes on at serial {found} where serial {expected} was due: changes are missing"),
+        ))
+    }
+
+    fn with_state<T>(&self, refresh: bool, f: impl FnOnce(&mut Loaded) -> T) -> Result<T, StateError> {
         let mut slot = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if refresh || slot.is_none() {
             *slot = Some(self.read_file()?);
@@ -115,27 +177,100 @@ impl EmbeddedStore {
         }
     }
 
-    fn write(&self, mutate: impl FnOnce(&mut StateFile)) -> Result<u64, StateError> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| self.io(&self.dir, e))?;
+    /// Writes `loaded` as the new snapshot, then removes the journal. A kill in
+    /// between leaves journal lines at or below the snapshot's serial, which
+    /// replay skips: nothing is lost and nothing applied twice.
+    fn compact_loaded(&self, loaded: &mut Loaded) -> Result<(), StateError> {
         let path = self.state_path();
-        let bytes = self.with_state(false, |state| {
-            if state.lineage.is_empty() {
-                state.lineage = crate::id::random_id(16);
-            }
-            // The serial orders every write (a saved plan is checked against it): it never wraps.
-            let Some(next) = state.serial.checked_add(1) else {
-                return Err(std::io::Error::other("the state's serial is at its largest value"));
-            };
-            mutate(state);
-            state.serial = next;
-            state.projects.retain(|_, records| !records.is_empty());
-            serde_json::to_vec_pretty(state)
-                .map(|b| (b, state.serial))
-                .map_err(std::io::Error::other)
-        })?;
-        let (bytes, serial) = bytes.map_err(|e| self.io(&path, e))?;
+        std::fs::create_dir_all(&self.dir).map_err(|e| self.io(&self.dir, e))?;
+        let bytes = serde_json::to_vec_pretty(&loaded.file).map_err(|e| self.io(&path, e))?;
         crate::fsutil::write_atomic(&path, &bytes).map_err(|e| self.io(&path, e))?;
-        Ok(serial)
+        let journal = self.journal_path();
+        match std::fs::remove_file(&journal) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(self.io(&journal, e)),
+        }
+        loaded.journal_lines = 0;
+        Ok(())
+    }
+
+    /// Folds the journal into a fresh `state.json`; called under the lock when a
+    /// command's work is done, so a finished command leaves a complete snapshot.
+    pub fn compact(&self) -> Result<(), StateError> {
+        let mut slot = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if slot.is_none() {
+            if !self.journal_path().exists() {
+                return Ok(());
+            }
+            *slot = Some(self.read_file()?);
+        }
+        let Some(loaded) = slot.as_mut() else {
+            return Ok(());
+        };
+        if loaded.journal_lines == 0 && !self.journal_path().exists() {
+            return Ok(());
+        }
+        let result = self.compact_loaded(loaded);
+        if result.is_err() {
+            // What is on disk is the truth now: read it again next time.
+            *slot = None;
+        }
+        result
+    }
+
+    /// Records one change (`record` `None`: a removal; `address` `None`: none,
+    /// only the lineage and serial move on) and returns the new serial.
+    fn write(&self, project: &str, address: Option<&Address>, record: Option<&Record>) -> Result<u64, StateError> {
+        let mut slot = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if slot.is_none() {
+            *slot = Some(self.read_file()?);
+        }
+        let Some(loaded) = slot.as_mut() else {
+            return Err(self.io(&self.state_path(), "state not loaded"));
+        };
+        // The serial orders every write (a saved plan is checked against it): it never wraps.
+        let Some(next) = loaded.file.serial.checked_add(1) else {
+            return Err(self.io(&self.state_path(), "the state's serial is at its largest value"));
+        };
+        let entry = address.map(|address| journal::Entry {
+            lineage: loaded.file.lineage.clone(),
+            serial: next,
+            project: project.to_string(),
+            address: address.clone(),
+            record: record.cloned(),
+        });
+        if loaded.file.lineage.is_empty() {
+            // A new state: the snapshot is written first, to hold the lineage that
+            // journal lines name.
+            loaded.file.lineage = crate::id::random_id(16);
+            if let Some(entry) = entry {
+                journal::apply(&mut loaded.file, entry);
+            }
+            loaded.file.serial = next;
+            let result = self.compact_loaded(loaded);
+            if result.is_err() {
+                *slot = None;
+            }
+            return result.map(|()| next);
+        }
+        let Some(entry) = entry else {
+            return Ok(loaded.file.serial);
+        };
+        let path = self.journal_path();
+        let line = serde_json::to_vec(&entry).map_err(|e| self.io(&path, e))?;
+        crate::fsutil::append_line(&path, &line).map_err(|e| self.io(&path, e))?;
+        // Durable now; memory follows the journal, never leads it.
+        journal::apply(&mut loaded.file, entry);
+        loaded.file.serial = next;
+        loaded.journal_lines += 1;
+        if loaded.journal_lines >= compact_at(&loaded.file)
+            && let Err(e) = self.compact_loaded(loaded)
+        {
+            // The change is in the journal; the compaction is tried again later.
+            tracing::warn!("compacting the state journal: {e}");
+        }
+        Ok(next)
     }
 
     fn notes_path(&self, id: &str) -> PathBuf {
@@ -162,15 +297,16 @@ impl EmbeddedStore {
 
 impl StateStore for EmbeddedStore {
     async fn load(&self, project: &str) -> Result<Snapshot, StateError> {
-        self.with_state(true, |state| Snapshot {
-            lineage: state.lineage.clone(),
-            serial: state.serial,
-            records: state.projects.get(project).cloned().unwrap_or_default(),
+        self.with_state(true, |loaded| Snapshot {
+            lineage: loaded.file.lineage.clone(),
+            serial: loaded.file.serial,
+            records: loaded.file.projects.get(project).cloned().unwrap_or_default(),
         })
     }
 
     async fn load_all(&self) -> Result<BTreeMap<String, Snapshot>, StateError> {
-        self.with_state(true, |state| {
+        self.with_state(true, |loaded| {
+            let state = &loaded.file;
             state
                 .projects
                 .iter()
@@ -189,21 +325,11 @@ impl StateStore for EmbeddedStore {
     }
 
     async fn put(&self, project: &str, record: &Record) -> Result<u64, StateError> {
-        self.write(|state| {
-            state
-                .projects
-                .entry(project.to_string())
-                .or_default()
-                .insert(record.address.clone(), record.clone());
-        })
+        self.write(project, Some(&record.address), Some(record))
     }
 
     async fn remove(&self, project: &str, address: &Address) -> Result<u64, StateError> {
-        self.write(|state| {
-            if let Some(records) = state.projects.get_mut(project) {
-                records.remove(address);
-            }
-        })
+        self.write(project, Some(address), None)
     }
 
     async fn add_note(&self, id: &str, note: &Note) -> Result<(), StateError> {
@@ -214,13 +340,13 @@ impl StateStore for EmbeddedStore {
         crate::fsutil::append_line(&path, &line).map_err(|e| self.io(&path, e))
     }
 
-    async fn ensure_lineage(&self, _project: &str) -> Result<String, StateError> {
-        let lineage = self.with_state(true, |state| state.lineage.clone())?;
+    async fn ensure_lineage(&self, project: &str) -> Result<String, StateError> {
+        let lineage = self.with_state(true, |loaded| loaded.file.lineage.clone())?;
         if !lineage.is_empty() {
             return Ok(lineage);
         }
-        self.write(|_| {})?;
-        self.with_state(false, |state| state.lineage.clone())
+        self.write(project, None, None)?;
+        self.with_state(false, |loaded| loaded.file.lineage.clone())
     }
 
     /// `sensitive.key` in the state folder, mode 0600, made on first use.
@@ -286,5 +412,122 @@ mod tests {
             .expect_err("the serial cannot go on");
         assert!(error.to_string().contains("largest value"), "{error}");
         assert_eq!(std::fs::read(&path).expect("read"), before);
+        assert!(!dir.path().join("state.journal").exists());
+    }
+
+    fn record(name: &str) -> Record {
+        Record {
+            address: Address::sandbox(name),
+            id: format!("id-{name}"),
+            profile: "profile.local-workspace".into(),
+            driver: crate::profile::DriverName::LOCAL_WORKSPACE,
+            attributes: BTreeMap::new(),
+            spec_hash: "h".into(),
+            digests: BTreeMap::new(),
+            facts: BTreeMap::new(),
+            depends_on: Vec::new(),
+            created_at: "t".into(),
+            updated_at: "t".into(),
+        }
+    }
+
+    fn on_disk(dir: &Path) -> StateFile {
+        serde_json::from_slice(&std::fs::read(dir.join("state.json")).expect("read")).expect("json")
+    }
+
+    #[tokio::test]
+    async fn changes_go_to_the_journal_and_compaction_folds_them_into_the_snapshot() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::new(dir.path());
+        let lineage = store.ensure_lineage("p").await.expect("lineage");
+        for name in ["a", "b", "c"] {
+            store.put("p", &record(name)).await.expect("put");
+        }
+        let serial = store.remove("p", &Address::sandbox("b")).await.expect("remove");
+        assert_eq!(serial, 5);
+        assert_eq!(
+            on_disk(dir.path()).serial,
+            1,
+            "the snapshot is not rewritten per change"
+        );
+        let journal = std::fs::read_to_string(dir.path().join("state.journal")).expect("journal");
+        assert_eq!(journal.lines().count(), 4);
+
+        let fresh = EmbeddedStore::new(dir.path()).load("p").await.expect("load");
+        assert_eq!((fresh.lineage.as_str(), fresh.serial), (lineage.as_str(), 5));
+        assert_eq!(
+            fresh.records.keys().map(ToString::to_string).collect::<Vec<_>>(),
+            ["sandbox.a", "sandbox.c"]
+        );
+
+        store.compact().expect("compact");
+        assert!(!dir.path().join("state.journal").exists());
+        let snapshot = on_disk(dir.path());
+        assert_eq!((snapshot.serial, &snapshot.projects["p"]), (5, &fresh.records));
+    }
+
+    #[tokio::test]
+    async fn a_kill_between_the_snapshot_and_the_journal_removal_loses_nothing_and_applies_nothing_twice() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::new(dir.path());
+        store.ensure_lineage("p").await.expect("lineage");
+        store.put("p", &record("a")).await.expect("put");
+        store.put("p", &record("b")).await.expect("put");
+        store.remove("p", &Address::sandbox("a")).await.expect("remove");
+        // The snapshot written, the journal not yet removed: put it back as it was.
+        let journal = dir.path().join("state.journal");
+        let lines = std::fs::read(&journal).expect("journal");
+        store.compact().expect("compact");
+        std::fs::write(&journal, &lines).expect("the journal the kill left");
+
+        let after = EmbeddedStore::new(dir.path());
+        let loaded = after.load("p").await.expect("load");
+        assert_eq!(loaded.serial, 4);
+        assert_eq!(
+            loaded.records.keys().map(ToString::to_string).collect::<Vec<_>>(),
+            ["sandbox.b"],
+            "the removal of a is not undone by replaying its put"
+        );
+        assert_eq!(after.put("p", &record("c")).await.expect("put"), 5);
+        let again = EmbeddedStore::new(dir.path()).load("p").await.expect("load");
+        assert_eq!(again.serial, 5);
+        assert_eq!(again.records.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn taking_the_lock_folds_in_a_journal_a_killed_holder_left() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::new(dir.path());
+        store.ensure_lineage("p").await.expect("lineage");
+        store.put("p", &record("a")).await.expect("put");
+        let torn = b"{\"lineage\":\"x\",\"ser";
+        let journal = dir.path().join("state.journal");
+        let mut bytes = std::fs::read(&journal).expect("journal");
+        bytes.extend_from_slice(torn);
+        std::fs::write(&journal, bytes).expect("a line cut short");
+
+        let next = EmbeddedStore::new(dir.path());
+        let _guard = next.lock("apply", Duration::ZERO).await.expect("lock");
+        assert!(!journal.exists());
+        let snapshot = on_disk(dir.path());
+        assert_eq!((snapshot.serial, snapshot.projects["p"].len()), (2, 1));
+    }
+
+    #[tokio::test]
+    async fn a_journal_with_missing_serials_is_an_error_not_a_guess() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::new(dir.path());
+        let lineage = store.ensure_lineage("p").await.expect("lineage");
+        let line = serde_json::to_vec(&journal::Entry {
+            lineage,
+            serial: 7,
+            project: "p".into(),
+            address: Address::sandbox("a"),
+            record: Some(record("a")),
+        })
+        .expect("json");
+        crate::fsutil::append_line(&dir.path().join("state.journal"), &line).expect("append");
+        let error = EmbeddedStore::new(dir.path()).load("p").await.expect_err("a gap");
+        assert!(error.to_string().contains("serial 7 where serial 2 was due"), "{error}");
     }
 }

@@ -2,10 +2,12 @@
 //! for writers and progress notes per sandbox.
 //!
 //! [`StateStore`] is what the engine uses; [`embedded::EmbeddedStore`] keeps it in
-//! a folder next to the manifest (atomic writes, OS file lock).
+//! a folder next to the manifest (a snapshot written atomically, a journal of
+//! appended changes, OS file lock).
 
 pub mod embedded;
 pub mod hub;
+pub mod journal;
 pub mod lock;
 
 use std::collections::BTreeMap;
