@@ -196,7 +196,7 @@ impl SshDriver {
         }
     }
 
-    async fn connect(&self, target: &Target, timeout: Duration) -> Result<Arc<Connection>, DriverError> {
+    pub(super) async fn connect(&self, target: &Target, timeout: Duration) -> Result<Arc<Connection>, DriverError> {
         Ok(self.pool.get(target, timeout).await?)
     }
 
@@ -522,7 +522,7 @@ async fn write_marker(connection: &Connection, dir: &str, marker: &Marker) -> Re
     Ok(())
 }
 
-fn encode_marker(marker: &Marker) -> Result<String, DriverError> {
+pub(super) fn encode_marker(marker: &Marker) -> Result<String, DriverError> {
     serde_json::to_string(marker).map_err(|e| DriverError::other(format!("cannot encode marker: {e}")))
 }
 

@@ -82,22 +82,29 @@ pub fn drop_unused_caches(project: &str, root: &str) -> String {
 
 /// Carries out `items` (creates and updates on one VM); one result per item, in order.
 pub async fn apply(driver: &SshDriver, items: Vec<BatchItem<'_>>) -> Vec<Result<Made, DriverError>> {
-    // 1. Markers first, every workspace at once over the VM's one connection.
-    let prepared = crate::task::join_all(items.iter().map(|item| prepare(driver, item)).collect()).await;
-    let mut results: Vec<Option<Result<Made, DriverError>>> = Vec::with_capacity(items.len());
+    // 1. Markers first: the creates' each by itself, the updates' in one
+    // remote command; all over the VM's one connection.
+    let creates: Vec<usize> = (0..items.len()).filter(|&i| items[i].workspace.is_none()).collect();
+    let updates: Vec<usize> = (0..items.len()).filter(|&i| items[i].workspace.is_some()).collect();
+    let (created, updated) = tokio::join!(
+        crate::task::join_all(creates.iter().map(|&i| prepare(driver, &items[i])).collect()),
+        begin_updates(driver, &items, &updates),
+    );
+    let mut results: Vec<Option<Result<Made, DriverError>>> = items.iter().map(|_| None).collect();
     let mut ready: Vec<(usize, Ready<'_>)> = Vec::new();
-    for (i, outcome) in prepared.into_iter().enumerate() {
+    let created = creates.iter().zip(created).map(|(&i, outcome)| {
+        (
+            i,
+            outcome.unwrap_or_else(|panic| Err(DriverError::other(format!("the create panicked: {panic}")))),
+        )
+    });
+    for (i, outcome) in created.chain(updated) {
         match outcome {
-            Ok(Ok(r)) => {
-                results.push(None);
-                ready.push((i, r));
-            }
-            Ok(Err(e)) => results.push(Some(Err(e))),
-            Err(panic) => results.push(Some(Err(DriverError::other(format!(
-                "the create or update panicked: {panic}"
-            ))))),
+            Ok(r) => ready.push((i, r)),
+            Err(e) => results[i] = Some(Err(e)),
         }
     }
+    ready.sort_by_key(|(i, _)| *i);
 
     // 2. Each repo once to the VM, then copied there into its workspaces.
     let mut groups: BTreeMap<CacheKey, Vec<usize>> = BTreeMap::new();
@@ -147,27 +154,225 @@ pub async fn apply(driver: &SshDriver, items: Vec<BatchItem<'_>>) -> Vec<Result<
         }
     }
 
-    // 3. Setup and the complete marker, each workspace by itself.
+    // 3. Setup (a new workspace's, by itself), then the complete markers: those
+    // without setup in one remote command for the VM.
+    let (with_setup, without): (Vec<_>, Vec<_>) = ready
+        .iter_mut()
+        .zip(made)
+        .partition(|((_, r), m)| r.marker.setup_pending && m.is_ok());
     let finished = crate::task::join_all(
-        ready
-            .iter_mut()
-            .zip(made)
-            .map(|((_, r), m)| async move {
-                let m = m?;
-                driver
-                    .finish(&r.connection, r.resource, &r.path, &mut r.marker, m)
-                    .await
+        with_setup
+            .into_iter()
+            .map(|((i, r), m)| async move {
+                let outcome = match m {
+                    Ok(m) => {
+                        driver
+                            .finish(&r.connection, r.resource, &r.path, &mut r.marker, m)
+                            .await
+                    }
+                    Err(e) => Err(e),
+                };
+                (*i, outcome)
             })
             .collect(),
     )
     .await;
-    for ((i, _), outcome) in ready.iter().zip(finished) {
-        results[*i] =
-            Some(outcome.unwrap_or_else(|panic| Err(DriverError::other(format!("the setup panicked: {panic}")))));
+    for outcome in finished {
+        match outcome {
+            Ok((i, outcome)) => results[i] = Some(outcome),
+            Err(panic) => tracing::error!("a setup panicked: {panic}"),
+        }
+    }
+    for (i, outcome) in complete_markers(without).await {
+        results[i] = Some(outcome);
     }
     results
         .into_iter()
         .map(|r| r.unwrap_or_else(|| Err(DriverError::other("no outcome"))))
+        .collect()
+}
+
+/// Writes the complete marker of every workspace in `done` (its repo in, no
+/// setup pending) in one remote command; a workspace whose sync failed keeps
+/// its incomplete marker and its error.
+async fn complete_markers(
+    done: Vec<(&mut Indexed<'_>, Result<Made, DriverError>)>,
+) -> Vec<(usize, Result<Made, DriverError>)> {
+    let mut outcomes = Vec::new();
+    let mut pending: Vec<(usize, Arc<Connection>, String, Made)> = Vec::new();
+    let mut script = String::new();
+    for ((i, r), made) in done {
+        let made = match made {
+            Ok(made) => made,
+            Err(e) => {
+                outcomes.push((*i, Err(e)));
+                continue;
+            }
+        };
+        r.marker.repo_digest.clone_from(&made.repo_digest);
+        r.marker.complete = true;
+        r.marker.updated_at = crate::state::now_rfc3339();
+        let json = match super::ssh::encode_marker(&r.marker) {
+            Ok(json) => json,
+            Err(e) => {
+                outcomes.push((*i, Err(e)));
+                continue;
+            }
+        };
+        let file = format!("{}/{}", r.path.trim_end_matches('/'), super::MARKER_FILE);
+        // As a single marker write: a new file under a random name (never a
+        // link), then the rename; one status line per workspace.
+        script.push_str(&format!(
+            "if t=$(mktemp {f}.tmp-XXXXXXXX) && printf '%s\\n' {json} > \"$t\" && mv -f -- \"$t\" {f}; \
+             then printf '@@ok\\t%s\\n' {d}; else printf '@@fail\\t%s\\n' {d}; fi; ",
+            f = quote(&file),
+            json = quote(&json),
+            d = quote(&r.path),
+        ));
+        pending.push((*i, r.connection.clone(), r.path.clone(), made));
+    }
+    let Some(connection) = pending.first().map(|(_, c, _, _)| c.clone()) else {
+        return outcomes;
+    };
+    script.push_str("echo @@end");
+    let out = match connection.run(&script).await {
+        Ok(out) if out.stdout.lines().any(|l| l == "@@end") => out,
+        Ok(_) => {
+            for (i, _, _, _) in pending {
+                outcomes.push((
+                    i,
+                    Err(connection.bad_output("writing the markers", "output cut short").into()),
+                ));
+            }
+            return outcomes;
+        }
+        Err(e) => {
+            let text = e.to_string();
+            for (i, _, _, _) in pending {
+                outcomes.push((i, Err(DriverError::other(text.clone()))));
+            }
+            return outcomes;
+        }
+    };
+    let ok: std::collections::BTreeSet<&str> = out.stdout.lines().filter_map(|l| l.strip_prefix("@@ok\t")).collect();
+    for (i, connection, path, made) in pending {
+        let outcome = if ok.contains(path.as_str()) {
+            Ok(made)
+        } else {
+            Err(DriverError::other(format!(
+                "writing the marker of {path} on {} failed",
+                connection.target().vm
+            )))
+        };
+        outcomes.push((i, outcome));
+    }
+    outcomes
+}
+
+/// Checks each update's workspace carries the marker of its sandbox and marks
+/// it incomplete, for every update in one remote command (as
+/// `ssh::begin_update` does for one).
+async fn begin_updates<'a>(
+    driver: &SshDriver,
+    items: &[BatchItem<'a>],
+    updates: &[usize],
+) -> Vec<(usize, Result<Ready<'a>, DriverError>)> {
+    let Some(&first) = updates.first() else {
+        return Vec::new();
+    };
+    let resource = items[first].request.resource;
+    let timeout = updates
+        .iter()
+        .map(|&i| super::ssh::connect_timeout_of(items[i].request.resource))
+        .max()
+        .unwrap_or(super::ssh::DEFAULT_CONNECT_TIMEOUT);
+    let connection = match driver.connect(&super::ssh::target_of(resource), timeout).await {
+        Ok(c) => c,
+        Err(e) => {
+            let text = e.to_string();
+            let mut e = Some(e);
+            return updates
+                .iter()
+                .map(|&i| (i, Err(e.take().unwrap_or_else(|| DriverError::other(text.clone())))))
+                .collect();
+        }
+    };
+    let mut script = String::new();
+    for &i in updates {
+        let Some(workspace) = &items[i].workspace else { continue };
+        let marker = format!("{}/{}", workspace.path.trim_end_matches('/'), super::MARKER_FILE);
+        // Markers are compact JSON written by this driver, and ids use a plain
+        // alphabet; the new marker goes through a file mktemp makes, then the rename.
+        script.push_str(&format!(
+            "if ( m={m}; [ -f \"$m\" ] && [ ! -L \"$m\" ] || exit 3; grep -q -F {needle} \"$m\" || exit 3; \
+             t=$(mktemp \"$m.tmp-XXXXXXXX\") || exit 4; \
+             sed 's/\"complete\":true/\"complete\":false/' \"$m\" > \"$t\" && mv -f -- \"$t\" \"$m\" ); \
+             then printf '@@m\\t%s\\t' {d}; cat -- {m}; else printf '@@no\\t%s\\n' {d}; fi; ",
+            m = quote(&marker),
+            needle = quote(&format!("\"id\":\"{}\"", workspace.id)),
+            d = quote(&workspace.path),
+        ));
+    }
+    script.push_str("echo @@end");
+    let out = match connection.run(&script).await {
+        Ok(out) if out.stdout.lines().any(|l| l == "@@end") => out,
+        other => {
+            let text = match other {
+                Ok(_) => "output cut short".to_string(),
+                Err(e) => e.to_string(),
+            };
+            return updates
+                .iter()
+                .map(|&i| {
+                    (
+                        i,
+                        Err(DriverError::other(format!(
+                            "marking the workspaces on {} for a resync: {text}",
+                            connection.target().vm
+                        ))),
+                    )
+                })
+                .collect();
+        }
+    };
+    let mut markers: BTreeMap<&str, &str> = BTreeMap::new();
+    for line in out.stdout.lines() {
+        if let Some(rest) = line.strip_prefix("@@m\t")
+            && let Some((dir, json)) = rest.split_once('\t')
+        {
+            markers.insert(dir, json);
+        }
+    }
+    updates
+        .iter()
+        .filter_map(|&i| {
+            let workspace = items[i].workspace.as_ref()?;
+            let resource = items[i].request.resource;
+            let marker = markers
+                .get(workspace.path.as_str())
+                .and_then(|json| serde_json::from_str::<Marker>(json).ok())
+                .filter(|m| m.id == workspace.id);
+            Some((
+                i,
+                match marker {
+                    Some(mut marker) => {
+                        marker.spec_hash = resource.spec_hash();
+                        Ok(Ready {
+                            resource,
+                            connection: connection.clone(),
+                            path: workspace.path.clone(),
+                            marker,
+                        })
+                    }
+                    None => Err(DriverError::refused(format!(
+                        "{}:{} does not carry the marker of sandbox {}; refusing to sync into it",
+                        connection.target().vm,
+                        workspace.path,
+                        workspace.id
+                    ))),
+                },
+            ))
+        })
         .collect()
 }
 
@@ -197,6 +402,9 @@ async fn prepare<'a>(driver: &SshDriver, item: &BatchItem<'a>) -> Result<Ready<'
         }
     }
 }
+
+/// A ready workspace with the index of its item.
+type Indexed<'a> = (usize, Ready<'a>);
 
 type MemberResult = Result<(String, String), DriverError>;
 
