@@ -167,6 +167,36 @@ pub fn workspace_path(resource: &DesiredResource, id: &str) -> String {
     }
 }
 
+/// The remote script that makes a new workspace with its (incomplete) marker
+/// in a staging folder and renames it into place; with the path and marker.
+pub(super) fn create_script(
+    owner: &super::Owner,
+    resource: &DesiredResource,
+    id: &str,
+) -> Result<(String, Marker, String), DriverError> {
+    let root = resource.input_str("workspace_root").unwrap_or("/build");
+    let path = workspace_path(resource, id);
+    let staging = format!(
+        "{}/.{}.creating",
+        parent(&path).trim_end_matches('/'),
+        workspace_dir_name(id)
+    );
+    let marker = Marker::new(owner, resource, id);
+    let json = encode_marker(&marker)?;
+    let script = format!(
+        "mkdir -p -- {root} {parent} && mkdir -- {staging} && printf '%s\\n' {json} > {staging}/{m} && \
+         if [ -e {path} ]; then echo {exists} >&2; exit 17; fi && mv -- {staging} {path}",
+        root = quote(root),
+        parent = quote(parent(&path)),
+        staging = quote(&staging),
+        json = quote(&json),
+        m = quote(MARKER_FILE),
+        path = quote(&path),
+        exists = quote(&format!("{path} exists already; refusing to reuse it")),
+    );
+    Ok((path, marker, script))
+}
+
 /// A workspace's result before its repo is in: its path and the facts.
 pub(super) fn made_for(resource: &DesiredResource, path: &str) -> Made {
     let mut made = Made {
@@ -281,26 +311,7 @@ impl SshDriver {
     ) -> Result<(Arc<Connection>, String, Marker), DriverError> {
         let target = target_of(resource);
         let connection = self.connect(&target, connect_timeout_of(resource)).await?;
-        let root = resource.input_str("workspace_root").unwrap_or("/build");
-        let path = workspace_path(resource, id);
-        let staging = format!(
-            "{}/.{}.creating",
-            parent(&path).trim_end_matches('/'),
-            workspace_dir_name(id)
-        );
-        let marker = Marker::new(owner, resource, id);
-        let json = encode_marker(&marker)?;
-        let script = format!(
-            "mkdir -p -- {root} {parent} && mkdir -- {staging} && printf '%s\\n' {json} > {staging}/{m} && \
-             if [ -e {path} ]; then echo {exists} >&2; exit 17; fi && mv -- {staging} {path}",
-            root = quote(root),
-            parent = quote(parent(&path)),
-            staging = quote(&staging),
-            json = quote(&json),
-            m = quote(MARKER_FILE),
-            path = quote(&path),
-            exists = quote(&format!("{path} exists already; refusing to reuse it")),
-        );
+        let (path, marker, script) = create_script(owner, resource, id)?;
         connection.run_ok(&script, &format!("creating {path}")).await?;
         Ok((connection, path, marker))
     }

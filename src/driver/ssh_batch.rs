@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use super::ssh::{SshDriver, made_for, parent, workspace_path};
+use super::ssh::{SshDriver, made_for, parent};
 use super::{BatchItem, DriverError, Made, Marker};
 use crate::desired::DesiredResource;
 use crate::remote::{Connection, quote};
@@ -87,18 +87,12 @@ pub async fn apply(driver: &SshDriver, items: Vec<BatchItem<'_>>) -> Vec<Result<
     let creates: Vec<usize> = (0..items.len()).filter(|&i| items[i].workspace.is_none()).collect();
     let updates: Vec<usize> = (0..items.len()).filter(|&i| items[i].workspace.is_some()).collect();
     let (created, updated) = tokio::join!(
-        crate::task::join_all(creates.iter().map(|&i| prepare(driver, &items[i])).collect()),
+        begin_creates(driver, &items, &creates),
         begin_updates(driver, &items, &updates),
     );
     let mut results: Vec<Option<Result<Made, DriverError>>> = items.iter().map(|_| None).collect();
     let mut ready: Vec<(usize, Ready<'_>)> = Vec::new();
-    let created = creates.iter().zip(created).map(|(&i, outcome)| {
-        (
-            i,
-            outcome.unwrap_or_else(|panic| Err(DriverError::other(format!("the create panicked: {panic}")))),
-        )
-    });
-    for (i, outcome) in created.chain(updated) {
+    for (i, outcome) in created.into_iter().chain(updated) {
         match outcome {
             Ok(r) => ready.push((i, r)),
             Err(e) => results[i] = Some(Err(e)),
@@ -376,31 +370,108 @@ async fn begin_updates<'a>(
         .collect()
 }
 
-async fn prepare<'a>(driver: &SshDriver, item: &BatchItem<'a>) -> Result<Ready<'a>, DriverError> {
-    let resource = item.request.resource;
-    match &item.workspace {
-        Some(workspace) => {
-            let (connection, marker) = driver.begin_update_on(resource, &workspace.path, &workspace.id).await?;
-            Ok(Ready {
-                resource,
-                connection,
-                path: workspace.path.clone(),
-                marker,
-            })
-        }
-        None => {
-            let (connection, path, marker) = driver
-                .begin_create(item.request.owner, resource, item.request.id)
-                .await?;
-            debug_assert_eq!(path, workspace_path(resource, item.request.id));
-            Ok(Ready {
-                resource,
-                connection,
-                path,
-                marker,
-            })
+/// Makes every create's workspace with its marker (incomplete), before any
+/// content, in one remote command (as `SshDriver::begin_create` does for one).
+async fn begin_creates<'a>(
+    driver: &SshDriver,
+    items: &[BatchItem<'a>],
+    creates: &[usize],
+) -> Vec<(usize, Result<Ready<'a>, DriverError>)> {
+    let Some(&first) = creates.first() else {
+        return Vec::new();
+    };
+    let timeout = creates
+        .iter()
+        .map(|&i| super::ssh::connect_timeout_of(items[i].request.resource))
+        .max()
+        .unwrap_or(super::ssh::DEFAULT_CONNECT_TIMEOUT);
+    let connection = match driver
+        .connect(&super::ssh::target_of(items[first].request.resource), timeout)
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => return spread(creates, e),
+    };
+    let mut outcomes = Vec::new();
+    let mut made: Vec<(usize, String, Marker)> = Vec::new();
+    let mut script = String::new();
+    for &i in creates {
+        let request = &items[i].request;
+        match super::ssh::create_script(request.owner, request.resource, request.id) {
+            Ok((path, marker, one)) => {
+                script.push_str(&format!(
+                    "if out=$( {{ {one}; }} 2>&1 ); then printf '@@ok\\t%s\\n' {d}; \
+                     else printf '@@fail\\t%s\\t%s\\n' {d} \"$(printf '%s' \"$out\" | tr '\\n\\t' '  ' | cut -c1-300)\"; fi; ",
+                    d = quote(&path),
+                ));
+                made.push((i, path, marker));
+            }
+            Err(e) => outcomes.push((i, Err(e))),
         }
     }
+    if made.is_empty() {
+        return outcomes;
+    }
+    script.push_str("echo @@end");
+    let out = match connection.run(&script).await {
+        Ok(out) if out.stdout.lines().any(|l| l == "@@end") => out,
+        Ok(_) => {
+            let e = DriverError::other(format!(
+                "creating workspaces on {}: output cut short",
+                connection.target().vm
+            ));
+            outcomes.extend(spread(&made.iter().map(|(i, _, _)| *i).collect::<Vec<_>>(), e));
+            return outcomes;
+        }
+        Err(e) => {
+            outcomes.extend(spread(&made.iter().map(|(i, _, _)| *i).collect::<Vec<_>>(), e.into()));
+            return outcomes;
+        }
+    };
+    let mut status: BTreeMap<&str, Result<(), &str>> = BTreeMap::new();
+    for line in out.stdout.lines() {
+        let mut parts = line.splitn(3, '\t');
+        match (parts.next(), parts.next()) {
+            (Some("@@ok"), Some(path)) => {
+                status.insert(path, Ok(()));
+            }
+            (Some("@@fail"), Some(path)) => {
+                status.insert(path, Err(parts.next().unwrap_or_default()));
+            }
+            _ => {}
+        }
+    }
+    for (i, path, marker) in made {
+        let outcome = match status.get(path.as_str()) {
+            Some(Ok(())) => Ok(Ready {
+                resource: items[i].request.resource,
+                connection: connection.clone(),
+                path,
+                marker,
+            }),
+            Some(Err(stderr)) => Err(DriverError::other(format!(
+                "creating {path} on {} failed: {stderr}",
+                connection.target().vm
+            ))),
+            None => Err(DriverError::other(format!(
+                "creating {path} on {}: no outcome reported",
+                connection.target().vm
+            ))),
+        };
+        outcomes.push((i, outcome));
+    }
+    outcomes
+}
+
+/// One error for every item of `indices`: the first keeps it (with its hint),
+/// the others say it.
+fn spread<T>(indices: &[usize], error: DriverError) -> Vec<(usize, Result<T, DriverError>)> {
+    let text = error.to_string();
+    let mut error = Some(error);
+    indices
+        .iter()
+        .map(|&i| (i, Err(error.take().unwrap_or_else(|| DriverError::other(text.clone())))))
+        .collect()
 }
 
 /// A ready workspace with the index of its item.
