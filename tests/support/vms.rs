@@ -504,10 +504,24 @@ impl std::fmt::Display for StartError {
     }
 }
 
-/// A loopback port nobody listens on right now (bound to 127.0.0.1:0, then released).
+/// A loopback port nobody listens on right now (bound to 127.0.0.1:0, then
+/// released), and never handed out before in this test process: a VM that a
+/// test stopped must stay refused, not answer as another test's VM (whose
+/// host key would then be "changed").
 fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local address").port()
+    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    loop {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().expect("local address").port();
+        if GIVEN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(port)
+        {
+            return port;
+        }
+    }
 }
 
 /// Whether `addr` accepts a connection and sends a line starting `SSH-2.0-`.
