@@ -138,11 +138,8 @@ pub async fn apply(driver: &SshDriver, items: Vec<BatchItem<'_>>) -> Vec<Result<
                 }
             }
             Err(e) => {
-                // The first keeps the error itself (with its hint); the others say it.
-                let text = e.to_string();
-                let mut e = Some(e);
-                for &n in members {
-                    made[n] = Err(e.take().unwrap_or_else(|| DriverError::other(text.clone())));
+                for (n, failed) in spread::<Made>(members, e) {
+                    made[n] = failed;
                 }
             }
         }
@@ -216,47 +213,37 @@ async fn complete_markers(
         let file = format!("{}/{}", r.path.trim_end_matches('/'), super::MARKER_FILE);
         // As a single marker write: a new file under a random name (never a
         // link), then the rename; one status line per workspace.
-        script.push_str(&format!(
-            "if t=$(mktemp {f}.tmp-XXXXXXXX) && printf '%s\\n' {json} > \"$t\" && mv -f -- \"$t\" {f}; \
-             then printf '@@ok\\t%s\\n' {d}; else printf '@@fail\\t%s\\n' {d}; fi; ",
+        let write = format!(
+            "t=$(mktemp {f}.tmp-XXXXXXXX) && printf '%s\\n' {json} > \"$t\" && mv -f -- \"$t\" {f}",
             f = quote(&file),
             json = quote(&json),
-            d = quote(&r.path),
-        ));
+        );
+        script.push_str(&step(&write, &r.path));
         pending.push((*i, r.connection.clone(), r.path.clone(), made));
     }
     let Some(connection) = pending.first().map(|(_, c, _, _)| c.clone()) else {
         return outcomes;
     };
-    script.push_str("echo @@end");
-    let out = match connection.run(&script).await {
-        Ok(out) if out.stdout.lines().any(|l| l == "@@end") => out,
-        Ok(_) => {
-            for (i, _, _, _) in pending {
-                outcomes.push((
-                    i,
-                    Err(connection.bad_output("writing the markers", "output cut short").into()),
-                ));
-            }
-            return outcomes;
-        }
+    let stdout = match run_steps(&connection, script, "writing the markers").await {
+        Ok(stdout) => stdout,
         Err(e) => {
-            let text = e.to_string();
-            for (i, _, _, _) in pending {
-                outcomes.push((i, Err(DriverError::other(text.clone()))));
-            }
+            let indices: Vec<usize> = pending.iter().map(|(i, _, _, _)| *i).collect();
+            outcomes.extend(spread(&indices, e));
             return outcomes;
         }
     };
-    let ok: std::collections::BTreeSet<&str> = out.stdout.lines().filter_map(|l| l.strip_prefix("@@ok\t")).collect();
+    let status = statuses(&stdout);
     for (i, connection, path, made) in pending {
-        let outcome = if ok.contains(path.as_str()) {
-            Ok(made)
-        } else {
-            Err(DriverError::other(format!(
-                "writing the marker of {path} on {} failed",
-                connection.target().vm
-            )))
+        let outcome = match status.get(path.as_str()) {
+            Some(Ok(())) => Ok(made),
+            failed => Err(DriverError::other(format!(
+                "writing the marker of {path} on {} failed: {}",
+                connection.target().vm,
+                match failed {
+                    Some(Err(printed)) => printed,
+                    _ => "no outcome reported",
+                }
+            ))),
         };
         outcomes.push((i, outcome));
     }
@@ -282,14 +269,7 @@ async fn begin_updates<'a>(
         .unwrap_or(super::ssh::DEFAULT_CONNECT_TIMEOUT);
     let connection = match driver.connect(&super::ssh::target_of(resource), timeout).await {
         Ok(c) => c,
-        Err(e) => {
-            let text = e.to_string();
-            let mut e = Some(e);
-            return updates
-                .iter()
-                .map(|&i| (i, Err(e.take().unwrap_or_else(|| DriverError::other(text.clone())))))
-                .collect();
-        }
+        Err(e) => return spread(updates, e),
     };
     let mut script = String::new();
     for &i in updates {
@@ -307,30 +287,12 @@ async fn begin_updates<'a>(
             d = quote(&workspace.path),
         ));
     }
-    script.push_str("echo @@end");
-    let out = match connection.run(&script).await {
-        Ok(out) if out.stdout.lines().any(|l| l == "@@end") => out,
-        other => {
-            let text = match other {
-                Ok(_) => "output cut short".to_string(),
-                Err(e) => e.to_string(),
-            };
-            return updates
-                .iter()
-                .map(|&i| {
-                    (
-                        i,
-                        Err(DriverError::other(format!(
-                            "marking the workspaces on {} for a resync: {text}",
-                            connection.target().vm
-                        ))),
-                    )
-                })
-                .collect();
-        }
+    let stdout = match run_steps(&connection, script, "marking the workspaces for a resync").await {
+        Ok(stdout) => stdout,
+        Err(e) => return spread(updates, e),
     };
     let mut markers: BTreeMap<&str, &str> = BTreeMap::new();
-    for line in out.stdout.lines() {
+    for line in stdout.lines() {
         if let Some(rest) = line.strip_prefix("@@m\t")
             && let Some((dir, json)) = rest.split_once('\t')
         {
@@ -399,11 +361,7 @@ async fn begin_creates<'a>(
         let request = &items[i].request;
         match super::ssh::create_script(request.owner, request.resource, request.id) {
             Ok((path, marker, one)) => {
-                script.push_str(&format!(
-                    "if out=$( {{ {one}; }} 2>&1 ); then printf '@@ok\\t%s\\n' {d}; \
-                     else printf '@@fail\\t%s\\t%s\\n' {d} \"$(printf '%s' \"$out\" | tr '\\n\\t' '  ' | cut -c1-300)\"; fi; ",
-                    d = quote(&path),
-                ));
+                script.push_str(&step(&one, &path));
                 made.push((i, path, marker));
             }
             Err(e) => outcomes.push((i, Err(e))),
@@ -412,35 +370,14 @@ async fn begin_creates<'a>(
     if made.is_empty() {
         return outcomes;
     }
-    script.push_str("echo @@end");
-    let out = match connection.run(&script).await {
-        Ok(out) if out.stdout.lines().any(|l| l == "@@end") => out,
-        Ok(_) => {
-            let e = DriverError::other(format!(
-                "creating workspaces on {}: output cut short",
-                connection.target().vm
-            ));
+    let stdout = match run_steps(&connection, script, "creating the workspaces").await {
+        Ok(stdout) => stdout,
+        Err(e) => {
             outcomes.extend(spread(&made.iter().map(|(i, _, _)| *i).collect::<Vec<_>>(), e));
             return outcomes;
         }
-        Err(e) => {
-            outcomes.extend(spread(&made.iter().map(|(i, _, _)| *i).collect::<Vec<_>>(), e.into()));
-            return outcomes;
-        }
     };
-    let mut status: BTreeMap<&str, Result<(), &str>> = BTreeMap::new();
-    for line in out.stdout.lines() {
-        let mut parts = line.splitn(3, '\t');
-        match (parts.next(), parts.next()) {
-            (Some("@@ok"), Some(path)) => {
-                status.insert(path, Ok(()));
-            }
-            (Some("@@fail"), Some(path)) => {
-                status.insert(path, Err(parts.next().unwrap_or_default()));
-            }
-            _ => {}
-        }
-    }
+    let status = statuses(&stdout);
     for (i, path, marker) in made {
         let outcome = match status.get(path.as_str()) {
             Some(Ok(())) => Ok(Ready {
@@ -461,6 +398,45 @@ async fn begin_creates<'a>(
         outcomes.push((i, outcome));
     }
     outcomes
+}
+
+/// One step of a script for many workspaces: `command`, then a status line
+/// for `path`: `@@ok<TAB>path`, or `@@fail<TAB>path<TAB>` and what it printed.
+fn step(command: &str, path: &str) -> String {
+    format!(
+        "if out=$( {{ {command}; }} 2>&1 ); then printf '@@ok\\t%s\\n' {d}; \
+         else printf '@@fail\\t%s\\t%s\\n' {d} \"$(printf '%s' \"$out\" | tr '\\n\\t' '  ' | cut -c1-300)\"; fi; ",
+        d = quote(path),
+    )
+}
+
+/// The status lines of [`step`]s, by path: `Err` holds what the step printed.
+fn statuses(stdout: &str) -> BTreeMap<&str, Result<(), &str>> {
+    let mut found = BTreeMap::new();
+    for line in stdout.lines() {
+        let mut parts = line.splitn(3, '\t');
+        match (parts.next(), parts.next()) {
+            (Some("@@ok"), Some(path)) => {
+                found.insert(path, Ok(()));
+            }
+            (Some("@@fail"), Some(path)) => {
+                found.insert(path, Err(parts.next().unwrap_or_default()));
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+/// Runs a script of one step per workspace (each printing its status line) and
+/// checks it ran to its end: its output, or why there is none.
+async fn run_steps(connection: &Connection, mut script: String, what: &str) -> Result<String, DriverError> {
+    script.push_str("echo @@end");
+    let out = connection.run(&script).await?;
+    if !out.stdout.lines().any(|l| l == "@@end") {
+        return Err(connection.bad_output(what, "output cut short").into());
+    }
+    Ok(out.stdout)
 }
 
 /// One error for every item of `indices`: the first keeps it (with its hint),
@@ -521,33 +497,14 @@ async fn sync_group(
     }
     words.extend(key.excludes.iter().map(|p| format!("--exclude={p}")));
     let rsync: Vec<String> = words.iter().map(|w| quote(w)).collect();
-    let dests: Vec<String> = members.iter().map(|&n| quote(&ready[n].1.path)).collect();
-    let script = format!(
-        "for d in {dests}; do if out=$({rsync} {cache}/ \"$d\"/ 2>&1); then printf '@@ok\\t%s\\n' \"$d\"; \
-         else printf '@@fail\\t%s\\t%s\\n' \"$d\" \"$(printf '%s' \"$out\" | tr '\\n\\t' '  ' | cut -c1-300)\"; fi; done; echo @@end",
-        dests = dests.join(" "),
-        rsync = rsync.join(" "),
-        cache = quote(&cache),
-    );
-    let out = connection.run(&script).await?;
-    if !out.stdout.lines().any(|l| l == "@@end") {
-        return Err(connection
-            .bad_output("copying the repo cache into the workspaces", "output cut short")
-            .into());
+    let copy = format!("{} {}/", rsync.join(" "), quote(&cache));
+    let mut script = String::new();
+    for &n in members {
+        let path = &ready[n].1.path;
+        script.push_str(&step(&format!("{copy} {}/", quote(path)), path));
     }
-    let mut outcomes: BTreeMap<&str, Result<(), String>> = BTreeMap::new();
-    for line in out.stdout.lines() {
-        let mut parts = line.split('\t');
-        match (parts.next(), parts.next()) {
-            (Some("@@ok"), Some(dest)) => {
-                outcomes.insert(dest, Ok(()));
-            }
-            (Some("@@fail"), Some(dest)) => {
-                outcomes.insert(dest, Err(parts.next().unwrap_or_default().to_string()));
-            }
-            _ => {}
-        }
-    }
+    let stdout = run_steps(connection, script, "copying the repo cache into the workspaces").await?;
+    let outcomes = statuses(&stdout);
     let shared = members.len();
     Ok(members
         .iter()

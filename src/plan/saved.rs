@@ -71,9 +71,19 @@ impl PlanDocument {
 /// Computed from the typed plan, not the file's text: layout and key order are
 /// not content, and a reader of another JSON parser gives the same digest.
 pub fn digest(plan: &Plan) -> Result<String, serde_json::Error> {
+    Ok(content_digest(&serde_json::to_value(plan)?))
+}
+
+/// The digest of a plan document's JSON content: everything but its `digest`
+/// member, object keys sorted, no whitespace.
+pub fn content_digest(document: &serde_json::Value) -> String {
+    let mut content = document.clone();
+    if let Some(members) = content.as_object_mut() {
+        members.remove("digest");
+    }
     let mut text = String::new();
-    canonical(&serde_json::to_value(plan)?, &mut text);
-    Ok(format!("sha256:{:x}", Sha256::digest(text.as_bytes())))
+    canonical(&content, &mut text);
+    format!("sha256:{:x}", Sha256::digest(text.as_bytes()))
 }
 
 /// JSON with object keys sorted and no whitespace (serde_json's forms of strings

@@ -7,7 +7,6 @@
 use std::path::Path;
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 /// Rewrites the plan at `path` with `change` applied, leaving its digest as it was.
 pub fn edit(path: &Path, change: impl FnOnce(&mut Value)) {
@@ -40,43 +39,7 @@ pub fn reseal(plan: &mut Value) {
 /// plans"): `sha256:` and the hex sha256 of its JSON without the `digest`
 /// member, object keys sorted, no whitespace.
 pub fn digest_of(plan: &Value) -> String {
-    let mut content = plan.clone();
-    if let Some(members) = content.as_object_mut() {
-        members.remove("digest");
-    }
-    let mut text = String::new();
-    canonical(&content, &mut text);
-    format!("sha256:{:x}", Sha256::digest(text.as_bytes()))
-}
-
-fn canonical(value: &Value, out: &mut String) {
-    match value {
-        Value::Object(members) => {
-            let mut keys: Vec<&String> = members.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                canonical(&members[key.as_str()], out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                canonical(item, out);
-            }
-            out.push(']');
-        }
-        other => out.push_str(&other.to_string()),
-    }
+    sandboxer::plan::saved::content_digest(plan)
 }
 
 /// The index of the change of `address` (the first one) in `plan`.
