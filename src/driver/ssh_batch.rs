@@ -43,6 +43,11 @@ struct CacheKey {
 }
 
 impl CacheKey {
+    /// `<root>/.sandboxer-cache`: the folder of every cache under the root.
+    fn caches(&self) -> String {
+        format!("{}/{CACHE_DIR}", self.root.trim_end_matches('/'))
+    }
+
     /// `<root>/.sandboxer-cache/<project>.<16 hex digits of the repo and its
     /// excludes>`: a project's caches go with its last workspace there.
     fn folder(&self) -> String {
@@ -53,13 +58,14 @@ impl CacheKey {
             hash.update(pattern.as_bytes());
         }
         let digest = format!("{:x}", hash.finalize());
-        format!(
-            "{}/{CACHE_DIR}/{}.{}",
-            self.root.trim_end_matches('/'),
-            self.project,
-            &digest[..16]
-        )
+        format!("{}{}", cache_prefix(&self.root, &self.project), &digest[..16])
     }
+}
+
+/// `<root>/.sandboxer-cache/<project>.`: what the names of a project's caches
+/// (and of their scratch folders) under `root` start with.
+fn cache_prefix(root: &str, project: &str) -> String {
+    format!("{}/{CACHE_DIR}/{project}.", root.trim_end_matches('/'))
 }
 
 /// After the last workspace of `project` under `root` is removed: removes the
@@ -76,20 +82,25 @@ pub fn drop_unused_caches(project: &str, root: &str) -> String {
         root_q = quote(root),
         m = quote(super::MARKER_FILE),
         caches_q = quote(&caches),
-        prefix = quote(&format!("{caches}/{project}.")),
+        prefix = quote(&cache_prefix(root, project)),
     )
 }
 
 /// Carries out `items` (creates and updates on one VM); one result per item, in order.
 pub async fn apply(driver: &SshDriver, items: Vec<BatchItem<'_>>) -> Vec<Result<Made, DriverError>> {
-    // 1. Markers first: the creates' each by itself, the updates' in one
-    // remote command; all over the VM's one connection.
+    let started = std::time::Instant::now();
+    // 1. Markers first: the creates' in one remote command, the updates' in
+    // another, and the repo caches made ready beside them; all over the VM's
+    // one connection.
     let creates: Vec<usize> = (0..items.len()).filter(|&i| items[i].workspace.is_none()).collect();
     let updates: Vec<usize> = (0..items.len()).filter(|&i| items[i].workspace.is_some()).collect();
-    let (created, updated) = tokio::join!(
+    let caches = cache_keys(&items);
+    let (created, updated, prepared) = tokio::join!(
         begin_creates(driver, &items, &creates),
         begin_updates(driver, &items, &updates),
+        prepare_caches(driver, &items, &caches),
     );
+    tracing::debug!(elapsed = ?started.elapsed(), "ssh batch: markers begun");
     let mut results: Vec<Option<Result<Made, DriverError>>> = items.iter().map(|_| None).collect();
     let mut ready: Vec<(usize, Ready<'_>)> = Vec::new();
     for (i, outcome) in created.into_iter().chain(updated) {
@@ -100,25 +111,27 @@ pub async fn apply(driver: &SshDriver, items: Vec<BatchItem<'_>>) -> Vec<Result<
     }
     ready.sort_by_key(|(i, _)| *i);
 
-    // 2. Each repo once to the VM, then copied there into its workspaces.
-    let mut groups: BTreeMap<CacheKey, Vec<usize>> = BTreeMap::new();
-    for (n, (_, r)) in ready.iter().enumerate() {
-        if let Some(repo) = r.resource.input_str("repo") {
-            let key = CacheKey {
-                project: r.marker.project.clone(),
-                root: parent(&r.path).to_string(),
-                repo: repo.to_string(),
-                excludes: r.resource.sync.excludes.clone(),
-            };
+    // 2. Each repo once to the VM, then copied there into its workspaces; the
+    // complete marker of a workspace without setup goes with its copy.
+    let mut groups: BTreeMap<&CacheKey, Vec<usize>> = BTreeMap::new();
+    for (n, (i, _)) in ready.iter().enumerate() {
+        if let Some(key) = &caches[*i] {
             groups.entry(key).or_default().push(n);
         }
     }
     let mut made: Vec<Result<Made, DriverError>> =
         ready.iter().map(|(_, r)| Ok(made_for(r.resource, &r.path))).collect();
+    let mut finished: Vec<bool> = vec![false; ready.len()];
     let synced = crate::task::join_all(
         groups
             .iter()
-            .map(|(key, members)| sync_group(driver, key, members, &ready))
+            .map(|(key, members)| {
+                let prepared = prepared
+                    .get(*key)
+                    .cloned()
+                    .unwrap_or_else(|| Err("not prepared".into()));
+                sync_group(driver, key, prepared, members, &ready)
+            })
             .collect(),
     )
     .await;
@@ -128,9 +141,10 @@ pub async fn apply(driver: &SshDriver, items: Vec<BatchItem<'_>>) -> Vec<Result<
             Ok(per_member) => {
                 for (&n, result) in members.iter().zip(per_member) {
                     match (result, &mut made[n]) {
-                        (Ok((digest, note)), Ok(m)) => {
-                            m.repo_digest = Some(digest);
-                            m.notes.push(note);
+                        (Ok(copied), Ok(m)) => {
+                            m.repo_digest = Some(copied.digest);
+                            m.notes.push(copied.note);
+                            finished[n] = copied.marker_complete;
                         }
                         (Err(e), slot) => *slot = Err(e),
                         _ => {}
@@ -144,13 +158,21 @@ pub async fn apply(driver: &SshDriver, items: Vec<BatchItem<'_>>) -> Vec<Result<
             }
         }
     }
+    tracing::debug!(elapsed = ?started.elapsed(), "ssh batch: repos synced");
 
-    // 3. Setup (a new workspace's, by itself), then the complete markers: those
-    // without setup in one remote command for the VM.
-    let (with_setup, without): (Vec<_>, Vec<_>) = ready
-        .iter_mut()
-        .zip(made)
-        .partition(|((_, r), m)| r.marker.setup_pending && m.is_ok());
+    // 3. Setup (a new workspace's, by itself), then the complete markers not
+    // yet written (of workspaces without a repo) in one remote command.
+    let mut with_setup = Vec::new();
+    let mut without = Vec::new();
+    for ((entry, m), done) in ready.iter_mut().zip(made).zip(finished) {
+        if done {
+            results[entry.0] = Some(m);
+        } else if entry.1.marker.setup_pending && m.is_ok() {
+            with_setup.push((entry, m));
+        } else {
+            without.push((entry, m));
+        }
+    }
     let finished = crate::task::join_all(
         with_setup
             .into_iter()
@@ -177,9 +199,89 @@ pub async fn apply(driver: &SshDriver, items: Vec<BatchItem<'_>>) -> Vec<Result<
     for (i, outcome) in complete_markers(without).await {
         results[i] = Some(outcome);
     }
+    tracing::debug!(elapsed = ?started.elapsed(), "ssh batch: markers complete");
     results
         .into_iter()
         .map(|r| r.unwrap_or_else(|| Err(DriverError::other("no outcome"))))
+        .collect()
+}
+
+/// The repo cache each item syncs through, if it has a repo.
+fn cache_keys(items: &[BatchItem<'_>]) -> Vec<Option<CacheKey>> {
+    items
+        .iter()
+        .map(|item| {
+            let resource = item.request.resource;
+            let repo = resource.input_str("repo")?;
+            let path = match &item.workspace {
+                Some(workspace) => workspace.path.clone(),
+                None => super::ssh::workspace_path(resource, item.request.id),
+            };
+            Some(CacheKey {
+                project: item.request.owner.project.clone(),
+                root: parent(&path).to_string(),
+                repo: repo.to_string(),
+                excludes: resource.sync.excludes.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Makes the folder of each cache in `keys`, all in one remote command: our
+/// folders only, never through a link planted where they go. Each cache's
+/// outcome by itself (the text of its failure).
+async fn prepare_caches(
+    driver: &SshDriver,
+    items: &[BatchItem<'_>],
+    keys: &[Option<CacheKey>],
+) -> BTreeMap<CacheKey, Result<(), String>> {
+    let mut unique: Vec<&CacheKey> = keys.iter().flatten().collect();
+    unique.sort();
+    unique.dedup();
+    let Some(first) = keys.iter().position(Option::is_some) else {
+        return BTreeMap::new();
+    };
+    let resource = items[first].request.resource;
+    let connection = match driver
+        .connect(
+            &super::ssh::target_of(resource),
+            super::ssh::connect_timeout_of(resource),
+        )
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => {
+            let text = e.to_string();
+            return unique.into_iter().map(|k| (k.clone(), Err(text.clone()))).collect();
+        }
+    };
+    let mut script = String::new();
+    for key in &unique {
+        let cache = key.folder();
+        let prepare = format!(
+            "c={caches}; [ ! -L \"$c\" ] || exit 5; mkdir -p -- \"$c\" && chmod 700 \"$c\" && \
+             [ ! -L {cache_q} ] && mkdir -p -- {cache_q}",
+            caches = quote(&key.caches()),
+            cache_q = quote(&cache),
+        );
+        script.push_str(&step(&prepare, &cache));
+    }
+    let stdout = run_steps(&connection, script, "making the repo caches").await;
+    let status = stdout.as_deref().map(statuses);
+    unique
+        .into_iter()
+        .map(|key| {
+            let cache = key.folder();
+            let outcome = match &status {
+                Ok(status) => match status.get(cache.as_str()) {
+                    Some(Ok(())) => Ok(()),
+                    Some(Err(printed)) => Err(format!("making the repo cache {cache} failed: {printed}")),
+                    None => Err(format!("making the repo cache {cache}: no outcome reported")),
+                },
+                Err(e) => Err(e.to_string()),
+            };
+            (key.clone(), outcome)
+        })
         .collect()
 }
 
@@ -191,6 +293,7 @@ async fn complete_markers(
 ) -> Vec<(usize, Result<Made, DriverError>)> {
     let mut outcomes = Vec::new();
     let mut pending: Vec<(usize, Arc<Connection>, String, Made)> = Vec::new();
+    let mut scratch: Option<Scratch> = None;
     let mut script = String::new();
     for ((i, r), made) in done {
         let made = match made {
@@ -200,31 +303,20 @@ async fn complete_markers(
                 continue;
             }
         };
-        r.marker.repo_digest.clone_from(&made.repo_digest);
-        r.marker.complete = true;
-        r.marker.updated_at = crate::state::now_rfc3339();
-        let json = match super::ssh::encode_marker(&r.marker) {
-            Ok(json) => json,
+        let scratch = scratch.get_or_insert_with(|| Scratch::new(&r.marker.project));
+        match complete_marker_write(scratch, &r.path, &mut r.marker, made.repo_digest.clone()) {
+            Ok(write) => script.push_str(&step(&write, &r.path)),
             Err(e) => {
                 outcomes.push((*i, Err(e)));
                 continue;
             }
-        };
-        let file = format!("{}/{}", r.path.trim_end_matches('/'), super::MARKER_FILE);
-        // As a single marker write: a new file under a random name (never a
-        // link), then the rename; one status line per workspace.
-        let write = format!(
-            "t=$(mktemp {f}.tmp-XXXXXXXX) && printf '%s\\n' {json} > \"$t\" && mv -f -- \"$t\" {f}",
-            f = quote(&file),
-            json = quote(&json),
-        );
-        script.push_str(&step(&write, &r.path));
+        }
         pending.push((*i, r.connection.clone(), r.path.clone(), made));
     }
-    let Some(connection) = pending.first().map(|(_, c, _, _)| c.clone()) else {
+    let (Some(connection), Some(scratch)) = (pending.first().map(|(_, c, _, _)| c.clone()), scratch) else {
         return outcomes;
     };
-    let stdout = match run_steps(&connection, script, "writing the markers").await {
+    let stdout = match run_steps(&connection, scratch.around(&script), "writing the markers").await {
         Ok(stdout) => stdout,
         Err(e) => {
             let indices: Vec<usize> = pending.iter().map(|(i, _, _, _)| *i).collect();
@@ -250,6 +342,85 @@ async fn complete_markers(
     outcomes
 }
 
+/// Marks `marker` complete with `repo_digest` and gives the command that
+/// writes it into the workspace at `path`: the new marker into a file of
+/// `scratch`, then renamed over the old one.
+fn complete_marker_write(
+    scratch: &mut Scratch,
+    path: &str,
+    marker: &mut Marker,
+    repo_digest: Option<String>,
+) -> Result<String, DriverError> {
+    marker.repo_digest = repo_digest;
+    marker.complete = true;
+    marker.updated_at = crate::state::now_rfc3339();
+    let json = super::ssh::encode_marker(marker)?;
+    let file = format!("{}/{}", path.trim_end_matches('/'), super::MARKER_FILE);
+    let temporary = scratch.file(parent(path));
+    Ok(format!(
+        "printf '%s\\n' {json} > {temporary} && mv -f -- {temporary} {f}",
+        f = quote(&file),
+        json = quote(&json),
+    ))
+}
+
+/// Private folders for the temporary files of one remote script, one per
+/// workspace root so that each rename stays on one file system:
+/// `<root>/.sandboxer-cache/<project>.tmp-XXXXXXXX`, mode 0700, made at the
+/// script's start and removed at its end (a killed script's go with the
+/// project's caches). Nobody else can plant a link in them, so a file there
+/// needs no `mktemp` of its own: one process less per marker.
+struct Scratch {
+    project: String,
+    roots: Vec<String>,
+    files: usize,
+}
+
+impl Scratch {
+    fn new(project: &str) -> Scratch {
+        Scratch {
+            project: project.to_string(),
+            roots: Vec::new(),
+            files: 0,
+        }
+    }
+
+    /// A new file in the scratch folder of `root`, as a shell word.
+    fn file(&mut self, root: &str) -> String {
+        let root = root.trim_end_matches('/');
+        let n = match self.roots.iter().position(|r| r == root) {
+            Some(n) => n,
+            None => {
+                self.roots.push(root.to_string());
+                self.roots.len() - 1
+            }
+        };
+        self.files += 1;
+        format!("\"$s{n}/{}\"", self.files)
+    }
+
+    /// `body` between the making and the removal of the folders.
+    fn around(&self, body: &str) -> String {
+        let mut script = String::new();
+        for (n, root) in self.roots.iter().enumerate() {
+            let caches = format!("{root}/{CACHE_DIR}");
+            script.push_str(&format!(
+                "c={caches_q}; [ ! -L \"$c\" ] && mkdir -p -- \"$c\" && chmod 700 \"$c\" && \
+                 s{n}=$(mktemp -d {template}) || {{ echo {failed} >&2; exit 5; }}; ",
+                caches_q = quote(&caches),
+                template = quote(&format!("{}tmp-XXXXXXXX", cache_prefix(root, &self.project))),
+                failed = quote(&format!("cannot make a scratch folder in {caches}")),
+            ));
+        }
+        script.push_str(body);
+        if !self.roots.is_empty() {
+            let folders: Vec<String> = (0..self.roots.len()).map(|n| format!("\"$s{n}\"")).collect();
+            script.push_str(&format!("rm -rf -- {}; ", folders.join(" ")));
+        }
+        script
+    }
+}
+
 /// Checks each update's workspace carries the marker of its sandbox and marks
 /// it incomplete, for every update in one remote command (as
 /// `ssh::begin_update` does for one).
@@ -271,22 +442,27 @@ async fn begin_updates<'a>(
         Ok(c) => c,
         Err(e) => return spread(updates, e),
     };
+    let mut scratch = Scratch::new(&items[first].request.owner.project);
     let mut script = String::new();
     for &i in updates {
         let Some(workspace) = &items[i].workspace else { continue };
         let marker = format!("{}/{}", workspace.path.trim_end_matches('/'), super::MARKER_FILE);
-        // Markers are compact JSON written by this driver, and ids use a plain
-        // alphabet; the new marker goes through a file mktemp makes, then the rename.
+        // Markers are one line of compact JSON written by this driver, and ids
+        // use a plain alphabet: the shell's own `read`, `case` and expansions
+        // check and rewrite it (no process per marker but the rename).
         script.push_str(&format!(
-            "if ( m={m}; [ -f \"$m\" ] && [ ! -L \"$m\" ] || exit 3; grep -q -F {needle} \"$m\" || exit 3; \
-             t=$(mktemp \"$m.tmp-XXXXXXXX\") || exit 4; \
-             sed 's/\"complete\":true/\"complete\":false/' \"$m\" > \"$t\" && mv -f -- \"$t\" \"$m\" ); \
-             then printf '@@m\\t%s\\t' {d}; cat -- {m}; else printf '@@no\\t%s\\n' {d}; fi; ",
+            "m={m}; j=; if [ -f \"$m\" ] && [ ! -L \"$m\" ] && {{ IFS= read -r j || [ -n \"$j\" ]; }} < \"$m\" && \
+             case $j in *{needle}*) true ;; *) false ;; esac; then \
+             k='\"complete\":true'; case $j in *\"$k\"*) j=${{j%%\"$k\"*}}'\"complete\":false'${{j#*\"$k\"}} ;; esac; \
+             if printf '%s\\n' \"$j\" > {t} && mv -f -- {t} \"$m\"; then printf '@@m\\t%s\\t%s\\n' {d} \"$j\"; \
+             else printf '@@no\\t%s\\n' {d}; fi; else printf '@@no\\t%s\\n' {d}; fi; ",
             m = quote(&marker),
             needle = quote(&format!("\"id\":\"{}\"", workspace.id)),
+            t = scratch.file(parent(&workspace.path)),
             d = quote(&workspace.path),
         ));
     }
+    let script = scratch.around(&script);
     let stdout = match run_steps(&connection, script, "marking the workspaces for a resync").await {
         Ok(stdout) => stdout,
         Err(e) => return spread(updates, e),
@@ -400,6 +576,28 @@ async fn begin_creates<'a>(
     outcomes
 }
 
+/// How many VM-local copies of a cache run at once on one VM: a copy mostly
+/// waits on its own processes, so a few side by side finish in the time of one.
+const COPIES_AT_ONCE: usize = 8;
+
+/// A script that runs `steps` (each from [`step`]) `width` at a time, each
+/// printing its status line into a file of its own (`outputs`, as many, shell
+/// words) so that no two steps' lines interleave, then prints those lines.
+fn side_by_side(steps: &[String], outputs: &[String], width: usize) -> String {
+    let mut script = String::new();
+    let width = width.max(1);
+    for (chunk, files) in steps.chunks(width).zip(outputs.chunks(width)) {
+        for (one, file) in chunk.iter().zip(files) {
+            script.push_str(&format!("( {one}) > {file} & "));
+        }
+        script.push_str("wait; ");
+    }
+    if !outputs.is_empty() {
+        script.push_str(&format!("cat -- {} 2>/dev/null; ", outputs.join(" ")));
+    }
+    script
+}
+
 /// One step of a script for many workspaces: `command`, then a status line
 /// for `path`: `@@ok<TAB>path`, or `@@fail<TAB>path<TAB>` and what it printed.
 fn step(command: &str, path: &str) -> String {
@@ -453,38 +651,39 @@ fn spread<T>(indices: &[usize], error: DriverError) -> Vec<(usize, Result<T, Dri
 /// A ready workspace with the index of its item.
 type Indexed<'a> = (usize, Ready<'a>);
 
-type MemberResult = Result<(String, String), DriverError>;
+/// A workspace the repo was copied into.
+struct Copied {
+    /// The digest of what was copied.
+    digest: String,
+    /// What the copy did, for the change's notes.
+    note: String,
+    /// Its complete marker was written with the copy (no setup pending).
+    marker_complete: bool,
+}
 
-/// Sends the repo of `key` into its cache on the VM, then copies it into each
-/// member's workspace; one result (digest, note) per member.
+/// Sends the repo of `key` into its cache on the VM (`prepared` says whether
+/// its folder is there), then copies it into each member's workspace and, where
+/// no setup is pending, writes its complete marker; one result per member.
 async fn sync_group(
     driver: &SshDriver,
     key: &CacheKey,
+    prepared: Result<(), String>,
     members: &[usize],
     ready: &[(usize, Ready<'_>)],
-) -> Result<Vec<MemberResult>, DriverError> {
+) -> Result<Vec<Result<Copied, DriverError>>, DriverError> {
     let first = &ready[members[0]].1;
     let connection = &first.connection;
     let delete = first.resource.sync.delete;
+    prepared.map_err(DriverError::other)?;
     // The digest before the copy: a repo edited during the sync shows up in the next plan.
     let digest = driver.repo_digest(&key.repo, &key.excludes).await?;
     let cache = key.folder();
-    let caches = format!("{}/{CACHE_DIR}", key.root.trim_end_matches('/'));
-    // Our folders only: never through a link planted where they go.
-    let prepare = format!(
-        "c={caches}; [ ! -L \"$c\" ] || exit 5; mkdir -p -- \"$c\" && chmod 700 \"$c\" && \
-         [ ! -L {cache} ] || exit 5; mkdir -p -- {cache}",
-        caches = quote(&caches),
-        cache = quote(&cache),
-    );
-    connection
-        .run_ok(&prepare, &format!("making the repo cache {cache}"))
-        .await?;
     // The cache mirrors the repo (deletes included); a workspace keeps what the
     // profile says (`sync.delete`).
     let sent = connection
         .rsync(std::path::Path::new(&key.repo), &cache, &key.excludes, true)
         .await?;
+    tracing::debug!(cache, "ssh batch: repo sent to the cache");
     let mut words = vec![
         "rsync".to_string(),
         "-a".into(),
@@ -498,23 +697,44 @@ async fn sync_group(
     words.extend(key.excludes.iter().map(|p| format!("--exclude={p}")));
     let rsync: Vec<String> = words.iter().map(|w| quote(w)).collect();
     let copy = format!("{} {}/", rsync.join(" "), quote(&cache));
-    let mut script = String::new();
+    let mut scratch = Scratch::new(&key.project);
+    let mut steps = Vec::new();
+    let mut completes = Vec::new();
     for &n in members {
-        let path = &ready[n].1.path;
-        script.push_str(&step(&format!("{copy} {}/", quote(path)), path));
+        let r = &ready[n].1;
+        let mut command = format!("{copy} {}/", quote(&r.path));
+        let complete = !r.marker.setup_pending;
+        if complete {
+            let mut marker = r.marker.clone();
+            command.push_str(" && ");
+            command.push_str(&complete_marker_write(
+                &mut scratch,
+                &r.path,
+                &mut marker,
+                Some(digest.clone()),
+            )?);
+        }
+        steps.push(step(&command, &r.path));
+        completes.push(complete);
     }
+    let outputs: Vec<String> = steps.iter().map(|_| scratch.file(&key.root)).collect();
+    let script = scratch.around(&side_by_side(&steps, &outputs, COPIES_AT_ONCE));
     let stdout = run_steps(connection, script, "copying the repo cache into the workspaces").await?;
     let outcomes = statuses(&stdout);
     let shared = members.len();
     Ok(members
         .iter()
-        .map(|&n| {
+        .zip(completes)
+        .map(|(&n, marker_complete)| {
             let path = ready[n].1.path.as_str();
             match outcomes.get(path) {
-                Some(Ok(())) => Ok((
-                    digest.clone(),
-                    format!("{sent} to the VM's repo cache (once for {shared} workspace(s)), then copied on the VM"),
-                )),
+                Some(Ok(())) => Ok(Copied {
+                    digest: digest.clone(),
+                    note: format!(
+                        "{sent} to the VM's repo cache (once for {shared} workspace(s)), then copied on the VM"
+                    ),
+                    marker_complete,
+                }),
                 Some(Err(stderr)) => Err(DriverError::other(format!(
                     "copying the repo cache into {path} on {} failed: {stderr}",
                     connection.target().vm
