@@ -52,6 +52,7 @@ impl Engine {
                 disable_checkpoint: !settings.checkpoint_set,
                 logs_dir: state_dir.join("logs"),
                 note_every: Duration::from_secs(5),
+                parallel_builds: settings.parallel_builds,
             },
         });
         Engine { drivers, cache_dir }

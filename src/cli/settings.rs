@@ -44,6 +44,16 @@ pub struct GlobalOpts {
         value_parser = parse_limit
     )]
     pub max_connections: Limit,
+    /// Packer builds running at once: a number, or `unlimited`
+    #[arg(
+        long,
+        global = true,
+        env = "SANDBOXER_PARALLEL_BUILDS",
+        default_value = "2",
+        value_name = "N",
+        value_parser = parse_limit
+    )]
+    pub parallel_builds: Limit,
     /// State Hub URL; overrides the manifest's `hub.url`
     #[arg(long, global = true, env = "SANDBOXER_HUB_URL", value_name = "URL")]
     pub hub: Option<String>,
@@ -105,6 +115,8 @@ pub struct Settings {
     pub ssh_persist: std::time::Duration,
     /// VMs connected to or observed at once; `None`: no bound.
     pub max_connections: Option<NonZeroUsize>,
+    /// Packer builds at once; `None`: no bound.
+    pub parallel_builds: Option<NonZeroUsize>,
     /// `$XDG_RUNTIME_DIR`, where ssh control sockets go when it is usable.
     pub runtime_dir: Option<PathBuf>,
     pub hub_url: Option<String>,
@@ -166,6 +178,7 @@ impl Settings {
             ssh_accept_new: opts.ssh_accept_new,
             ssh_persist: opts.ssh_persist,
             max_connections: opts.max_connections.0,
+            parallel_builds: opts.parallel_builds.0,
             runtime_dir: std::env::var_os("XDG_RUNTIME_DIR")
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
