@@ -23,7 +23,15 @@ fn take_the_token_out_of_the_environment() {
 
 fn main() -> ExitCode {
     take_the_token_out_of_the_environment();
-    let args = cli::Cli::parse();
+    let args = match cli::Cli::try_parse() {
+        Ok(args) => args,
+        // `--help` and `--version` succeed; a usage error is a failure like any
+        // other (exit 1: 2 means "changes present" under --detailed-exitcode).
+        Err(usage) => {
+            let _ = usage.print();
+            return ExitCode::from(if usage.use_stderr() { 1 } else { 0 });
+        }
+    };
     let colors = cli::output::init(&args.global);
     match cli::run(args, colors) {
         Ok(code) => code,

@@ -1,6 +1,6 @@
 //! Error paths an operator meets: what is said when something on the side
-//! fails (a note that cannot be saved), the hint a failed change carries, and
-//! output that stays clean when it goes to a file.
+//! fails (a note that cannot be saved), the hint a failed change carries,
+//! output that stays clean when it goes to a file, and flags refused.
 
 mod support;
 
@@ -153,4 +153,54 @@ fn sensitive_values_are_kept_as_a_hash_keyed_per_state() {
         assert_eq!(plan.code, 0, "the keyed hash is stable: {plan}");
     }
     assert_ne!(hashes[0], hashes[1], "two states, two hashes of one secret");
+}
+
+/// `--max-connections` and `--parallel-builds` (and their variables) take a
+/// positive number or `unlimited`; anything else is a usage error: exit 1,
+/// the flag named with what to give instead, and no state folder made.
+#[test]
+fn a_limit_that_is_not_a_positive_number_is_refused_with_what_to_give() {
+    let dir = Workdir::new();
+    let manifest = dir.write(
+        "sandboxes.yaml",
+        "version: 1\nproject: limits\nsandboxes:\n  a:\n    profile: profile.local-workspace\n",
+    );
+    let hint = "give a positive whole number such as 8, or `unlimited` for no bound";
+    let refused = [
+        (
+            vec!["plan", "--max-connections", "0"],
+            None,
+            "invalid value '0' for '--max-connections <N>': 0 would let nothing run",
+        ),
+        (
+            vec!["apply", "--auto-approve", "--parallel-builds", "many"],
+            None,
+            "invalid value 'many' for '--parallel-builds <N>': `many` is not a number",
+        ),
+        (
+            vec!["plan"],
+            Some(("SANDBOXER_MAX_CONNECTIONS", "-3")),
+            "invalid value '-3' for '--max-connections <N>'",
+        ),
+    ];
+    for (args, env, error) in refused {
+        let mut command = sandboxer().current_dir(dir.path()).args(&args).arg("-f").arg(&manifest);
+        if let Some((name, value)) = env {
+            command = command.env(name, value);
+        }
+        let out = command.run();
+        assert_eq!(out.code, 1, "{args:?}: {out}");
+        assert!(out.stderr.contains(error), "{args:?}: {out}");
+        assert!(out.stderr.contains(hint), "{args:?}: {out}");
+        assert!(
+            !dir.path().join(".sandboxer").exists(),
+            "{args:?} made the state folder"
+        );
+    }
+    let out = sandboxer()
+        .current_dir(dir.path())
+        .args(["plan", "--max-connections", "unlimited", "--parallel-builds", "3", "-f"])
+        .arg(&manifest)
+        .run();
+    assert_eq!(out.code, 0, "{out}");
 }

@@ -1612,13 +1612,13 @@ fn notes_older_than_notes_max_age_are_dropped_and_numbers_go_on() {
     assert_eq!(listed.json()["latest"], 3, "{listed:?}");
     assert_eq!(hub.post("aged0001", "new 4"), 4);
 
-    // A bad duration is refused at start, naming the flag.
+    // A bad duration is refused at start, naming the flag: a usage error, exit 1.
     let refused = sandboxer()
         .args(["hub", "serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(work.path().join("other"))
         .args(["--notes-max-age", "2 days"])
         .run();
-    assert_eq!(refused.code, 2, "{refused}");
+    assert_eq!(refused.code, 1, "{refused}");
     assert!(refused.stderr.contains("--notes-max-age"), "{refused}");
 }
 

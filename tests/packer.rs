@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::manifests;
-use support::packer::{CHATTY, FAILING, LITERAL, PackerDirs, RECORDING, SLOW, image_manifest};
+use support::packer::{CHATTY, FAILING, HELD, LITERAL, PackerDirs, RECORDING, SLOW, image_manifest};
 use support::processes::processes_with_env;
 use support::records;
 use support::vms::TestBed;
@@ -539,6 +539,70 @@ fn cancel_a_build(template: &str, signal: &str) {
     assert!(records.is_empty(), "nothing recorded: {records:#?}");
     let plan = w.expect(2, &["plan", "--detailed-exitcode"]);
     block(&plan.stdout, "+ image.img");
+}
+
+// ---------------------------------------------------------------------------
+// 3b. Builds at once
+
+/// `--parallel-builds 1` and two images: one builds while the other waits
+/// (and says so), and the second starts once the first is done; both are
+/// built. Each build holds until `out/release`, or until it sees another
+/// build, so an overlap would be recorded, not missed.
+#[test]
+fn parallel_builds_1_builds_two_images_one_after_the_other() {
+    let w = World::new();
+    w.packer.template("held", HELD);
+    let image = |name: &str| {
+        format!(
+            "  {name}:\n    profile: profile.vm-packer-build\n    inputs:\n      \
+             packer_template: ./tpl/held\n      vm_name: {name}-vm\n"
+        )
+    };
+    w.manifest(&format!(
+        "version: 1\nproject: builds\nimages:\n{}{}",
+        image("a"),
+        image("b")
+    ));
+    let building = || fs::read_dir(w.packer.out().join("building")).map_or(0, Iterator::count);
+
+    let apply = w
+        .cmd()
+        .args(["apply", "--auto-approve", "--parallel-builds", "1"])
+        .spawn();
+    let waits = ": waiting: 1 Packer build at a time (--parallel-builds)";
+    // A build that is done before the release saw another one.
+    let at_once_file = w.packer.out().join("at-once");
+    wait_until("one image builds while the other waits", DEADLINE, || {
+        at_once_file.exists() || building() > 1 || (building() == 1 && apply.stderr_so_far().contains(waits))
+    });
+    assert!(
+        !at_once_file.exists() && building() == 1,
+        "builds overlapped: {:?}\n{}",
+        fs::read_to_string(&at_once_file),
+        apply.stderr_so_far()
+    );
+    fs::write(w.packer.out().join("release"), "").expect("release the build");
+    let out = apply.wait();
+    assert_eq!(out.code, 0, "{out}");
+    assert!(out.stderr.contains("2 created"), "{out}");
+
+    let waiting = out
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_suffix(waits))
+        .unwrap_or_else(|| panic!("no image waited: {out}"));
+    let first = if waiting == "image.a" { "image.b" } else { "image.a" };
+    assert_before(
+        &out.stderr,
+        &format!("{first}: created"),
+        &format!("{waiting}: creating"),
+    );
+    let at_once: Vec<String> = read(&at_once_file).lines().map(str::to_string).collect();
+    assert_eq!(at_once.len(), 2, "{at_once:?}");
+    assert!(
+        at_once.iter().all(|l| l.ends_with(" 1")),
+        "builds overlapped: {at_once:?}\n{out}"
+    );
 }
 
 // ---------------------------------------------------------------------------

@@ -1038,6 +1038,131 @@ fn one_ssh_connection_per_vm_per_run() {
     assert_eq!(logins(&w), plus_one(&before), "no-change plan: one connection per VM");
 }
 
+/// Holds the first remote command on each VM of a bed (the observe's
+/// listing) until the test lets that VM go: the bed's key gets a forced command
+/// (`command=` in `T/authorized_keys`) that runs every command through a
+/// script. While held, a VM is in the middle of its observe, so the held VMs
+/// are the ones being connected to or observed.
+///
+/// In its folder G the script leaves `first.<vm>` (the VM's first command
+/// came), `held.<vm>` while it holds, and appends to `held-at-once` how many
+/// VMs were held when one more began; `go.<vm>` lets it go on. It gives up
+/// holding after about 30 s, so that a failed test never hangs.
+struct ListingGate {
+    dir: PathBuf,
+}
+
+impl ListingGate {
+    fn install(w: &World) -> ListingGate {
+        let dir = w.work.path().join("gate");
+        fs::create_dir_all(&dir).expect("mkdir the gate folder");
+        let script = w.work.write(
+            "gate.sh",
+            format!(
+                "G='{g}'\n\
+                 vm=$TESTBED_VM\n\
+                 if mkdir \"$G/first.$vm\" 2>/dev/null; then\n  \
+                   : > \"$G/held.$vm\"\n  \
+                   ls \"$G\" | grep -c '^held\\.' >> \"$G/held-at-once\"\n  \
+                   i=0\n  \
+                   while [ ! -e \"$G/go.$vm\" ] && [ $i -lt 1500 ]; do sleep 0.02; i=$((i+1)); done\n  \
+                   rm -f \"$G/held.$vm\"\n\
+                 fi\n\
+                 exec sh -c \"$SSH_ORIGINAL_COMMAND\"\n",
+                g = dir.display()
+            ),
+        );
+        let keys = w.bed.root().join("authorized_keys");
+        let key = read(&keys);
+        fs::write(&keys, format!("command=\"sh {}\" {key}", script.display())).expect("write authorized_keys");
+        ListingGate { dir }
+    }
+
+    /// The VMs whose first command waits now.
+    fn held(&self) -> BTreeSet<String> {
+        self.names_starting("held.")
+    }
+
+    /// The VMs whose first command came.
+    fn entered(&self) -> BTreeSet<String> {
+        self.names_starting("first.")
+    }
+
+    fn names_starting(&self, prefix: &str) -> BTreeSet<String> {
+        fs::read_dir(&self.dir)
+            .expect("read the gate folder")
+            .filter_map(|e| e.ok()?.file_name().to_str()?.strip_prefix(prefix).map(str::to_string))
+            .collect()
+    }
+
+    /// Lets the first command of `vm` go on.
+    fn release(&self, vm: &str) {
+        fs::write(self.dir.join(format!("go.{vm}")), "").expect("release a VM");
+    }
+
+    /// How many VMs were held each time one more began.
+    fn held_at_once(&self) -> Vec<usize> {
+        fs::read_to_string(self.dir.join("held-at-once"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| l.trim().parse().expect("a count"))
+            .collect()
+    }
+}
+
+/// The VMs a `-v` run said wait for a connection turn.
+fn waiting_for_a_turn(stderr: &str) -> BTreeSet<String> {
+    stderr
+        .lines()
+        .filter(|l| l.contains("waiting for a connection turn"))
+        .filter_map(|l| {
+            l.split_whitespace()
+                .find_map(|w| w.strip_prefix("vm="))
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+/// 4 VMs, `--max-connections 2`: two VMs are connected to and observed at a
+/// time, the other two wait their turn (and say so) and are observed once the
+/// first two are done; the plan succeeds. An apply with one turn, whose creates
+/// use the connections its observe opened, does not deadlock.
+#[test]
+fn max_connections_bounds_the_vms_connected_to_and_observed_at_once() {
+    let w = World::start(4).with_env("SANDBOXER_SSH_PERSIST", "0");
+    let entries: Vec<Entry> = (1..=4).map(|k| w.sandbox(&format!("s{k}"), k)).collect();
+    w.manifest(&entries);
+    let gate = ListingGate::install(&w);
+
+    let plan = w.cmd().args(["-v", "plan", "--max-connections", "2"]).spawn();
+    wait_until("two VMs are observed and two wait their turn", DEADLINE, || {
+        let held = gate.held().len();
+        held > 2 || (held == 2 && waiting_for_a_turn(&plan.stderr_so_far()).len() == 2)
+    });
+    let first = gate.held();
+    let waiting = waiting_for_a_turn(&plan.stderr_so_far());
+    assert_eq!(first.len(), 2, "held at once: {first:?}\n{}", plan.stderr_so_far());
+    assert_eq!(gate.entered(), first, "no other VM got a command meanwhile");
+    assert!(first.is_disjoint(&waiting), "{first:?} {waiting:?}");
+    for vm in &first {
+        gate.release(vm);
+    }
+    wait_until("the two waiting VMs are observed", DEADLINE, || gate.held() == waiting);
+    for vm in &waiting {
+        gate.release(vm);
+    }
+    let out = plan.wait();
+    assert_eq!(out.code, 0, "{out}");
+    assert!(out.stdout.contains("Plan: 4 to create"), "{out}");
+    let at_once = gate.held_at_once();
+    assert_eq!(at_once.len(), 4, "one first command per VM: {at_once:?}");
+    assert!(at_once.iter().all(|&n| n <= 2), "more than 2 VMs at once: {at_once:?}");
+
+    let out = w.expect(0, &["apply", "--auto-approve", "--max-connections", "1"]);
+    assert!(out.stderr.contains("4 created"), "{out}");
+    assert!(w.all_workspaces().values().all(|found| found.len() == 1), "{out}");
+}
+
 // ---------------------------------------------------------------------------
 // 7. The v0 imperative commands
 

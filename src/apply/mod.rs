@@ -6,6 +6,7 @@
 
 mod error;
 mod execute;
+mod limits;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -178,6 +179,7 @@ pub async fn apply<S: StateStore>(
         options,
     } = job;
     let graph = ChangeGraph::build(&plan.changes)?;
+    let mut limits = limits::DriverLimits::of(&drivers);
     let (notes_tx, mut notes_rx) = mpsc::unbounded_channel::<(String, Note)>();
     let executor = Arc::new(Executor::new(
         drivers,
@@ -207,13 +209,19 @@ pub async fn apply<S: StateStore>(
             draining = true;
         }
         while !draining && running.len() < parallelism {
-            let Some(i) = ready.pop_first() else { break };
+            // The first ready change whose driver has room: one held back by
+            // its driver's own limit leaves its place to the others.
+            let Some(i) = ready.iter().copied().find(|&j| limits.has_room(&plan.changes[j])) else {
+                break;
+            };
+            ready.remove(&i);
             if plan.changes[i].action == Action::NoOp {
                 settled[i] = true;
                 release(&graph, i, &mut waiting, &mut ready, &settled);
                 continue;
             }
             // Creates and updates at one site of a batching driver go together.
+            limits.start(&plan.changes[i]);
             let site = executor.batch_site(&plan.changes[i]);
             let mut group = vec![i];
             if let Some(site) = &site {
@@ -223,6 +231,10 @@ pub async fn apply<S: StateStore>(
                     .filter(|&j| executor.batch_site(&plan.changes[j]).as_ref() == Some(site))
                     .collect();
                 for j in same {
+                    if !limits.has_room(&plan.changes[j]) {
+                        break;
+                    }
+                    limits.start(&plan.changes[j]);
                     ready.remove(&j);
                     group.push(j);
                 }
@@ -246,6 +258,14 @@ pub async fn apply<S: StateStore>(
                 indices.into_iter().zip(results).map(|(i, r)| (i, r, elapsed)).collect()
             });
             in_task.insert(handle.id(), (group, Instant::now()));
+        }
+        if !draining {
+            for &j in &ready {
+                if let Some(message) = limits.first_wait(j, &plan.changes[j]) {
+                    let address = plan.changes[j].address.clone();
+                    let _ = events.send(Event::Progress { address, message });
+                }
+            }
         }
         if running.is_empty() {
             break;
@@ -275,6 +295,7 @@ pub async fn apply<S: StateStore>(
                 for (i, result, elapsed) in results {
                     settled[i] = true;
                     let change = &plan.changes[i];
+                    limits.finish(change);
                     save(store, &plan.project, &change.address, &result.record).await?;
                     if let Some(id) = result.id.as_deref() {
                         for text in &result.notes {

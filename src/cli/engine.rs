@@ -38,6 +38,7 @@ impl Engine {
                 config_file: settings.ssh_config.clone(),
                 accept_new_host_keys: settings.ssh_accept_new,
                 persist: settings.ssh_persist,
+                max_connections: settings.max_connections,
                 control_roots: ControlRoots {
                     runtime_dir: settings.runtime_dir.clone(),
                     home: settings.home.clone(),
@@ -51,6 +52,7 @@ impl Engine {
                 disable_checkpoint: !settings.checkpoint_set,
                 logs_dir: state_dir.join("logs"),
                 note_every: Duration::from_secs(5),
+                parallel_builds: settings.parallel_builds,
             },
         });
         Engine { drivers, cache_dir }

@@ -1,6 +1,7 @@
 //! Raw global flags and the environment, turned into the settings the commands use.
 
 use std::collections::BTreeMap;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -33,6 +34,26 @@ pub struct GlobalOpts {
         value_parser = sandboxer::duration::parse
     )]
     pub ssh_persist: std::time::Duration,
+    /// VMs connected to or observed at once (opening ssh masters, looking for workspaces): a number, or `unlimited`
+    #[arg(
+        long,
+        global = true,
+        env = "SANDBOXER_MAX_CONNECTIONS",
+        default_value = "16",
+        value_name = "N",
+        value_parser = parse_limit
+    )]
+    pub max_connections: Limit,
+    /// Packer builds running at once: a number, or `unlimited`
+    #[arg(
+        long,
+        global = true,
+        env = "SANDBOXER_PARALLEL_BUILDS",
+        default_value = "2",
+        value_name = "N",
+        value_parser = parse_limit
+    )]
+    pub parallel_builds: Limit,
     /// State Hub URL; overrides the manifest's `hub.url`
     #[arg(long, global = true, env = "SANDBOXER_HUB_URL", value_name = "URL")]
     pub hub: Option<String>,
@@ -48,6 +69,26 @@ pub struct GlobalOpts {
     /// Colour in output
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
+}
+
+/// A bound on things at once: a positive number, or none (`unlimited`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit(pub Option<NonZeroUsize>);
+
+/// The word for no bound.
+const UNLIMITED: &str = "unlimited";
+
+/// `16` or `unlimited`; `0` and anything else are refused with what to give instead.
+pub fn parse_limit(text: &str) -> Result<Limit, String> {
+    let hint = format!("give a positive whole number such as 8, or `{UNLIMITED}` for no bound");
+    if text == UNLIMITED {
+        return Ok(Limit(None));
+    }
+    match text.parse::<usize>() {
+        Ok(0) => Err(format!("0 would let nothing run; {hint}")),
+        Ok(n) => Ok(Limit(NonZeroUsize::new(n))),
+        Err(_) => Err(format!("`{text}` is not a number; {hint}")),
+    }
 }
 
 /// When to colour output.
@@ -72,6 +113,10 @@ pub struct Settings {
     pub ssh_accept_new: bool,
     /// How long ssh masters outlive a run.
     pub ssh_persist: std::time::Duration,
+    /// VMs connected to or observed at once; `None`: no bound.
+    pub max_connections: Option<NonZeroUsize>,
+    /// Packer builds at once; `None`: no bound.
+    pub parallel_builds: Option<NonZeroUsize>,
     /// `$XDG_RUNTIME_DIR`, where ssh control sockets go when it is usable.
     pub runtime_dir: Option<PathBuf>,
     pub hub_url: Option<String>,
@@ -132,6 +177,8 @@ impl Settings {
             ssh_config: absolute(&opts.ssh_config)?,
             ssh_accept_new: opts.ssh_accept_new,
             ssh_persist: opts.ssh_persist,
+            max_connections: opts.max_connections.0,
+            parallel_builds: opts.parallel_builds.0,
             runtime_dir: std::env::var_os("XDG_RUNTIME_DIR")
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
@@ -219,6 +266,21 @@ impl Settings {
             state_dir: self.state_dir_for(&loaded.dir),
             port_registry: self.env.get("SANDBOXER_PORT_REGISTRY").map(PathBuf::from),
             drivers: Default::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_limit_is_a_positive_number_or_unlimited() {
+        assert_eq!(parse_limit("16"), Ok(Limit(NonZeroUsize::new(16))));
+        assert_eq!(parse_limit("unlimited"), Ok(Limit(None)));
+        for bad in ["0", "-1", "two", "", "1.5", "Unlimited"] {
+            let error = parse_limit(bad).expect_err(bad);
+            assert!(error.contains("give a positive whole number"), "{bad}: {error}");
         }
     }
 }

@@ -236,6 +236,16 @@ pub struct BatchItem<'a> {
     pub workspace: Option<WorkspaceRef>,
 }
 
+/// A bound a driver puts on its own creates, updates and replaces, below
+/// `--parallelism` (Packer builds: `--parallel-builds`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeLimit {
+    /// How many run at once (at least 1).
+    pub at_once: usize,
+    /// What a change held back by the bound says while it waits.
+    pub waiting: String,
+}
+
 /// The contract every driver keeps. Implementations are registered by name in
 /// a [`Registry`]; see `docs/architecture.md` for adding one.
 #[async_trait]
@@ -296,6 +306,14 @@ pub trait Driver: Send + Sync + std::fmt::Debug {
             });
         }
         results
+    }
+
+    /// How many of this driver's creates, updates and replaces may run at
+    /// once; `None` leaves them to `--parallelism` alone. The engine keeps the
+    /// others ready and starts them as running ones finish, so a change that
+    /// waits for its driver takes no place of `--parallelism` meanwhile.
+    fn change_limit(&self) -> Option<ChangeLimit> {
+        None
     }
 
     /// Called once at the end of a command: close connections, remove

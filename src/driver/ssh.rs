@@ -235,8 +235,11 @@ impl SshDriver {
     ///
     /// Guarantees: reads only. Caveats: folders without a readable marker of
     /// `project` are not reported (and so never touched).
+    ///
+    /// Runs in a turn of `--max-connections`, from the connection's opening to
+    /// the listing's end.
     async fn find(&self, project: &str, target: &Target, lookup: &Lookup) -> Result<Vec<FoundWorkspace>, DriverError> {
-        let connection = self.connect(target, lookup.timeout).await?;
+        let (connection, _turn) = self.pool.get_for_a_turn(target, lookup.timeout).await?;
         // A marker is one line of JSON (as written below): the shell's own `read`
         // takes it, so listing 100 workspaces starts no process per workspace.
         let show = format!(

@@ -6,6 +6,7 @@
 mod control;
 mod error;
 pub mod quote;
+mod turns;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use tokio::sync::{Mutex, OnceCell, Semaphore};
 pub use control::ControlRoots;
 pub use error::{ConnectFailure, RemoteError};
 pub use quote::quote;
+pub use turns::Turn;
 
 /// Commands at once on one connection: below sshd's default MaxSessions (10),
 /// with room for an rsync.
@@ -40,6 +42,9 @@ pub struct SshOptions {
     pub persist: Duration,
     /// Where the folder of control sockets goes.
     pub control_roots: ControlRoots,
+    /// VMs being connected to or observed at once (`--max-connections`);
+    /// `None`: no bound.
+    pub max_connections: Option<std::num::NonZeroUsize>,
 }
 
 /// Which connection: VM alias, tunnel port, jump host.
@@ -305,6 +310,8 @@ pub struct SshPool {
     /// Names the sockets of this run when masters do not outlive it.
     run_tag: String,
     slots: Mutex<HashMap<Target, Slot>>,
+    /// `--max-connections`.
+    turns: turns::Turns,
 }
 
 impl std::fmt::Debug for SshPool {
@@ -326,6 +333,7 @@ impl SshPool {
     /// found (or made) on the first connection.
     pub fn new(options: SshOptions) -> Self {
         SshPool {
+            turns: turns::Turns::new(options.max_connections),
             options,
             control_dir: OnceCell::new(),
             run_tag: crate::id::random_id(8),
@@ -341,20 +349,62 @@ impl SshPool {
     /// The connection to `target`, opening it (with retries up to `timeout`) on first use.
     /// A failure is remembered for the rest of the run: every sandbox on that VM
     /// fails at once with the same error.
+    ///
+    /// Opening a master takes a turn of `--max-connections`, given back once
+    /// it is open.
     pub async fn get(&self, target: &Target, timeout: Duration) -> Result<Arc<Connection>, RemoteError> {
+        self.open(target, timeout, false)
+            .await
+            .map(|(connection, _)| connection)
+    }
+
+    /// [`SshPool::get`], with a turn of `--max-connections` that the caller
+    /// keeps for the work it does next on the VM (observing it), and ends by
+    /// dropping it. The turn is taken even when the connection is open already.
+    pub async fn get_for_a_turn(
+        &self,
+        target: &Target,
+        timeout: Duration,
+    ) -> Result<(Arc<Connection>, Turn), RemoteError> {
+        self.open(target, timeout, true).await
+    }
+
+    async fn open(
+        &self,
+        target: &Target,
+        timeout: Duration,
+        keep_turn: bool,
+    ) -> Result<(Arc<Connection>, Turn), RemoteError> {
         let slot = self.slots.lock().await.entry(target.clone()).or_default().clone();
         let mut state = slot.lock().await;
+        if let Some(Err(e)) = state.as_ref() {
+            return Err(e.clone());
+        }
+        // A turn is taken with the slot held, never the other way round: a
+        // holder of a turn never waits for a slot, so the two cannot deadlock.
+        let kept = if keep_turn {
+            self.turns.take(target).await?
+        } else {
+            Turn::default()
+        };
         match state.as_ref() {
-            Some(Err(e)) => return Err(e.clone()),
             // A master can go away while the run waits (an operator reading the
             // plan, a long image build first): check it, and open a new one if so.
-            Some(Ok(connection)) if connection.session.check().await.is_ok() => return Ok(connection.clone()),
+            Some(Ok(connection)) if connection.session.check().await.is_ok() => {
+                return Ok((connection.clone(), kept));
+            }
             Some(Ok(_)) => tracing::info!(vm = %target, "ssh master gone; reconnecting"),
-            None => {}
+            _ => {}
         }
+        let opening = if keep_turn {
+            Turn::default()
+        } else {
+            self.turns.take(target).await?
+        };
         let result = self.connect(target.clone(), timeout).await;
+        drop(opening);
         *state = Some(result.clone());
-        result
+        Ok((result?, kept))
     }
 
     /// The control folder, found and checked once per pool, whichever connection

@@ -259,3 +259,29 @@ build {
   }
 }
 "#;
+
+/// A template of `variable "vm_name"`, the null source `x` and one
+/// `shell-local` provisioner running `inline` (an HCL list body).
+macro_rules! shell_local_template {
+    ($inline:literal) => {
+        concat!(
+            "variable \"vm_name\" {\n  type = string\n}\n\n",
+            "source \"null\" \"x\" {\n  communicator = \"none\"\n}\n\n",
+            "build {\n  sources = [\"source.null.x\"]\n\n",
+            "  provisioner \"shell-local\" {\n    inline = [\n",
+            $inline,
+            "    ]\n  }\n}\n"
+        )
+    };
+}
+
+/// Holds a build while another could overlap it: marks `out/building/<vm_name>`,
+/// waits until `out/release` exists or another build is marked (about 30 s at
+/// most), then appends `<vm_name> <builds marked>` to `out/at-once`.
+pub const HELD: &str = shell_local_template!(
+    r#"      "mkdir -p @OUT@/building && touch @OUT@/building/${var.vm_name}",
+      "i=0; while [ ! -e @OUT@/release ] && [ $(ls @OUT@/building | wc -l) -lt 2 ] && [ $i -lt 1500 ]; do sleep 0.02; i=$((i+1)); done",
+      "echo ${var.vm_name} $(ls @OUT@/building | wc -l) >> @OUT@/at-once",
+      "rm @OUT@/building/${var.vm_name}",
+"#
+);

@@ -6,6 +6,7 @@ pub mod machine_readable;
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -18,8 +19,8 @@ use async_trait::async_trait;
 
 use self::machine_readable::{PackerEvent, UiLevel, parse_line, step_of};
 use super::{
-    Driver, DriverError, DriverName, Location, Made, Observation, ProgressKind, ProgressSink, Removal, Request, Scope,
-    WorkspaceRef,
+    ChangeLimit, Driver, DriverError, DriverName, Location, Made, Observation, ProgressKind, ProgressSink, Removal,
+    Request, Scope, WorkspaceRef,
 };
 use crate::desired::DesiredResource;
 use crate::reason::Reason;
@@ -67,6 +68,9 @@ pub struct PackerOptions {
     pub logs_dir: PathBuf,
     /// Minimum time between two throttled notes.
     pub note_every: Duration,
+    /// Builds running at once (`--parallel-builds`); `None`: only
+    /// `--parallelism` bounds them.
+    pub parallel_builds: Option<NonZeroUsize>,
 }
 
 /// The packer driver.
@@ -193,6 +197,17 @@ impl Driver for PackerDriver {
     async fn update(&self, request: Request<'_>, _: &WorkspaceRef) -> Result<Made, DriverError> {
         self.build(request.resource, request.id, request.progress, request.cancel)
             .await
+    }
+
+    /// Each build boots a VM of its own here: `--parallel-builds` of them at once.
+    fn change_limit(&self) -> Option<ChangeLimit> {
+        self.options.parallel_builds.map(|n| ChangeLimit {
+            at_once: n.get(),
+            waiting: format!(
+                "waiting: {n} Packer build{s} at a time (--parallel-builds)",
+                s = if n.get() == 1 { "" } else { "s" }
+            ),
+        })
     }
 
     /// The artifacts of an image belong to the operator: a delete forgets the
