@@ -86,6 +86,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// A last line cut short by a crash is closed first, so the new line is never
 /// glued to it (readers skip the torn one); a new file's folder is synced too.
 pub fn append_line(path: &Path, line: &[u8]) -> io::Result<()> {
+    append(path, line, true)
+}
+
+/// [`append_line`] without waiting for the disk: the line is in the file for
+/// every reader, and survives the process being killed, but not a crash of the
+/// machine until [`sync_data`] or the kernel's writeback puts it on disk.
+pub fn append_line_unsynced(path: &Path, line: &[u8]) -> io::Result<()> {
+    append(path, line, false)
+}
+
+fn append(path: &Path, line: &[u8], durable: bool) -> io::Result<()> {
     use std::io::{Read, Seek, SeekFrom};
     let existed = path.exists();
     let mut file = OpenOptions::new().create(true).read(true).append(true).open(path)?;
@@ -103,11 +114,23 @@ pub fn append_line(path: &Path, line: &[u8]) -> io::Result<()> {
     bytes.push(b'\n');
     // One write with O_APPEND: concurrent appenders never interleave within a line.
     file.write_all(&bytes)?;
-    file.sync_data()?;
-    if !existed && let Some(dir) = path.parent() {
-        sync_dir(dir)?;
+    if durable {
+        file.sync_data()?;
+        if !existed && let Some(dir) = path.parent() {
+            sync_dir(dir)?;
+        }
     }
     Ok(())
+}
+
+/// fdatasync of the file at `path` and, so that its name survives a crash too,
+/// of its folder: what [`append_line_unsynced`] left to the kernel is on disk.
+pub fn sync_data(path: &Path) -> io::Result<()> {
+    File::open(path)?.sync_data()?;
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => sync_dir(dir),
+        _ => Ok(()),
+    }
 }
 
 /// The largest input file (manifest, profile, port registry) sandboxer reads.

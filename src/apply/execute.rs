@@ -75,6 +75,8 @@ pub struct Executor {
     notes: mpsc::UnboundedSender<(String, Note)>,
     cancel: watch::Receiver<bool>,
     owner: Owner,
+    /// The repo trees of this apply, handed to every change.
+    repos: Arc<crate::repo::RepoTrees>,
 }
 
 /// What an executor needs besides the drivers.
@@ -111,6 +113,7 @@ impl Executor {
             notes: parts.notes,
             cancel: parts.cancel,
             owner,
+            repos: Arc::default(),
         }
     }
 
@@ -151,6 +154,7 @@ impl Executor {
             id,
             progress: self.progress_sink(&resource.address, id),
             cancel: self.cancel.clone(),
+            repos: self.repos.clone(),
         }
     }
 

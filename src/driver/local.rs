@@ -14,8 +14,8 @@ use super::{
     Request, Scope, WorkspaceRef, is_leftover_name, workspace_dir_name,
 };
 use crate::desired::DesiredResource;
-use crate::repo::copy::sync_tree;
-use crate::repo::{Excludes, RESERVED_PREFIX, cached_repo_digest};
+use crate::repo::copy::{copy_into_new, sync_entries};
+use crate::repo::{RESERVED_PREFIX, RepoTrees};
 use crate::state::now_rfc3339;
 
 /// The local driver; `cache_dir` keeps repo digest caches.
@@ -54,23 +54,25 @@ impl Driver for LocalDriver {
     }
 
     async fn create(&self, request: Request<'_>) -> Result<Made, DriverError> {
-        let (this, owner, resource, id) = (
+        let (this, owner, resource, id, repos) = (
             self.clone(),
             request.owner.clone(),
             request.resource.clone(),
             request.id.to_string(),
+            request.repos,
         );
-        blocking("local create", move || this.create_here(&owner, &resource, &id)).await
+        blocking("local create", move || this.create_here(&owner, &resource, &id, &repos)).await
     }
 
     async fn update(&self, request: Request<'_>, workspace: &WorkspaceRef) -> Result<Made, DriverError> {
-        let (this, resource, path, id) = (
+        let (this, resource, path, id, repos) = (
             self.clone(),
             request.resource.clone(),
             workspace.path.clone(),
             workspace.id.clone(),
+            request.repos,
         );
-        blocking("local update", move || this.update_here(&resource, &path, &id)).await
+        blocking("local update", move || this.update_here(&resource, &path, &id, &repos)).await
     }
 
     async fn delete(&self, removal: Removal<'_>) -> Result<(), DriverError> {
@@ -82,6 +84,15 @@ impl Driver for LocalDriver {
         );
         blocking("local delete", move || this.delete_here(&project, &path, &id)).await
     }
+}
+
+/// What a sync copies into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dest {
+    /// A workspace this create has just made: nothing in it but the marker.
+    New,
+    /// A workspace that exists: compared with the repo, extras removed.
+    Existing,
 }
 
 /// Runs blocking file work off the async threads; a panic there fails the operation.
@@ -199,7 +210,13 @@ impl LocalDriver {
     /// `.sbx-<id>.creating` holding at most a marker temp file is left; the next
     /// create or delete in that root removes it (the resource has no record nor
     /// marked workspace, so the next apply re-creates it).
-    fn create_here(&self, owner: &Owner, resource: &DesiredResource, id: &str) -> Result<Made, DriverError> {
+    fn create_here(
+        &self,
+        owner: &Owner,
+        resource: &DesiredResource,
+        id: &str,
+        repos: &RepoTrees,
+    ) -> Result<Made, DriverError> {
         let root = PathBuf::from(resource.input_str("workspace_root").unwrap_or("."));
         fs::create_dir_all(&root)
             .map_err(|e| DriverError::io(format!("cannot create workspace root {}", root.display()), e))?;
@@ -217,7 +234,7 @@ impl LocalDriver {
         }
         fs::rename(&staging, &final_path)
             .map_err(|e| DriverError::io(format!("cannot move {} into place", staging.display()), e))?;
-        self.sync(resource, &final_path, &mut marker)
+        self.sync(resource, &final_path, &mut marker, Dest::New, repos)
     }
 
     /// Resyncs the repo into an existing workspace.
@@ -225,7 +242,13 @@ impl LocalDriver {
     /// Guarantees: on `Ok`, the folder holds the repo as now and a complete marker.
     /// Assumptions: `path` carries our marker with `id` (checked). Caveats: killed
     /// mid-sync, the marker says incomplete; the next plan updates again.
-    fn update_here(&self, resource: &DesiredResource, path: &str, id: &str) -> Result<Made, DriverError> {
+    fn update_here(
+        &self,
+        resource: &DesiredResource,
+        path: &str,
+        id: &str,
+        repos: &RepoTrees,
+    ) -> Result<Made, DriverError> {
         let path = PathBuf::from(path);
         let mut marker = read_marker(&path).filter(|m| m.id == id).ok_or_else(|| {
             DriverError::refused(format!(
@@ -234,10 +257,19 @@ impl LocalDriver {
             ))
         })?;
         marker.spec_hash = resource.spec_hash();
-        self.sync(resource, &path, &mut marker)
+        self.sync(resource, &path, &mut marker, Dest::Existing, repos)
     }
 
-    fn sync(&self, resource: &DesiredResource, path: &Path, marker: &mut Marker) -> Result<Made, DriverError> {
+    /// Copies the repo in (from the tree this apply read of it) and runs the
+    /// setup still pending, between an incomplete and a complete marker.
+    fn sync(
+        &self,
+        resource: &DesiredResource,
+        path: &Path,
+        marker: &mut Marker,
+        dest: Dest,
+        repos: &RepoTrees,
+    ) -> Result<Made, DriverError> {
         let mut made = Made {
             path: path.to_string_lossy().into_owned(),
             ..Made::default()
@@ -245,30 +277,36 @@ impl LocalDriver {
         if let Some(root) = resource.input_str("workspace_root") {
             made.facts.insert("root".into(), root.to_string());
         }
-        marker.complete = false;
-        write_marker(path, marker)?;
+        if dest == Dest::Existing {
+            // A new workspace's marker says incomplete from its first moment.
+            marker.complete = false;
+            write_marker(path, marker)?;
+        }
         if let Some(repo) = resource.input_str("repo") {
-            let digest =
-                cached_repo_digest(&self.cache_dir, Path::new(repo), &resource.sync.excludes).map_err(|e| {
-                    DriverError::Repo {
-                        repo: repo.to_string(),
-                        message: e.to_string(),
-                    }
+            let source = Path::new(repo);
+            let tree = repos
+                .get(&self.cache_dir, source, &resource.sync.excludes)
+                .map_err(|e| DriverError::Repo {
+                    repo: repo.to_string(),
+                    message: e.to_string(),
                 })?;
-            let excludes = Excludes::new(&resource.sync.excludes);
-            let stats = sync_tree(
-                Path::new(repo),
-                path,
-                &excludes,
-                resource.sync.delete,
-                &[RESERVED_PREFIX],
-            )
+            let stats = match dest {
+                Dest::New => copy_into_new(source, &tree.entries, path),
+                Dest::Existing => sync_entries(
+                    source,
+                    &tree.entries,
+                    path,
+                    &tree.excludes,
+                    resource.sync.delete,
+                    &[RESERVED_PREFIX],
+                ),
+            }
             .map_err(|e| DriverError::io(format!("cannot copy {repo} into {}", path.display()), e))?;
             made.notes.push(format!(
                 "synced {repo}: {} copied, {} deleted, {} unchanged",
                 stats.copied, stats.deleted, stats.unchanged
             ));
-            made.repo_digest = Some(digest);
+            made.repo_digest = Some(tree.digest.clone());
         }
         if marker.setup_pending {
             for command in &resource.setup {

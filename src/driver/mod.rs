@@ -213,6 +213,9 @@ pub struct Request<'a> {
     pub progress: ProgressSink,
     /// Becomes true when the operator interrupts: long operations stop cleanly.
     pub cancel: watch::Receiver<bool>,
+    /// The repo trees this apply has read, shared by all its changes: a repo
+    /// is walked and digested once per (repo, excludes), not once per workspace.
+    pub repos: Arc<crate::repo::RepoTrees>,
 }
 
 /// One delete.

@@ -7,6 +7,10 @@
 //! into sandboxer's own temporary folder (a name no repo can supply, see
 //! [`super::RESERVED_PREFIX`]), created new without following links, then
 //! renamed into place (a rename replaces a link, it does not write through it).
+//! Into a folder this process has just made, which holds nothing a repo or a
+//! build could have planted, files are created in place instead
+//! ([`copy_into_new`]): `O_EXCL | O_NOFOLLOW`, folders with `mkdir`, each of
+//! which fails rather than reuse a name that exists.
 
 use std::collections::HashSet;
 use std::fs;
@@ -14,7 +18,7 @@ use std::io;
 use std::path::Path;
 
 use super::Excludes;
-use super::walk::{EntryKind, walk};
+use super::walk::{Entry, EntryKind, walk};
 
 /// What a sync did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -34,13 +38,26 @@ pub const TEMP_DIR: &str = ".sandboxer-tmp";
 /// start with one of `keep` are never touched, and the same names in `src` are
 /// never copied (sandboxer's own files: [`super::RESERVED_PREFIX`]).
 pub fn sync_tree(src: &Path, dest: &Path, excludes: &Excludes, delete: bool, keep: &[&str]) -> io::Result<CopyStats> {
+    let entries = walk(src, excludes, keep)?;
+    sync_entries(src, &entries, dest, excludes, delete, keep)
+}
+
+/// [`sync_tree`] with `src` walked already (`entries`, with the same `excludes`
+/// and `keep`): a walk shared by every workspace that syncs one repo.
+pub fn sync_entries(
+    src: &Path,
+    entries: &[Entry],
+    dest: &Path,
+    excludes: &Excludes,
+    delete: bool,
+    keep: &[&str],
+) -> io::Result<CopyStats> {
     use std::os::unix::fs::PermissionsExt;
     let mut stats = CopyStats::default();
-    let entries = walk(src, excludes, keep)?;
     let temp_dir = private_dir(&dest.join(TEMP_DIR))?;
     let mut temp_names = 0u64;
     let mut wanted: HashSet<&str> = HashSet::with_capacity(entries.len());
-    for entry in &entries {
+    for entry in entries {
         wanted.insert(&entry.relative);
         let target = dest.join(&entry.relative);
         let existing = fs::symlink_metadata(&target).ok();
@@ -67,12 +84,11 @@ pub fn sync_tree(src: &Path, dest: &Path, excludes: &Excludes, delete: bool, kee
                 // leaves a half file in place, and no planted name is written through.
                 temp_names += 1;
                 let tmp = temp_dir.join(format!("{temp_names}.part"));
-                let mut from = fs::File::open(src.join(&entry.relative))?;
-                let mut file = crate::fsutil::create_new_nofollow(&tmp, 0o600)?;
-                io::copy(&mut from, &mut file)?;
-                file.set_modified(entry.modified)?;
-                file.set_permissions(fs::Permissions::from_mode(entry.mode))?;
-                drop(file);
+                copy_file(
+                    &src.join(&entry.relative),
+                    entry,
+                    crate::fsutil::create_new_nofollow(&tmp, 0o600)?,
+                )?;
                 fs::rename(&tmp, &target)?;
                 stats.copied += 1;
             }
@@ -107,6 +123,47 @@ pub fn sync_tree(src: &Path, dest: &Path, excludes: &Excludes, delete: bool, kee
         }
     }
     Ok(stats)
+}
+
+/// Copies `entries` of `src` into `dest`, a folder this process has just made
+/// and that holds only names starting with one of `keep` (the marker): nothing
+/// to compare, delete or step around, so each entry is made in place, and a
+/// name that exists all the same is an error, never reused or written through.
+pub fn copy_into_new(src: &Path, entries: &[Entry], dest: &Path) -> io::Result<CopyStats> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut stats = CopyStats::default();
+    for entry in entries {
+        let target = dest.join(&entry.relative);
+        match &entry.kind {
+            EntryKind::Dir => {
+                fs::create_dir(&target)?;
+                fs::set_permissions(&target, fs::Permissions::from_mode(entry.mode | 0o700))?;
+                continue;
+            }
+            EntryKind::File => {
+                let file = fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(&target)?;
+                copy_file(&src.join(&entry.relative), entry, file)?;
+            }
+            EntryKind::Symlink(link) => std::os::unix::fs::symlink(link, &target)?,
+        }
+        stats.copied += 1;
+    }
+    Ok(stats)
+}
+
+/// Copies the repo file at `from` (a regular file, not followed if a link) into
+/// `to`, a file sandboxer made, with the walked entry's mtime and mode.
+fn copy_file(from: &Path, entry: &Entry, mut to: fs::File) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut from = super::walk::open_regular(from)?;
+    io::copy(&mut from, &mut to)?;
+    to.set_modified(entry.modified)?;
+    to.set_permissions(fs::Permissions::from_mode(entry.mode))
 }
 
 /// A folder of sandboxer's own at `path`: a real folder, empty, mode 0700.

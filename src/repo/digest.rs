@@ -6,7 +6,6 @@
 //! 10,000-file repo stats files and reads none.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
@@ -15,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::Excludes;
-use super::walk::{EntryKind, walk};
+use super::walk::{Entry, EntryKind, walk};
 
 /// Content hashes of files, keyed by path, valid while size, mtime and inode hold.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -63,6 +62,14 @@ impl DigestCache {
 
 /// The digest of the tree at `root`, excludes applied; `sha256:<hex>`.
 pub fn repo_digest(root: &Path, excludes: &Excludes, cache: &mut DigestCache) -> io::Result<String> {
+    let entries = walk_repo(root, excludes)?;
+    digest_entries(root, &entries, cache)
+}
+
+/// The entries of the repo at `root` as every sync and digest sees them:
+/// excludes applied, sandboxer's own top-level names left out. A `root` that is
+/// not a folder is an error naming it.
+pub fn walk_repo(root: &Path, excludes: &Excludes) -> io::Result<Vec<Entry>> {
     let meta = std::fs::metadata(root).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", root.display())))?;
     if !meta.is_dir() {
         return Err(io::Error::new(
@@ -70,10 +77,15 @@ pub fn repo_digest(root: &Path, excludes: &Excludes, cache: &mut DigestCache) ->
             format!("{} is not a folder", root.display()),
         ));
     }
-    let entries = walk(root, excludes, &[super::RESERVED_PREFIX])?;
+    walk(root, excludes, &[super::RESERVED_PREFIX])
+}
+
+/// The digest of `entries`, walked from `root` ([`walk_repo`]); file contents
+/// are hashed only where `cache` has no hash for their size, mtime and inode.
+pub fn digest_entries(root: &Path, entries: &[Entry], cache: &mut DigestCache) -> io::Result<String> {
     let mut hasher = Sha256::new();
     let mut seen = HashMap::with_capacity(entries.len());
-    for entry in &entries {
+    for entry in entries {
         let (kind, content) = match &entry.kind {
             EntryKind::Dir => ("d", String::new()),
             EntryKind::Symlink(target) => ("l", target.to_string_lossy().into_owned()),
@@ -121,7 +133,7 @@ pub fn repo_digest(root: &Path, excludes: &Excludes, cache: &mut DigestCache) ->
 }
 
 fn hash_file(path: &Path) -> io::Result<String> {
-    let mut file = File::open(path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    let mut file = super::walk::open_regular(path)?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 64 * 1024];
     loop {
@@ -137,14 +149,20 @@ fn hash_file(path: &Path) -> io::Result<String> {
 /// The digest of `repo` with `excludes`, through the hash cache kept for that
 /// repo under `cache_dir` (a cache that cannot be saved only costs time).
 pub fn cached_repo_digest<S: AsRef<str>>(cache_dir: &Path, repo: &Path, excludes: &[S]) -> io::Result<String> {
-    let excludes = crate::repo::Excludes::new(excludes);
+    cached_walk_and_digest(cache_dir, repo, &Excludes::new(excludes)).map(|(_, digest)| digest)
+}
+
+/// The entries of `repo` ([`walk_repo`]) and their digest, through the hash
+/// cache kept for that repo under `cache_dir`: one walk for both.
+pub fn cached_walk_and_digest(cache_dir: &Path, repo: &Path, excludes: &Excludes) -> io::Result<(Vec<Entry>, String)> {
+    let entries = walk_repo(repo, excludes)?;
     let cache_path = DigestCache::path_for(cache_dir, repo);
     let mut cache = DigestCache::load(&cache_path);
-    let digest = repo_digest(repo, &excludes, &mut cache)?;
+    let digest = digest_entries(repo, &entries, &mut cache)?;
     if let Err(e) = cache.save(&cache_path) {
         tracing::debug!("repo digest cache {} not saved: {e}", cache_path.display());
     }
-    Ok(digest)
+    Ok((entries, digest))
 }
 
 #[cfg(test)]

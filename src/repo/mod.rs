@@ -1,13 +1,15 @@
 //! A local repo as a tree of files: walking it with excludes, its content digest,
-//! and copying it into a local workspace.
+//! copying it into a local workspace, and the trees one apply shares.
 
 pub mod copy;
 pub mod digest;
 pub mod exclude;
+pub mod tree;
 pub mod walk;
 
 pub use digest::{DigestCache, cached_repo_digest, repo_digest};
 pub use exclude::Excludes;
+pub use tree::{RepoTree, RepoTrees};
 
 /// Names at the top of a workspace that start with this are sandboxer's own
 /// (its marker, the marker's temporary file, the copy's temporary folder). A

@@ -109,3 +109,23 @@ pub fn walk(root: &Path, excludes: &Excludes, skip_top: &[&str]) -> io::Result<V
     }
     Ok(out)
 }
+
+/// Opens a repo file the walk reported for reading, never through a link: a
+/// name that became a link (or anything but a regular file) since the walk is
+/// refused, so a copy or a digest reads only what the repo itself holds there.
+pub fn open_regular(path: &Path) -> io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let named = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(named)?;
+    if !file.metadata().map_err(named)?.is_file() {
+        return Err(named(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file any more",
+        )));
+    }
+    Ok(file)
+}

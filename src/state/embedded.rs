@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -45,7 +45,16 @@ struct Loaded {
     file: StateFile,
     /// Lines in `state.journal` (applied or not).
     journal_lines: usize,
+    /// When this process last put the journal on disk, if it appended since.
+    synced_at: Option<Instant>,
 }
+
+/// Journal lines are written at once (a killed process loses none) and put on
+/// disk together, at most this long after the last time (group commit): a
+/// first apply of thousands then waits for the disk a few times a second, not
+/// once per change. What a crash of the machine can lose is the last such
+/// stretch of records, of workspaces whose markers the next plan adopts.
+const GROUP_COMMIT: Duration = Duration::from_millis(200);
 
 /// The journal is folded into a new snapshot once it has at least this many
 /// lines, and as many as there are records: the snapshots written then add up
@@ -154,6 +163,7 @@ impl EmbeddedStore {
                     return Ok(Loaded {
                         file,
                         journal_lines: done.lines,
+                        synced_at: None,
                     });
                 }
                 Err(g) => gap = Some(g),
@@ -192,6 +202,7 @@ impl EmbeddedStore {
             Err(e) => return Err(self.io(&journal, e)),
         }
         loaded.journal_lines = 0;
+        loaded.synced_at = None;
         Ok(())
     }
 
@@ -259,8 +270,17 @@ impl EmbeddedStore {
         };
         let path = self.journal_path();
         let line = serde_json::to_vec(&entry).map_err(|e| self.io(&path, e))?;
-        crate::fsutil::append_line(&path, &line).map_err(|e| self.io(&path, e))?;
-        // Durable now; memory follows the journal, never leads it.
+        crate::fsutil::append_line_unsynced(&path, &line).map_err(|e| self.io(&path, e))?;
+        let synced_at = *loaded.synced_at.get_or_insert_with(Instant::now);
+        if synced_at.elapsed() >= GROUP_COMMIT {
+            // The line is in the file whatever the disk says: the change is made
+            // (memory must follow it), and the snapshot at the end is checked.
+            if let Err(e) = crate::fsutil::sync_data(&path) {
+                tracing::warn!("putting the state journal on disk: {e}");
+            }
+            loaded.synced_at = Some(Instant::now());
+        }
+        // In the file now; memory follows the journal, never leads it.
         journal::apply(&mut loaded.file, entry);
         loaded.file.serial = next;
         loaded.journal_lines += 1;
@@ -297,10 +317,16 @@ impl EmbeddedStore {
 
 impl StateStore for EmbeddedStore {
     async fn load(&self, project: &str) -> Result<Snapshot, StateError> {
-        self.with_state(true, |loaded| Snapshot {
-            lineage: loaded.file.lineage.clone(),
+        // The project's records are moved out of a fresh read rather than copied
+        // out of a kept one: a plan of thousands holds them once. The next write
+        // reads the state again.
+        let mut slot = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *slot = None;
+        let mut loaded = self.read_file()?;
+        Ok(Snapshot {
+            records: loaded.file.projects.remove(project).unwrap_or_default(),
+            lineage: loaded.file.lineage,
             serial: loaded.file.serial,
-            records: loaded.file.projects.get(project).cloned().unwrap_or_default(),
         })
     }
 
@@ -337,7 +363,9 @@ impl StateStore for EmbeddedStore {
         let dir = self.dir.join("notes");
         std::fs::create_dir_all(&dir).map_err(|e| self.io(&dir, e))?;
         let line = serde_json::to_vec(note).map_err(|e| self.io(&path, e))?;
-        crate::fsutil::append_line(&path, &line).map_err(|e| self.io(&path, e))
+        // Notes are what happened, for people; nothing is decided on them, so
+        // they are not waited for on disk (a killed process loses none).
+        crate::fsutil::append_line_unsynced(&path, &line).map_err(|e| self.io(&path, e))
     }
 
     async fn ensure_lineage(&self, project: &str) -> Result<String, StateError> {
