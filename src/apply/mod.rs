@@ -210,8 +210,16 @@ pub async fn apply<S: StateStore>(
         }
         while !draining && running.len() < parallelism {
             // The first ready change whose driver has room: one held back by
-            // its driver's own limit leaves its place to the others.
-            let Some(i) = ready.iter().copied().find(|&j| limits.has_room(&plan.changes[j])) else {
+            // its driver's own limit leaves its place to the others, and says
+            // so the first time it is passed over.
+            let Some(i) = ready.iter().copied().find(|&j| {
+                let change = &plan.changes[j];
+                if let Some(message) = limits.first_wait(j, change) {
+                    let address = change.address.clone();
+                    let _ = events.send(Event::Progress { address, message });
+                }
+                limits.has_room(change)
+            }) else {
                 break;
             };
             ready.remove(&i);
@@ -258,14 +266,6 @@ pub async fn apply<S: StateStore>(
                 indices.into_iter().zip(results).map(|(i, r)| (i, r, elapsed)).collect()
             });
             in_task.insert(handle.id(), (group, Instant::now()));
-        }
-        if !draining {
-            for &j in &ready {
-                if let Some(message) = limits.first_wait(j, &plan.changes[j]) {
-                    let address = plan.changes[j].address.clone();
-                    let _ = events.send(Event::Progress { address, message });
-                }
-            }
         }
         if running.is_empty() {
             break;
