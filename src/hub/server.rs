@@ -1,6 +1,7 @@
 //! `sandboxer hub serve`: the State Hub server. Records, leases and notes live in
 //! memory and on disk under `--data` with the same discipline as the embedded
-//! store (atomic writes, fsync), so a restart loses nothing.
+//! store (atomic writes, fsync), so a restart loses nothing. A record write is
+//! one line appended to its project's journal ([`super::store`]).
 //!
 //! Each project has a lock of its own, and each sandbox's notes another: writes
 //! of one project (or one sandbox's notes) go one at a time, different ones side
@@ -32,6 +33,7 @@ use super::api::{
     ErrorBody, Health, LOCK_HEADER, LockGranted, LockInfoBody, LockRequest, NOTES_PAGE_MAX, NoteList, NotePosted,
     PutResource, RenewRequest, ResourceEntry, ResourceList, SandboxEntry, SandboxList, Written,
 };
+use super::store::{self, Change, ProjectData};
 use crate::address::Address;
 use crate::state::Note;
 
@@ -103,25 +105,6 @@ pub enum ServeError {
     Serve(#[source] std::io::Error),
 }
 
-#[derive(Clone, Default, Serialize, Deserialize)]
-struct ProjectData {
-    serial: u64,
-    resources: BTreeMap<String, ResourceEntry>,
-    /// The key the project's sensitive values are hashed with (64 hex digits).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    sensitive_key: Option<String>,
-}
-
-impl std::fmt::Debug for ProjectData {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The key stays out of logs.
-        f.debug_struct("ProjectData")
-            .field("serial", &self.serial)
-            .field("resources", &self.resources.len())
-            .finish_non_exhaustive()
-    }
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Lease {
     lock_id: String,
@@ -134,9 +117,11 @@ struct Project {
     /// Held by a write or lease change of this project from its checks until
     /// its file is on disk and the change committed. Holds the project's lease.
     writer: Arc<Mutex<Option<Lease>>>,
-    /// What is on disk. Replaced only under `writer`, once the file is written,
-    /// so readers never wait for a disk write nor see one that failed.
+    /// What is on disk. Changed only under `writer`, once the change is on
+    /// disk, so readers never wait for a disk write nor see one that failed.
     committed: std::sync::RwLock<Arc<ProjectData>>,
+    /// Lines in the project's journal; changed only under `writer`.
+    journal_lines: std::sync::atomic::AtomicUsize,
 }
 
 impl Project {
@@ -144,6 +129,7 @@ impl Project {
         Project {
             writer: Arc::new(Mutex::new(lease)),
             committed: std::sync::RwLock::new(Arc::new(data)),
+            journal_lines: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -157,6 +143,30 @@ impl Project {
             .committed
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(data);
+    }
+
+    /// Applies a change that is in the journal of `project` (in the projects
+    /// folder `dir`), and folds the journal into a new snapshot when it is due.
+    /// Called under `writer`.
+    fn commit_journaled(&self, dir: &Path, project: &str, change: Change) {
+        use std::sync::atomic::Ordering;
+        {
+            let mut committed = self
+                .committed
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            // In place, unless a reader still holds the previous value (it then keeps its copy).
+            Arc::make_mut(&mut committed).apply(change);
+        }
+        let lines = self.journal_lines.fetch_add(1, Ordering::Relaxed) + 1;
+        let data = self.committed();
+        if data.compaction_due(lines) {
+            match store::save(dir, project, &data) {
+                Ok(()) => self.journal_lines.store(0, Ordering::Relaxed),
+                // The change is in the journal; the fold is tried again at the next write.
+                Err(e) => tracing::warn!("folding the journal of project {project}: {e}"),
+            }
+        }
     }
 }
 
@@ -372,22 +382,10 @@ fn load(data: &Path) -> Result<Loaded, ServeError> {
         lineage,
         ..Loaded::default()
     };
-    for entry in std::fs::read_dir(data.join("projects"))
-        .map_err(|e| io_err(data, e))?
-        .filter_map(Result::ok)
-    {
-        let path = entry.path();
-        let Some(project) = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_suffix(".json"))
-        else {
-            continue;
-        };
-        let bytes = std::fs::read(&path).map_err(|e| io_err(&path, e))?;
-        let project_data: ProjectData = serde_json::from_slice(&bytes).map_err(|e| io_err(&path, e))?;
-        loaded.projects.insert(project.to_string(), project_data);
-    }
+    loaded.projects = store::load_all(&data.join("projects")).map_err(|e| ServeError::Data {
+        path: e.path,
+        message: e.message,
+    })?;
     let locks = data.join("locks.json");
     if let Ok(bytes) = std::fs::read(&locks) {
         loaded.leases = serde_json::from_slice(&bytes).map_err(|e| io_err(&locks, e))?;
@@ -415,8 +413,8 @@ impl Hub {
             .get_or_make(project, || Project::new(ProjectData::default(), None))
     }
 
-    fn project_file(&self, project: &str) -> PathBuf {
-        self.data.join("projects").join(format!("{project}.json"))
+    fn projects_dir(&self) -> PathBuf {
+        self.data.join("projects")
     }
 
     fn notes(&self, id: &str) -> Arc<Notes> {
@@ -439,15 +437,11 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("internal error: {e}")))?
 }
 
-fn save_project(path: &Path, project: &str, data: &ProjectData) -> Result<(), ApiError> {
-    let bytes =
-        serde_json::to_vec_pretty(data).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    crate::fsutil::write_atomic(path, &bytes).map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("cannot persist {project}: {e}"),
-        )
-    })
+fn persist_error(project: &str, e: store::StoreError) -> ApiError {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("cannot persist {project}: {e}"),
+    )
 }
 
 fn save_leases(path: &Path, leases: &BTreeMap<String, Lease>) -> Result<(), ApiError> {
@@ -609,8 +603,8 @@ async fn put_resource(
     let entry = hub.project(&project);
     let writer = Arc::clone(&entry.writer).lock_owned().await;
     check_write_lock(writer.as_ref(), &project, &headers)?;
-    let mut data = ProjectData::clone(&entry.committed());
-    let current = data.resources.get(&address).map_or(0, |e| e.version);
+    let committed = entry.committed();
+    let current = committed.resources.get(&address).map_or(0, |e| e.version);
     if current != body.version {
         return Err(api_error(
             StatusCode::CONFLICT,
@@ -624,20 +618,21 @@ async fn put_resource(
             },
         ));
     }
-    data.serial = next_serial(data.serial)?;
+    let serial = next_serial(committed.serial)?;
+    drop(committed);
     let version = current + 1;
-    data.resources.insert(
+    let change = Change {
+        serial,
         address,
-        ResourceEntry {
+        entry: Some(ResourceEntry {
             record: body.record,
             version,
-        },
-    );
-    let path = hub.project_file(&project);
+        }),
+    };
+    let dir = hub.projects_dir();
     let written = blocking(move || {
-        save_project(&path, &project, &data)?;
-        let serial = data.serial;
-        entry.commit(data);
+        store::append(&dir, &project, &change).map_err(|e| persist_error(&project, e))?;
+        entry.commit_journaled(&dir, &project, change);
         // Named here so the guard moves into this closure; the next writer may go.
         drop(writer);
         Ok(Written { version, serial })
@@ -666,10 +661,12 @@ async fn sensitive_key(
     let key = crate::sensitive::SensitiveKey::generate_hex()
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("no random key: {e}")))?;
     data.sensitive_key = Some(key.clone());
-    let path = hub.project_file(&project);
+    let dir = hub.projects_dir();
     blocking(move || {
-        save_project(&path, &project, &data)?;
+        // Once per project: the key goes into a new snapshot, which holds the journal too.
+        store::save(&dir, &project, &data).map_err(|e| persist_error(&project, e))?;
         entry.commit(data);
+        entry.journal_lines.store(0, std::sync::atomic::Ordering::Relaxed);
         drop(writer);
         Ok(())
     })
@@ -693,8 +690,8 @@ async fn delete_resource(
     let entry = hub.project(&project);
     let writer = Arc::clone(&entry.writer).lock_owned().await;
     check_write_lock(writer.as_ref(), &project, &headers)?;
-    let mut data = ProjectData::clone(&entry.committed());
-    let Some(current) = data.resources.get(&address).map(|e| e.version) else {
+    let committed = entry.committed();
+    let Some(current) = committed.resources.get(&address).map(|e| e.version) else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             format!("no {address} in project {project}"),
@@ -712,13 +709,17 @@ async fn delete_resource(
             },
         ));
     }
-    data.resources.remove(&address);
-    data.serial = next_serial(data.serial)?;
-    let path = hub.project_file(&project);
+    let serial = next_serial(committed.serial)?;
+    drop(committed);
+    let change = Change {
+        serial,
+        address,
+        entry: None,
+    };
+    let dir = hub.projects_dir();
     let written = blocking(move || {
-        save_project(&path, &project, &data)?;
-        let serial = data.serial;
-        entry.commit(data);
+        store::append(&dir, &project, &change).map_err(|e| persist_error(&project, e))?;
+        entry.commit_journaled(&dir, &project, change);
         // Named here so the guard moves into this closure; the next writer may go.
         drop(writer);
         Ok(Written { version: 0, serial })
@@ -1174,10 +1175,40 @@ pub async fn serve(
         })?;
     let addr = listener.local_addr().map_err(ServeError::Serve)?;
     ready(addr);
-    axum::serve(listener, router(hub))
+    axum::serve(listener, router(Arc::clone(&hub)))
         .with_graceful_shutdown(shutdown)
         .await
-        .map_err(ServeError::Serve)
+        .map_err(ServeError::Serve)?;
+    fold_journals(&hub).await;
+    Ok(())
+}
+
+/// Folds each project's journal into its snapshot, at a clean stop: the data
+/// folder is then one file per project, and the next start reads no journal.
+/// A fold that fails leaves the journal, which the next start folds.
+async fn fold_journals(hub: &Hub) {
+    for (project, entry) in hub.projects.sorted() {
+        let writer = Arc::clone(&entry.writer).lock_owned().await;
+        if entry.journal_lines.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+            continue;
+        }
+        let dir = hub.projects_dir();
+        let folded = blocking(move || {
+            let data = entry.committed();
+            let saved = store::save(&dir, &project, &data);
+            if let Err(e) = &saved {
+                tracing::warn!("folding the journal of project {project}: {e}");
+            } else {
+                entry.journal_lines.store(0, std::sync::atomic::Ordering::Relaxed);
+            }
+            drop(writer);
+            Ok(())
+        })
+        .await;
+        if let Err(e) = folded {
+            tracing::warn!("folding a journal: {}", e.1.error);
+        }
+    }
 }
 
 #[cfg(test)]

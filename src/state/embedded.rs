@@ -444,19 +444,7 @@ mod tests {
     }
 
     fn record(name: &str) -> Record {
-        Record {
-            address: Address::sandbox(name),
-            id: format!("id-{name}"),
-            profile: "profile.local-workspace".into(),
-            driver: crate::profile::DriverName::LOCAL_WORKSPACE,
-            attributes: BTreeMap::new(),
-            spec_hash: "h".into(),
-            digests: BTreeMap::new(),
-            facts: BTreeMap::new(),
-            depends_on: Vec::new(),
-            created_at: "t".into(),
-            updated_at: "t".into(),
-        }
+        crate::state::test_record(name, &format!("id-{name}"))
     }
 
     fn on_disk(dir: &Path) -> StateFile {

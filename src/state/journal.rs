@@ -101,22 +101,9 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::profile::DriverName;
 
     fn record(name: &str, id: &str) -> Record {
-        Record {
-            address: Address::sandbox(name),
-            id: id.into(),
-            profile: "profile.local-workspace".into(),
-            driver: DriverName::LOCAL_WORKSPACE,
-            attributes: BTreeMap::new(),
-            spec_hash: "h".into(),
-            digests: BTreeMap::new(),
-            facts: BTreeMap::new(),
-            depends_on: Vec::new(),
-            created_at: "t".into(),
-            updated_at: "t".into(),
-        }
+        crate::state::test_record(name, id)
     }
 
     fn line(lineage: &str, serial: u64, name: &str, record: Option<Record>) -> String {

@@ -277,3 +277,21 @@ impl StateStore for AnyStore {
         }
     }
 }
+
+/// A record of a local sandbox `name` with id `id`, for unit tests of the stores.
+#[cfg(test)]
+pub(crate) fn test_record(name: &str, id: &str) -> Record {
+    Record {
+        address: crate::address::Address::sandbox(name),
+        id: id.into(),
+        profile: "profile.local-workspace".into(),
+        driver: crate::profile::DriverName::LOCAL_WORKSPACE,
+        attributes: std::collections::BTreeMap::new(),
+        spec_hash: "h".into(),
+        digests: std::collections::BTreeMap::new(),
+        facts: std::collections::BTreeMap::new(),
+        depends_on: Vec::new(),
+        created_at: "t".into(),
+        updated_at: "t".into(),
+    }
+}
