@@ -415,6 +415,66 @@ fn a_repo_is_sent_once_per_vm_and_copied_there_into_each_workspace() {
     }
 }
 
+/// One workspace whose copy from the VM's cache fails (a profile that keeps
+/// what a workspace has, `sync.delete: false`, and a non-empty folder in that
+/// workspace where the repo now has a file) fails alone: its neighbours on the
+/// same VM get the edit and the plan then has only the failed one left, which
+/// converges once the folder is gone.
+#[test]
+fn a_workspace_whose_copy_fails_on_the_vm_fails_alone() {
+    let w = World::start(1);
+    let builtin = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/vm-haskell-build.yaml"))
+        .expect("read the built-in profile");
+    let keeping = builtin
+        .replace("name: profile.vm-haskell-build", "name: profile.vm-keeping")
+        .replace("  delete: true", "  delete: false");
+    assert_ne!(keeping, builtin);
+    w.work.write("profiles/vm-keeping.yaml", keeping);
+    let entries: Vec<Entry> = ["a", "b", "c"]
+        .iter()
+        .map(|n| {
+            let mut e = w.sandbox(n, 1);
+            e.profile = "profile.vm-keeping".into();
+            e
+        })
+        .collect();
+    w.manifest(&entries);
+    w.expect(0, &["apply", "--auto-approve"]);
+    let records = w.records();
+    let b = Path::new(&records["sandbox.b"].workspace).to_path_buf();
+    fs::create_dir_all(b.join("src/New.hs")).expect("mkdir");
+    fs::write(b.join("src/New.hs/in-the-way"), "a folder where the repo gets a file").expect("write");
+
+    w.work.write("repo/src/New.hs", "module New where\n");
+    w.work.write("repo/README.md", "hello v2\n");
+    let failed = w.expect(1, &["apply", "--auto-approve"]);
+    assert!(
+        failed
+            .stderr
+            .contains(&format!("copying the repo cache into {}", b.display())),
+        "{failed}"
+    );
+    for n in ["a", "c"] {
+        let ws = Path::new(&records[&format!("sandbox.{n}")].workspace).to_path_buf();
+        assert_repo_content(&ws, "hello v2\n");
+        assert_eq!(read(ws.join("src/New.hs")), "module New where\n");
+    }
+    assert_eq!(
+        read(b.join("src/New.hs/in-the-way")),
+        "a folder where the repo gets a file"
+    );
+    let plan = w.expect(2, &["plan", "--detailed-exitcode"]);
+    assert!(plan.stdout.contains("sandbox.b"), "{plan}");
+    for n in ["sandbox.a", "sandbox.c"] {
+        assert!(!plan.stdout.contains(n), "{n} is done: {plan}");
+    }
+
+    fs::remove_dir_all(b.join("src/New.hs")).expect("clear the way");
+    w.expect(0, &["apply", "--auto-approve"]);
+    assert_eq!(read(b.join("src/New.hs")), "module New where\n");
+    w.expect(0, &["plan", "--detailed-exitcode"]);
+}
+
 // ---------------------------------------------------------------------------
 // 2. Drift, and folders that are not ours
 
