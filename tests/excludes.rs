@@ -16,9 +16,9 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use sandboxer::repo::Excludes;
 use sandboxer::repo::copy::sync_tree;
 use sandboxer::repo::walk::{EntryKind, walk};
+use sandboxer::repo::{Excludes, exclude};
 
 /// Files (and, ending in `/`, empty folders) of the tree; folders above them are made.
 const FILES: &[&str] = &[
@@ -259,11 +259,20 @@ fn list(dir: &Path) -> Listing {
 /// What `rsync -a` copies from `src` with these excludes.
 fn rsync_copies(src: &Path, patterns: &[&str]) -> Listing {
     let dest = tempfile::tempdir().expect("tempdir");
-    let output = Command::new("rsync")
-        .arg("-a")
-        .args(patterns.iter().map(|p| format!("--exclude={p}")))
-        .arg(format!("{}/", src.display()))
-        .arg(format!("{}/", dest.path().display()))
+    run_rsync(
+        Command::new("rsync")
+            .arg("-a")
+            .args(patterns.iter().map(|p| format!("--exclude={p}")))
+            .arg(format!("{}/", src.display()))
+            .arg(format!("{}/", dest.path().display())),
+        patterns,
+    );
+    list(dest.path())
+}
+
+/// Runs an rsync `command` made with `patterns` and checks it succeeded.
+fn run_rsync(command: &mut Command, patterns: &[&str]) {
+    let output = command
         .output()
         .expect("rsync must be installed (scripts/test installs it)");
     assert!(
@@ -271,7 +280,6 @@ fn rsync_copies(src: &Path, patterns: &[&str]) -> Listing {
         "rsync with {patterns:?}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    list(dest.path())
 }
 
 /// What the walk keeps from `src` with these excludes.
@@ -441,6 +449,107 @@ fn generated_patterns_leave_out_what_rsync_leaves_out() {
     }
     let lists: Vec<Vec<&str>> = patterns.iter().map(|p| vec![p.as_str()]).collect();
     assert_same_as_rsync(&lists, false);
+}
+
+/// What one `rsync -a --delete` per folder leaves in folders `w1` and `w2` of
+/// `dest` (each first filled with a copy of `src` and a file of its own, when
+/// `prefill`), against one `rsync -aR --delete` into both at once, from links
+/// named `w1` and `w2` that point at `src`, with every pattern rewritten by
+/// `one_folder_down` (the copy of a VM's repo cache into its workspaces).
+/// `None` when a pattern has no rewriting.
+fn apart_and_together(src: &Path, patterns: &[&str], prefill: bool) -> Option<(Vec<Listing>, Vec<Listing>)> {
+    let rewritten: Vec<String> = patterns
+        .iter()
+        .map(|p| exclude::one_folder_down(p))
+        .collect::<Option<_>>()?;
+    let names = ["w1", "w2"];
+    let fill = |dest: &Path| {
+        for name in names {
+            let folder = dest.join(name);
+            fs::create_dir_all(&folder).expect("mkdir");
+            if prefill {
+                let copied = Command::new("cp")
+                    .arg("-a")
+                    .arg(format!("{}/.", src.display()))
+                    .arg(&folder)
+                    .status()
+                    .expect("cp");
+                assert!(copied.success());
+                fs::write(folder.join("only-here.txt"), "made in the workspace").expect("write");
+            }
+        }
+    };
+    let run = |command: &mut Command| run_rsync(command, patterns);
+    let apart = tempfile::tempdir().expect("tempdir");
+    fill(apart.path());
+    for name in names {
+        run(Command::new("rsync")
+            .args(["-a", "--delete"])
+            .args(patterns.iter().map(|p| format!("--exclude={p}")))
+            .arg(format!("{}/", src.display()))
+            .arg(format!("{}/", apart.path().join(name).display())));
+    }
+    let together = tempfile::tempdir().expect("tempdir");
+    fill(together.path());
+    let links = tempfile::tempdir().expect("tempdir");
+    for name in names {
+        std::os::unix::fs::symlink(src, links.path().join(name)).expect("symlink");
+    }
+    run(Command::new("rsync")
+        .args(["-aR", "--delete"])
+        .arg(format!("--include={}", exclude::TOP_FOLDERS_WHOLE))
+        .args(rewritten.iter().map(|p| format!("--exclude={p}")))
+        .args(names.map(|n| format!("{}/./{n}/", links.path().display())))
+        .arg(format!("{}/", together.path().display())));
+    let listings = |dest: &Path| names.iter().map(|n| list(&dest.join(n))).collect::<Vec<_>>();
+    Some((listings(apart.path()), listings(together.path())))
+}
+
+/// The VM copies its repo cache into many workspaces with one rsync when every
+/// exclude has a rewriting for that: then each workspace gets, and keeps, what
+/// a copy of its own would give it, for every pattern of the table and list
+/// that has one (anchored patterns and names: most of them).
+#[test]
+fn a_copy_into_several_folders_at_once_leaves_out_and_keeps_what_a_copy_each_does() {
+    let src = tempfile::tempdir().expect("tempdir");
+    make_tree(src.path());
+    let lists: Vec<Vec<&str>> = TABLE
+        .iter()
+        .map(|p| vec![*p])
+        .chain(LISTS.iter().map(|l| l.to_vec()))
+        .collect();
+    let cases: Vec<(&Vec<&str>, bool)> = lists.iter().flat_map(|l| [(l, false), (l, true)]).collect();
+    let next = AtomicUsize::new(0);
+    let compared = AtomicUsize::new(0);
+    let differ = Mutex::new(Vec::new());
+    // A few at once: rsync mostly waits for itself.
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                while let Some(&(patterns, prefill)) = cases.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let Some((apart, together)) = apart_and_together(src.path(), patterns, prefill) else {
+                        continue;
+                    };
+                    compared.fetch_add(1, Ordering::Relaxed);
+                    if apart != together {
+                        let a: Vec<_> = apart[0].symmetric_difference(&together[0]).collect();
+                        let problem = format!("{patterns:?} (prefilled: {prefill}): {a:?}");
+                        differ.lock().expect("lock").push(problem);
+                    }
+                }
+            });
+        }
+    });
+    let differ = differ.into_inner().expect("lock");
+    let compared = compared.into_inner();
+    assert!(differ.is_empty(), "{} differ:\n{}", differ.len(), differ.join("\n"));
+    // Names and anchored patterns are most of the table: the default excludes among them.
+    assert!(compared >= 100, "only {compared} comparisons");
+    assert!(exclude::one_folder_down("dist-newstyle/").is_some());
+    assert_eq!(exclude::one_folder_down("/build").as_deref(), Some("/*/build"));
+    for crossing in ["docs/*.pdf", "a/**/b", "**/tmp", "src/tmp/***"] {
+        assert_eq!(exclude::one_folder_down(crossing), None, "{crossing}");
+    }
 }
 
 #[test]

@@ -335,12 +335,14 @@ fn notes_of(w: &World, address: &str) -> String {
         .to_string()
 }
 
-/// The repo caches sandboxer keeps under VM `k`'s workspace root.
+/// The repo caches sandboxer keeps under VM `k`'s workspace root (without
+/// their `.links` folders).
 fn caches(w: &World, k: usize) -> Vec<PathBuf> {
     let dir = w.bed.vm(k).build_root().join(".sandboxer-cache");
     let mut found: Vec<PathBuf> = fs::read_dir(&dir)
         .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
         .unwrap_or_default();
+    found.retain(|p| p.extension().is_none_or(|e| e != "links"));
     found.sort();
     found
 }
@@ -376,7 +378,7 @@ fn a_repo_is_sent_once_per_vm_and_copied_there_into_each_workspace() {
             let notes = notes_of(&w, &format!("sandbox.{n}"));
             assert!(
                 notes.contains(&format!(
-                    "to the VM's repo cache (once for {} workspace(s))",
+                    "to the VM's repo cache (once for {} workspace(s)), then copied on the VM into all at once",
                     names.len()
                 )),
                 "sandbox.{n}: {notes}"
@@ -462,6 +464,11 @@ fn a_workspace_whose_copy_fails_on_the_vm_fails_alone() {
     assert_eq!(
         read(b.join("src/New.hs/in-the-way")),
         "a folder where the repo gets a file"
+    );
+    let notes = notes_of(&w, "sandbox.a");
+    assert!(
+        notes.contains("then copied on the VM one by one (all at once failed: "),
+        "the copy into all three failed, so each was copied by itself: {notes}"
     );
     let plan = w.expect(2, &["plan", "--detailed-exitcode"]);
     assert!(plan.stdout.contains("sandbox.b"), "{plan}");
@@ -878,6 +885,59 @@ fn links_planted_in_a_repo_change_nothing_outside_a_workspace_on_a_vm() {
         );
     }
     w.expect(0, &["plan", "--detailed-exitcode"]);
+}
+
+/// Links planted inside workspaces on a VM (a folder of the repo turned into a
+/// link to a folder outside, a file into a link to a file outside) redirect no
+/// write when the VM's repo cache is copied into all its workspaces at once:
+/// each link is replaced by what the repo has, and what it pointed at is
+/// untouched. A workspace folder itself turned into a link is not written
+/// through either.
+#[test]
+fn links_planted_in_workspaces_redirect_no_write_of_the_copy_into_all_at_once() {
+    use std::os::unix::fs::symlink;
+    let w = World::start(1);
+    let outside = w.work.path().join("outside");
+    fs::create_dir_all(&outside).expect("mkdir");
+    let victim_file = w.work.write("outside/victim.txt", "precious\n");
+    let victim_dir = w.work.path().join("outside/dir");
+    fs::create_dir_all(&victim_dir).expect("mkdir");
+    w.manifest(&["a", "b", "c"].map(|n| w.sandbox(n, 1)));
+    w.expect(0, &["apply", "--auto-approve"]);
+    let records = w.records();
+    let ws = |n: &str| PathBuf::from(&records[&format!("sandbox.{n}")].workspace);
+    // In a: the repo's folder src is now a link to a folder outside.
+    fs::remove_dir_all(ws("a").join("src")).expect("rm");
+    symlink(&victim_dir, ws("a").join("src")).expect("plant");
+    // In b: the repo's file README.md is now a link to a file outside.
+    fs::remove_file(ws("b").join("README.md")).expect("rm");
+    symlink(&victim_file, ws("b").join("README.md")).expect("plant");
+
+    w.work.write("repo/README.md", "hello v2\n");
+    w.work.write("repo/src/Lib.hs", "module Lib where\n");
+    w.expect(0, &["apply", "--auto-approve"]);
+    assert!(
+        notes_of(&w, "sandbox.a").contains("then copied on the VM into all at once"),
+        "copied together"
+    );
+    assert_eq!(read(&victim_file), "precious\n", "the file outside is untouched");
+    let in_victim: Vec<_> = fs::read_dir(&victim_dir).expect("read_dir").collect();
+    assert!(
+        in_victim.is_empty(),
+        "nothing written into the folder outside: {in_victim:?}"
+    );
+    for n in ["a", "b", "c"] {
+        let ws = ws(n);
+        for planted in ["src", "README.md"] {
+            let meta = fs::symlink_metadata(ws.join(planted)).expect("there");
+            assert!(!meta.file_type().is_symlink(), "{n}/{planted} is the repo's again");
+        }
+        assert_repo_content(&ws, "hello v2\n");
+        assert_eq!(read(ws.join("src/Lib.hs")), "module Lib where\n");
+    }
+    // The plan agrees: nothing left to do; the other VM-side folders are intact.
+    w.expect(0, &["plan", "--detailed-exitcode"]);
+    assert_eq!(caches(&w, 1).len(), 1);
 }
 
 /// ssh options and shell words in inputs are refused before anything runs; odd

@@ -20,7 +20,7 @@ use super::ssh::{SshDriver, made_for, parent};
 use super::{BatchItem, DriverError, Made, Marker};
 use crate::desired::DesiredResource;
 use crate::remote::{Connection, quote};
-use crate::repo::RESERVED_PREFIX;
+use crate::repo::{RESERVED_PREFIX, exclude};
 
 /// The folder under a workspace root that holds the repo caches.
 pub const CACHE_DIR: &str = ".sandboxer-cache";
@@ -40,6 +40,9 @@ struct CacheKey {
     root: String,
     repo: String,
     excludes: Vec<String>,
+    /// The profile's `sync.delete`: what the copy into a workspace deletes. The
+    /// cache itself always mirrors the repo, so this is not part of its name.
+    delete: bool,
 }
 
 impl CacheKey {
@@ -59,6 +62,13 @@ impl CacheKey {
         }
         let digest = format!("{:x}", hash.finalize());
         format!("{}{}", cache_prefix(&self.root, &self.project), &digest[..16])
+    }
+
+    /// `<cache>.links`: one link per workspace of the cache, named as the
+    /// workspace and pointing at the cache, so that one `rsync -R` on the VM
+    /// copies the cache into many workspaces (see [`copy_together`]).
+    fn links(&self) -> String {
+        format!("{}.links", self.folder())
     }
 }
 
@@ -222,6 +232,7 @@ fn cache_keys(items: &[BatchItem<'_>]) -> Vec<Option<CacheKey>> {
                 root: parent(&path).to_string(),
                 repo: repo.to_string(),
                 excludes: resource.sync.excludes.clone(),
+                delete: resource.sync.delete,
             })
         })
         .collect()
@@ -258,11 +269,14 @@ async fn prepare_caches(
     let mut script = String::new();
     for key in &unique {
         let cache = key.folder();
+        // Only a missing folder costs a process: a resync finds them all.
         let prepare = format!(
-            "c={caches}; [ ! -L \"$c\" ] || exit 5; mkdir -p -- \"$c\" && chmod 700 \"$c\" && \
-             [ ! -L {cache_q} ] && mkdir -p -- {cache_q}",
+            "c={caches}; [ ! -L \"$c\" ] || exit 5; {{ [ -d \"$c\" ] || {{ mkdir -p -- \"$c\" && chmod 700 \"$c\"; }}; }} && \
+             [ ! -L {cache_q} ] && {{ [ -d {cache_q} ] || mkdir -- {cache_q}; }} && \
+             [ ! -L {links_q} ] && {{ [ -d {links_q} ] || mkdir -- {links_q}; }}",
             caches = quote(&key.caches()),
             cache_q = quote(&cache),
+            links_q = quote(&key.links()),
         );
         script.push_str(&step(&prepare, &cache));
     }
@@ -405,7 +419,7 @@ impl Scratch {
         for (n, root) in self.roots.iter().enumerate() {
             let caches = format!("{root}/{CACHE_DIR}");
             script.push_str(&format!(
-                "c={caches_q}; [ ! -L \"$c\" ] && mkdir -p -- \"$c\" && chmod 700 \"$c\" && \
+                "c={caches_q}; [ ! -L \"$c\" ] && {{ [ -d \"$c\" ] || {{ mkdir -p -- \"$c\" && chmod 700 \"$c\"; }}; }} && \
                  s{n}=$(mktemp -d {template}) || {{ echo {failed} >&2; exit 5; }}; ",
                 caches_q = quote(&caches),
                 template = quote(&format!("{}tmp-XXXXXXXX", cache_prefix(root, &self.project))),
@@ -648,6 +662,75 @@ fn spread<T>(indices: &[usize], error: DriverError) -> Vec<(usize, Result<T, Dri
         .collect()
 }
 
+/// The words of the VM-local `rsync` that copies a repo cache: `-a` without
+/// devices, modification times to the nanosecond, never sandboxer's own names,
+/// `--delete` where the profile says so, and the profile's excludes. With
+/// `together`, the transfer's root is the folder of the workspaces (`-R`, see
+/// [`copy_together`]): every workspace is taken whole and each exclude is
+/// rewritten for that root; `None` when one cannot be.
+fn vm_copy_words(excludes: &[String], delete: bool, together: bool) -> Option<Vec<String>> {
+    let mut words = vec![
+        "rsync".to_string(),
+        if together { "-aR" } else { "-a" }.into(),
+        "--no-D".into(),
+        "--modify-window=-1".into(),
+    ];
+    let mut patterns = vec![format!("/{RESERVED_PREFIX}*")];
+    patterns.extend(excludes.iter().cloned());
+    if together {
+        // First match wins: a name pattern (`s*`) never leaves out a workspace.
+        words.push(format!("--include={}", exclude::TOP_FOLDERS_WHOLE));
+        patterns = patterns
+            .iter()
+            .map(|p| exclude::one_folder_down(p))
+            .collect::<Option<Vec<_>>>()?;
+    }
+    if delete {
+        words.push("--delete".into());
+    }
+    words.extend(patterns.iter().map(|p| format!("--exclude={p}")));
+    Some(words)
+}
+
+/// One command that copies the cache of `key` into every workspace of
+/// `members` (path, and whether its marker is written after) at once: a link
+/// per workspace in the cache's links folder, named as the workspace and
+/// pointing at the cache, then one `rsync -aR` of `<links>/./<name>/` for each
+/// into their common folder. The links are read through (a trailing `/`) on
+/// the sending side only; the receiving side is rsync's as for one workspace,
+/// so a link planted in a workspace is replaced, never followed. `None` when
+/// an exclude would mean something else that way.
+fn copy_together(key: &CacheKey, members: &[(&str, Option<String>)]) -> Option<String> {
+    if members.len() < 2 {
+        return None;
+    }
+    let words: Vec<String> = vm_copy_words(&key.excludes, key.delete, true)?
+        .iter()
+        .map(|w| quote(w))
+        .collect();
+    let root = key.root.trim_end_matches('/');
+    let mut names = Vec::new();
+    for (path, _) in members {
+        // Every member lives right under the root: that is how they were grouped.
+        let name = path.trim_end_matches('/').strip_prefix(root)?.strip_prefix('/')?;
+        if name.is_empty() || name.contains('/') {
+            return None;
+        }
+        names.push(quote(name));
+    }
+    let sources: Vec<String> = names.iter().map(|n| format!("\"$l\"/./{n}/")).collect();
+    Some(format!(
+        "l={links}; for n in {names}; do [ -L \"$l/$n\" ] || ln -s -- {cache} \"$l/$n\" || exit 1; done && \
+         {rsync} {sources} {root_q}/",
+        links = quote(&key.links()),
+        names = names.join(" "),
+        cache = quote(&key.folder()),
+        rsync = words.join(" "),
+        sources = sources.join(" "),
+        root_q = quote(if root.is_empty() { "/" } else { root }),
+    ))
+}
+
 /// A ready workspace with the index of its item.
 type Indexed<'a> = (usize, Ready<'a>);
 
@@ -673,7 +756,6 @@ async fn sync_group(
 ) -> Result<Vec<Result<Copied, DriverError>>, DriverError> {
     let first = &ready[members[0]].1;
     let connection = &first.connection;
-    let delete = first.resource.sync.delete;
     prepared.map_err(DriverError::other)?;
     // The digest before the copy: a repo edited during the sync shows up in the next plan.
     let digest = driver.repo_digest(&key.repo, &key.excludes).await?;
@@ -684,44 +766,73 @@ async fn sync_group(
         .rsync(std::path::Path::new(&key.repo), &cache, &key.excludes, true)
         .await?;
     tracing::debug!(cache, "ssh batch: repo sent to the cache");
-    let mut words = vec![
-        "rsync".to_string(),
-        "-a".into(),
-        "--no-D".into(),
-        "--modify-window=-1".into(),
-        format!("--exclude=/{RESERVED_PREFIX}*"),
-    ];
-    if delete {
-        words.push("--delete".into());
-    }
-    words.extend(key.excludes.iter().map(|p| format!("--exclude={p}")));
-    let rsync: Vec<String> = words.iter().map(|w| quote(w)).collect();
-    let copy = format!("{} {}/", rsync.join(" "), quote(&cache));
     let mut scratch = Scratch::new(&key.project);
-    let mut steps = Vec::new();
     let mut completes = Vec::new();
+    // Per member: its path and the command that writes its complete marker,
+    // if no setup is pending.
+    let mut finishes: Vec<(&str, Option<String>)> = Vec::new();
     for &n in members {
         let r = &ready[n].1;
-        let mut command = format!("{copy} {}/", quote(&r.path));
         let complete = !r.marker.setup_pending;
-        if complete {
+        let write = if complete {
             let mut marker = r.marker.clone();
-            command.push_str(" && ");
-            command.push_str(&complete_marker_write(
+            Some(complete_marker_write(
                 &mut scratch,
                 &r.path,
                 &mut marker,
                 Some(digest.clone()),
-            )?);
-        }
-        steps.push(step(&command, &r.path));
+            )?)
+        } else {
+            None
+        };
+        finishes.push((r.path.as_str(), write));
         completes.push(complete);
     }
-    let outputs: Vec<String> = steps.iter().map(|_| scratch.file(&key.root)).collect();
-    let script = scratch.around(&side_by_side(&steps, &outputs, COPIES_AT_ONCE));
+    // Apart: one `rsync` per workspace, each reporting by itself.
+    let apart_words: Vec<String> = vm_copy_words(&key.excludes, key.delete, false)
+        .unwrap_or_default()
+        .iter()
+        .map(|w| quote(w))
+        .collect();
+    let apart: Vec<String> = finishes
+        .iter()
+        .map(|(path, write)| {
+            let mut command = format!("{} {}/ {}/", apart_words.join(" "), quote(&cache), quote(path));
+            if let Some(write) = write {
+                command.push_str(" && ");
+                command.push_str(write);
+            }
+            step(&command, path)
+        })
+        .collect();
+    let outputs: Vec<String> = apart.iter().map(|_| scratch.file(&key.root)).collect();
+    let apart = side_by_side(&apart, &outputs, COPIES_AT_ONCE);
+    let together = copy_together(key, &finishes);
+    let tried_together = together.is_some();
+    let body = match together {
+        // Together: one `rsync` for all; should it fail, each workspace is
+        // copied apart, so that one bad workspace fails alone.
+        Some(together) => {
+            let markers: String = finishes
+                .iter()
+                .map(|(path, write)| step(write.as_deref().unwrap_or(":"), path))
+                .collect();
+            format!(
+                "if out=$( {{ {together}; }} 2>&1 ); then {markers}else \
+                 printf '@@apart\\t%s\\n' \"$(printf '%s' \"$out\" | tr '\\n\\t' '  ' | cut -c1-300)\"; {apart}fi; "
+            )
+        }
+        None => apart,
+    };
+    let script = scratch.around(&body);
     let stdout = run_steps(connection, script, "copying the repo cache into the workspaces").await?;
-    let outcomes = statuses(&stdout);
     let shared = members.len();
+    let how = match stdout.lines().find_map(|l| l.strip_prefix("@@apart\t")) {
+        Some(why) => format!("one by one (all at once failed: {})", why.trim()),
+        None if tried_together => "into all at once".to_string(),
+        None => "one by one".to_string(),
+    };
+    let outcomes = statuses(&stdout);
     Ok(members
         .iter()
         .zip(completes)
@@ -731,7 +842,7 @@ async fn sync_group(
                 Some(Ok(())) => Ok(Copied {
                     digest: digest.clone(),
                     note: format!(
-                        "{sent} to the VM's repo cache (once for {shared} workspace(s)), then copied on the VM"
+                        "{sent} to the VM's repo cache (once for {shared} workspace(s)), then copied on the VM {how}"
                     ),
                     marker_complete,
                 }),
@@ -759,6 +870,7 @@ mod tests {
             root: "/build/".into(),
             repo: repo.into(),
             excludes: excludes.iter().map(|e| e.to_string()).collect(),
+            delete: true,
         };
         let a = key("/src/app", &[".git/"]).folder();
         assert!(a.starts_with("/build/.sandboxer-cache/p."), "{a}");
@@ -768,5 +880,39 @@ mod tests {
         assert_ne!(a, key("/src/other", &[".git/"]).folder());
         // Two excludes are not one with a NUL in it.
         assert_ne!(key("/r", &["a", "b"]).folder(), key("/r", &["ab"]).folder());
+        // What a copy into a workspace deletes is not the cache's business.
+        let keeping = CacheKey {
+            delete: false,
+            ..key("/src/app", &[".git/"])
+        };
+        assert_eq!(keeping.folder(), a);
+        assert_eq!(keeping.links(), format!("{a}.links"));
+    }
+
+    #[test]
+    fn the_copy_into_all_at_once_takes_every_workspace_whole_and_anchors_excludes_in_each() {
+        let key = CacheKey {
+            project: "p".into(),
+            root: "/build".into(),
+            repo: "/src/app".into(),
+            excludes: vec!["dist-newstyle/".into(), "/local/".into()],
+            delete: true,
+        };
+        let members = [("/build/sbx-a", None), ("/build/sbx-b", Some("true".to_string()))];
+        let command = copy_together(&key, &members).expect("simple excludes");
+        for part in [
+            "rsync -aR --no-D --modify-window=-1 '--include=/*/' --delete '--exclude=/*/.sandboxer-*'",
+            "--exclude=dist-newstyle/ '--exclude=/*/local/'",
+            "\"$l\"/./sbx-a/ \"$l\"/./sbx-b/ /build/",
+        ] {
+            assert!(command.contains(part), "{part} in {command}");
+        }
+        // One workspace: nothing to share. A pattern over several folders: each apart.
+        assert_eq!(copy_together(&key, &members[..1]), None);
+        let crossing = CacheKey {
+            excludes: vec!["docs/*.pdf".into()],
+            ..key
+        };
+        assert_eq!(copy_together(&crossing, &members), None);
     }
 }

@@ -272,6 +272,28 @@ impl Excludes {
     }
 }
 
+/// The include rule that comes first in a transfer of several folders at once
+/// (`rsync -R` of `<dir>/./<name>/` for each): every top-level entry is one of
+/// those folders and is taken whole, whatever a name pattern (`s*`) says.
+pub const TOP_FOLDERS_WHOLE: &str = "/*/";
+
+/// `pattern` for a transfer whose root is one folder above the folders it was
+/// written for, where every top-level entry is one of those folders (see
+/// [`TOP_FOLDERS_WHOLE`]): the same entries of each folder are left out. An
+/// anchored pattern is anchored under any top-level folder (`/x` -> `/*/x`);
+/// a name (no `/` inside, no `**`) means the same at any depth. `None` for a
+/// pattern that matches the last components of a path or crosses folders
+/// (`docs/*.pdf`, `a/**/b`): there it could match one component more.
+pub fn one_folder_down(pattern: &str) -> Option<String> {
+    if let Some(rest) = pattern.strip_prefix('/') {
+        Some(format!("/*/{rest}"))
+    } else if pattern.trim_end_matches('/').contains('/') || pattern.contains("**") {
+        None
+    } else {
+        Some(pattern.to_string())
+    }
+}
+
 /// Patterns rsync reads as something else than a plain exclude pattern.
 fn rule_problem(pattern: &str) -> Option<Problem> {
     if pattern.is_empty() {
