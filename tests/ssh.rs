@@ -417,6 +417,32 @@ fn a_repo_is_sent_once_per_vm_and_copied_there_into_each_workspace() {
     }
 }
 
+/// A batch of 300 workspaces on one VM: each remote script of the batch (the
+/// creates' folders and markers, the updates' markers, the copies) is longer
+/// than the 128 KiB the kernel allows a command-line argument, and still runs,
+/// since scripts go to the VM's shell on its standard input.
+#[test]
+fn hundreds_of_workspaces_on_one_vm_are_created_and_resynced_in_one_batch() {
+    let w = World::start(1);
+    let entries: Vec<Entry> = (0..300).map(|i| w.sandbox(&format!("app-{i:03}"), 1)).collect();
+    w.manifest(&entries);
+    let out = w.expect(0, &["apply", "--auto-approve"]);
+    assert!(out.stderr.contains("300 created"), "{out}");
+    let found = workspaces::with_marker(w.bed.vm(1).build_root());
+    assert_eq!(found.len(), 300);
+    w.work.write("repo/README.md", "hello v2\n");
+    let out = w.expect(0, &["apply", "--auto-approve"]);
+    assert!(out.stderr.contains("300 updated"), "{out}");
+    for ws in &found {
+        assert_repo_content(&ws.path, "hello v2\n");
+    }
+    assert!(
+        notes_of(&w, "sandbox.app-299").contains("(once for 300 workspace(s)), then copied on the VM into all at once"),
+        "one batch"
+    );
+    w.expect(0, &["plan", "--detailed-exitcode"]);
+}
+
 /// One workspace whose copy from the VM's cache fails (a profile that keeps
 /// what a workspace has, `sync.delete: false`, and a non-empty folder in that
 /// workspace where the repo now has a file) fails alone: its neighbours on the

@@ -129,21 +129,50 @@ pub struct RemoteOutput {
 }
 
 impl Connection {
-    /// Runs `script` with `sh -c` on the VM. The script must be built from words
+    /// Runs `script` with `sh` on the VM. The script must be built from words
     /// quoted with [`quote()`].
+    ///
+    /// The script goes to the shell's standard input, not on its command line:
+    /// the command line is one argument of the VM's login shell, which the
+    /// kernel caps at 128 KiB, and the script of a batch of a few hundred
+    /// workspaces is longer. It is sent as one brace group whose own input is
+    /// `/dev/null`: the shell reads the whole group before it runs any of it,
+    /// and no command in it can read the script.
     pub async fn run(&self, script: &str) -> Result<RemoteOutput, RemoteError> {
         let _permit = self.permit().await?;
-        let line = format!("sh -c {}", quote(script));
-        tracing::debug!(vm = %self.target, "remote: {line}");
-        let output = self
+        tracing::debug!(vm = %self.target, "remote: sh -s: {script}");
+        let session_error = |detail: String| RemoteError::Session {
+            target: self.target.clone(),
+            detail,
+        };
+        let mut child = self
             .session
-            .raw_command(&line)
-            .output()
+            .raw_command("sh -s")
+            .stdin(openssh::Stdio::piped())
+            .stdout(openssh::Stdio::piped())
+            .stderr(openssh::Stdio::piped())
+            .spawn()
             .await
-            .map_err(|e| RemoteError::Session {
-                target: self.target.clone(),
-                detail: error_text(&e),
-            })?;
+            .map_err(|e| session_error(error_text(&e)))?;
+        let stdin = child.stdin().take();
+        let feed = async move {
+            use tokio::io::AsyncWriteExt;
+            let Some(mut stdin) = stdin else {
+                return Ok(());
+            };
+            stdin.write_all(b"{\n").await?;
+            stdin.write_all(script.as_bytes()).await?;
+            stdin.write_all(b"\n} </dev/null\n").await?;
+            stdin.shutdown().await
+        };
+        // Fed while the output is read: neither side waits on a full pipe.
+        let (fed, output) = tokio::join!(feed, child.wait_with_output());
+        let output = output.map_err(|e| session_error(error_text(&e)))?;
+        if let Err(e) = fed
+            && output.status.code() != Some(0)
+        {
+            return Err(session_error(format!("sending the script: {e}")));
+        }
         Ok(RemoteOutput {
             code: output.status.code(),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
