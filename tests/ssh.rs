@@ -966,6 +966,36 @@ fn links_planted_in_workspaces_redirect_no_write_of_the_copy_into_all_at_once() 
     assert_eq!(caches(&w, 1).len(), 1);
 }
 
+/// A link planted where sandboxer's cache folder goes on a VM is never
+/// written through: the workspaces that would sync through it fail with what
+/// is in the way, the folder it points at stays empty, and once the link is
+/// gone the next apply converges.
+#[test]
+fn a_link_planted_at_the_cache_folder_is_refused_and_not_written_through() {
+    use std::os::unix::fs::symlink;
+    let w = World::start(1);
+    let outside = w.work.path().join("outside");
+    fs::create_dir_all(&outside).expect("mkdir");
+    let root = w.bed.vm(1).build_root();
+    fs::create_dir_all(root).expect("mkdir");
+    symlink(&outside, root.join(".sandboxer-cache")).expect("plant");
+    w.manifest(&["a", "b"].map(|n| w.sandbox(n, 1)));
+    let failed = w.expect(1, &["apply", "--auto-approve"]);
+    assert!(
+        failed.stderr.contains("cannot make the repo cache"),
+        "says why: {failed}"
+    );
+    let written: Vec<_> = fs::read_dir(&outside).expect("read_dir").collect();
+    assert!(written.is_empty(), "nothing written through the link: {written:?}");
+
+    fs::remove_file(root.join(".sandboxer-cache")).expect("rm the link");
+    w.expect(0, &["apply", "--auto-approve"]);
+    for r in w.records().values() {
+        assert_repo_content(Path::new(&r.workspace), "hello v1\n");
+    }
+    w.expect(0, &["plan", "--detailed-exitcode"]);
+}
+
 /// ssh options and shell words in inputs are refused before anything runs; odd
 /// characters in paths are used literally; no canary file appears anywhere.
 #[test]

@@ -358,7 +358,13 @@ impl SshDriver {
             // shows up as a change in the next plan.
             let digest = self.repo_digest(repo, &resource.sync.excludes).await?;
             let note = connection
-                .rsync(Path::new(repo), path, &resource.sync.excludes, resource.sync.delete)
+                .rsync(
+                    Path::new(repo),
+                    path,
+                    &resource.sync.excludes,
+                    resource.sync.delete,
+                    None,
+                )
                 .await?;
             made.notes.push(note);
             made.repo_digest = Some(digest);

@@ -100,15 +100,13 @@ pub fn drop_unused_caches(project: &str, root: &str) -> String {
 pub async fn apply(driver: &SshDriver, items: Vec<BatchItem<'_>>) -> Vec<Result<Made, DriverError>> {
     let started = std::time::Instant::now();
     // 1. Markers first: the creates' in one remote command, the updates' in
-    // another, and the repo caches made ready beside them; all over the VM's
-    // one connection.
+    // another, both over the VM's one connection.
     let creates: Vec<usize> = (0..items.len()).filter(|&i| items[i].workspace.is_none()).collect();
     let updates: Vec<usize> = (0..items.len()).filter(|&i| items[i].workspace.is_some()).collect();
     let caches = cache_keys(&items);
-    let (created, updated, prepared) = tokio::join!(
+    let (created, updated) = tokio::join!(
         begin_creates(driver, &items, &creates),
         begin_updates(driver, &items, &updates),
-        prepare_caches(driver, &items, &caches),
     );
     tracing::debug!(elapsed = ?started.elapsed(), "ssh batch: markers begun");
     let mut results: Vec<Option<Result<Made, DriverError>>> = items.iter().map(|_| None).collect();
@@ -135,13 +133,7 @@ pub async fn apply(driver: &SshDriver, items: Vec<BatchItem<'_>>) -> Vec<Result<
     let synced = crate::task::join_all(
         groups
             .iter()
-            .map(|(key, members)| {
-                let prepared = prepared
-                    .get(*key)
-                    .cloned()
-                    .unwrap_or_else(|| Err("not prepared".into()));
-                sync_group(driver, key, prepared, members, &ready)
-            })
+            .map(|(key, members)| sync_group(driver, key, members, &ready))
             .collect(),
     )
     .await;
@@ -238,65 +230,24 @@ fn cache_keys(items: &[BatchItem<'_>]) -> Vec<Option<CacheKey>> {
         .collect()
 }
 
-/// Makes the folder of each cache in `keys`, all in one remote command: our
-/// folders only, never through a link planted where they go. Each cache's
-/// outcome by itself (the text of its failure).
-async fn prepare_caches(
-    driver: &SshDriver,
-    items: &[BatchItem<'_>],
-    keys: &[Option<CacheKey>],
-) -> BTreeMap<CacheKey, Result<(), String>> {
-    let mut unique: Vec<&CacheKey> = keys.iter().flatten().collect();
-    unique.sort();
-    unique.dedup();
-    let Some(first) = keys.iter().position(Option::is_some) else {
-        return BTreeMap::new();
-    };
-    let resource = items[first].request.resource;
-    let connection = match driver
-        .connect(
-            &super::ssh::target_of(resource),
-            super::ssh::connect_timeout_of(resource),
-        )
-        .await
-    {
-        Ok(c) => c,
-        Err(e) => {
-            let text = e.to_string();
-            return unique.into_iter().map(|k| (k.clone(), Err(text.clone()))).collect();
-        }
-    };
-    let mut script = String::new();
-    for key in &unique {
-        let cache = key.folder();
-        // Only a missing folder costs a process: a resync finds them all.
-        let prepare = format!(
-            "c={caches}; [ ! -L \"$c\" ] || exit 5; {{ [ -d \"$c\" ] || {{ mkdir -p -- \"$c\" && chmod 700 \"$c\"; }}; }} && \
-             [ ! -L {cache_q} ] && {{ [ -d {cache_q} ] || mkdir -- {cache_q}; }} && \
-             [ ! -L {links_q} ] && {{ [ -d {links_q} ] || mkdir -- {links_q}; }}",
-            caches = quote(&key.caches()),
-            cache_q = quote(&cache),
-            links_q = quote(&key.links()),
-        );
-        script.push_str(&step(&prepare, &cache));
-    }
-    let stdout = run_steps(&connection, script, "making the repo caches").await;
-    let status = stdout.as_deref().map(statuses);
-    unique
-        .into_iter()
-        .map(|key| {
-            let cache = key.folder();
-            let outcome = match &status {
-                Ok(status) => match status.get(cache.as_str()) {
-                    Some(Ok(())) => Ok(()),
-                    Some(Err(printed)) => Err(format!("making the repo cache {cache} failed: {printed}")),
-                    None => Err(format!("making the repo cache {cache}: no outcome reported")),
-                },
-                Err(e) => Err(e.to_string()),
-            };
-            (key.clone(), outcome)
-        })
-        .collect()
+/// What runs on the VM before the repo is received into the cache of `key`,
+/// in the same session: makes the cache folders (ours only, never through a
+/// link planted where they go), and says why it cannot. Only a missing folder
+/// costs a process: a resync finds them all.
+fn cache_prelude(key: &CacheKey) -> String {
+    let cache = key.folder();
+    format!(
+        "c={caches}; {{ [ ! -L \"$c\" ] && {{ [ -d \"$c\" ] || {{ mkdir -p -- \"$c\" && chmod 700 \"$c\"; }}; }} && \
+         [ ! -L {cache_q} ] && {{ [ -d {cache_q} ] || mkdir -- {cache_q}; }} && \
+         [ ! -L {links_q} ] && {{ [ -d {links_q} ] || mkdir -- {links_q}; }}; }} || \
+         {{ echo {failed} >&2; exit 5; }}",
+        caches = quote(&key.caches()),
+        cache_q = quote(&cache),
+        links_q = quote(&key.links()),
+        failed = quote(&format!(
+            "cannot make the repo cache {cache}: a link, or no folder, where its folders go"
+        )),
+    )
 }
 
 /// Writes the complete marker of every workspace in `done` (its repo in, no
@@ -744,26 +695,30 @@ struct Copied {
     marker_complete: bool,
 }
 
-/// Sends the repo of `key` into its cache on the VM (`prepared` says whether
-/// its folder is there), then copies it into each member's workspace and, where
+/// Sends the repo of `key` into its cache on the VM (made first, in the same
+/// session), then copies it into each member's workspace and, where
 /// no setup is pending, writes its complete marker; one result per member.
 async fn sync_group(
     driver: &SshDriver,
     key: &CacheKey,
-    prepared: Result<(), String>,
     members: &[usize],
     ready: &[(usize, Ready<'_>)],
 ) -> Result<Vec<Result<Copied, DriverError>>, DriverError> {
     let first = &ready[members[0]].1;
     let connection = &first.connection;
-    prepared.map_err(DriverError::other)?;
     // The digest before the copy: a repo edited during the sync shows up in the next plan.
     let digest = driver.repo_digest(&key.repo, &key.excludes).await?;
     let cache = key.folder();
     // The cache mirrors the repo (deletes included); a workspace keeps what the
     // profile says (`sync.delete`).
     let sent = connection
-        .rsync(std::path::Path::new(&key.repo), &cache, &key.excludes, true)
+        .rsync(
+            std::path::Path::new(&key.repo),
+            &cache,
+            &key.excludes,
+            true,
+            Some(&cache_prelude(key)),
+        )
         .await?;
     tracing::debug!(cache, "ssh batch: repo sent to the cache");
     let mut scratch = Scratch::new(&key.project);

@@ -217,13 +217,16 @@ impl Connection {
     }
 
     /// rsync of local folder `src` into `dest` on the VM, through this connection.
-    /// `-s` keeps paths away from the remote shell.
+    /// `-s` keeps paths away from the remote shell. A `prelude` (a script of
+    /// quoted words) runs on the VM first, in the same session; the transfer
+    /// starts only if it succeeds.
     pub async fn rsync(
         &self,
         src: &Path,
         dest: &str,
         excludes: &[String],
         delete: bool,
+        prelude: Option<&str>,
     ) -> Result<String, RemoteError> {
         let socket = self.session.control_socket();
         let mut ssh = vec![
@@ -271,6 +274,12 @@ impl Connection {
             .arg(ssh.join(" "));
         if delete {
             command.arg("--delete");
+        }
+        if let Some(prelude) = prelude {
+            // Run before the receiving rsync, in its session: one session fewer
+            // than a command of its own. `sh -c`, whatever the login shell is.
+            let run = format!("{prelude} && exec rsync \"$@\"");
+            command.arg(format!("--rsync-path=sh -c {} rsync", quote(&run)));
         }
         // sandboxer's own names are never taken from a repo (nor deleted on the VM):
         // a repo cannot plant a link where the marker and its temporary file go.
