@@ -393,11 +393,14 @@ fn a_repo_is_sent_once_per_vm_and_copied_there_into_each_workspace() {
     fs::create_dir_all(a.join("dist-newstyle")).expect("mkdir");
     fs::write(a.join("dist-newstyle/cache.o"), "built on the VM").expect("write");
     w.work.write("repo/README.md", "hello v2\n");
-    w.expect(0, &["apply", "--auto-approve"]);
+    let out = w.expect(0, &["apply", "--auto-approve", "-vv"]);
     for r in w.records().values() {
         assert_repo_content(Path::new(&r.workspace), "hello v2\n");
     }
     assert_eq!(read(a.join("dist-newstyle/cache.o")), "built on the VM");
+    // The repo is read (walked and digested) once for both VMs.
+    let reads = out.stderr.lines().filter(|l| l.contains("read repo ")).count();
+    assert_eq!(reads, 1, "{out}");
     for (k, names) in on_vm {
         let notes = notes_of(&w, &format!("sandbox.{}", names[0]));
         assert!(

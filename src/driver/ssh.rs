@@ -17,7 +17,7 @@ use super::{
 };
 use crate::desired::{DesiredResource, LOCALHOST};
 use crate::remote::{Connection, SshPool, Target, quote};
-use crate::repo::cached_repo_digest;
+use crate::repo::{RepoTrees, cached_repo_digest};
 use crate::state::now_rfc3339;
 
 /// Connect timeout when a resource does not say.
@@ -356,7 +356,7 @@ impl SshDriver {
         if let Some(repo) = resource.input_str("repo") {
             // The digest is taken before the copy: a repo edited during the sync
             // shows up as a change in the next plan.
-            let digest = self.repo_digest(repo, &resource.sync.excludes).await?;
+            let digest = self.repo_digest(None, repo, &resource.sync.excludes).await?;
             let note = connection
                 .rsync(
                     Path::new(repo),
@@ -372,16 +372,29 @@ impl SshDriver {
         self.finish(connection, resource, path, marker, made).await
     }
 
-    /// The digest of a repo (with its excludes), from the cache when it is fresh.
-    pub(super) async fn repo_digest(&self, repo: &str, excludes: &[String]) -> Result<String, DriverError> {
+    /// The digest of a repo (with its excludes), from the cache when it is
+    /// fresh; with the apply's `repos`, read once for all its workspaces on
+    /// every VM.
+    pub(super) async fn repo_digest(
+        &self,
+        repos: Option<&Arc<RepoTrees>>,
+        repo: &str,
+        excludes: &[String],
+    ) -> Result<String, DriverError> {
         let (cache_dir, source, excludes) = (self.cache_dir.clone(), repo.to_string(), excludes.to_vec());
-        tokio::task::spawn_blocking(move || cached_repo_digest(&cache_dir, Path::new(&source), &excludes))
-            .await
-            .map_err(|e| DriverError::task("repo digest", e))?
-            .map_err(|e| DriverError::Repo {
-                repo: repo.to_string(),
-                message: e.to_string(),
-            })
+        let repos = repos.cloned();
+        tokio::task::spawn_blocking(move || match repos {
+            Some(repos) => repos
+                .get(&cache_dir, Path::new(&source), &excludes)
+                .map(|tree| tree.digest.clone()),
+            None => cached_repo_digest(&cache_dir, Path::new(&source), &excludes),
+        })
+        .await
+        .map_err(|e| DriverError::task("repo digest", e))?
+        .map_err(|e| DriverError::Repo {
+            repo: repo.to_string(),
+            message: e.to_string(),
+        })
     }
 
     /// After the repo is in: the setup commands of a new workspace, then the

@@ -20,7 +20,7 @@ use super::ssh::{SshDriver, made_for, parent};
 use super::{BatchItem, DriverError, Made, Marker};
 use crate::desired::DesiredResource;
 use crate::remote::{Connection, quote};
-use crate::repo::{RESERVED_PREFIX, exclude};
+use crate::repo::{RESERVED_PREFIX, RepoTrees, exclude};
 
 /// The folder under a workspace root that holds the repo caches.
 pub const CACHE_DIR: &str = ".sandboxer-cache";
@@ -104,6 +104,8 @@ pub async fn apply(driver: &SshDriver, items: Vec<BatchItem<'_>>) -> Vec<Result<
     let creates: Vec<usize> = (0..items.len()).filter(|&i| items[i].workspace.is_none()).collect();
     let updates: Vec<usize> = (0..items.len()).filter(|&i| items[i].workspace.is_some()).collect();
     let caches = cache_keys(&items);
+    // The apply's repo trees: a repo synced to many VMs is read once.
+    let repos = items.first().map(|item| &item.request.repos);
     let (created, updated) = tokio::join!(
         begin_creates(driver, &items, &creates),
         begin_updates(driver, &items, &updates),
@@ -133,7 +135,7 @@ pub async fn apply(driver: &SshDriver, items: Vec<BatchItem<'_>>) -> Vec<Result<
     let synced = crate::task::join_all(
         groups
             .iter()
-            .map(|(key, members)| sync_group(driver, key, members, &ready))
+            .map(|(key, members)| sync_group(driver, repos, key, members, &ready))
             .collect(),
     )
     .await;
@@ -700,6 +702,7 @@ struct Copied {
 /// no setup is pending, writes its complete marker; one result per member.
 async fn sync_group(
     driver: &SshDriver,
+    repos: Option<&Arc<RepoTrees>>,
     key: &CacheKey,
     members: &[usize],
     ready: &[(usize, Ready<'_>)],
@@ -707,7 +710,7 @@ async fn sync_group(
     let first = &ready[members[0]].1;
     let connection = &first.connection;
     // The digest before the copy: a repo edited during the sync shows up in the next plan.
-    let digest = driver.repo_digest(&key.repo, &key.excludes).await?;
+    let digest = driver.repo_digest(repos, &key.repo, &key.excludes).await?;
     let cache = key.folder();
     // The cache mirrors the repo (deletes included); a workspace keeps what the
     // profile says (`sync.delete`).
