@@ -30,155 +30,30 @@ small=100
 files=50
 runs=${RUNS:-5}
 base_port=${BENCH_BASE_PORT:-14220}
-sshd_bin=/usr/sbin/sshd
 
-for tool in "$sshd_bin" ssh ssh-keygen rsync hyperfine; do
+for tool in /usr/sbin/sshd ssh ssh-keygen rsync hyperfine; do
   command -v "$tool" >/dev/null || { echo "bench/ssh.sh needs $tool" >&2; exit 1; }
 done
 [ "$(id -u)" = 0 ] || { echo "bench/ssh.sh runs sshd and must run as root" >&2; exit 1; }
 
-# A short folder: ssh control socket paths must fit 107 bytes.
-T=$(mktemp -d /tmp/sbxb.XXXXXX)
-listeners=()
-
-# --- teardown ------------------------------------------------------------------
-descendants() { # pid -> every live process below it (from /proc/*/stat), by pid
-  local parent=$1 stat rest pid
-  for stat in /proc/[0-9]*/stat; do
-    { IFS= read -r line <"$stat"; } 2>/dev/null || continue
-    rest=${line##*) }
-    set -- $rest # $1 state, $2 ppid
-    if [ "${2:-}" = "$parent" ] && [ "$1" != Z ]; then
-      pid=${stat#/proc/}
-      pid=${pid%/stat}
-      echo "$pid"
-      descendants "$pid"
-    fi
-  done
-}
+# shellcheck source=bench/testbed.sh
+. bench/testbed.sh
+testbed_init
+T=$TB_DIR
 
 cleanup() {
-  local pid kids socket
-  for socket in "$T"/cm/*; do # masters of the rsync floor, if the script stopped early
-    [ -S "$socket" ] && ssh -o "ControlPath=$socket" -O exit _bench 2>/dev/null
-  done
-  for pid in "${listeners[@]}"; do
-    # Per-connection sshd processes outlive the listener: find them first.
-    kids=$(descendants "$pid" | tr '\n' ' ')
-    kill -TERM "$pid" $kids 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$T"
+  testbed_close_masters "$T/cm" # masters of the rsync floor, if the script stopped early
+  testbed_teardown
 }
 trap cleanup EXIT
 
-# --- the VMs -------------------------------------------------------------------
-mkdir -p /run/sshd && chmod 0755 /run/sshd
-ssh-keygen -q -t ed25519 -N '' -C bench-client -f "$T/id_ed25519"
-cp "$T/id_ed25519.pub" "$T/authorized_keys"
-
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-port=$base_port
-: >"$T/known_hosts"
-: >"$T/ssh_config"
-for ((k = 1; k <= vms; k++)); do
-  while ! port_free "$port"; do port=$((port + 1)); done
-  d=$T/vm$k
-  mkdir -p "$d/build"
-  ssh-keygen -q -t ed25519 -N '' -C "vm$k" -f "$d/ssh_host_ed25519_key"
-  cat >"$d/sshd_config" <<EOF
-Port $port
-ListenAddress 127.0.0.1
-HostKey $d/ssh_host_ed25519_key
-PidFile none
-AuthorizedKeysFile $T/authorized_keys
-PermitRootLogin prohibit-password
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-UseDNS no
-PrintMotd no
-PrintLastLog no
-X11Forwarding no
-MaxSessions 256
-MaxStartups 200:30:400
-LogLevel INFO
-SetEnv SHLVL=1 TESTBED_VM=vm$k TESTBED_ROOT=$d/build
-Subsystem sftp internal-sftp
-EOF
-  "$sshd_bin" -D -e -f "$d/sshd_config" 2>>"$d/sshd.log" </dev/null &
-  listeners+=($!)
-  echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$d/ssh_host_ed25519_key.pub")" >>"$T/known_hosts"
-  cat >>"$T/ssh_config" <<EOF
-Host vm$k
-  HostName 127.0.0.1
-  Port $port
-  User root
-  IdentityFile $T/id_ed25519
-  IdentitiesOnly yes
-  UserKnownHostsFile $T/known_hosts
-  GlobalKnownHostsFile /dev/null
-  StrictHostKeyChecking yes
-  UpdateHostKeys no
-  CheckHostIP no
-  BatchMode yes
-
-EOF
-  eval "port_$k=$port"
-  port=$((port + 1))
-done
-cat >>"$T/ssh_config" <<EOF
-# last: an unknown alias hits a closed loopback port instead of DNS
-Host *
-  HostName 127.0.0.1
-  Port 1
-  BatchMode yes
-EOF
-
-# Readiness: each sshd logged that it listens and answers with its banner.
-for ((k = 1; k <= vms; k++)); do
-  eval "p=\$port_$k"
-  for ((try = 0; ; try++)); do
-    if grep -q "Server listening on 127.0.0.1 port $p" "$T/vm$k/sshd.log" 2>/dev/null &&
-      [ "$(timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$p; head -c 7 <&3" 2>/dev/null)" = SSH-2.0 ]; then
-      break
-    fi
-    ((try < 250)) || { echo "vm$k did not start:" >&2; cat "$T/vm$k/sshd.log" >&2; exit 1; }
-    sleep 0.02
-  done
-done
-for ((k = 1; k <= vms; k++)); do
-  [ "$(ssh -F "$T/ssh_config" "vm$k" 'echo $TESTBED_VM')" = "vm$k" ] || { echo "vm$k does not answer" >&2; exit 1; }
-done
-logins() { # vm number -> "Accepted publickey" lines so far
-  grep -c "Accepted publickey" "$T/vm$1/sshd.log" || true
-}
-
-# --- the repo and the manifests ------------------------------------------------
-mkdir -p "$T/repo/src"
-for ((i = 1; i <= files; i++)); do
-  # about 2 KiB of text each
-  for ((l = 0; l < 40; l++)); do echo "module M$i where -- line $l of file $i, some text"; done >"$T/repo/src/M$i.hs"
-done
-
-manifest() { # file project count root-folder-name
-  local file=$1 project=$2 n=$3 rootname=$4 i k
-  {
-    echo "version: 1"
-    echo "project: $project"
-    echo "sandboxes:"
-    for ((i = 0; i < n; i++)); do
-      k=$((i % vms + 1))
-      printf '  app-%04d:\n    profile: profile.vm-haskell-build\n    inputs:\n      vm: vm%d\n      workspace_root: %s\n      repo: %s\n' \
-        "$i" "$k" "$T/vm$k/$rootname" "$T/repo"
-    done
-  } >"$file"
-}
-manifest "$T/big.yaml" big "$big" build
-manifest "$T/small.yaml" small "$small" b100
+# --- the VMs, the repo and the manifests ---------------------------------------
+testbed_start_vms "$vms" "$base_port"
+testbed_wait_ready
+logins() { testbed_logins "$1"; }
+testbed_make_repo "$T/repo" "$files"
+testbed_manifest "$T/big.yaml" big "$big" build "$T/repo"
+testbed_manifest "$T/small.yaml" small "$small" b100 "$T/repo"
 
 # --- the binary ----------------------------------------------------------------
 if [ -n "${BIN:-}" ]; then

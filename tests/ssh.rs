@@ -900,6 +900,10 @@ fn links_planted_in_a_repo_change_nothing_outside_a_workspace_on_a_vm() {
     w.ok(&["apply", "--auto-approve"]);
 
     assert_eq!(state(&victim), before, "the file outside kept its content and mode");
+    // The only workspace on the VM is synced straight into, without a repo cache.
+    let notes = notes_of(&w, "sandbox.one");
+    assert!(notes.contains("straight into the workspace"), "{notes}");
+    assert!(caches(&w, 1).is_empty(), "no repo cache for one workspace");
     let ws = &workspaces::with_marker(w.bed.vm(1).build_root())[0].path;
     assert_repo_content(ws, "hello v2\n");
     let marker = std::fs::symlink_metadata(ws.join(MARKER)).expect("marker");

@@ -711,6 +711,22 @@ async fn sync_group(
     let connection = &first.connection;
     // The digest before the copy: a repo edited during the sync shows up in the next plan.
     let digest = driver.repo_digest(repos, &key.repo, &key.excludes).await?;
+    if let [only] = members {
+        // One workspace: straight into it, as a sync of its own. Through the
+        // cache it would take one more rsync on the VM (about 50 ms, most of
+        // it rsync waiting for its own processes) and share nothing.
+        let path = &ready[*only].1.path;
+        let sent = connection
+            .rsync(std::path::Path::new(&key.repo), path, &key.excludes, key.delete, None)
+            .await?;
+        return Ok(vec![Ok(Copied {
+            digest,
+            note: format!(
+                "{sent} straight into the workspace (the only one of this batch on the VM to sync this repo)"
+            ),
+            marker_complete: false,
+        })]);
+    }
     let cache = key.folder();
     // The cache mirrors the repo (deletes included); a workspace keeps what the
     // profile says (`sync.delete`).
