@@ -89,18 +89,21 @@ pub async fn observe(desired: &Desired, snapshot: Snapshot, drivers: &Registry, 
     // Who is where: desired resources by their driver's word, records where they were made.
     let records = std::mem::take(&mut observed.records);
     let mut sites: BTreeMap<Site, (Vec<&DesiredResource>, Vec<&Record>)> = BTreeMap::new();
+    let mut locations = Vec::with_capacity(desired.resources.len());
     for r in desired.resources.values() {
         let Ok(driver) = drivers.get(&r.driver) else {
             continue; // validate refuses unknown drivers; nothing to observe for one
         };
         let location = driver.location(r);
-        observed.locations.insert(r.address.clone(), location.clone());
         let site = Site {
             driver: r.driver.clone(),
-            location,
+            location: location.clone(),
         };
         sites.entry(site).or_default().0.push(r);
+        locations.push((r.address.clone(), location));
     }
+    // Collected at once: full tree nodes, not half empty ones.
+    observed.locations = locations.into_iter().collect();
     for r in records.values() {
         let site = Site {
             driver: r.driver.clone(),
@@ -140,7 +143,12 @@ pub async fn observe(desired: &Desired, snapshot: Snapshot, drivers: &Registry, 
         });
         match result {
             Ok(found) => {
-                observed.workspaces.extend(found.workspaces);
+                if observed.workspaces.is_empty() {
+                    // Moved, not copied: one site often finds all of them.
+                    observed.workspaces = found.workspaces;
+                } else {
+                    observed.workspaces.extend(found.workspaces);
+                }
                 observed.replace_reasons.extend(found.replace_reasons);
             }
             Err(e) => {
@@ -198,7 +206,7 @@ fn spread_digests(
     by_source: HashMap<RepoSource, Vec<Address>>,
     digests: Result<HashMap<RepoSource, Result<String, DigestError>>, DigestError>,
 ) -> BTreeMap<Address, Result<String, DigestError>> {
-    let mut out = BTreeMap::new();
+    let mut out = Vec::new();
     for (key, addresses) in by_source {
         let digest = match &digests {
             Ok(digests) => digests
@@ -207,11 +215,10 @@ fn spread_digests(
                 .unwrap_or_else(|| Err(DigestError("no digest was taken".into()))),
             Err(e) => Err(e.clone()),
         };
-        for address in addresses {
-            out.insert(address, digest.clone());
-        }
+        out.extend(addresses.into_iter().map(|address| (address, digest.clone())));
     }
-    out
+    // Collected at once: full tree nodes, not half empty ones.
+    out.into_iter().collect()
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use crate::driver::{
 };
 use crate::observe::Site;
 use crate::plan::{Action, Change};
+use crate::sorted_map::SortedMap;
 use crate::state::{Note, Record, now_rfc3339};
 
 /// What the state must do after a change.
@@ -319,7 +320,7 @@ impl Executor {
             .filter(|r| r.id == id)
             .map(|r| r.created_at.clone())
             .unwrap_or_else(|| now.clone());
-        let mut facts = made.facts;
+        let mut facts: SortedMap<String, String> = made.facts.into_iter().collect();
         if !made.path.is_empty() {
             facts.insert("workspace".into(), made.path.clone());
             if let Ok(driver) = self.driver_of(resource) {

@@ -168,7 +168,11 @@ impl LocalDriver {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(DriverError::io(format!("cannot list workspace root {root}"), e)),
             };
-            for entry in entries.filter_map(Result::ok) {
+            // Room for every folder at once: grown step by step, a vector of
+            // thousands leaves the steps behind as free memory of this thread.
+            let entries: Vec<fs::DirEntry> = entries.filter_map(Result::ok).collect();
+            found.reserve(entries.len());
+            for entry in entries {
                 let name = entry.file_name().to_string_lossy().into_owned();
                 let leftover = is_leftover_name(&name);
                 if !(name.starts_with("sbx-") || leftover) {
@@ -197,6 +201,8 @@ impl LocalDriver {
             }
         }
         found.sort_by(|a, b| a.path.cmp(&b.path));
+        // Kept through the plan: without room for folders that were no workspaces.
+        found.shrink_to_fit();
         Ok(found)
     }
 

@@ -7,6 +7,7 @@ pub mod resolve;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -32,9 +33,10 @@ pub struct Profile {
     /// Families of inputs by name pattern: `packer_var_*` takes any input that starts with `packer_var_`.
     #[serde(default)]
     pub input_patterns: BTreeMap<String, InputSpec>,
+    // One copy, shared by every resource of the profile.
     /// How a repo is synced into the workspace.
     #[serde(default)]
-    pub sync: SyncSpec,
+    pub sync: Arc<SyncSpec>,
     /// Shell commands run in a new workspace after the first sync, in order.
     #[serde(default)]
     pub setup: Vec<String>,

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::{InputSpec, InputType, InputValue, Profile};
 use crate::diagnostic::did_you_mean;
 use crate::safety;
+use crate::sorted_map::SortedMap;
 
 /// A resolved, type-checked input value.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
@@ -90,9 +91,9 @@ pub struct ResolveContext {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResolvedInputs {
     /// Canonical name → value.
-    pub values: BTreeMap<String, Value>,
+    pub values: SortedMap<String, Value>,
     /// Canonical name → where the value came from.
-    pub origins: BTreeMap<String, Origin>,
+    pub origins: SortedMap<String, Origin>,
     /// Names of the sensitive inputs among `values`.
     pub sensitive: BTreeSet<String>,
 }

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
 use crate::profile::{DriverName, Value};
+use crate::sorted_map::SortedMap;
 
 pub use embedded::EmbeddedStore;
 pub use hub::{HubError, HubLock, HubStore};
@@ -35,15 +36,15 @@ pub struct Record {
     /// Driver.
     pub driver: DriverName,
     /// Attributes as planned (`profile`, `host`, `inputs.<name>`); sensitive values only as a hash.
-    pub attributes: BTreeMap<String, Value>,
+    pub attributes: SortedMap<String, Value>,
     /// Digest of the attributes.
     pub spec_hash: String,
     /// Content digests (`repo` for a workspace's synced repo).
     #[serde(default)]
-    pub digests: BTreeMap<String, String>,
+    pub digests: SortedMap<String, String>,
     /// What the driver made: `workspace` (path), `vm`, `root`.
     #[serde(default)]
-    pub facts: BTreeMap<String, String>,
+    pub facts: SortedMap<String, String>,
     /// Addresses it depended on when applied, so deletes run in reverse order.
     #[serde(default)]
     pub depends_on: Vec<Address>,
@@ -286,10 +287,10 @@ pub(crate) fn test_record(name: &str, id: &str) -> Record {
         id: id.into(),
         profile: "profile.local-workspace".into(),
         driver: crate::profile::DriverName::LOCAL_WORKSPACE,
-        attributes: std::collections::BTreeMap::new(),
+        attributes: SortedMap::new(),
         spec_hash: "h".into(),
-        digests: std::collections::BTreeMap::new(),
-        facts: std::collections::BTreeMap::new(),
+        digests: SortedMap::new(),
+        facts: SortedMap::new(),
         depends_on: Vec::new(),
         created_at: "t".into(),
         updated_at: "t".into(),

@@ -24,6 +24,7 @@ use super::{
 };
 use crate::desired::DesiredResource;
 use crate::reason::Reason;
+use crate::sorted_map::SortedMap;
 use crate::state::Record;
 
 /// Prefix of the inputs that become `-var` words.
@@ -542,7 +543,7 @@ async fn hash_artifact_files(facts: &mut BTreeMap<String, String>) -> Vec<String
 }
 
 /// Artifact files recorded for an image that are gone or changed size.
-pub fn missing_artifacts(facts: &BTreeMap<String, String>) -> Vec<String> {
+pub fn missing_artifacts(facts: &SortedMap<String, String>) -> Vec<String> {
     facts
         .iter()
         .filter_map(|(k, v)| k.strip_prefix("artifact_file:").map(|path| (path, v)))
