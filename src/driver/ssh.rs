@@ -183,8 +183,10 @@ pub(super) fn create_script(
     );
     let marker = Marker::new(owner, resource, id);
     let json = encode_marker(&marker)?;
+    // A folder that is there costs no process: a batch of creates under one
+    // root makes it once.
     let script = format!(
-        "mkdir -p -- {root} {parent} && mkdir -- {staging} && printf '%s\\n' {json} > {staging}/{m} && \
+        "{{ [ -d {parent} ] || mkdir -p -- {root} {parent}; }} && mkdir -- {staging} && printf '%s\\n' {json} > {staging}/{m} && \
          if [ -e {path} ]; then echo {exists} >&2; exit 17; fi && mv -- {staging} {path}",
         root = quote(root),
         parent = quote(parent(&path)),
