@@ -420,6 +420,63 @@ fn a_repo_is_sent_once_per_vm_and_copied_there_into_each_workspace() {
     }
 }
 
+/// A repo cache lives as long as a workspace copies from it: workspaces that
+/// switch to another repo leave the old cache, and the old cache goes with the
+/// last workspace that copied from it, while the project still has
+/// workspaces under that root.
+#[test]
+fn a_repo_cache_goes_with_the_last_workspace_that_copies_from_it() {
+    let w = World::start(1);
+    w.work.write("repo2/README.md", "hello from repo2\n");
+    w.manifest(&["a", "b", "c"].map(|n| w.sandbox(n, 1)));
+    w.expect(0, &["apply", "--auto-approve"]);
+    let first = caches(&w, 1);
+    assert_eq!(first.len(), 1, "{first:?}");
+    // The workspaces linked in a cache's `.links` folder: those that copy from it.
+    let links = |cache: &Path| -> BTreeSet<String> {
+        fs::read_dir(format!("{}.links", cache.display()))
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(links(&first[0]).len(), 3);
+
+    // a and b switch to repo2: a new cache for them; the old one keeps c.
+    let switched = ["a", "b"].map(|n| w.sandbox(n, 1).input("repo", "./repo2"));
+    w.manifest(&[switched[0].clone(), switched[1].clone(), w.sandbox("c", 1)]);
+    w.expect(0, &["apply", "--auto-approve"]);
+    let both = caches(&w, 1);
+    assert_eq!(both.len(), 2, "{both:?}");
+    assert!(both.contains(&first[0]));
+    assert_eq!(links(&first[0]).len(), 1, "only c copies from the old cache");
+    let records = w.records();
+    let c_name = Path::new(&records["sandbox.c"].workspace)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    assert_eq!(links(&first[0]), BTreeSet::from([c_name]));
+
+    // c goes: nobody copies from the old cache, so it goes too; repo2's stays.
+    w.manifest(&switched);
+    w.expect(0, &["apply", "--auto-approve"]);
+    let last = caches(&w, 1);
+    assert_eq!(last.len(), 1, "{last:?}");
+    assert_ne!(last[0], first[0], "the old cache went");
+    assert_eq!(read(last[0].join("README.md")), "hello from repo2\n");
+    assert_eq!(links(&last[0]).len(), 2);
+    w.expect(0, &["plan", "--detailed-exitcode"]);
+    let leftovers: Vec<_> = fs::read_dir(w.bed.vm(1).build_root().join(".sandboxer-cache"))
+        .expect("read_dir")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".gone-") || n.contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
 /// A batch of 300 workspaces on one VM: each remote script of the batch (the
 /// creates' folders and markers, the updates' markers, the copies) is longer
 /// than the 128 KiB the kernel allows a command-line argument, and still runs,

@@ -493,7 +493,17 @@ impl SshDriver {
             d = quote(&doomed),
             m = quote(MARKER_FILE)
         ));
-        // A project's repo caches under this root go with its last workspace there.
+        // Its links to repo caches go, and the caches nobody links to any more;
+        // a project's repo caches under this root go with its last workspace there.
+        let name = path.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
+        script.push_str(" && ");
+        script.push_str(&super::ssh_batch::drop_unlinked(
+            parent(path),
+            project,
+            &[name],
+            None,
+            &[],
+        ));
         script.push_str(" && ");
         script.push_str(&super::ssh_batch::drop_unused_caches(project, parent(path)));
         connection.run_ok(&script, &format!("removing {path}")).await?;

@@ -132,10 +132,16 @@ pub async fn apply(driver: &SshDriver, items: Vec<BatchItem<'_>>) -> Vec<Result<
     let mut made: Vec<Result<Made, DriverError>> =
         ready.iter().map(|(_, r)| Ok(made_for(r.resource, &r.path))).collect();
     let mut finished: Vec<bool> = vec![false; ready.len()];
+    // The caches this batch copies from: no group removes another's.
+    let in_use: Vec<String> = groups
+        .iter()
+        .filter(|(_, members)| members.len() > 1)
+        .map(|(key, _)| key.folder())
+        .collect();
     let synced = crate::task::join_all(
         groups
             .iter()
-            .map(|(key, members)| sync_group(driver, repos, key, members, &ready))
+            .map(|(key, members)| sync_group(driver, repos, key, members, &ready, &in_use))
             .collect(),
     )
     .await;
@@ -234,18 +240,23 @@ fn cache_keys(items: &[BatchItem<'_>]) -> Vec<Option<CacheKey>> {
 
 /// What runs on the VM before the repo is received into the cache of `key`,
 /// in the same session: makes the cache folders (ours only, never through a
-/// link planted where they go), and says why it cannot. Only a missing folder
-/// costs a process: a resync finds them all.
-fn cache_prelude(key: &CacheKey) -> String {
+/// link planted where they go) and the link of each workspace `names` that
+/// will be copied from it (which marks the cache as in use before it is
+/// filled, see [`drop_unlinked`]), and says why it cannot. Only a missing
+/// folder or link costs a process: a resync finds them all.
+fn cache_prelude(key: &CacheKey, names: &[&str]) -> String {
     let cache = key.folder();
+    let names: Vec<String> = names.iter().map(|n| quote(n)).collect();
     format!(
         "c={caches}; {{ [ ! -L \"$c\" ] && {{ [ -d \"$c\" ] || {{ mkdir -p -- \"$c\" && chmod 700 \"$c\"; }}; }} && \
          [ ! -L {cache_q} ] && {{ [ -d {cache_q} ] || mkdir -- {cache_q}; }} && \
-         [ ! -L {links_q} ] && {{ [ -d {links_q} ] || mkdir -- {links_q}; }}; }} || \
+         [ ! -L {links_q} ] && {{ [ -d {links_q} ] || mkdir -- {links_q}; }} && \
+         for n in {names}; do [ -L {links_q}/\"$n\" ] || ln -s -- {cache_q} {links_q}/\"$n\" || exit 5; done; }} || \
          {{ echo {failed} >&2; exit 5; }}",
         caches = quote(&key.caches()),
         cache_q = quote(&cache),
         links_q = quote(&key.links()),
+        names = names.join(" "),
         failed = quote(&format!(
             "cannot make the repo cache {cache}: a link, or no folder, where its folders go"
         )),
@@ -662,26 +673,73 @@ fn copy_together(key: &CacheKey, members: &[(&str, Option<String>)]) -> Option<S
         .map(|w| quote(w))
         .collect();
     let root = key.root.trim_end_matches('/');
-    let mut names = Vec::new();
-    for (path, _) in members {
-        // Every member lives right under the root: that is how they were grouped.
-        let name = path.trim_end_matches('/').strip_prefix(root)?.strip_prefix('/')?;
-        if name.is_empty() || name.contains('/') {
-            return None;
-        }
-        names.push(quote(name));
-    }
+    let names: Vec<String> = members
+        .iter()
+        .map(|(path, _)| workspace_name(&key.root, path).map(quote))
+        .collect::<Option<_>>()?;
     let sources: Vec<String> = names.iter().map(|n| format!("\"$l\"/./{n}/")).collect();
     Some(format!(
-        "l={links}; for n in {names}; do [ -L \"$l/$n\" ] || ln -s -- {cache} \"$l/$n\" || exit 1; done && \
-         {rsync} {sources} {root_q}/",
+        "l={links}; {rsync} {sources} {root_q}/",
         links = quote(&key.links()),
-        names = names.join(" "),
-        cache = quote(&key.folder()),
         rsync = words.join(" "),
         sources = sources.join(" "),
         root_q = quote(if root.is_empty() { "/" } else { root }),
     ))
+}
+
+/// The name of the workspace at `path` in `root`, its folder right under it
+/// (how the members of a cache's group live: they were grouped by it).
+fn workspace_name<'p>(root: &str, path: &'p str) -> Option<&'p str> {
+    let name = path
+        .trim_end_matches('/')
+        .strip_prefix(root.trim_end_matches('/'))?
+        .strip_prefix('/')?;
+    (!name.is_empty() && !name.contains('/')).then_some(name)
+}
+
+/// A command (one brace group) that never fails: takes the workspaces `names` under `root` out
+/// of the `.links` folders of `project`'s caches there (all but `current`'s,
+/// the cache they are copied from now, if any), then removes every cache of
+/// the project there whose `.links` folder holds no link any more, but those
+/// of `keep` (the caches of the batch running). Nothing is started on the VM
+/// unless there is something to remove.
+///
+/// A cache is in use while some workspace's link is in its `.links` folder:
+/// the link is made before the cache is filled ([`cache_prelude`]), so a
+/// removal never takes a cache a copy is about to read. A removed cache is
+/// first renamed away, so that a copy that was reading it fails loudly
+/// instead of copying from a half-removed folder. It runs in a subshell: it
+/// uses the positional parameters, which a prelude must pass on to rsync.
+pub(super) fn drop_unlinked(
+    root: &str,
+    project: &str,
+    names: &[&str],
+    current: Option<&str>,
+    keep: &[String],
+) -> String {
+    let prefix = quote(&cache_prefix(root, project));
+    let names: Vec<String> = names.iter().map(|n| quote(n)).collect();
+    let links_of = |cache: &str| quote(&format!("{cache}.links"));
+    let unlink = match current {
+        Some(current) => format!("case $f in {}/*) ;; *) set -- \"$@\" \"$f\" ;; esac", links_of(current)),
+        None => "set -- \"$@\" \"$f\"".to_string(),
+    };
+    let kept: Vec<String> = keep.iter().map(|k| links_of(k)).collect();
+    let skip = if kept.is_empty() {
+        String::new()
+    } else {
+        format!("case $l in {}) continue ;; esac; ", kept.join("|"))
+    };
+    format!(
+        "{{ ( p={prefix}; set --; for n in {names}; do for f in \"$p\"*.links/\"$n\"; do \
+         if [ -L \"$f\" ]; then {unlink}; fi; done; done; [ $# -eq 0 ] || rm -f -- \"$@\"; \
+         for l in \"$p\"*.links; do [ -d \"$l\" ] && [ ! -L \"$l\" ] || continue; {skip}u=; \
+         for f in \"$l\"/* \"$l\"/.[!.]* \"$l\"/..?*; do if [ -L \"$f\" ]; then u=1; break; fi; done; \
+         [ -z \"$u\" ] || continue; g=\"$p\"gone-$$; rm -rf -- \"$g\" \"$g.links\"; \
+         mv -- \"${{l%.links}}\" \"$g\"; mv -- \"$l\" \"$g.links\" && rm -rf -- \"$g\" \"$g.links\"; \
+         done ) 2>/dev/null; :; }}",
+        names = names.join(" "),
+    )
 }
 
 /// A ready workspace with the index of its item.
@@ -706,6 +764,7 @@ async fn sync_group(
     key: &CacheKey,
     members: &[usize],
     ready: &[(usize, Ready<'_>)],
+    in_use: &[String],
 ) -> Result<Vec<Result<Copied, DriverError>>, DriverError> {
     let first = &ready[members[0]].1;
     let connection = &first.connection;
@@ -716,8 +775,18 @@ async fn sync_group(
         // cache it would take one more rsync on the VM (about 50 ms, most of
         // it rsync waiting for its own processes) and share nothing.
         let path = &ready[*only].1.path;
+        // It copies from no cache now: its links to caches go, and caches
+        // nobody links to any more with them.
+        let names: Vec<&str> = workspace_name(&key.root, path).into_iter().collect();
+        let prelude = drop_unlinked(&key.root, &key.project, &names, None, in_use);
         let sent = connection
-            .rsync(std::path::Path::new(&key.repo), path, &key.excludes, key.delete, None)
+            .rsync(
+                std::path::Path::new(&key.repo),
+                path,
+                &key.excludes,
+                key.delete,
+                Some(&prelude),
+            )
             .await?;
         return Ok(vec![Ok(Copied {
             digest,
@@ -728,6 +797,10 @@ async fn sync_group(
         })]);
     }
     let cache = key.folder();
+    let names: Vec<&str> = members
+        .iter()
+        .filter_map(|&n| workspace_name(&key.root, &ready[n].1.path))
+        .collect();
     // The cache mirrors the repo (deletes included); a workspace keeps what the
     // profile says (`sync.delete`).
     let sent = connection
@@ -736,7 +809,7 @@ async fn sync_group(
             &cache,
             &key.excludes,
             true,
-            Some(&cache_prelude(key)),
+            Some(&cache_prelude(key, &names)),
         )
         .await?;
     tracing::debug!(cache, "ssh batch: repo sent to the cache");
@@ -798,6 +871,12 @@ async fn sync_group(
         }
         None => apart,
     };
+    // Its members copy from this cache only now: their links elsewhere go, and
+    // the caches nobody links to any more with them.
+    let body = format!(
+        "{body}{}; ",
+        drop_unlinked(&key.root, &key.project, &names, Some(&cache), in_use)
+    );
     let script = scratch.around(&body);
     let stdout = run_steps(connection, script, "copying the repo cache into the workspaces").await?;
     let shared = members.len();
