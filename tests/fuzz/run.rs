@@ -29,26 +29,53 @@ pub fn deadline(size: usize) -> Duration {
     Duration::from_secs(2) * mib * factor
 }
 
-/// Runs `work` on a thread of its own (with a large stack) and waits for it
-/// until `deadline`.
-pub fn in_thread<T: Send + 'static>(deadline: Duration, work: impl FnOnce() -> T + Send + 'static) -> Ran<T> {
+/// How much longer than its deadline a loader is waited for: the deadline is
+/// on the CPU time it uses, and a thread that waits for a core (the threads
+/// of cases given up on keep running) may take longer on the clock.
+pub const LOADER_WAIT: u32 = 4;
+
+/// Runs `work` on a thread of its own (with a large stack). It is over time
+/// when it used more than `deadline` of CPU, or was still running after
+/// `wait` times that on the clock; `Done` carries the CPU time.
+pub fn in_thread<T: Send + 'static>(
+    deadline: Duration,
+    wait: u32,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Ran<T> {
     let (tx, rx) = mpsc::channel();
     let start = Instant::now();
     let spawned = std::thread::Builder::new()
         .name("fuzz-case".into())
         .stack_size(64 << 20)
         .spawn(move || {
+            let before = thread_cpu();
             let result = catch_unwind(AssertUnwindSafe(work));
-            let _ = tx.send((result, start.elapsed()));
+            let used = match (before, thread_cpu()) {
+                (Some(before), Some(after)) => after.saturating_sub(before),
+                _ => start.elapsed(),
+            };
+            let _ = tx.send((result, used));
         });
     if let Err(e) = spawned {
         return Ran::Panicked(format!("cannot start a thread: {e}"));
     }
-    match rx.recv_timeout(deadline) {
-        Ok((Ok(value), took)) => Ran::Done(value, took),
+    match rx.recv_timeout(deadline * wait.max(1)) {
+        Ok((Ok(value), used)) if used <= deadline => Ran::Done(value, used),
+        Ok((Ok(_), used)) => Ran::TimedOut(used),
         Ok((Err(panic), _)) => Ran::Panicked(panic_message(&*panic)),
         Err(_) => Ran::TimedOut(start.elapsed()),
     }
+}
+
+/// The CPU time (user and system) the calling thread has used, from
+/// `/proc/thread-self/stat` (in clock ticks, 100 a second on Linux).
+fn thread_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split_whitespace().collect();
+    // proc(5) numbers the fields from the pid: utime is the 14th, stime the
+    // 15th, so the 12th and 13th after the name.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
