@@ -7,6 +7,7 @@ mod control;
 mod error;
 pub mod quote;
 mod turns;
+mod attached;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ use tokio::sync::{Mutex, OnceCell, Semaphore};
 pub use control::ControlRoots;
 pub use error::{ConnectFailure, RemoteError};
 pub use quote::quote;
+pub use attached::GroupSignal;
 pub use turns::Turn;
 
 /// Commands at once on one connection: below sshd's default MaxSessions (10),
