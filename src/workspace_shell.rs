@@ -169,7 +169,9 @@ mod tests {
     fn the_command_runs_in_the_workspace_after_the_prelude_with_its_exit_code() {
         let dir = tempfile::tempdir().expect("a folder");
         let workspace = dir.path().to_str().expect("a UTF-8 path");
-        let words = ["sh", "-c", "pwd; echo \"$FROM_PRELUDE\"; exit 7"].map(String::from).to_vec();
+        let words = ["sh", "-c", "pwd; echo \"$FROM_PRELUDE\"; exit 7"]
+            .map(String::from)
+            .to_vec();
         let line = script(workspace, Some("export FROM_PRELUDE=yes"), Job::Command).remote_command(&words);
         let out = through_login_shell(&line);
         assert_eq!(out.status.code(), Some(7), "{out:?}");
@@ -195,7 +197,12 @@ mod tests {
     #[test]
     fn the_announced_group_is_read_back_and_nothing_else_is() {
         assert_eq!(announced_group("@@sandboxer-exec-group 4242\n"), Some(4242));
-        for other in ["@@sandboxer-exec-group", "@@sandboxer-exec-group x", "hello", "@@sandboxer-exec-group 1"] {
+        for other in [
+            "@@sandboxer-exec-group",
+            "@@sandboxer-exec-group x",
+            "hello",
+            "@@sandboxer-exec-group 1",
+        ] {
             assert_eq!(announced_group(other), None, "{other}");
         }
     }

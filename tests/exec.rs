@@ -94,9 +94,23 @@ fn workspace_of(cli: &(impl Cli + ?Sized), address: &str) -> PathBuf {
 fn exec_runs_in_the_workspace_on_the_vm_and_returns_the_remote_exit_code() {
     let world = World::start();
     let workspace = world.apply_app("profile.vm-haskell-build");
-    assert!(workspace.starts_with(world.bed.vm(1).build_root()), "{}", workspace.display());
+    assert!(
+        workspace.starts_with(world.bed.vm(1).build_root()),
+        "{}",
+        workspace.display()
+    );
 
-    let out = world.expect(7, &["exec", "sandbox.app", "--", "sh", "-c", "echo out; echo err >&2; exit 7"]);
+    let out = world.expect(
+        7,
+        &[
+            "exec",
+            "sandbox.app",
+            "--",
+            "sh",
+            "-c",
+            "echo out; echo err >&2; exit 7",
+        ],
+    );
     assert_eq!(out.stdout, "out\n", "{out}");
     assert_eq!(out.stderr, "err\n", "nothing but the command's own stderr\n{out}");
 
@@ -123,8 +137,13 @@ fn exec_streams_the_output_while_the_command_runs() {
     let go = workspace.join("go");
     // The remote command waits for a file the test makes, with a deadline of its own.
     let script = "echo first; i=0; while [ ! -e go ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; echo second";
-    let mut running = world.cmd().args(["exec", "sandbox.app", "--", "sh", "-c", script]).spawn();
-    wait_until("the first line is out", DEADLINE, || running.stdout_so_far() == "first\n");
+    let mut running = world
+        .cmd()
+        .args(["exec", "sandbox.app", "--", "sh", "-c", script])
+        .spawn();
+    wait_until("the first line is out", DEADLINE, || {
+        running.stdout_so_far() == "first\n"
+    });
     assert!(running.is_running(), "the command ended before the test let it go");
     assert!(!running.stdout_so_far().contains("second"));
     std::fs::write(&go, "").expect("make the file the command waits for");
@@ -185,7 +204,11 @@ fn exec_runs_the_profile_shell_prelude_first() {
     );
     let workspace = world.apply_app("profile.vm-prelude");
     let out = world.ok(&["exec", "sandbox.app", "--", "sh", "-c", "echo \"$SBX_FROM_PRELUDE\""]);
-    assert_eq!(out.stdout, format!("set by the prelude in {}\n", workspace.display()), "{out}");
+    assert_eq!(
+        out.stdout,
+        format!("set by the prelude in {}\n", workspace.display()),
+        "{out}"
+    );
 
     // A prelude that fails stops the command: exit 1 and why.
     world.work.write(
@@ -193,7 +216,10 @@ fn exec_runs_the_profile_shell_prelude_first() {
         format!("{profile}\nshell_prelude: \"false\"\n"),
     );
     let out = world.expect(1, &["exec", "sandbox.app", "--", "touch", "ran"]);
-    assert!(out.stderr.contains("shell_prelude of profile.vm-prelude failed"), "{out}");
+    assert!(
+        out.stderr.contains("shell_prelude of profile.vm-prelude failed"),
+        "{out}"
+    );
     assert!(!workspace.join("ran").exists());
 }
 
@@ -202,8 +228,13 @@ fn ctrl_c_reaches_the_remote_command_without_a_terminal() {
     let world = World::start();
     let workspace = world.apply_app("profile.vm-haskell-build");
     let script = "trap 'echo got INT; exit 42' INT; echo ready; i=0; while [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; echo not interrupted";
-    let mut running = world.cmd().args(["exec", "sandbox.app", "--", "sh", "-c", script]).spawn();
-    wait_until("the command is ready", DEADLINE, || running.stdout_so_far() == "ready\n");
+    let mut running = world
+        .cmd()
+        .args(["exec", "sandbox.app", "--", "sh", "-c", script])
+        .spawn();
+    wait_until("the command is ready", DEADLINE, || {
+        running.stdout_so_far() == "ready\n"
+    });
     assert!(running.is_running());
     running.signal("INT");
     let out = running.wait();
@@ -296,7 +327,10 @@ fn ssh_without_a_terminal_is_refused_with_a_hint() {
     let world = World::start();
     world.apply_app("profile.vm-haskell-build");
     let out = world.expect(1, &["ssh", "sandbox.app"]);
-    assert!(out.stderr.contains("needs a terminal") && out.stderr.contains("hint:"), "{out}");
+    assert!(
+        out.stderr.contains("needs a terminal") && out.stderr.contains("hint:"),
+        "{out}"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -308,7 +342,14 @@ fn exec_and_ssh_work_in_a_local_workspace() {
     dir.write("repo/a.txt", "local\n");
     dir.write(
         "sandboxes.yaml",
-        manifest("here", &[entry("app", "profile.local-workspace", "    inputs:\n      repo: ./repo\n")]),
+        manifest(
+            "here",
+            &[entry(
+                "app",
+                "profile.local-workspace",
+                "    inputs:\n      repo: ./repo\n",
+            )],
+        ),
     );
     let cli = dir.path();
     cli.ok(&["apply", "--auto-approve"]);
@@ -336,13 +377,19 @@ fn exec_and_ssh_work_in_a_local_workspace() {
     );
     assert_eq!(code, 4, "{shown}");
     let path = workspace.display().to_string();
-    assert!(shown.lines().any(|l| l.trim_end_matches('\r').ends_with(&path)), "{shown}");
+    assert!(
+        shown.lines().any(|l| l.trim_end_matches('\r').ends_with(&path)),
+        "{shown}"
+    );
 }
 
 #[test]
 fn an_unknown_sandbox_exits_1_with_a_hint() {
     let dir = Workdir::new();
-    dir.write("sandboxes.yaml", manifest("here", &[entry("app", "profile.local-workspace", "")]));
+    dir.write(
+        "sandboxes.yaml",
+        manifest("here", &[entry("app", "profile.local-workspace", "")]),
+    );
     let cli = dir.path();
     cli.ok(&["apply", "--auto-approve"]);
     for what in ["nope", "sandbox.nope"] {

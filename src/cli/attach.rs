@@ -59,7 +59,12 @@ pub enum Place {
 /// `-f FILE`, only the manifest's project is looked in; else every project.
 pub fn find(what: &str, state: &StateArg, settings: &Settings) -> anyhow::Result<Sandbox> {
     let project = match &state.file {
-        Some(file) => Some(sandboxer::manifest::load(file).map_err(anyhow::Error::from)?.manifest.project),
+        Some(file) => Some(
+            sandboxer::manifest::load(file)
+                .map_err(anyhow::Error::from)?
+                .manifest
+                .project,
+        ),
         None => None,
     };
     let store = state.store(settings)?;
@@ -114,7 +119,11 @@ fn place_of(record: &Record) -> anyhow::Result<Place> {
         return Ok(Place::Here(PathBuf::from(workspace)));
     }
     if record.driver != DriverName::SSH_WORKSPACE {
-        return Err(unusable(format!("is made by the {} driver, which has no workspace to run in", record.driver)).into());
+        return Err(unusable(format!(
+            "is made by the {} driver, which has no workspace to run in",
+            record.driver
+        ))
+        .into());
     }
     sandboxer::safety::check_remote_path(workspace)
         .map_err(|e| unusable(format!("has an unusable workspace path: {e}")))?;
@@ -234,7 +243,10 @@ async fn attend(mut command: tokio::process::Command, terminal: bool, remote: Re
     let mut child = command.spawn().with_context(|| format!("cannot run {program}"))?;
     let pid = child.id();
     let (groups, mut group_found) = mpsc::channel::<u32>(1);
-    let relay = child.stderr.take().map(|stderr| tokio::spawn(relay_stderr(stderr, groups)));
+    let relay = child
+        .stderr
+        .take()
+        .map(|stderr| tokio::spawn(relay_stderr(stderr, groups)));
     let mut group = match remote {
         Remote::None if !terminal => pid,
         _ => None,
@@ -267,7 +279,10 @@ async fn attend(mut command: tokio::process::Command, terminal: bool, remote: Re
         match (group, remote) {
             (Some(group), Remote::Vm(connection)) => {
                 if let Err(e) = connection.signal_group(group, wanted).await {
-                    tracing::warn!("could not pass the signal on to the command on {}: {e}", connection.target());
+                    tracing::warn!(
+                        "could not pass the signal on to the command on {}: {e}",
+                        connection.target()
+                    );
                 }
             }
             (Some(group), Remote::None) => sandboxer::process_group::signal(group, &format!("-{}", name_of(wanted))),
@@ -306,10 +321,7 @@ fn signal_process(pid: u32, signal: GroupSignal) {
 /// signal N ended it.
 fn exit_code_of(status: std::process::ExitStatus) -> ExitCode {
     use std::os::unix::process::ExitStatusExt;
-    let code = status
-        .code()
-        .or_else(|| status.signal().map(|n| 128 + n))
-        .unwrap_or(1);
+    let code = status.code().or_else(|| status.signal().map(|n| 128 + n)).unwrap_or(1);
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 

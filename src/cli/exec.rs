@@ -18,7 +18,12 @@ pub struct Opts {
     #[command(flatten)]
     pub state: StateArg,
     /// The command and its arguments, each passed as one word (no shell splits them again)
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
     pub command: Vec<String>,
 }
 

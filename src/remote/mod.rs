@@ -3,11 +3,11 @@
 //! `--ssh-persist`), commands built from quoted words, and rsync through the
 //! master's control socket.
 
+mod attached;
 mod control;
 mod error;
 pub mod quote;
 mod turns;
-mod attached;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 use openssh::Session;
 use tokio::sync::{Mutex, OnceCell, Semaphore};
 
+pub use attached::GroupSignal;
 pub use control::ControlRoots;
 pub use error::{ConnectFailure, RemoteError};
 pub use quote::quote;
-pub use attached::GroupSignal;
 pub use turns::Turn;
 
 /// Commands at once on one connection: below sshd's default MaxSessions (10),
