@@ -320,6 +320,29 @@ fn ssh_opens_a_shell_in_the_workspace_on_a_terminal_and_passes_its_exit_code_on(
         shown.lines().any(|l| l.trim_end_matches('\r').ends_with(&path)),
         "pwd did not show {path}:\n{shown}"
     );
+
+    // exec from a terminal: the command gets a terminal on the VM too.
+    let mut args = world.flags();
+    args.extend(
+        [
+            "exec",
+            "sandbox.app",
+            "--",
+            "sh",
+            "-c",
+            "[ -t 0 ] && [ -t 1 ] && echo on-a-terminal; exit 6",
+        ]
+        .map(String::from),
+    );
+    let (shown, code) = on_a_terminal(
+        world.work.path(),
+        &[("XDG_RUNTIME_DIR", world.run.path())],
+        env!("CARGO_BIN_EXE_sandboxer"),
+        &args,
+        "",
+    );
+    assert_eq!(code, 6, "{shown}");
+    assert!(shown.contains("on-a-terminal"), "{shown}");
 }
 
 #[test]
