@@ -3,7 +3,9 @@
 //! to this terminal, passing its exit code on.
 //!
 //! Ctrl-C: with stdin on a terminal the process gets a terminal too (a
-//! pseudo-terminal on the VM), and Ctrl-C reaches it as a terminal's does.
+//! pseudo-terminal on the VM), and Ctrl-C reaches it as a terminal's does;
+//! SIGTERM to sandboxer ends the process (on a VM: ssh, and the VM's terminal
+//! hangs up on the command), a second one kills it.
 //! Without one, the process runs in a process group of its own (on the VM:
 //! the session sshd makes for it), and SIGINT or SIGTERM to sandboxer is sent
 //! to that whole group; a second one sends SIGKILL.
@@ -260,22 +262,25 @@ async fn attend(mut command: tokio::process::Command, terminal: bool, remote: Re
                 group = Some(found);
                 pending.take()
             }
-            _ = interrupts.recv() => Some(if signalled { GroupSignal::Kill } else { GroupSignal::Interrupt }),
-            _ = terminations.recv() => Some(if signalled { GroupSignal::Kill } else { GroupSignal::Terminate }),
+            _ = interrupts.recv() => Some(GroupSignal::Interrupt),
+            _ = terminations.recv() => Some(GroupSignal::Terminate),
         };
         let Some(wanted) = wanted else { continue };
         if terminal {
             // The terminal gave Ctrl-C to the process already (or to the VM's
-            // terminal, through ssh); SIGTERM ends ssh or the process, and a
-            // VM's terminal then hangs up on the command.
-            if wanted != GroupSignal::Interrupt
-                && let Some(pid) = pid
-            {
-                signal_process(pid, wanted);
+            // terminal, through ssh), however often it is pressed. SIGTERM
+            // ends ssh or the process (a VM's terminal then hangs up on the
+            // command); a second one kills it.
+            if wanted == GroupSignal::Interrupt {
+                continue;
+            }
+            if let Some(pid) = pid {
+                signal_process(pid, if signalled { GroupSignal::Kill } else { wanted });
             }
             signalled = true;
             continue;
         }
+        let wanted = if signalled { GroupSignal::Kill } else { wanted };
         match (group, remote) {
             (Some(group), Remote::Vm(connection)) => {
                 if let Err(e) = connection.signal_group(group, wanted).await {
