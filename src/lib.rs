@@ -37,3 +37,4 @@ pub mod source_map;
 pub mod state;
 pub mod task;
 pub mod watch;
+pub mod workspace_shell;

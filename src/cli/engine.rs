@@ -34,16 +34,7 @@ impl Engine {
         let cache_dir = state_dir.join("cache").join("repos");
         let drivers = Registry::builtin(BuiltinOptions {
             cache_dir: cache_dir.clone(),
-            ssh: SshOptions {
-                config_file: settings.ssh_config.clone(),
-                accept_new_host_keys: settings.ssh_accept_new,
-                persist: settings.ssh_persist,
-                max_connections: settings.max_connections,
-                control_roots: ControlRoots {
-                    runtime_dir: settings.runtime_dir.clone(),
-                    home: settings.home.clone(),
-                },
-            },
+            ssh: ssh_options(settings),
             packer: PackerOptions {
                 binary: settings
                     .env
@@ -125,6 +116,21 @@ impl Engine {
         let snapshot = store.load(&desired.project).await?;
         let observed = observe::observe(desired, snapshot, &self.drivers, &scratch.dir).await;
         Ok((plan::make(desired, &observed, targets), observed))
+    }
+}
+
+/// How every command reaches VMs: the same config, host-key policy, warm
+/// masters and bound on connections.
+pub fn ssh_options(settings: &Settings) -> SshOptions {
+    SshOptions {
+        config_file: settings.ssh_config.clone(),
+        accept_new_host_keys: settings.ssh_accept_new,
+        persist: settings.ssh_persist,
+        max_connections: settings.max_connections,
+        control_roots: ControlRoots {
+            runtime_dir: settings.runtime_dir.clone(),
+            home: settings.home.clone(),
+        },
     }
 }
 

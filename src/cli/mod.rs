@@ -3,9 +3,11 @@
 
 pub mod apply;
 pub mod args;
+pub mod attach;
 pub mod create;
 pub mod destroy;
 pub mod engine;
+pub mod exec;
 pub mod force_unlock;
 pub mod hub;
 pub mod inspect;
@@ -16,6 +18,7 @@ pub mod prompt;
 pub mod run;
 pub mod schema;
 pub mod settings;
+pub mod ssh;
 pub mod state;
 pub mod store;
 pub mod validate;
@@ -56,6 +59,10 @@ pub enum Command {
     List(list::Opts),
     /// Show one resource: its record, what is there now, its notes.
     Inspect(inspect::Opts),
+    /// Run a command in a sandbox's workspace (on its VM, or here); its exit code is sandboxer's.
+    Exec(exec::Opts),
+    /// Open an interactive login shell in a sandbox's workspace.
+    Ssh(ssh::Opts),
     /// Write the JSON Schemas of the manifest, profiles and plans.
     Schema(schema::Opts),
     /// The State Hub server.
@@ -78,6 +85,8 @@ pub fn run(cli: Cli, colors: settings::Colors) -> anyhow::Result<ExitCode> {
         Command::Destroy(opts) => destroy::run(&opts, &settings),
         Command::List(opts) => list::run(&opts, &settings),
         Command::Inspect(opts) => inspect::run(&opts, &settings),
+        Command::Exec(opts) => exec::run(&opts, &settings),
+        Command::Ssh(opts) => ssh::run(&opts, &settings),
         Command::Schema(opts) => schema::run(&opts),
         Command::Hub(opts) => hub::run(&opts, &settings),
         Command::State(opts) => state::run(&opts, &settings),

@@ -40,6 +40,12 @@ pub struct Profile {
     /// Shell commands run in a new workspace after the first sync, in order.
     #[serde(default)]
     pub setup: Vec<String>,
+    /// A shell snippet run by `sh` in the workspace before the command of
+    /// `sandboxer exec` and the shell of `sandboxer ssh`, in the same shell:
+    /// what it exports reaches them. Written by the operator and trusted like
+    /// `setup`; when it fails, the command does not run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shell_prelude: Option<String>,
 }
 
 /// One input of a profile.

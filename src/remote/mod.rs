@@ -3,6 +3,7 @@
 //! `--ssh-persist`), commands built from quoted words, and rsync through the
 //! master's control socket.
 
+mod attached;
 mod control;
 mod error;
 pub mod quote;
@@ -16,6 +17,7 @@ use std::time::{Duration, Instant};
 use openssh::Session;
 use tokio::sync::{Mutex, OnceCell, Semaphore};
 
+pub use attached::GroupSignal;
 pub use control::ControlRoots;
 pub use error::{ConnectFailure, RemoteError};
 pub use quote::quote;

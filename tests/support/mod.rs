@@ -323,6 +323,12 @@ impl Running {
         String::from_utf8_lossy(&bytes).into_owned()
     }
 
+    /// What it printed on stdout so far.
+    pub fn stdout_so_far(&self) -> String {
+        let bytes = self.stdout.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
     /// Whether it is still running.
     pub fn is_running(&mut self) -> bool {
         self.child.try_wait().expect("poll the sandboxer process").is_none()
