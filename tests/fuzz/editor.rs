@@ -39,6 +39,14 @@ fn yaml_view(bytes: &[u8]) -> Result<serde_json::Value, String> {
             u32::from(c)
         ));
     }
+    // An editor's reader that expands a billion laughs does not finish, and a
+    // thread given up on would spin on for the rest of the suite, taking the
+    // cores from the cases after it: such a file has no view.
+    if expanded_values(text).is_none() {
+        return Err(format!(
+            "more than {EXPANDED_VALUES_LIMIT} values with its aliases expanded, or nesting deeper than {NESTING_LIMIT}"
+        ));
+    }
     let value: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| format!("no YAML value: {e}"))?;
     // serde_yaml_ng resolves the core tags (`!!str 1` is the text "1") and
     // keeps no trace of them; JSON has no tags at all, so any tag is refused.
@@ -46,6 +54,57 @@ fn yaml_view(bytes: &[u8]) -> Result<serde_json::Value, String> {
         return Err(format!("a tag: {tag}"));
     }
     to_json(&value)
+}
+
+/// More values than an editor's reader is waited for (sandboxer's own reader
+/// refuses a file past its limit of the same size).
+const EXPANDED_VALUES_LIMIT: u64 = 1_000_000;
+
+/// Deeper than an editor's reader is waited for (libyaml takes minutes on a
+/// 100,000-deep file; sandboxer's own reader refuses past 64 levels).
+const NESTING_LIMIT: usize = 200;
+
+/// How many values `text` stands for with every alias expanded, by its events;
+/// `None` past [`EXPANDED_VALUES_LIMIT`] or [`NESTING_LIMIT`] (when the events
+/// stop short, the view's own parse says why).
+fn expanded_values(text: &str) -> Option<u64> {
+    use yaml_rust2::parser::{Event, Parser};
+    let mut parser = Parser::new_from_str(text);
+    let mut total: u64 = 0;
+    // Per anchor id, the values its node stands for.
+    let mut anchors: HashMap<usize, u64> = HashMap::new();
+    // The open collections: their anchor id and the total when they began.
+    let mut open: Vec<(usize, u64)> = Vec::new();
+    while let Ok((event, _)) = parser.next_token() {
+        match event {
+            Event::StreamEnd => return Some(total),
+            Event::Scalar(_, _, anchor, _) => {
+                total += 1;
+                if anchor > 0 {
+                    anchors.insert(anchor, 1);
+                }
+            }
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                open.push((anchor, total));
+                total += 1;
+                if open.len() > NESTING_LIMIT {
+                    return None;
+                }
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let (anchor, began) = open.pop()?;
+                if anchor > 0 {
+                    anchors.insert(anchor, total - began);
+                }
+            }
+            Event::Alias(anchor) => total = total.saturating_add(anchors.get(&anchor).copied().unwrap_or(1)),
+            _ => {}
+        }
+        if total > EXPANDED_VALUES_LIMIT {
+            return None;
+        }
+    }
+    Some(total)
 }
 
 /// The first tag in `text`, by its events (the parse itself is serde_yaml_ng's).
