@@ -151,10 +151,15 @@ fn check_reports_each_setting_where_the_ssh_config_disagrees() {
     // The bed's own config: right host, port and user, but no HostKeyAlias.
     world.ssh_config = Some(world.bed.ssh_config());
     let out = world.expect(1, &["ssh-config", "--registry", "ports.yaml", "--check"]);
+    // One line per difference, in port order (the VMs' ports are random).
+    let mut lines: Vec<&str> = out.stdout.lines().collect();
+    lines.sort_unstable();
     assert_eq!(
-        out.stdout,
-        "vm1: hostkeyalias: generated vm1, ssh config resolves (unset)\n\
-         vm2: hostkeyalias: generated vm2, ssh config resolves (unset)\n",
+        lines,
+        [
+            "vm1: hostkeyalias: generated vm1, ssh config resolves (unset)",
+            "vm2: hostkeyalias: generated vm2, ssh config resolves (unset)",
+        ],
         "{out}"
     );
     assert!(out.stderr.contains("2 difference(s)"), "{out}");

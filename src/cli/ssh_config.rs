@@ -38,27 +38,15 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
     check(&registry, settings)
 }
 
-/// Where the registry comes from, as `validate` and `plan` find it: `--registry`;
-/// else the manifest's `port_registry:` (relative to the manifest); else
-/// `SANDBOXER_PORT_REGISTRY`.
+/// Where the registry comes from: `--registry`, else as `validate` and `plan`
+/// find it.
 fn registry_path(opts: &Opts, settings: &Settings) -> anyhow::Result<PathBuf> {
     if let Some(path) = &opts.registry {
         return Ok(path.clone());
     }
-    let manifest = opts.file.clone().or_else(|| {
-        let here = PathBuf::from("sandboxes.yaml");
-        here.is_file().then_some(here)
-    });
-    if let Some(manifest) = manifest {
-        let loaded = sandboxer::manifest::load(&manifest)?;
-        if let Some(named) = loaded.manifest.port_registry.as_deref() {
-            let context = settings.build_context(&loaded).resolve;
-            return Ok(sandboxer::profile::resolve::local_path(named, &context));
-        }
-    }
-    match settings.env.get("SANDBOXER_PORT_REGISTRY") {
-        Some(path) if !path.is_empty() => Ok(PathBuf::from(path)),
-        _ => Err(Hinted {
+    match settings.port_registry_path(opts.file.as_deref())? {
+        Some(path) => Ok(path),
+        None => Err(Hinted {
             message: "no port registry to generate the ssh config from".into(),
             hint: "give `--registry FILE`, a manifest with `port_registry:` (-f FILE), or set SANDBOXER_PORT_REGISTRY"
                 .into(),
