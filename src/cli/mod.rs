@@ -23,6 +23,7 @@ pub mod ssh_config;
 pub mod state;
 pub mod store;
 pub mod validate;
+pub mod vm;
 pub mod watch;
 
 use std::process::ExitCode;
