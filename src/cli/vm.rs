@@ -58,15 +58,16 @@ pub fn list_workspaces(target: &Target, roots: &BTreeSet<String>, settings: &Set
         .filter(|r| sandboxer::safety::check_remote_path(r).is_ok())
         .map(|r| quote(r))
         .collect();
-    // Only directories named sbx-*, printed as full paths, one a line.
-    let script = format!(
-        "for root in {}; do for d in \"$root\"/sbx-*; do [ -d \"$d\" ] && [ ! -L \"$d\" ] && printf '%s\\n' \"$d\"; done; done; exit 0",
-        if words.is_empty() {
-            "/nonexistent".to_string()
-        } else {
+    // Only directories named sbx-*, printed as full paths, one a line; with no
+    // root to look at, the command only tells whether the VM answers.
+    let script = if words.is_empty() {
+        "exit 0".to_string()
+    } else {
+        format!(
+            "for root in {}; do for d in \"$root\"/sbx-*; do [ -d \"$d\" ] && [ ! -L \"$d\" ] && printf '%s\\n' \"$d\"; done; done; exit 0",
             words.join(" ")
-        }
-    );
+        )
+    };
     super::engine::runtime()?.block_on(async {
         let pool = SshPool::new(super::engine::ssh_options(settings));
         let listing = async {
