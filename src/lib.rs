@@ -34,6 +34,7 @@ pub mod secret_env;
 pub mod sensitive;
 pub mod sorted_map;
 pub mod source_map;
+pub mod ssh_config;
 pub mod state;
 pub mod task;
 pub mod watch;

@@ -8,6 +8,8 @@
 //! ports:
 //!   12221: haskell-build      # port: SSH alias of the VM whose reverse tunnel ends there
 //!   12222: haskell-build-2
+//! hostname: localhost         # optional: where the tunnels end (ssh `HostName`), default localhost
+//! user: builder               # optional: the login on every VM (ssh `User`)
 //! ```
 
 use std::collections::BTreeMap;
@@ -33,7 +35,19 @@ pub struct PortRegistry {
     /// Tunnel port → SSH alias of the VM slot it reaches.
     #[schemars(schema_with = "ports_schema")]
     pub ports: BTreeMap<u16, String>,
+    /// Host name the tunnel ports listen on, as ssh's `HostName` (default `localhost`;
+    /// `127.0.0.1` pins IPv4 where `localhost` resolves to `::1` first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern("^[A-Za-z0-9._][A-Za-z0-9._-]*$"))]
+    pub hostname: Option<String>,
+    /// The login on every VM, as ssh's `User`; without it ssh's own default applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern("^[A-Za-z0-9._][A-Za-z0-9._-]*$"))]
+    pub user: Option<String>,
 }
+
+/// The `HostName` of tunnel ports when the registry names none.
+pub const DEFAULT_HOSTNAME: &str = "localhost";
 
 /// Ports 1-65535 written in decimal without a leading zero, each naming an
 /// SSH alias (what the loader reads as a `u16` and checks as an alias).
@@ -75,6 +89,11 @@ impl LoadedRegistry {
             .iter()
             .find(|(_, v)| v.as_str() == vm)
             .map(|(p, _)| *p)
+    }
+
+    /// Where the tunnel ports listen: the registry's `hostname`, else `localhost`.
+    pub fn hostname(&self) -> &str {
+        self.registry.hostname.as_deref().unwrap_or(DEFAULT_HOSTNAME)
     }
 
     /// `12221, 12222, ...` for messages.
@@ -127,6 +146,21 @@ pub fn load(path: &Path) -> Result<LoadedRegistry, Vec<Diagnostic>> {
             );
         }
     }
+    // Both end up in ssh config lines and on `ssh -G` command lines.
+    for (key, value) in [("hostname", &registry.hostname), ("user", &registry.user)] {
+        let Some(value) = value else { continue };
+        if let Err(e) = safety::check_ssh_alias(value) {
+            problems.push(
+                Diagnostic::new(
+                    path,
+                    map.locate(key),
+                    key,
+                    format!("`{}`: {e}", safety::printable(value)),
+                )
+                .with_hint("letters, digits, `.`, `_` and `-`, not starting with `-`"),
+            );
+        }
+    }
     if problems.is_empty() {
         Ok(LoadedRegistry {
             path: path.to_path_buf(),
@@ -174,6 +208,33 @@ mod tests {
         assert_eq!(r.vm_at(12222), Some("vm2"));
         assert_eq!(r.port_of("haskell-build"), Some(12221));
         assert_eq!(r.ports_text(), "12221, 12222");
+        assert_eq!(r.hostname(), "localhost");
+        assert_eq!(r.registry.user, None);
+    }
+
+    #[test]
+    fn refuses_a_hostname_or_user_that_ssh_would_read_as_an_option() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ports.yaml");
+        std::fs::write(
+            &path,
+            "version: 1\nports:\n  12221: vm1\nhostname: 127.0.0.1\nuser: builder\n",
+        )
+        .expect("write");
+        let r = load(&path).expect("valid");
+        assert_eq!(
+            (r.hostname(), r.registry.user.as_deref()),
+            ("127.0.0.1", Some("builder"))
+        );
+
+        std::fs::write(
+            &path,
+            "version: 1\nports:\n  12221: vm1\nhostname: -oProxyCommand=x\nuser: a.b\n",
+        )
+        .expect("write");
+        let problems = load(&path).expect_err("invalid");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].location.map(|l| l.line), Some(4), "{problems:?}");
     }
 
     #[test]

@@ -1,5 +1,8 @@
 //! `sandboxer inspect <id|address>`: the record, what is observed now, the last notes.
+//! `sandboxer inspect vm/NAME`: every sandbox and image on one VM across projects,
+//! what its workspace roots hold now, its tunnel port, each one's last notes.
 
+use std::collections::BTreeSet;
 use std::process::ExitCode;
 
 use clap::Args;
@@ -17,7 +20,7 @@ use super::output::Hinted;
 
 #[derive(Debug, Args)]
 pub struct Opts {
-    /// A sandbox id, or an address such as sandbox.my-app
+    /// A sandbox id, an address such as sandbox.my-app, or a VM as vm/NAME
     pub what: String,
     #[command(flatten)]
     pub state: StateArg,
@@ -30,6 +33,9 @@ pub struct Opts {
 }
 
 pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
+    if let Some(vm) = super::vm::parse_vm_address(&opts.what) {
+        return inspect_vm(vm?, opts, settings);
+    }
     let store = opts.state.store(settings)?;
     super::engine::runtime()?.block_on(async {
         let projects = store.load_all().await?;
@@ -136,4 +142,141 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
         super::output::print_data(&out)?;
         notes.map(|_| ExitCode::SUCCESS).map_err(Into::into)
     })
+}
+
+/// `inspect vm/NAME`: the records on the VM from the store (hub or local), then
+/// one listing on the VM; a VM that does not answer is reported, the records
+/// are still shown.
+fn inspect_vm(vm: &str, opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let store = opts.state.store(settings)?;
+    let runtime = super::engine::runtime()?;
+    let projects = runtime.block_on(store.load_all())?;
+    let found: Vec<(&String, &Record)> = projects
+        .iter()
+        .flat_map(|(p, s)| s.records.values().map(move |r| (p, r)))
+        .filter(|(_, r)| super::vm::is_on(r, vm))
+        .collect();
+    let mut target = super::vm::target_of(found.iter().map(|(_, r)| *r), vm);
+    if target.port.is_none() {
+        target.port = registered_port(vm, opts, settings);
+    }
+    let roots: BTreeSet<String> = found
+        .iter()
+        .filter_map(|(_, r)| r.facts.get("workspace"))
+        .filter_map(|w| std::path::Path::new(w).parent())
+        .map(|root| root.to_string_lossy().into_owned())
+        .collect();
+    let listing = super::vm::list_workspaces(&target, &roots, settings)?;
+    let mut notes = Vec::with_capacity(found.len());
+    for (_, record) in &found {
+        notes.push(runtime.block_on(store.notes(&record.id, opts.notes)));
+    }
+    let state_of = |record: &Record| -> &'static str {
+        match (record.facts.get("workspace"), &listing) {
+            (None, _) => "no workspace",
+            (Some(_), Err(_)) => "not looked at",
+            (Some(w), Ok(seen)) if seen.contains(w) => "present",
+            (Some(_), Ok(_)) => "missing",
+        }
+    };
+    let recorded: BTreeSet<&String> = found.iter().filter_map(|(_, r)| r.facts.get("workspace")).collect();
+    let unrecorded: Vec<&String> = match &listing {
+        Ok(seen) => seen.iter().filter(|w| !recorded.contains(w)).collect(),
+        Err(_) => Vec::new(),
+    };
+    if opts.json {
+        let resources: Vec<_> = found
+            .iter()
+            .zip(&notes)
+            .map(|((project, record), notes)| {
+                json!({
+                    "project": project,
+                    "record": record,
+                    "observed": state_of(record),
+                    "notes": notes.as_ref().ok(),
+                    "notes_error": notes.as_ref().err().map(ToString::to_string),
+                })
+            })
+            .collect();
+        let value = json!({
+            "vm": vm,
+            "tunnel_port": target.port,
+            "reachable": listing.is_ok(),
+            "error": listing.as_ref().err(),
+            "resources": resources,
+            "unrecorded_workspaces": unrecorded,
+        });
+        super::output::print_data(&(serde_json::to_string_pretty(&value)? + "\n"))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let p = |s: &str| printable(s);
+    let mut out = format!("vm/{vm}\n");
+    out.push_str(&format!(
+        "  tunnel port: {}\n",
+        target
+            .port
+            .map_or("(the ssh config's)".to_string(), |port| port.to_string())
+    ));
+    match &listing {
+        Ok(seen) => out.push_str(&format!("  reachable: yes ({} sbx-* folder(s) found)\n", seen.len())),
+        Err(e) => out.push_str(&format!("  reachable: no: {}\n", p(e))),
+    }
+    out.push_str(&format!("  resources ({}):\n", found.len()));
+    if found.is_empty() {
+        out.push_str(&format!("    (none recorded in {})\n", store.describe()));
+    }
+    for ((project, record), notes) in found.iter().zip(&notes) {
+        out.push_str(&format!(
+            "    {} {} (id {}) {}: {}\n",
+            p(project),
+            record.address,
+            p(&record.id),
+            record.facts.get("workspace").map_or("-".to_string(), |w| p(w)),
+            state_of(record)
+        ));
+        match notes {
+            Err(e) => out.push_str(&format!("      notes unreadable: {}\n", p(&e.to_string()))),
+            Ok(list) => {
+                for n in list {
+                    let text: Vec<String> = n.text.split('\n').map(p).collect();
+                    out.push_str(&format!(
+                        "      {} {:5} {}\n",
+                        p(&n.at),
+                        p(&n.level),
+                        text.join("\n        ")
+                    ));
+                }
+            }
+        }
+    }
+    if !unrecorded.is_empty() {
+        out.push_str("  workspaces without a record:\n");
+        for w in &unrecorded {
+            out.push_str(&format!("    {}\n", p(w)));
+        }
+    }
+    super::output::print_data(&out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The VM's port in the port registry, when there is one that loads (a view,
+/// not a check: a broken registry is only logged).
+fn registered_port(vm: &str, opts: &Opts, settings: &Settings) -> Option<u16> {
+    let path = match settings.port_registry_path(opts.state.file.as_deref()) {
+        Ok(path) => path?,
+        Err(e) => {
+            tracing::warn!("the port registry is not used: {e}");
+            return None;
+        }
+    };
+    match sandboxer::port_registry::load(&path) {
+        Ok(registry) => registry.port_of(vm),
+        Err(problems) => {
+            tracing::warn!(
+                "the port registry is not used: {}",
+                sandboxer::diagnostic::Diagnostics(problems)
+            );
+            None
+        }
+    }
 }

@@ -18,11 +18,19 @@ pub struct Opts {
     /// Print JSON
     #[arg(long)]
     pub json: bool,
+    /// Only the sandboxes and images on this VM (its ssh alias)
+    #[arg(long, value_name = "NAME")]
+    pub vm: Option<String>,
 }
 
 pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
     let store = opts.state.store(settings)?;
-    let projects = super::engine::runtime()?.block_on(store.load_all())?;
+    let mut projects = super::engine::runtime()?.block_on(store.load_all())?;
+    if let Some(vm) = &opts.vm {
+        for snap in projects.values_mut() {
+            snap.records.retain(|_, r| super::vm::is_on(r, vm));
+        }
+    }
     if opts.json {
         let rows: Vec<_> = projects
             .iter()

@@ -19,9 +19,11 @@ pub mod run;
 pub mod schema;
 pub mod settings;
 pub mod ssh;
+pub mod ssh_config;
 pub mod state;
 pub mod store;
 pub mod validate;
+pub mod vm;
 pub mod watch;
 
 use std::process::ExitCode;
@@ -63,6 +65,8 @@ pub enum Command {
     Exec(exec::Opts),
     /// Open an interactive login shell in a sandbox's workspace.
     Ssh(ssh::Opts),
+    /// Print ssh `Host` blocks for the VM slots of the port registry, or check your ssh config against them.
+    SshConfig(ssh_config::Opts),
     /// Write the JSON Schemas of the manifest, profiles and plans.
     Schema(schema::Opts),
     /// The State Hub server.
@@ -87,6 +91,7 @@ pub fn run(cli: Cli, colors: settings::Colors) -> anyhow::Result<ExitCode> {
         Command::Inspect(opts) => inspect::run(&opts, &settings),
         Command::Exec(opts) => exec::run(&opts, &settings),
         Command::Ssh(opts) => ssh::run(&opts, &settings),
+        Command::SshConfig(opts) => ssh_config::run(&opts, &settings),
         Command::Schema(opts) => schema::run(&opts),
         Command::Hub(opts) => hub::run(&opts, &settings),
         Command::State(opts) => state::run(&opts, &settings),

@@ -254,6 +254,28 @@ impl Settings {
         }
     }
 
+    /// The port registry as `validate` and `plan` find it: the manifest's
+    /// `port_registry:` (relative to the manifest; `manifest`, else
+    /// `./sandboxes.yaml` if present), else `SANDBOXER_PORT_REGISTRY`.
+    pub fn port_registry_path(&self, manifest: Option<&Path>) -> Result<Option<PathBuf>, Diagnostics> {
+        let manifest = manifest.map(Path::to_path_buf).or_else(|| {
+            let here = PathBuf::from("sandboxes.yaml");
+            here.is_file().then_some(here)
+        });
+        if let Some(manifest) = manifest {
+            let loaded = sandboxer::manifest::load(&manifest)?;
+            if let Some(named) = loaded.manifest.port_registry.as_deref() {
+                let context = self.build_context(&loaded).resolve;
+                return Ok(Some(sandboxer::profile::resolve::local_path(named, &context)));
+            }
+        }
+        Ok(self
+            .env
+            .get("SANDBOXER_PORT_REGISTRY")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from))
+    }
+
     /// What building the desired state of a manifest needs.
     pub fn build_context(&self, loaded: &LoadedManifest) -> BuildContext {
         BuildContext {
