@@ -6,6 +6,7 @@ pub mod args;
 pub mod attach;
 pub mod create;
 pub mod destroy;
+pub mod doctor;
 pub mod engine;
 pub mod exec;
 pub mod force_unlock;
@@ -63,6 +64,8 @@ pub enum Command {
     Exec(exec::Opts),
     /// Open an interactive login shell in a sandbox's workspace.
     Ssh(ssh::Opts),
+    /// Check the bridge to the build machines: tunnels, ssh, rsync, disk, Packer, the State Hub. Changes nothing.
+    Doctor(doctor::Opts),
     /// Write the JSON Schemas of the manifest, profiles and plans.
     Schema(schema::Opts),
     /// The State Hub server.
@@ -78,6 +81,7 @@ pub fn run(cli: Cli, colors: settings::Colors) -> anyhow::Result<ExitCode> {
     let settings = Settings::from_opts(&cli.global, colors)?;
     match cli.command {
         Command::Validate(opts) => validate::run(&opts, &settings),
+        Command::Doctor(opts) => doctor::run(&opts, &settings),
         Command::Watch(opts) => watch::run(&opts, &settings),
         Command::Create(opts) => create::run(&opts, &settings),
         Command::Plan(opts) => plan::run(&opts, &settings),
