@@ -251,6 +251,10 @@ fn all_healthy_is_exit_0_and_a_missing_root_is_not_a_failure() {
         logins,
         "the warm master is reused\n{out}"
     );
+    assert!(
+        row(&out, "vm1", "auth").0.join(" ").contains("warm ssh master reused"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -355,4 +359,72 @@ fn the_hub_is_reachable_and_its_token_accepted_or_refused_with_a_hint() {
     // Read only: no lease taken, no record written, no local state.
     snapshot::assert_unchanged(data.path(), &hub_data, &"the hub's data");
     assert!(!work.path().join(".sandboxer").exists(), "{:?}", work.entries());
+}
+
+#[test]
+fn a_vm_only_the_port_registry_names_is_checked_on_its_registered_port() {
+    let world = World::start(2);
+    let registry = format!(
+        "version: 1\nports:\n  {}: vm1\n  {}: vm2\n",
+        world.bed.vm(1).port(),
+        world.bed.vm(2).port()
+    );
+    world.work.write("ports.yaml", registry);
+    // vm1 has a sandbox (no tunnel_port: the registry gives it); vm2 only its registry line.
+    let sandbox = entry(
+        "one",
+        "profile.vm-haskell-build",
+        &format!(
+            "    inputs:\n      vm: vm1\n      workspace_root: \"{}\"\n",
+            world.bed.vm(1).build_root().display()
+        ),
+    );
+    world.work.write(
+        "sandboxes.yaml",
+        manifest_with("bridge", "port_registry: ports.yaml\n", &[sandbox]),
+    );
+
+    let lines = json_lines(&world.ok(&["doctor", "--json"]));
+    let checks = |scope: &str| -> Vec<&str> {
+        lines
+            .iter()
+            .filter(|l| l.scope == scope)
+            .map(|l| l.check.as_str())
+            .collect()
+    };
+    assert_eq!(checks("vm1"), VM_CHECKS);
+    // No root is declared for vm2: no root or disk line.
+    assert_eq!(checks("vm2"), VM_CHECKS[..5]);
+    let tcp = lines
+        .iter()
+        .find(|l| l.scope == "vm2" && l.check == "tcp")
+        .expect("a tcp line for vm2");
+    assert!(tcp.detail.contains(&world.bed.vm(2).port().to_string()), "{tcp:?}");
+    assert!(lines.iter().all(|l| l.ok == Some(true)), "{lines:?}");
+}
+
+#[test]
+fn a_port_that_accepts_but_never_speaks_fails_the_banner_within_the_timeout() {
+    let world = World::start(1);
+    // Accepts connections (the kernel's backlog) and never says a word.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let port = silent.local_addr().expect("its address").port();
+    let entry = entry(
+        "mute",
+        "profile.vm-haskell-build",
+        &format!(
+            "    inputs:\n      vm: vm1\n      tunnel_port: {port}\n      workspace_root: \"{}\"\n",
+            world.bed.vm(1).build_root().display()
+        ),
+    );
+    world.work.write("sandboxes.yaml", manifest("bridge", &[entry]));
+
+    let out = world.expect(1, &["doctor", "--timeout", "1s"]);
+    assert_eq!(status(&out, "vm1", "tcp"), "ok", "{out}");
+    let (words, hint) = row(&out, "vm1", "banner");
+    assert_eq!(words[2], "fail", "{out}");
+    assert!(words.join(" ").contains("no answer within 1s"), "{out}");
+    assert!(hint.is_some_and(|h| h.contains("something other than sshd")), "{out}");
+    assert_eq!(status(&out, "vm1", "host-key"), "skipped", "{out}");
+    drop(silent);
 }
