@@ -337,6 +337,8 @@ fn the_hub_is_reachable_and_its_token_accepted_or_refused_with_a_hint() {
     assert_eq!(out.code, 0, "{out}");
     assert_eq!(status(&out, "hub", "reachable"), "ok", "{out}");
     assert_eq!(status(&out, "hub", "token"), "ok", "{out}");
+    let (words, _) = row(&out, "hub", "lease");
+    assert_eq!(words[2..].join(" "), "ok free", "{out}");
 
     let out = run("wrong-token", &["doctor"]);
     assert_eq!(out.code, 1, "{out}");
@@ -353,12 +355,34 @@ fn the_hub_is_reachable_and_its_token_accepted_or_refused_with_a_hint() {
     let lines = json_lines(&run("wrong-token", &["doctor", "--json"]));
     assert_eq!(
         lines.iter().map(|l| (l.check.as_str(), l.ok)).collect::<Vec<_>>(),
-        [("reachable", Some(true)), ("token", Some(false))]
+        [("reachable", Some(true)), ("token", Some(false)), ("lease", None)]
     );
 
     // Read only: no lease taken, no record written, no local state.
     snapshot::assert_unchanged(data.path(), &hub_data, &"the hub's data");
     assert!(!work.path().join(".sandboxer").exists(), "{:?}", work.entries());
+
+    // Someone holds the lease: doctor names them, and leaves the lease as it was.
+    let body = r#"{"holder": {"id": "", "pid": 4242, "host": "build-01", "user": "ana", "command": "apply", "since": "2026-01-01T00:00:00Z"}, "ttl_seconds": 600}"#;
+    let taken = hub.call("POST", "/v1/projects/team/lock", Some(body));
+    assert_eq!(taken.status, 201, "{taken:?}");
+    let hub_data = snapshot::take(data.path());
+    let out = run("right-token", &["doctor"]);
+    assert_eq!(out.code, 0, "a held lease is no failure\n{out}");
+    let (words, _) = row(&out, "hub", "lease");
+    let detail = words[3..].join(" ");
+    assert!(
+        detail.starts_with("held by apply by ana@build-01 (pid 4242) since 2026-01-01T00:00:00Z"),
+        "{out}"
+    );
+    let still = hub.call("GET", "/v1/projects/team/lock", None);
+    assert_eq!(still.json()["lease"]["lock_id"], taken.json()["lock_id"], "{still:?}");
+    assert_eq!(
+        still.json()["lease"]["expires_at"],
+        taken.json()["expires_at"],
+        "not renewed\n{still:?}"
+    );
+    snapshot::assert_unchanged(data.path(), &hub_data, &"the hub's data under a lease");
 }
 
 #[test]
