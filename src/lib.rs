@@ -11,6 +11,7 @@ pub mod address;
 pub mod apply;
 pub mod desired;
 pub mod diagnostic;
+pub mod doctor;
 pub mod document;
 pub mod driver;
 pub mod duration;

@@ -6,6 +6,7 @@ pub mod args;
 pub mod attach;
 pub mod create;
 pub mod destroy;
+pub mod doctor;
 pub mod engine;
 pub mod exec;
 pub mod force_unlock;
@@ -67,6 +68,8 @@ pub enum Command {
     Ssh(ssh::Opts),
     /// Print ssh `Host` blocks for the VM slots of the port registry, or check your ssh config against them.
     SshConfig(ssh_config::Opts),
+    /// Check the bridge to the build machines: tunnels, ssh, rsync, disk, Packer, the State Hub. Changes nothing.
+    Doctor(doctor::Opts),
     /// Write the JSON Schemas of the manifest, profiles and plans.
     Schema(schema::Opts),
     /// The State Hub server.
@@ -82,6 +85,7 @@ pub fn run(cli: Cli, colors: settings::Colors) -> anyhow::Result<ExitCode> {
     let settings = Settings::from_opts(&cli.global, colors)?;
     match cli.command {
         Command::Validate(opts) => validate::run(&opts, &settings),
+        Command::Doctor(opts) => doctor::run(&opts, &settings),
         Command::Watch(opts) => watch::run(&opts, &settings),
         Command::Create(opts) => create::run(&opts, &settings),
         Command::Plan(opts) => plan::run(&opts, &settings),

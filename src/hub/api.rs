@@ -10,6 +10,7 @@
 //! | `POST /v1/projects/{p}/lock` | [`LockRequest`] | 201 [`LockGranted`], 423 [`ErrorBody`] with the holder |
 //! | `PUT /v1/projects/{p}/lock` | [`RenewRequest`] | 200 [`LockGranted`], 409 not the holder |
 //! | `DELETE /v1/projects/{p}/lock?lock_id=ID` | | 204, 409 not the holder |
+//! | `GET /v1/projects/{p}/lock` | | 200 [`LeaseStatus`] (read only: takes, renews and releases nothing) |
 //! | `POST /v1/sandboxes/{id}/notes` | [`Note`] | 201 [`NotePosted`] (a long text cut), 413 body over 1 MiB |
 //! | `GET /v1/sandboxes/{id}/notes?since=CURSOR&limit=N` | | 200 [`NoteList`], one page of at most [`NOTES_PAGE_MAX`] |
 //! | `GET /v1/sandboxes?vm=NAME` | | 200 [`SandboxList`] (all projects) |
@@ -120,6 +121,14 @@ pub struct LockGranted {
     pub expires_at: String,
     /// The holder.
     pub holder: LockInfoBody,
+}
+
+/// `GET /v1/projects/{p}/lock`: who holds the project's lease, looked at
+/// without taking it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LeaseStatus {
+    /// The live lease; `null` when the project has none (none taken, released or expired).
+    pub lease: Option<LockGranted>,
 }
 
 /// [`LockInfo`] on the wire.
@@ -252,6 +261,7 @@ pub fn json_schema() -> serde_json::Value {
         lock_request: LockRequest,
         renew_request: RenewRequest,
         lock_granted: LockGranted,
+        lease_status: LeaseStatus,
         note: Note,
         note_posted: NotePosted,
         note_list: NoteList,

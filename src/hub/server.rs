@@ -30,8 +30,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::api::{
-    ErrorBody, Health, LOCK_HEADER, LockGranted, LockInfoBody, LockRequest, NOTES_PAGE_MAX, NoteList, NotePosted,
-    PutResource, RenewRequest, ResourceEntry, ResourceList, SandboxEntry, SandboxList, Written,
+    ErrorBody, Health, LOCK_HEADER, LeaseStatus, LockGranted, LockInfoBody, LockRequest, NOTES_PAGE_MAX, NoteList,
+    NotePosted, PutResource, RenewRequest, ResourceEntry, ResourceList, SandboxEntry, SandboxList, Written,
 };
 use super::store::{self, Change, ProjectData};
 use crate::address::Address;
@@ -741,6 +741,19 @@ fn ttl_ms(seconds: u64) -> u64 {
     seconds.clamp(1, 3600) * 1000
 }
 
+/// Who holds the project's lease, if anyone: read only, and no project is made.
+async fn lease_status(State(hub): State<Shared>, UrlPath(project): UrlPath<String>) -> ApiResult<LeaseStatus> {
+    check_project(&project)?;
+    let lease = match hub.projects.get(&project) {
+        Some(known) => {
+            let writer = known.writer.lock().await;
+            writer.as_ref().filter(|l| l.expires_unix_ms > now_ms()).map(granted)
+        }
+        None => None,
+    };
+    Ok((StatusCode::OK, Json(LeaseStatus { lease })))
+}
+
 async fn acquire_lock(
     State(hub): State<Shared>,
     UrlPath(project): UrlPath<String>,
@@ -1120,7 +1133,10 @@ fn router(hub: Shared) -> Router {
         )
         .route(
             "/v1/projects/{project}/lock",
-            post(acquire_lock).put(renew_lock).delete(release_lock),
+            get(lease_status)
+                .post(acquire_lock)
+                .put(renew_lock)
+                .delete(release_lock),
         )
         .route(
             "/v1/sandboxes/{id}/notes",

@@ -334,6 +334,13 @@ impl Connection {
     pub fn target(&self) -> &Target {
         &self.target
     }
+
+    /// Whether the master was found warm, left by an earlier run within
+    /// `--ssh-persist`, rather than launched by this one (its host key and
+    /// login were checked when it was launched).
+    pub fn reused(&self) -> bool {
+        !self.launched
+    }
 }
 
 /// A target's connection: not yet tried, open, or failed (a failure is kept for

@@ -15,7 +15,7 @@ use super::lock::LockError;
 use super::{LockInfo, Note, Record, Snapshot, StateError, StateStore};
 use crate::address::Address;
 use crate::hub::api::{
-    ErrorBody, LOCK_HEADER, LockGranted, LockRequest, NOTES_PAGE_MAX, NoteList, PutResource, RenewRequest,
+    ErrorBody, LOCK_HEADER, LeaseStatus, LockGranted, LockRequest, NOTES_PAGE_MAX, NoteList, PutResource, RenewRequest,
     ResourceEntry, ResourceList, SandboxList, Written,
 };
 
@@ -386,6 +386,14 @@ impl HubStore {
             lock_id: granted.lock_id,
             renewal,
         })
+    }
+
+    /// Who holds the project's lease, if anyone; takes, renews and releases nothing.
+    pub async fn lease(&self, project: &str) -> Result<Option<LockGranted>, StateError> {
+        let status: LeaseStatus = self
+            .call(Method::GET, &format!("/v1/projects/{project}/lock"), None::<&()>, true)
+            .await?;
+        Ok(status.lease)
     }
 
     /// Removes a lease by id (force-unlock).
