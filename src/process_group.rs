@@ -30,7 +30,9 @@ impl Drop for Registered {
 
 /// Sends `signal` (`-INT`, `-KILL`) to the whole group `pgid`.
 pub fn signal(pgid: u32, signal: &str) {
-    let _ = std::process::Command::new("kill")
+    let mut kill = std::process::Command::new("kill");
+    crate::secret_env::scrub(&mut kill);
+    let _ = kill
         .arg(signal)
         .arg("--")
         .arg(format!("-{pgid}"))

@@ -52,7 +52,9 @@ pub fn render(registry: &LoadedRegistry) -> String {
          # Use it from ~/.ssh/config with a line before any `Host *` block, e.g.\n\
          #   Include ~/.ssh/sandboxer-vms.conf\n\
          # (ssh uses the first value it finds for each setting).\n",
-        registry.path.display()
+        // A path is the operator's, but a line break in it would start a line
+        // of config of its own: written with its control characters escaped.
+        crate::safety::printable(&registry.path.display().to_string())
     );
     if registry.registry.user.is_none() {
         out.push_str("# No `user:` in the registry: ssh's own default login applies.\n");

@@ -52,14 +52,19 @@ impl Script<'_> {
     /// The script's text, for `sh -c TEXT sandboxer-exec WORD...`.
     pub fn text(&self) -> String {
         let failed = |what: String| format!("{{ printf '%s\\n' {} >&2; exit 1; }}", quote(&what));
-        let mut text = format!(
+        let mut text = String::new();
+        if self.announce_group && self.job == Job::Command {
+            // First of all: a Ctrl-C during the prelude is passed on too.
+            text.push_str(&format!("printf '%s %s\\n' {GROUP_ANNOUNCEMENT} \"$$\" >&2\n"));
+        }
+        text.push_str(&format!(
             "cd -- {workspace} 2>/dev/null || {fail}\n",
             workspace = quote(self.workspace),
             fail = failed(format!(
                 "sandboxer: cannot enter the workspace {} (run `sandboxer plan` to see whether it is there)",
                 self.workspace
             )),
-        );
+        ));
         if let Some(prelude) = self.prelude.filter(|p| !p.trim().is_empty()) {
             // In this shell, so that what it exports reaches the command; its
             // input is not the command's.
@@ -74,9 +79,6 @@ impl Script<'_> {
                 // keeps the script alive through a Ctrl-C of its group, so that
                 // it reports how the command ended: 130 after SIGINT.
                 text.push_str("trap : INT TERM\n");
-                if self.announce_group {
-                    text.push_str(&format!("printf '%s %s\\n' {GROUP_ANNOUNCEMENT} \"$$\" >&2\n"));
-                }
                 text.push_str("\"$@\"\nexit \"$?\"\n");
             }
             Job::Shell { login } => {

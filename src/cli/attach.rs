@@ -229,6 +229,10 @@ async fn attend(mut command: tokio::process::Command, terminal: bool, remote: Re
     // and leave the process behind.
     let mut interrupts = signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?;
     let mut terminations = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    // A closed terminal or session (SIGHUP) and SIGQUIT end the command as
+    // SIGTERM does, instead of ending sandboxer alone and leaving it running.
+    let mut hangups = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+    let mut quits = signal(SignalKind::quit()).context("cannot listen for SIGQUIT")?;
     let announced = !terminal && matches!(remote, Remote::Vm(_));
     if !terminal {
         // Out of the terminal's group: a Ctrl-C comes to sandboxer alone,
@@ -264,6 +268,8 @@ async fn attend(mut command: tokio::process::Command, terminal: bool, remote: Re
             }
             _ = interrupts.recv() => Some(GroupSignal::Interrupt),
             _ = terminations.recv() => Some(GroupSignal::Terminate),
+            _ = hangups.recv() => Some(GroupSignal::Terminate),
+            _ = quits.recv() => Some(GroupSignal::Terminate),
         };
         let Some(wanted) = wanted else { continue };
         if terminal {
@@ -291,8 +297,12 @@ async fn attend(mut command: tokio::process::Command, terminal: bool, remote: Re
                 }
             }
             (Some(group), Remote::None) => sandboxer::process_group::signal(group, &format!("-{}", name_of(wanted))),
-            // Not started yet: the signal goes as soon as its group is known.
-            (None, _) => pending = Some(wanted),
+            // Not started yet: the signal goes as soon as its group is known,
+            // as it was asked (a parked one does not count as sent).
+            (None, _) => {
+                pending = Some(wanted);
+                continue;
+            }
         }
         signalled = true;
     };
@@ -314,7 +324,9 @@ fn name_of(signal: GroupSignal) -> &'static str {
 
 /// Sends `signal` to the process `pid` alone.
 fn signal_process(pid: u32, signal: GroupSignal) {
-    let _ = std::process::Command::new("kill")
+    let mut kill = std::process::Command::new("kill");
+    sandboxer::secret_env::scrub(&mut kill);
+    let _ = kill
         .arg(format!("-{}", name_of(signal)))
         .arg(pid.to_string())
         .stdout(std::process::Stdio::null())
@@ -343,7 +355,12 @@ async fn relay_stderr(stderr: impl AsyncRead + Unpin, groups: mpsc::Sender<u32>)
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
-        if let Some(group) = announced_group(&String::from_utf8_lossy(&line)) {
+        // The marker may follow what the login shell wrote without a line end.
+        let text = String::from_utf8_lossy(&line);
+        if let Some(at) = text.find(sandboxer::workspace_shell::GROUP_ANNOUNCEMENT)
+            && let Some(group) = announced_group(&text[at..])
+        {
+            let _ = out.write_all(&text.as_bytes()[..at]).await;
             let _ = groups.send(group).await;
             break;
         }

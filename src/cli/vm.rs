@@ -20,7 +20,7 @@ pub fn parse_vm_address(what: &str) -> Option<anyhow::Result<&str>> {
     Some(
         sandboxer::safety::check_ssh_alias(name)
             .map(|()| name)
-            .map_err(|e| anyhow::anyhow!("`{what}`: {e}")),
+            .map_err(|e| anyhow::anyhow!("`{what}`: {e}\n  hint: name the VM by its ssh alias, as in the manifest's `vm:` (`inspect vm/haskell-build`)")),
     )
 }
 

@@ -55,6 +55,7 @@ impl Connection {
             } else {
                 "StrictHostKeyChecking=yes"
             })
+            .args(["-o", "UpdateHostKeys=no"])
             // Errors still show; "Shared connection to vm closed." does not.
             .args(["-o", "LogLevel=ERROR"])
             .arg(if tty { "-t" } else { "-T" })

@@ -604,6 +604,10 @@ impl SshPool {
             } else {
                 "StrictHostKeyChecking=yes"
             })
+            // known_hosts holds the keys the operator accepted and no others:
+            // ssh would add the VM's other host keys after the login.
+            .arg("-o")
+            .arg("UpdateHostKeys=no")
             .arg("-o")
             .arg(format!("ConnectTimeout={}", connect_timeout.as_secs().max(1)))
             .arg("-o")
