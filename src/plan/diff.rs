@@ -9,6 +9,7 @@ use crate::desired::{Desired, DesiredResource};
 use crate::driver::FoundWorkspace;
 use crate::observe::{DigestError, Observed, Site, record_location};
 use crate::profile::Value;
+use crate::shared_str::SharedStr;
 use crate::sorted_map::SortedMap;
 use crate::state::Record;
 
@@ -71,7 +72,7 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Change> {
                 .attributes
                 .iter()
                 .map(|(k, v)| AttributeChange {
-                    name: k.clone(),
+                    name: k.to_string(),
                     before: Some(v.clone()),
                     after: None,
                     forces_replace: false,
@@ -186,7 +187,7 @@ fn diff_resource(
     let mut forces = resource.replace_attributes();
     if resource.immutable {
         // Any input of an image is part of the build, also one that was removed.
-        forces.extend(record.attributes.keys().cloned());
+        forces.extend(record.attributes.keys().map(|k| k.to_string()));
     }
     let attributes = attribute_changes(&record.attributes, &after, &forces);
     let found = index.by_id(&record.id);
@@ -259,12 +260,12 @@ fn diff_resource(
     change
 }
 
-fn push_digest(change: &mut Change, before: Option<&String>, now: Option<&Result<String, DigestError>>) {
+fn push_digest(change: &mut Change, before: Option<&SharedStr>, now: Option<&Result<SharedStr, DigestError>>) {
     let after = match now {
-        Some(Ok(d)) => Some(Value::String(d.clone())),
+        Some(Ok(d)) => Some(Value::String(d.to_string())),
         _ => None,
     };
-    let before = before.map(|b| Value::String(b.clone()));
+    let before = before.map(|b| Value::String(b.to_string()));
     if before != after && (before.is_some() || after.is_some()) {
         change.attributes.push(AttributeChange {
             name: REPO_DIGEST.into(),
@@ -296,17 +297,17 @@ fn display_name(name: &str) -> &str {
 
 /// Attribute-level diff; `forces` names the attributes whose change forces a replacement.
 pub fn attribute_changes(
-    before: &SortedMap<String, Value>,
-    after: &SortedMap<String, Value>,
+    before: &SortedMap<SharedStr, Value>,
+    after: &SortedMap<SharedStr, Value>,
     forces: &BTreeSet<String>,
 ) -> Vec<AttributeChange> {
-    let names: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    let names: BTreeSet<&str> = before.keys().chain(after.keys()).map(SharedStr::as_str).collect();
     names
         .into_iter()
         .filter_map(|name| {
             let (b, a) = (before.get(name), after.get(name));
             (b != a).then(|| AttributeChange {
-                name: name.clone(),
+                name: name.to_string(),
                 before: b.cloned(),
                 after: a.cloned(),
                 forces_replace: !before.is_empty() && forces.contains(name),
@@ -408,16 +409,14 @@ mod tests {
         Record {
             address: r.address.clone(),
             id: id.into(),
-            profile: r.profile.clone(),
+            profile: r.profile.as_str().into(),
             driver: r.driver.clone(),
             attributes: r.attributes(),
-            spec_hash: r.spec_hash(),
-            digests: digest
-                .map(|d| [("repo".to_string(), d.to_string())].into())
-                .unwrap_or_default(),
+            spec_hash: r.spec_hash().into(),
+            digests: digest.map(|d| [("repo".into(), d.into())].into()).unwrap_or_default(),
             facts: [
-                ("workspace".to_string(), format!("/ws/sbx-{id}")),
-                ("root".to_string(), "/ws".to_string()),
+                ("workspace".into(), format!("/ws/sbx-{id}")),
+                ("root".into(), "/ws".to_string()),
             ]
             .into(),
             depends_on: Vec::new(),
@@ -592,7 +591,7 @@ mod tests {
         }
         let mut rec = record_of(&r, "i1", None);
         rec.facts.clear();
-        rec.digests = [("template:build.pkr.hcl".to_string(), "sha256:1".to_string())].into();
+        rec.digests = [("template:build.pkr.hcl".into(), "sha256:1".into())].into();
         let mut o = observed();
         o.records.insert(r.address.clone(), rec);
         (r, o)
