@@ -1,7 +1,7 @@
 //! Choosing the action for every resource: a pure function of the desired state
 //! and what was observed (records and facts), unit-tested case by case.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use super::{Action, AttributeChange, Change, Reason, WorkspaceRef};
 use crate::address::{Address, ResourceKind};
@@ -322,35 +322,36 @@ fn is_ours(w: &FoundWorkspace, observed: &Observed) -> bool {
 }
 
 /// Found workspaces (leftovers aside) by id and by address, so that the diff
-/// stays linear in the number of workspaces.
+/// stays near linear in the number of workspaces. Sorted vectors rather than
+/// hash maps: a plan of 10,000 holds 160 KB for them instead of 1.2 MiB.
 struct FoundIndex<'a> {
-    by_id: HashMap<&'a str, &'a FoundWorkspace>,
-    by_address: HashMap<&'a Address, Vec<&'a FoundWorkspace>>,
+    /// Sorted by id; of equal ids, the first found comes first.
+    by_id: Vec<&'a FoundWorkspace>,
+    /// This state's workspaces, sorted by address.
+    by_address: Vec<&'a FoundWorkspace>,
 }
 
 impl<'a> FoundIndex<'a> {
     fn new(observed: &'a Observed) -> Self {
-        let mut index = FoundIndex {
-            by_id: HashMap::new(),
-            by_address: HashMap::new(),
-        };
-        for w in observed.workspaces.iter().filter(|w| !w.leftover) {
-            // A record finds its workspace by id, whoever made it (records move with state push/pull) ...
-            index.by_id.entry(w.marker.id.as_str()).or_insert(w);
-            // ... but only this state's workspaces are adopted.
-            if is_ours(w, observed) {
-                index.by_address.entry(&w.marker.address).or_default().push(w);
-            }
-        }
-        index
+        let found = observed.workspaces.iter().filter(|w| !w.leftover);
+        // A record finds its workspace by id, whoever made it (records move with state push/pull) ...
+        let mut by_id: Vec<&FoundWorkspace> = found.clone().collect();
+        by_id.sort_by(|a, b| a.marker.id.cmp(&b.marker.id));
+        // ... but only this state's workspaces are adopted.
+        let mut by_address: Vec<&FoundWorkspace> = found.filter(|w| is_ours(w, observed)).collect();
+        by_address.sort_by(|a, b| a.marker.address.cmp(&b.marker.address));
+        FoundIndex { by_id, by_address }
     }
 
     fn by_id(&self, id: &str) -> Option<&'a FoundWorkspace> {
-        self.by_id.get(id).copied()
+        let first = self.by_id.partition_point(|w| w.marker.id.as_str() < id);
+        self.by_id.get(first).copied().filter(|w| w.marker.id == id)
     }
 
     fn for_address(&self, address: &Address) -> &[&'a FoundWorkspace] {
-        self.by_address.get(address).map_or(&[], Vec::as_slice)
+        let first = self.by_address.partition_point(|w| &w.marker.address < address);
+        let end = first + self.by_address[first..].partition_point(|w| &w.marker.address == address);
+        &self.by_address[first..end]
     }
 }
 
