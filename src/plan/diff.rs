@@ -20,7 +20,7 @@ pub const REPO_DIGEST: &str = "repo_digest";
 pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Change> {
     let index = FoundIndex::new(observed);
     let mut changes: Vec<Change> = Vec::with_capacity(desired.resources.len());
-    let mut claimed: BTreeSet<String> = BTreeSet::new(); // workspace paths accounted for
+    let mut claimed: BTreeSet<&str> = BTreeSet::new(); // workspace paths accounted for
 
     // Images first, so that sandboxes know which images are being rebuilt.
     let mut rebuilt: BTreeSet<Address> = BTreeSet::new();
@@ -60,7 +60,7 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Change> {
             reasons.push(Reason::WorkspaceAlreadyGone);
         }
         if let Some(w) = found {
-            claimed.insert(w.path.clone());
+            claimed.insert(&w.path);
         }
         changes.push(Change {
             address: address.clone(),
@@ -88,7 +88,7 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Change> {
     // Workspaces of this project that nothing accounts for, made for this state:
     // another checkout's (another lineage) are never adopted or deleted here.
     for w in &observed.workspaces {
-        if claimed.contains(&w.path) || !is_ours(w, observed) {
+        if claimed.contains(w.path.as_str()) || !is_ours(w, observed) {
             continue;
         }
         let reason = if w.leftover {
@@ -131,12 +131,12 @@ fn has_workspace(record: &Record) -> bool {
     record.facts.contains_key("workspace")
 }
 
-fn diff_resource(
+fn diff_resource<'a>(
     resource: &DesiredResource,
-    observed: &Observed,
-    index: &FoundIndex<'_>,
+    observed: &'a Observed,
+    index: &FoundIndex<'a>,
     rebuilt: &BTreeSet<Address>,
-    claimed: &mut BTreeSet<String>,
+    claimed: &mut BTreeSet<&'a str>,
 ) -> Change {
     let after = resource.attributes();
     let mut change = Change {
@@ -165,7 +165,7 @@ fn diff_resource(
             .iter()
             .max_by_key(|w| (w.marker.complete, w.marker.updated_at.clone()))
         {
-            claimed.insert(w.path.clone());
+            claimed.insert(&w.path);
             change.action = Action::Update;
             change.id = Some(w.marker.id.clone());
             change.workspace = Some(w.reference());
@@ -192,7 +192,7 @@ fn diff_resource(
     let attributes = attribute_changes(&record.attributes, &after, &forces);
     let found = index.by_id(&record.id);
     if let Some(w) = found {
-        claimed.insert(w.path.clone());
+        claimed.insert(&w.path);
         change.workspace = Some(w.reference());
     } else {
         change.workspace = recorded_workspace(record);
