@@ -14,6 +14,7 @@ use crate::manifest::{HubSpec, LoadedManifest};
 use crate::profile::DriverName;
 use crate::profile::{Catalog, InputValue, Profile, ResolveContext, ResolvedInputs, SyncSpec, Value, resolve};
 use crate::safety;
+use crate::shared_str::SharedStr;
 use crate::sorted_map::SortedMap;
 
 /// Host that means "run from this machine".
@@ -56,11 +57,11 @@ pub struct DesiredResource {
 impl DesiredResource {
     /// The attributes a plan shows and a record keeps, sensitive values as a hash.
     /// `profile`, `host` and every input (`inputs.<name>`).
-    pub fn attributes(&self) -> SortedMap<String, Value> {
+    pub fn attributes(&self) -> SortedMap<SharedStr, Value> {
         let mut attributes = SortedMap::new();
-        attributes.insert("profile".to_string(), Value::String(self.profile.clone()));
+        attributes.insert("profile".into(), Value::String(self.profile.clone()));
         if self.address.kind == ResourceKind::Sandbox {
-            attributes.insert("host".to_string(), Value::String(self.host.clone()));
+            attributes.insert("host".into(), Value::String(self.host.clone()));
         }
         for (name, value) in &self.inputs.values {
             let shown = if self.inputs.sensitive.contains(name) {
@@ -71,7 +72,7 @@ impl DesiredResource {
             } else {
                 value.clone()
             };
-            attributes.insert(format!("inputs.{name}"), shown);
+            attributes.insert(format!("inputs.{name}").into(), shown);
         }
         attributes
     }
@@ -80,7 +81,7 @@ impl DesiredResource {
     /// image does: an image is rebuilt, never patched.
     pub fn replace_attributes(&self) -> BTreeSet<String> {
         if self.immutable {
-            return self.attributes().into_keys().collect();
+            return self.attributes().into_keys().map(String::from).collect();
         }
         let mut names: BTreeSet<String> = ["profile".to_string(), "host".to_string()].into();
         names.extend(self.forces_replace.iter().map(|n| format!("inputs.{n}")));

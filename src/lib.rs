@@ -33,6 +33,7 @@ pub mod safety;
 pub mod schema;
 pub mod secret_env;
 pub mod sensitive;
+pub mod shared_str;
 pub mod sorted_map;
 pub mod source_map;
 pub mod ssh_config;

@@ -9,6 +9,7 @@ use crate::address::Address;
 use crate::desired::{Desired, DesiredResource};
 use crate::driver::{DriverError, DriverName, FoundWorkspace, Location, Registry, Scope};
 use crate::reason::Reason;
+use crate::shared_str::SharedStr;
 use crate::state::{Record, Snapshot};
 
 /// Why a repo's digest could not be taken.
@@ -39,7 +40,7 @@ pub struct Observed {
     /// Workspaces of the project found at every location looked at.
     pub workspaces: Vec<FoundWorkspace>,
     /// Current repo digest of each desired resource that syncs a repo.
-    pub repo_digests: BTreeMap<Address, Result<String, DigestError>>,
+    pub repo_digests: BTreeMap<Address, Result<SharedStr, DigestError>>,
     /// Sites that could not be looked at, with why.
     pub location_errors: BTreeMap<Site, DriverError>,
     /// Reasons drivers found to make a recorded resource anew (an image's template changed).
@@ -171,7 +172,7 @@ type RepoSource = (String, Vec<String>);
 
 /// One digest per distinct (repo, excludes): many sandboxes often sync one repo.
 /// A digest that could not be taken is an error of each sandbox that syncs it.
-async fn repo_digests(desired: &Desired, cache_dir: &Path) -> BTreeMap<Address, Result<String, DigestError>> {
+async fn repo_digests(desired: &Desired, cache_dir: &Path) -> BTreeMap<Address, Result<SharedStr, DigestError>> {
     let mut by_source: HashMap<RepoSource, Vec<Address>> = HashMap::new();
     for r in desired.resources.values() {
         if let Some(repo) = r.input_str("repo") {
@@ -201,18 +202,20 @@ async fn repo_digests(desired: &Desired, cache_dir: &Path) -> BTreeMap<Address, 
     spread_digests(by_source, digests)
 }
 
-/// Each sandbox gets the digest of its source, or the error that kept it from being taken.
+/// Each sandbox gets the digest of its source (one copy that they share), or
+/// the error that kept it from being taken.
 fn spread_digests(
     by_source: HashMap<RepoSource, Vec<Address>>,
     digests: Result<HashMap<RepoSource, Result<String, DigestError>>, DigestError>,
-) -> BTreeMap<Address, Result<String, DigestError>> {
+) -> BTreeMap<Address, Result<SharedStr, DigestError>> {
     let mut out = Vec::new();
     for (key, addresses) in by_source {
         let digest = match &digests {
-            Ok(digests) => digests
-                .get(&key)
-                .cloned()
-                .unwrap_or_else(|| Err(DigestError("no digest was taken".into()))),
+            Ok(digests) => match digests.get(&key) {
+                Some(Ok(digest)) => Ok(SharedStr::from(digest)),
+                Some(Err(e)) => Err(e.clone()),
+                None => Err(DigestError("no digest was taken".into())),
+            },
             Err(e) => Err(e.clone()),
         };
         out.extend(addresses.into_iter().map(|address| (address, digest.clone())));

@@ -14,6 +14,7 @@ use crate::driver::{
 };
 use crate::observe::Site;
 use crate::plan::{Action, Change};
+use crate::shared_str::SharedStr;
 use crate::sorted_map::SortedMap;
 use crate::state::{Note, Record, now_rfc3339};
 
@@ -313,14 +314,14 @@ impl Executor {
 
     /// The record of a resource after a successful create or update.
     fn made(&self, resource: &DesiredResource, id: String, made: Made) -> OpResult {
-        let now = now_rfc3339();
+        let now = SharedStr::from(now_rfc3339());
         let created_at = self
             .records
             .get(&resource.address)
             .filter(|r| r.id == id)
             .map(|r| r.created_at.clone())
             .unwrap_or_else(|| now.clone());
-        let mut facts: SortedMap<String, String> = made.facts.into_iter().collect();
+        let mut facts: SortedMap<SharedStr, String> = made.facts.into_iter().map(|(k, v)| (k.into(), v)).collect();
         if !made.path.is_empty() {
             facts.insert("workspace".into(), made.path.clone());
             if let Ok(driver) = self.driver_of(resource) {
@@ -330,15 +331,15 @@ impl Executor {
         let record = Record {
             address: resource.address.clone(),
             id: id.clone(),
-            profile: resource.profile.clone(),
+            profile: resource.profile.as_str().into(),
             driver: resource.driver.clone(),
             attributes: resource.attributes(),
-            spec_hash: resource.spec_hash(),
+            spec_hash: resource.spec_hash().into(),
             digests: made
                 .repo_digest
-                .iter()
-                .map(|d| ("repo".to_string(), d.clone()))
-                .chain(made.digests)
+                .map(|d| ("repo".into(), d.into()))
+                .into_iter()
+                .chain(made.digests.into_iter().map(|(k, v)| (k.into(), v.into())))
                 .collect(),
             facts,
             depends_on: resource.depends_on.iter().cloned().collect(),

@@ -61,7 +61,7 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
                 r.id.clone(),
                 r.driver.to_string(),
                 place,
-                r.updated_at.clone(),
+                r.updated_at.to_string(),
             ]);
         }
     }

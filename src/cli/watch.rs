@@ -382,6 +382,7 @@ impl HeldBack {
 mod tests {
     use super::*;
     use sandboxer::driver::DriverName;
+    use sandboxer::shared_str::SharedStr;
 
     fn counts(recorded: usize, recorded_sandboxes: usize, deletes: usize, sandbox_deletes: usize) -> DeleteCounts {
         DeleteCounts {
@@ -479,12 +480,12 @@ mod tests {
             profile: "profile.local-workspace".into(),
             driver: DriverName::LOCAL_WORKSPACE,
             attributes: Default::default(),
-            spec_hash: String::new(),
+            spec_hash: SharedStr::default(),
             digests: Default::default(),
             facts: Default::default(),
             depends_on: Vec::new(),
-            created_at: String::new(),
-            updated_at: String::new(),
+            created_at: SharedStr::default(),
+            updated_at: SharedStr::default(),
         };
         (record.address.clone(), record)
     }

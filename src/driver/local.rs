@@ -43,10 +43,13 @@ impl Driver for LocalDriver {
             .filter_map(|r| r.input_str("workspace_root").map(str::to_string))
             .collect();
         roots.extend(scope.records.iter().filter_map(|r| r.facts.get("root").cloned()));
-        let (this, project) = (self.clone(), scope.project.to_string());
-        let workspaces = tokio::task::spawn_blocking(move || this.find(&project, &roots))
-            .await
-            .map_err(|e| DriverError::task("local observe", e))??;
+        // Listed on this thread, not a blocking one: the markers read live
+        // through the plan, and made on another thread they would fill a second
+        // allocator arena (3 MiB more RSS for a plan of 10,000). The other
+        // sites' observations are let go first, so that they wait on their
+        // hosts while this lists.
+        tokio::task::yield_now().await;
+        let workspaces = self.find(scope.project, &roots)?;
         Ok(Observation {
             workspaces,
             ..Observation::default()
@@ -169,7 +172,7 @@ impl LocalDriver {
                 Err(e) => return Err(DriverError::io(format!("cannot list workspace root {root}"), e)),
             };
             // Room for every folder at once: grown step by step, a vector of
-            // thousands leaves the steps behind as free memory of this thread.
+            // thousands leaves the steps behind as free memory.
             let entries: Vec<fs::DirEntry> = entries.filter_map(Result::ok).collect();
             found.reserve(entries.len());
             for entry in entries {

@@ -150,8 +150,13 @@ impl EmbeddedStore {
         }
     }
 
-    /// The snapshot with the journal replayed on top.
+    /// The snapshot with the journal replayed on top. Records repeat names,
+    /// digests and times: read at once, the equal ones share one copy.
     fn read_file(&self) -> Result<Loaded, StateError> {
+        crate::shared_str::interning(|| self.read_file_interned())
+    }
+
+    fn read_file_interned(&self) -> Result<Loaded, StateError> {
         let journal_path = self.journal_path();
         let mut gap = None;
         // A reader without the lock can read the snapshot before a compaction and

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
 use crate::profile::{DriverName, Value};
+use crate::shared_str::SharedStr;
 use crate::sorted_map::SortedMap;
 
 pub use embedded::EmbeddedStore;
@@ -32,26 +33,26 @@ pub struct Record {
     /// The id assigned on create; names the workspace `sbx-<id>`.
     pub id: String,
     /// Profile name.
-    pub profile: String,
+    pub profile: SharedStr,
     /// Driver.
     pub driver: DriverName,
     /// Attributes as planned (`profile`, `host`, `inputs.<name>`); sensitive values only as a hash.
-    pub attributes: SortedMap<String, Value>,
+    pub attributes: SortedMap<SharedStr, Value>,
     /// Digest of the attributes.
-    pub spec_hash: String,
+    pub spec_hash: SharedStr,
     /// Content digests (`repo` for a workspace's synced repo).
     #[serde(default)]
-    pub digests: SortedMap<String, String>,
+    pub digests: SortedMap<SharedStr, SharedStr>,
     /// What the driver made: `workspace` (path), `vm`, `root`.
     #[serde(default)]
-    pub facts: SortedMap<String, String>,
+    pub facts: SortedMap<SharedStr, String>,
     /// Addresses it depended on when applied, so deletes run in reverse order.
     #[serde(default)]
     pub depends_on: Vec<Address>,
     /// RFC 3339.
-    pub created_at: String,
+    pub created_at: SharedStr,
     /// RFC 3339.
-    pub updated_at: String,
+    pub updated_at: SharedStr,
 }
 
 /// A progress note about a sandbox or image.

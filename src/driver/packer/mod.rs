@@ -24,6 +24,7 @@ use super::{
 };
 use crate::desired::DesiredResource;
 use crate::reason::Reason;
+use crate::shared_str::SharedStr;
 use crate::sorted_map::SortedMap;
 use crate::state::Record;
 
@@ -114,7 +115,7 @@ pub struct TemplateError(String);
 /// files changed since `record`, or its artifacts are gone.
 fn rebuild_reasons(resource: &DesiredResource, record: &Record) -> Vec<Reason> {
     let mut reasons = Vec::new();
-    let recorded: BTreeMap<&str, &String> = record
+    let recorded: BTreeMap<&str, &SharedStr> = record
         .digests
         .iter()
         .filter_map(|(k, v)| k.strip_prefix("template:").map(|f| (f, v)))
@@ -124,7 +125,7 @@ fn rebuild_reasons(resource: &DesiredResource, record: &Record) -> Vec<Reason> {
             Ok(now) => {
                 let mut files: Vec<String> = now
                     .iter()
-                    .filter(|(file, digest)| recorded.get(file.as_str()) != Some(digest))
+                    .filter(|(file, digest)| recorded.get(file.as_str()).map(|d| d.as_str()) != Some(digest.as_str()))
                     .map(|(file, _)| file.clone())
                     .collect();
                 files.extend(
@@ -543,7 +544,7 @@ async fn hash_artifact_files(facts: &mut BTreeMap<String, String>) -> Vec<String
 }
 
 /// Artifact files recorded for an image that are gone or changed size.
-pub fn missing_artifacts(facts: &SortedMap<String, String>) -> Vec<String> {
+pub fn missing_artifacts(facts: &SortedMap<SharedStr, String>) -> Vec<String> {
     facts
         .iter()
         .filter_map(|(k, v)| k.strip_prefix("artifact_file:").map(|path| (path, v)))
