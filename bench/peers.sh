@@ -47,6 +47,7 @@
 #   WATCH_SANDBOXES=100 bench/peers.sh         # workspaces watch keeps in sync (default 1)
 #   BENCH_BASE_PORT=15000 bench/peers.sh       # first port tried for the VMs (default 14320)
 #   BIN=target/release/sandboxer bench/peers.sh   # skip the build, time this binary
+#   BENCH_TMPFS=1 bench/peers.sh               # everything on a fresh tmpfs: no disk in the figures
 #
 # Needs root (sshd), openssh-server, openssh-client, rsync, python3; ansible for
 # --ansible. Everything it starts (sshd listeners and their children, ssh
@@ -148,7 +149,7 @@ sbx=("$bin" --ssh-config "$T/ssh_config" --state-dir "$T/state")
 wsbx=("$bin" --ssh-config "$T/ssh_config" --state-dir "$T/watch-state")
 
 echo "== bench/peers.sh: $vms VMs x $per_vm workspaces x $files files, $rounds rounds"
-echo "   machine:   $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "   machine:   $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //'), load average $(cut -d' ' -f1-3 /proc/loadavg), work folder on $(if [ -n "${TB_MOUNTED:-}" ]; then echo tmpfs; else df -PT "$T" | awk 'NR == 2 { print $2 }'; fi)"
 echo "   versions:  $("$bin" --version), $(ssh -V 2>&1), $(rsync --version | sed -n '1s/  */ /gp'), $(python3 --version)"
 if $with_ansible; then
   echo "   ansible:   $(ansible-playbook --version 2>&1 | sed -n 1p)"
