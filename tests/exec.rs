@@ -382,14 +382,35 @@ fn exec_and_ssh_work_in_a_local_workspace() {
     assert_eq!(out.stdout, format!("{}\nlocal\n", workspace.display()), "{out}");
     cli.expect(5, &["exec", "sandbox.app", "--", "sh", "-c", "exit 5"]);
     cli.expect(130, &["exec", "sandbox.app", "--", "sh", "-c", "kill -INT $$"]);
-    // The hub token is never in the command's environment.
-    let out = cli
-        .cmd()
-        .env("SANDBOXER_HUB_TOKEN", "s3cret")
-        .args(["exec", "sandbox.app", "--", "sh", "-c", "env"])
-        .run();
+    // A sensitive input's value, given through its variable, is never in the
+    // command's environment (nor the hub token's default variable).
+    dir.write(
+        "profiles/secretive.yaml",
+        "name: profile.secretive\ndriver: local-workspace\ninputs:\n  repo: {type: local_path}\n  \
+         api_key: {type: string, sensitive: true, env: SBX_EXEC_TEST_API_KEY}\n",
+    );
+    dir.write(
+        "secret.yaml",
+        manifest(
+            "secret",
+            &[entry("vault", "profile.secretive", "    inputs:\n      repo: ./repo\n")],
+        ),
+    );
+    let with_secret = |args: &[&str]| {
+        cli.cmd()
+            .env("SBX_EXEC_TEST_API_KEY", "api-s3cret")
+            .env("SANDBOXER_HUB_TOKEN", "hub-s3cret")
+            .args(args)
+            .run()
+    };
+    let applied = with_secret(&["apply", "-f", "secret.yaml", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{applied}");
+    let out = with_secret(&["exec", "-f", "secret.yaml", "sandbox.vault", "--", "sh", "-c", "env"]);
     assert_eq!(out.code, 0, "{out}");
-    assert!(!out.stdout.contains("s3cret"), "{out}");
+    assert!(out.stdout.contains("PATH="), "the command saw an environment: {out}");
+    for secret in ["api-s3cret", "hub-s3cret"] {
+        assert!(!out.stdout.contains(secret), "{secret} reached the command: {out}");
+    }
 
     let (shown, code) = on_a_terminal(
         dir.path(),
