@@ -130,14 +130,7 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
             Ok(_) => {}
         }
         for n in list {
-            // A note's own lines stay lines; anything else is escaped.
-            let text: Vec<String> = n.text.split('\n').map(p).collect();
-            out.push_str(&format!(
-                "    {} {:5} {}\n",
-                p(&n.at),
-                p(&n.level),
-                text.join("\n      ")
-            ));
+            push_note(&mut out, n, "    ");
         }
         super::output::print_data(&out)?;
         notes.map(|_| ExitCode::SUCCESS).map_err(Into::into)
@@ -238,13 +231,7 @@ fn inspect_vm(vm: &str, opts: &Opts, settings: &Settings) -> anyhow::Result<Exit
             Err(e) => out.push_str(&format!("      notes unreadable: {}\n", p(&e.to_string()))),
             Ok(list) => {
                 for n in list {
-                    let text: Vec<String> = n.text.split('\n').map(p).collect();
-                    out.push_str(&format!(
-                        "      {} {:5} {}\n",
-                        p(&n.at),
-                        p(&n.level),
-                        text.join("\n        ")
-                    ));
+                    push_note(&mut out, n, "      ");
                 }
             }
         }
@@ -279,4 +266,16 @@ fn registered_port(vm: &str, opts: &Opts, settings: &Settings) -> Option<u16> {
             None
         }
     }
+}
+
+/// One progress note as `at level text`, after `indent`: a note's own lines
+/// stay lines (indented two more), anything else is escaped.
+fn push_note(out: &mut String, note: &sandboxer::state::Note, indent: &str) {
+    let text: Vec<String> = note.text.split('\n').map(printable).collect();
+    out.push_str(&format!(
+        "{indent}{} {:5} {}\n",
+        printable(&note.at),
+        printable(&note.level),
+        text.join(&format!("\n{indent}  "))
+    ));
 }
