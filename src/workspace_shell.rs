@@ -46,6 +46,11 @@ pub struct Script<'a> {
     /// the script is the leader of its process group (sshd starts a session
     /// for a command without a terminal, and `exec sh` keeps its process).
     pub announce_group: bool,
+    /// The command takes the script's process (`exec`) instead of running as
+    /// its child: where sandboxer waits for that process itself (on this
+    /// machine) and sees how it ended, a signal sent to it reaches the command
+    /// and nothing is left running behind a killed script.
+    pub replace_script: bool,
 }
 
 impl Script<'_> {
@@ -75,11 +80,16 @@ impl Script<'_> {
         }
         match self.job {
             Job::Command => {
-                // A trap (not an ignored signal, which the command would inherit)
-                // keeps the script alive through a Ctrl-C of its group, so that
-                // it reports how the command ended: 130 after SIGINT.
-                text.push_str("trap : INT TERM\n");
-                text.push_str("\"$@\"\nexit \"$?\"\n");
+                if self.replace_script {
+                    text.push_str("exec \"$@\"\n");
+                } else {
+                    // On a VM: a trap (not an ignored signal, which the command
+                    // would inherit) keeps the script alive through a Ctrl-C of
+                    // its group, so that it reports how the command ended (130
+                    // after SIGINT) instead of ssh's 255 for a killed one.
+                    text.push_str("trap : INT TERM\n");
+                    text.push_str("\"$@\"\nexit \"$?\"\n");
+                }
             }
             Job::Shell { login } => {
                 text.push_str("exec \"${SHELL:-/bin/sh}\"");
@@ -123,6 +133,7 @@ mod tests {
             prelude,
             job,
             announce_group: false,
+            replace_script: false,
         }
     }
 

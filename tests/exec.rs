@@ -453,3 +453,52 @@ fn a_vm_that_is_down_exits_1_with_a_hint() {
     assert!(out.stderr.starts_with("error: cannot connect to vm1"), "{out}");
     assert!(out.stderr.contains("hint:"), "{out}");
 }
+
+/// A local `exec` on a terminal: SIGTERM to sandboxer reaches the command
+/// itself (no shell in between defers it), the exit code says so, and nothing
+/// is left running.
+#[test]
+fn sigterm_to_a_local_exec_on_a_terminal_ends_the_command() {
+    let dir = Workdir::new();
+    dir.write("repo/a.txt", "local\n");
+    dir.write(
+        "sandboxes.yaml",
+        manifest(
+            "here",
+            &[entry(
+                "app",
+                "profile.local-workspace",
+                "    inputs:\n      repo: ./repo\n",
+            )],
+        ),
+    );
+    dir.path().ok(&["apply", "--auto-approve"]);
+    let folder = dir.path().to_path_buf();
+    // The command says who it is and who waits for it, then waits for good.
+    let script = "echo $PPID > parent.pid; echo $$ > command.pid; exec sleep 600";
+    let running = std::thread::spawn(move || {
+        on_a_terminal(
+            &folder,
+            &[],
+            env!("CARGO_BIN_EXE_sandboxer"),
+            &["exec", "sandbox.app", "--", "sh", "-c", script].map(String::from),
+            "",
+        )
+    });
+    let workspace = workspace_of(dir.path(), "sandbox.app");
+    let pid_in = |name: &str| -> Option<u32> { read(workspace.join(name)).trim().parse().ok() };
+    wait_until("the command runs", DEADLINE, || {
+        workspace.join("command.pid").exists() && pid_in("parent.pid").is_some()
+    });
+    let (command, parent) = (pid_in("command.pid"), pid_in("parent.pid"));
+    let (Some(command), Some(parent)) = (command, parent) else {
+        panic!("no pids written");
+    };
+    let sent = Command::new("kill").args(["-TERM", &parent.to_string()]).status();
+    assert!(sent.is_ok_and(|s| s.success()), "SIGTERM to sandboxer ({parent})");
+    wait_until("the command is gone", DEADLINE, || {
+        !Path::new(&format!("/proc/{command}")).exists()
+    });
+    let (shown, code) = running.join().expect("the terminal driver");
+    assert_eq!(code, 128 + 15, "{shown}");
+}

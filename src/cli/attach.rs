@@ -209,6 +209,10 @@ fn script<'a>(sandbox: &'a Sandbox, workspace: &'a str, job: Job, terminal: bool
         // Without a terminal on the VM, the script says which process group
         // to signal on Ctrl-C (an ssh without a terminal forwards none).
         announce_group: job == Job::Command && !terminal && matches!(sandbox.place, Place::Vm { .. }),
+        // Here sandboxer waits for the script's process itself: the command
+        // takes it over, so SIGTERM on a terminal reaches the command, not a
+        // shell that would defer it and leave the command behind.
+        replace_script: !matches!(sandbox.place, Place::Vm { .. }),
     }
 }
 
