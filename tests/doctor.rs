@@ -64,11 +64,8 @@ impl World {
 
 impl Cli for World {
     fn cmd(&self) -> Sandboxer {
-        sandboxer()
-            .current_dir(self.work.path())
-            .env("XDG_RUNTIME_DIR", self.run.path())
-            .arg("--ssh-config")
-            .arg(self.bed.ssh_config())
+        self.bed
+            .sandboxer_in(self.work.path(), &self.run)
             .arg("--state-dir")
             .arg(self.state_dir())
     }

@@ -359,8 +359,9 @@ fn ssh_without_a_terminal_is_refused_with_a_hint() {
 // ---------------------------------------------------------------------------
 // a local workspace, and what is not there
 
-#[test]
-fn exec_and_ssh_work_in_a_local_workspace() {
+/// A work folder whose manifest (project `here`) has one applied local
+/// sandbox, `sandbox.app`, syncing `repo/` (one file, `a.txt`).
+fn applied_local_sandbox() -> Workdir {
     let dir = Workdir::new();
     dir.write("repo/a.txt", "local\n");
     dir.write(
@@ -374,8 +375,14 @@ fn exec_and_ssh_work_in_a_local_workspace() {
             )],
         ),
     );
+    dir.path().ok(&["apply", "--auto-approve"]);
+    dir
+}
+
+#[test]
+fn exec_and_ssh_work_in_a_local_workspace() {
+    let dir = applied_local_sandbox();
     let cli = dir.path();
-    cli.ok(&["apply", "--auto-approve"]);
     let workspace = workspace_of(cli, "sandbox.app");
 
     let out = cli.ok(&["exec", "sandbox.app", "--", "sh", "-c", "pwd; cat a.txt"]);
@@ -459,20 +466,7 @@ fn a_vm_that_is_down_exits_1_with_a_hint() {
 /// is left running.
 #[test]
 fn sigterm_to_a_local_exec_on_a_terminal_ends_the_command() {
-    let dir = Workdir::new();
-    dir.write("repo/a.txt", "local\n");
-    dir.write(
-        "sandboxes.yaml",
-        manifest(
-            "here",
-            &[entry(
-                "app",
-                "profile.local-workspace",
-                "    inputs:\n      repo: ./repo\n",
-            )],
-        ),
-    );
-    dir.path().ok(&["apply", "--auto-approve"]);
+    let dir = applied_local_sandbox();
     let folder = dir.path().to_path_buf();
     // The command says who it is and who waits for it, then waits for good.
     let script = "echo $PPID > parent.pid; echo $$ > command.pid; exec sleep 600";

@@ -11,7 +11,7 @@ use support::hub::HubProcess;
 use support::manifests::{entry, manifest};
 use support::records;
 use support::vms::{RuntimeDir, TestBed};
-use support::{Cli, Sandboxer, Workdir, sandboxer};
+use support::{Cli, Sandboxer, Workdir};
 
 /// A bed of two VMs, a hub, and one folder per project.
 struct World {
@@ -64,11 +64,8 @@ impl World {
 impl Cli for World {
     /// Runs in the work folder (no manifest there): the hub is the store.
     fn cmd(&self) -> Sandboxer {
-        sandboxer()
-            .current_dir(self.work.path())
-            .env("XDG_RUNTIME_DIR", self.run.path())
-            .arg("--ssh-config")
-            .arg(self.bed.ssh_config())
+        self.bed
+            .sandboxer_in(self.work.path(), &self.run)
             .arg("--hub")
             .arg(self.hub.url())
     }

@@ -20,7 +20,6 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
-use sandboxer::address::Address;
 use sandboxer::driver::Location;
 use sandboxer::driver::ssh::DEFAULT_CONNECT_TIMEOUT;
 use sandboxer::profile::DriverName;
@@ -71,13 +70,7 @@ pub fn find(what: &str, state: &StateArg, settings: &Settings) -> anyhow::Result
     };
     let store = state.store(settings)?;
     let projects = super::engine::runtime()?.block_on(store.load_all())?;
-    let address: Option<Address> = what.parse().ok();
-    let found: Vec<(&String, &Record)> = projects
-        .iter()
-        .filter(|(p, _)| project.as_ref().is_none_or(|wanted| wanted == *p))
-        .flat_map(|(p, s)| s.records.values().map(move |r| (p, r)))
-        .filter(|(_, r)| r.id == what || Some(&r.address) == address.as_ref())
-        .collect();
+    let found = super::inspect::records_named(&projects, what, project.as_deref());
     let record = match found.as_slice() {
         [(_, record)] => (*record).clone(),
         [] => {
@@ -90,16 +83,11 @@ pub fn find(what: &str, state: &StateArg, settings: &Settings) -> anyhow::Result
             .into());
         }
         many => {
-            let projects: Vec<&str> = many.iter().map(|(p, _)| p.as_str()).collect();
-            return Err(Hinted {
-                message: format!(
-                    "`{}` is recorded in several projects: {}",
-                    printable(what),
-                    projects.join(", ")
-                ),
-                hint: "give its id, or the manifest of its project with -f FILE".into(),
-            }
-            .into());
+            return Err(super::inspect::in_several_projects(
+                what,
+                many,
+                "give its id, or the manifest of its project with -f FILE",
+            ));
         }
     };
     let place = place_of(&record)?;

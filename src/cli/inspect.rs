@@ -2,7 +2,7 @@
 //! `sandboxer inspect vm/NAME`: every sandbox and image on one VM across projects,
 //! what its workspace roots hold now, its tunnel port, each one's last notes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
 
 use clap::Args;
@@ -12,7 +12,7 @@ use sandboxer::address::Address;
 use sandboxer::driver::Location;
 use sandboxer::driver::local::read_marker;
 use sandboxer::safety::printable;
-use sandboxer::state::{Record, StateStore};
+use sandboxer::state::{Record, Snapshot, StateStore};
 
 use super::Settings;
 use super::args::StateArg;
@@ -39,12 +39,7 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
     let store = opts.state.store(settings)?;
     super::engine::runtime()?.block_on(async {
         let projects = store.load_all().await?;
-        let address: Option<Address> = opts.what.parse().ok();
-        let found: Vec<(&String, &Record)> = projects
-            .iter()
-            .flat_map(|(p, s)| s.records.values().map(move |r| (p, r)))
-            .filter(|(_, r)| r.id == opts.what || Some(&r.address) == address.as_ref())
-            .collect();
+        let found = records_named(&projects, &opts.what, None);
         let (project, record) = match found.as_slice() {
             [one] => *one,
             [] => {
@@ -54,18 +49,7 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
                 }
                 .into());
             }
-            many => {
-                let projects: Vec<&str> = many.iter().map(|(p, _)| p.as_str()).collect();
-                return Err(Hinted {
-                    message: format!(
-                        "`{}` is recorded in several projects: {}",
-                        opts.what,
-                        projects.join(", ")
-                    ),
-                    hint: "inspect it by id".into(),
-                }
-                .into());
-            }
+            many => return Err(in_several_projects(&opts.what, many, "inspect it by id")),
         };
         let here = sandboxer::observe::record_location(record) == Location::Local;
         let workspace = record.facts.get("workspace");
@@ -278,4 +262,34 @@ fn push_note(out: &mut String, note: &sandboxer::state::Note, indent: &str) {
         printable(&note.level),
         text.join(&format!("\n{indent}  "))
     ));
+}
+
+/// The records named `what` (an id or an address) in `projects`, with their
+/// project; only those of `project` when one is given.
+pub fn records_named<'a>(
+    projects: &'a BTreeMap<String, Snapshot>,
+    what: &str,
+    project: Option<&str>,
+) -> Vec<(&'a String, &'a Record)> {
+    let address: Option<Address> = what.parse().ok();
+    projects
+        .iter()
+        .filter(|(p, _)| project.is_none_or(|wanted| wanted == p.as_str()))
+        .flat_map(|(p, s)| s.records.values().map(move |r| (p, r)))
+        .filter(|(_, r)| r.id == what || Some(&r.address) == address.as_ref())
+        .collect()
+}
+
+/// The refusal of a name (`what`) recorded in the projects of `many`.
+pub fn in_several_projects(what: &str, many: &[(&String, &Record)], hint: &str) -> anyhow::Error {
+    let projects: Vec<&str> = many.iter().map(|(p, _)| p.as_str()).collect();
+    Hinted {
+        message: format!(
+            "`{}` is recorded in several projects: {}",
+            printable(what),
+            projects.join(", ")
+        ),
+        hint: hint.into(),
+    }
+    .into()
 }

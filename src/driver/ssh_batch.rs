@@ -626,41 +626,49 @@ fn spread<T>(indices: &[usize], error: DriverError) -> Vec<(usize, Result<T, Dri
         .collect()
 }
 
-/// The words of the VM-local `rsync` that copies a repo cache: `-a` without
-/// devices, modification times to the nanosecond, never sandboxer's own names,
-/// `--delete` where the profile says so, and the profile's excludes. With
-/// `together`, the transfer's root is the folder of the workspaces (`-R`, see
-/// [`copy_together`]): every workspace is taken whole and each exclude is
-/// rewritten for that root; `None` when one cannot be.
-fn vm_copy_words(excludes: &[String], delete: bool, together: bool) -> Option<Vec<String>> {
-    let mut words = vec![
-        "rsync".to_string(),
-        if together { "-aR" } else { "-a" }.into(),
-        "--no-D".into(),
-        "--modify-window=-1".into(),
-    ];
+/// The words of the VM-local `rsync -a` that copies a repo cache into one
+/// workspace: no devices, modification times to the nanosecond, never
+/// sandboxer's own names, `--delete` where the profile says so, and the
+/// profile's excludes.
+fn vm_copy_words(excludes: &[String], delete: bool) -> Vec<String> {
+    copy_words("-a", None, &copy_patterns(excludes), delete)
+}
+
+/// The same for a copy into several workspaces at once, whose transfer root is
+/// their folder (`rsync -aR`, see [`copy_together`]): every workspace is taken
+/// whole and each pattern is rewritten for that root; `None` when one cannot be.
+fn vm_copy_words_together(excludes: &[String], delete: bool) -> Option<Vec<String>> {
+    let patterns = copy_patterns(excludes)
+        .iter()
+        .map(|p| exclude::one_folder_down(p))
+        .collect::<Option<Vec<_>>>()?;
+    // First match wins: a name pattern (`s*`) never leaves out a workspace.
+    Some(copy_words("-aR", Some(exclude::TOP_FOLDERS_WHOLE), &patterns, delete))
+}
+
+/// sandboxer's own names, then the profile's excludes.
+fn copy_patterns(excludes: &[String]) -> Vec<String> {
     let mut patterns = vec![format!("/{RESERVED_PREFIX}*")];
     patterns.extend(excludes.iter().cloned());
-    if together {
-        // First match wins: a name pattern (`s*`) never leaves out a workspace.
-        words.push(format!("--include={}", exclude::TOP_FOLDERS_WHOLE));
-        patterns = patterns
-            .iter()
-            .map(|p| exclude::one_folder_down(p))
-            .collect::<Option<Vec<_>>>()?;
-    }
+    patterns
+}
+
+fn copy_words(archive: &str, include: Option<&str>, patterns: &[String], delete: bool) -> Vec<String> {
+    let mut words: Vec<String> = ["rsync", archive, "--no-D", "--modify-window=-1"]
+        .map(String::from)
+        .into();
+    words.extend(include.map(|p| format!("--include={p}")));
     if delete {
         words.push("--delete".into());
     }
     words.extend(patterns.iter().map(|p| format!("--exclude={p}")));
-    Some(words)
+    words
 }
 
 /// One command that copies the cache of `key` into every workspace of
-/// `members` (path, and whether its marker is written after) at once: a link
-/// per workspace in the cache's links folder, named as the workspace and
-/// pointing at the cache, then one `rsync -aR` of `<links>/./<name>/` for each
-/// into their common folder. The links are read through (a trailing `/`) on
+/// `members` (path, and whether its marker is written after) at once: one
+/// `rsync -aR` of `<links>/./<name>/` for each into their common folder, where
+/// `<links>/<name>` is the link to the cache that [`cache_prelude`] made. The links are read through (a trailing `/`) on
 /// the sending side only; the receiving side is rsync's as for one workspace,
 /// so a link planted in a workspace is replaced, never followed. `None` when
 /// an exclude would mean something else that way.
@@ -668,7 +676,7 @@ fn copy_together(key: &CacheKey, members: &[(&str, Option<String>)]) -> Option<S
     if members.len() < 2 {
         return None;
     }
-    let words: Vec<String> = vm_copy_words(&key.excludes, key.delete, true)?
+    let words: Vec<String> = vm_copy_words_together(&key.excludes, key.delete)?
         .iter()
         .map(|w| quote(w))
         .collect();
@@ -836,8 +844,7 @@ async fn sync_group(
         completes.push(complete);
     }
     // Apart: one `rsync` per workspace, each reporting by itself.
-    let apart_words: Vec<String> = vm_copy_words(&key.excludes, key.delete, false)
-        .unwrap_or_default()
+    let apart_words: Vec<String> = vm_copy_words(&key.excludes, key.delete)
         .iter()
         .map(|w| quote(w))
         .collect();

@@ -183,6 +183,16 @@ impl TestBed {
         &self.root
     }
 
+    /// `sandboxer` run in `work`, with `run` as its `XDG_RUNTIME_DIR` (where
+    /// its ssh masters live) and this bed's ssh config.
+    pub fn sandboxer_in(&self, work: &Path, run: &RuntimeDir) -> super::Sandboxer {
+        super::sandboxer()
+            .current_dir(work)
+            .env("XDG_RUNTIME_DIR", run.path())
+            .arg("--ssh-config")
+            .arg(self.ssh_config())
+    }
+
     /// `T/ssh_config`: use as `ssh -F <it> vmK` (the only config ssh then reads).
     pub fn ssh_config(&self) -> PathBuf {
         self.root.join("ssh_config")
