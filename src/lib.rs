@@ -9,6 +9,7 @@
 
 pub mod address;
 pub mod apply;
+pub mod capability;
 pub mod desired;
 pub mod diagnostic;
 pub mod doctor;
