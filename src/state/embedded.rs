@@ -2,7 +2,8 @@
 //! manifest by default): a snapshot, `state.json`, written atomically and
 //! versioned with a lineage and a serial; a journal of the changes since then,
 //! `state.journal`, one appended line per change ([`super::journal`]), folded
-//! into a new snapshot under the lock; notes as one JSON-lines file per resource id.
+//! into a new snapshot under the lock; notes as one JSON-lines file per resource id;
+//! the capability catalog as one file per VM in `vms/` ([`super::vms`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,8 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use super::journal;
 use super::lock::{self, LockGuard};
-use super::{Note, Record, Snapshot, StateError, StateStore};
+use super::{Note, Record, Snapshot, StateError, StateStore, vms};
 use crate::address::Address;
+use crate::capability::VmCapabilities;
 
 /// The format version of `state.json`.
 pub const STATE_VERSION: u32 = 1;
@@ -37,6 +39,9 @@ pub struct StateFile {
 pub struct EmbeddedStore {
     dir: PathBuf,
     state: Mutex<Option<Loaded>>,
+    /// Held while a catalog entry is written: two writes of one VM by this
+    /// process would share the temporary file's name.
+    vm_writes: Mutex<()>,
 }
 
 /// The state in memory, and how long the journal behind it is.
@@ -72,6 +77,7 @@ impl EmbeddedStore {
         EmbeddedStore {
             dir: dir.to_path_buf(),
             state: Mutex::new(None),
+            vm_writes: Mutex::new(()),
         }
     }
 
@@ -310,6 +316,31 @@ impl EmbeddedStore {
 
     fn key_path(&self) -> PathBuf {
         self.dir.join("sensitive.key")
+    }
+
+    fn vms_dir(&self) -> PathBuf {
+        self.dir.join("vms")
+    }
+
+    /// The capability catalog: the entry of every VM in `vms/`, sorted by name.
+    /// No folder is an empty catalog; a file that cannot be read or parsed is
+    /// skipped with a warning (it is probed again), and links are not followed.
+    pub async fn vms(&self) -> Result<Vec<VmCapabilities>, StateError> {
+        let dir = self.vms_dir();
+        let entries = vms::read_vms(&dir).map_err(|e| self.io(&dir, format!("cannot list the VM catalog: {e}")))?;
+        Ok(entries.into_values().collect())
+    }
+
+    /// Writes `entry` to `vms/<name>.json` (atomically, the folder made on
+    /// first use), replacing what was there: the catalog takes no lock, the
+    /// last write wins. An entry the State Hub would refuse is refused here too.
+    pub async fn put_vm(&self, entry: &VmCapabilities) -> Result<(), StateError> {
+        let dir = self.vms_dir();
+        vms::check_vm_entry(entry).map_err(|e| self.io(&dir, format!("catalog entry refused: {e}")))?;
+        std::fs::create_dir_all(&dir).map_err(|e| self.io(&dir, e))?;
+        let path = vms::vm_file(&dir, &entry.name);
+        let _one_writer = self.vm_writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        vms::write_vm(&dir, entry).map_err(|e| self.io(&path, e))
     }
 
     /// The key sensitive values are hashed with, if the state has one; never
@@ -556,5 +587,80 @@ mod tests {
         crate::fsutil::append_line(&dir.path().join("state.journal"), &line).expect("append");
         let error = EmbeddedStore::new(dir.path()).load("p").await.expect_err("a gap");
         assert!(error.to_string().contains("serial 7 where serial 2 was due"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn the_vm_catalog_is_one_file_per_vm_made_on_first_write_and_read_back_sorted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::new(&dir.path().join("state"));
+        assert_eq!(
+            store.vms().await.expect("no folder"),
+            [],
+            "no folder is an empty catalog"
+        );
+        assert!(!dir.path().join("state").exists(), "reading makes nothing");
+
+        let (b, a) = (vms::test_entry("vm-b"), vms::test_entry("vm-a.example"));
+        store.put_vm(&b).await.expect("put");
+        store.put_vm(&a).await.expect("put");
+        let mut newer = vms::test_entry("vm-b");
+        newer.observed_at = "2026-01-02T00:00:00Z".into();
+        store.put_vm(&newer).await.expect("put again");
+        assert_eq!(store.vms().await.expect("read"), [a.clone(), newer.clone()]);
+        assert!(dir.path().join("state/vms/vm-b.json").is_file());
+        let names: Vec<String> = std::fs::read_dir(dir.path().join("state/vms"))
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 2, "no temporary file left: {names:?}");
+        assert_eq!(
+            EmbeddedStore::new(&dir.path().join("state")).vms().await.expect("read"),
+            [a, newer],
+            "another process reads the same"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_planted_link_or_a_bad_file_in_the_vm_catalog_is_skipped_and_a_bad_name_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::new(dir.path());
+        store.put_vm(&vms::test_entry("vm1")).await.expect("put");
+        let outside = dir.path().join("outside.json");
+        let planted = serde_json::to_vec(&vms::test_entry("planted")).expect("json");
+        std::fs::write(&outside, planted).expect("write");
+        let catalog = dir.path().join("vms");
+        std::os::unix::fs::symlink(&outside, catalog.join("planted.json")).expect("plant a link");
+        std::fs::write(catalog.join("torn.json"), b"{\"name\": \"torn\", \"obs").expect("write");
+        let other = serde_json::to_vec(&vms::test_entry("someone-else")).expect("json");
+        std::fs::write(catalog.join("renamed.json"), other).expect("write");
+        std::fs::write(catalog.join("notes.txt"), b"not an entry").expect("write");
+        let names: Vec<String> = store.vms().await.expect("read").into_iter().map(|e| e.name).collect();
+        assert_eq!(names, ["vm1"]);
+
+        for bad in ["../escape", "a/b", "..", ".hidden", "-oProxyCommand=x", ""] {
+            let error = store
+                .put_vm(&vms::test_entry(bad))
+                .await
+                .expect_err("a name that is no VM name");
+            assert!(error.to_string().contains("catalog entry refused"), "{bad}: {error}");
+        }
+        assert!(!dir.path().join("escape.json").exists());
+        let mut bad_capability = vms::test_entry("vm2");
+        bad_capability
+            .capabilities
+            .insert("Not A Name".into(), bad_capability.capabilities["ghc"].clone());
+        assert!(store.put_vm(&bad_capability).await.is_err());
+        assert!(!catalog.join("vm2.json").exists());
+
+        // Writing over a planted link replaces the link, never what it points to.
+        let before = std::fs::read(&outside).expect("read");
+        store.put_vm(&vms::test_entry("planted")).await.expect("put");
+        assert_eq!(std::fs::read(&outside).expect("read"), before);
+        assert!(
+            !std::fs::symlink_metadata(catalog.join("planted.json"))
+                .expect("stat")
+                .file_type()
+                .is_symlink()
+        );
     }
 }

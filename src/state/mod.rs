@@ -4,11 +4,15 @@
 //! [`StateStore`] is what the engine uses; [`embedded::EmbeddedStore`] keeps it in
 //! a folder next to the manifest (a snapshot written atomically, a journal of
 //! appended changes, OS file lock).
+//!
+//! Beside the state, a store keeps the capability catalog ([`vms`]): one entry
+//! per VM, written by any command that probes, without the project lock.
 
 pub mod embedded;
 pub mod hub;
 pub mod journal;
 pub mod lock;
+pub mod vms;
 
 use std::collections::BTreeMap;
 use std::future::Future;
