@@ -15,15 +15,20 @@
 //! | `GET /v1/sandboxes/{id}/notes?since=CURSOR&limit=N` | | 200 [`NoteList`], one page of at most [`NOTES_PAGE_MAX`] |
 //! | `GET /v1/sandboxes?vm=NAME` | | 200 [`SandboxList`] (all projects) |
 //! | `GET /v1/projects/{p}/sensitive-key` | | 200 [`SensitiveKeyBody`] (made on first request) |
+//! | `GET /v1/vms` | | 200 [`VmList`] |
+//! | `GET /v1/vms/{name}` | | 200 [`VmCapabilities`], 404 |
+//! | `PUT /v1/vms/{name}` (also `.../capabilities`) | [`VmCapabilities`] | 200 [`VmCapabilities`] as stored, 400 a bad name or entry, 413 body over 1 MiB |
 //!
 //! Every call but health needs `Authorization: Bearer <token>` when the hub has a
 //! token: without it, 401 before anything else of the request is looked at.
 //! Writes may carry `X-Sandboxer-Lock-Id`; a write while another holder's lease
-//! is live gets 423.
+//! is live gets 423. The VM catalog is an observation cache: its writes take
+//! no lease, and the last one wins.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use crate::capability::VmCapabilities;
 use crate::state::{LockInfo, Note, Record};
 
 /// Header naming the lock a write is made under.
@@ -234,6 +239,13 @@ pub struct SandboxList {
     pub sandboxes: Vec<SandboxEntry>,
 }
 
+/// `GET /v1/vms`: the capability catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct VmList {
+    /// Every VM's entry, sorted by name.
+    pub vms: Vec<VmCapabilities>,
+}
+
 /// Any error answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ErrorBody {
@@ -267,6 +279,8 @@ pub fn json_schema() -> serde_json::Value {
         note_list: NoteList,
         sandbox_list: SandboxList,
         sensitive_key: SensitiveKeyBody,
+        vm_capabilities: VmCapabilities,
+        vm_list: VmList,
         error: ErrorBody,
     }
     crate::document::schema_of::<Bodies>()

@@ -12,6 +12,9 @@
 //! extractor reads the request's body, query or content type. Notes are kept
 //! within a [`NotesPolicy`]: texts cut past a size, and per sandbox the last N,
 //! younger than an age; a notes file is rewritten without the dropped ones.
+//!
+//! The VM capability catalog is one file per VM under `vms/`, kept in memory
+//! too; each VM's writes go one at a time, and take no project's lock or lease.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -24,18 +27,19 @@ use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::api::{
     ErrorBody, Health, LOCK_HEADER, LeaseStatus, LockGranted, LockInfoBody, LockRequest, NOTES_PAGE_MAX, NoteList,
-    NotePosted, PutResource, RenewRequest, ResourceEntry, ResourceList, SandboxEntry, SandboxList, Written,
+    NotePosted, PutResource, RenewRequest, ResourceEntry, ResourceList, SandboxEntry, SandboxList, VmCapabilities,
+    VmList, Written,
 };
 use super::store::{self, Change, ProjectData};
 use crate::address::Address;
-use crate::state::Note;
+use crate::state::{Note, vms};
 
 /// How the hub runs.
 #[derive(Debug, Clone)]
@@ -58,6 +62,8 @@ pub const DEFAULT_NOTE_MAX_BYTES: usize = 16 * 1024;
 pub const NOTE_MAX_BYTES_CEILING: usize = 512 * 1024;
 /// The largest body a note may be posted with; a larger one is 413.
 pub const NOTE_BODY_MAX: usize = 1024 * 1024;
+/// The largest body a VM's catalog entry may be put with; a larger one is 413.
+pub const VM_BODY_MAX: usize = 1024 * 1024;
 
 /// What the hub keeps of notes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -291,6 +297,12 @@ struct Hub {
     /// its rewrites go one at a time; taken after the project's `writer`.
     leases: Arc<Mutex<BTreeMap<String, Lease>>>,
     notes: PerKey<Notes>,
+    /// The VM catalog as on disk. Changed only under the VM's writer, once its
+    /// file is written; readers never wait for a disk write.
+    vms: std::sync::RwLock<BTreeMap<String, Arc<VmCapabilities>>>,
+    /// One writer per VM at a time: its file and memory change together, and
+    /// two writes would share the temporary file's name.
+    vm_writers: PerKey<Mutex<()>>,
 }
 
 type Shared = Arc<Hub>;
@@ -348,6 +360,7 @@ struct Loaded {
     lineage: String,
     projects: HashMap<String, ProjectData>,
     leases: BTreeMap<String, Lease>,
+    vms: BTreeMap<String, VmCapabilities>,
 }
 
 /// Loads (or starts) the data folder.
@@ -360,6 +373,7 @@ fn load(data: &Path) -> Result<Loaded, ServeError> {
             .map_err(|e| io_err(data, e))?;
     }
     std::fs::create_dir_all(data.join("notes")).map_err(|e| io_err(data, e))?;
+    std::fs::create_dir_all(data.join("vms")).map_err(|e| io_err(data, e))?;
     let hub_file = data.join("hub.json");
     let lineage = match std::fs::read(&hub_file) {
         Ok(bytes) => {
@@ -390,6 +404,9 @@ fn load(data: &Path) -> Result<Loaded, ServeError> {
     if let Ok(bytes) = std::fs::read(&locks) {
         loaded.leases = serde_json::from_slice(&bytes).map_err(|e| io_err(&locks, e))?;
     }
+    // A catalog file that does not parse is skipped (with a warning): the VM is probed again.
+    let catalog = data.join("vms");
+    loaded.vms = vms::read_vms(&catalog).map_err(|e| io_err(&catalog, e))?;
     Ok(loaded)
 }
 
@@ -423,6 +440,16 @@ impl Hub {
 
     fn notes_file(&self, id: &str) -> PathBuf {
         self.data.join("notes").join(format!("{id}.jsonl"))
+    }
+
+    fn vms_dir(&self) -> PathBuf {
+        self.data.join("vms")
+    }
+
+    fn vm(&self, name: &str) -> Option<Arc<VmCapabilities>> {
+        // Held only to copy an `Arc`: nothing can panic with it held.
+        let vms = self.vms.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        vms.get(name).cloned()
     }
 }
 
@@ -500,6 +527,10 @@ fn check_address(address: &str) -> Result<Address, ApiError> {
     address
         .parse()
         .map_err(|e: String| ApiError::new(StatusCode::BAD_REQUEST, e))
+}
+
+fn check_vm(name: &str) -> Result<(), ApiError> {
+    vms::check_vm_name(name).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("VM `{name}`: {e}")))
 }
 
 fn check_id(id: &str) -> Result<(), ApiError> {
@@ -1122,6 +1153,82 @@ async fn list_sandboxes(State(hub): State<Shared>, Query(query): Query<VmQuery>)
     ))
 }
 
+/// The catalog, sorted by name.
+async fn list_vms(State(hub): State<Shared>) -> ApiResult<VmList> {
+    let held: Vec<Arc<VmCapabilities>> = {
+        let vms = hub.vms.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        vms.values().cloned().collect()
+    };
+    // Copied out after the lock is let go: a large catalog holds up no writer.
+    let vms = held.iter().map(|entry| VmCapabilities::clone(entry)).collect();
+    Ok((StatusCode::OK, Json(VmList { vms })))
+}
+
+async fn get_vm(State(hub): State<Shared>, UrlPath(name): UrlPath<String>) -> ApiResult<VmCapabilities> {
+    check_vm(&name)?;
+    match hub.vm(&name) {
+        Some(entry) => Ok((StatusCode::OK, Json(VmCapabilities::clone(&entry)))),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no VM {name} in the catalog"),
+        )),
+    }
+}
+
+/// `PUT /v1/vms/{name}` and `PUT /v1/vms/{name}/capabilities`.
+async fn put_vm(
+    State(hub): State<Shared>,
+    UrlPath(name): UrlPath<String>,
+    body: Result<Json<VmCapabilities>, JsonRejection>,
+) -> Response {
+    if let Err(refused) = check_vm(&name) {
+        return refused.into_response();
+    }
+    match body {
+        Ok(Json(entry)) => store_vm(hub, name, entry).await.into_response(),
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("a VM's catalog entry may be at most {VM_BODY_MAX} bytes"),
+        )
+        .into_response(),
+        // As any other route answers them: 400, 415 or 422 in plain text.
+        Err(rejection) => rejection.into_response(),
+    }
+}
+
+/// Stores a VM's entry, replacing what the catalog held of it: no version, no
+/// lease; the last write wins.
+async fn store_vm(hub: Shared, name: String, entry: VmCapabilities) -> ApiResult<VmCapabilities> {
+    if entry.name != name {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("the entry is of VM `{}`, not `{name}`", vms::shown(&entry.name)),
+        ));
+    }
+    vms::check_vm_entry(&entry).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("VM `{name}`: {e}")))?;
+    let writer = hub.vm_writers.get_or_make(&name, || Mutex::new(())).lock_owned().await;
+    let answer = entry.clone();
+    let shared = Arc::clone(&hub);
+    blocking(move || {
+        vms::write_vm(&shared.vms_dir(), &entry).map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot persist the catalog entry of VM {name}: {e}"),
+            )
+        })?;
+        shared
+            .vms
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(name, Arc::new(entry));
+        // Named here so the guard moves into this closure; the next writer may go.
+        drop(writer);
+        Ok(())
+    })
+    .await?;
+    Ok((StatusCode::OK, Json(answer)))
+}
+
 /// The router, for the server and for tests.
 fn router(hub: Shared) -> Router {
     Router::new()
@@ -1146,6 +1253,15 @@ fn router(hub: Shared) -> Router {
         )
         .route("/v1/projects/{project}/sensitive-key", get(sensitive_key))
         .route("/v1/sandboxes", get(list_sandboxes))
+        .route("/v1/vms", get(list_vms))
+        .route(
+            "/v1/vms/{name}",
+            get(get_vm).put(put_vm).layer(DefaultBodyLimit::max(VM_BODY_MAX)),
+        )
+        .route(
+            "/v1/vms/{name}/capabilities",
+            put(put_vm).layer(DefaultBodyLimit::max(VM_BODY_MAX)),
+        )
         .with_state(Arc::clone(&hub))
         // Outermost: runs before routing's extractors, and for unknown paths too.
         .layer(middleware::from_fn_with_state(hub, require_token))
@@ -1182,6 +1298,8 @@ pub async fn serve(
         projects: PerKey::new(projects),
         leases: Arc::new(Mutex::new(loaded.leases)),
         notes: PerKey::new(HashMap::new()),
+        vms: std::sync::RwLock::new(loaded.vms.into_iter().map(|(k, v)| (k, Arc::new(v))).collect()),
+        vm_writers: PerKey::new(HashMap::new()),
     });
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
@@ -1281,6 +1399,8 @@ mod tests {
             projects: PerKey::new(HashMap::new()),
             leases: Arc::new(Mutex::new(BTreeMap::new())),
             notes: PerKey::new(HashMap::new()),
+            vms: std::sync::RwLock::new(BTreeMap::new()),
+            vm_writers: PerKey::new(HashMap::new()),
         };
         let (a, again, b) = (hub.project("a"), hub.project("a"), hub.project("b"));
         assert!(Arc::ptr_eq(&a, &again) && Arc::ptr_eq(&a.writer, &again.writer));
