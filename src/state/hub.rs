@@ -1,5 +1,5 @@
 //! The State Hub as a state store: records, the project lock (a lease renewed in
-//! the background) and notes over HTTP. Idempotent calls are retried with
+//! the background), notes and the VM capability catalog over HTTP. Idempotent calls are retried with
 //! jittered backoff on connection errors and 5xx; the token is sent as a bearer
 //! header marked sensitive and never logged.
 
@@ -12,11 +12,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::lock::LockError;
-use super::{LockInfo, Note, Record, Snapshot, StateError, StateStore};
+use super::{LockInfo, Note, Record, Snapshot, StateError, StateStore, vms};
 use crate::address::Address;
 use crate::hub::api::{
     ErrorBody, LOCK_HEADER, LeaseStatus, LockGranted, LockRequest, NOTES_PAGE_MAX, NoteList, PutResource, RenewRequest,
-    ResourceEntry, ResourceList, SandboxList, Written,
+    ResourceEntry, ResourceList, SandboxList, VmCapabilities, VmList, Written,
 };
 
 /// Lease length asked for by default; renewed every third of it.
@@ -420,6 +420,43 @@ impl HubStore {
         )
         .await
         .map(|_| ())
+    }
+
+    /// The error for a 404 from a catalog route: only a hub older than the
+    /// catalog answers one there.
+    fn no_catalog(&self) -> StateError {
+        self.error(
+            "404 Not Found: this hub keeps no VM catalog (`/v1/vms` is newer than it): upgrade `sandboxer hub serve`",
+        )
+    }
+
+    /// The capability catalog: every VM's entry, sorted by name.
+    pub async fn vms(&self) -> Result<Vec<VmCapabilities>, StateError> {
+        match self.call_raw(Method::GET, "/v1/vms", None::<&()>, true).await {
+            Ok(bytes) => serde_json::from_slice::<VmList>(&bytes)
+                .map(|list| list.vms)
+                .map_err(|e| self.error(format!("unexpected answer to /v1/vms: {e}"))),
+            Err(CallError::Status(StatusCode::NOT_FOUND, _)) => Err(self.no_catalog()),
+            Err(CallError::Status(status, body)) => Err(self.status_error(status, &body)),
+            Err(CallError::Other(e)) => Err(e),
+        }
+    }
+
+    /// Stores `entry` in the hub's catalog, replacing what it held of that VM:
+    /// no lease, the last write wins. An entry the hub would refuse (a bad
+    /// name, too many values, a long text) is refused before it is sent.
+    pub async fn put_vm(&self, entry: &VmCapabilities) -> Result<(), StateError> {
+        vms::check_vm_entry(entry).map_err(|e| self.error(format!("catalog entry refused: {e}")))?;
+        let path = format!("/v1/vms/{}", entry.name);
+        // The same body again gives the same result: safe to retry.
+        match self.call_raw(Method::PUT, &path, Some(entry), true).await {
+            Ok(bytes) => serde_json::from_slice::<VmCapabilities>(&bytes)
+                .map(|_| ())
+                .map_err(|e| self.error(format!("unexpected answer to {path}: {e}"))),
+            Err(CallError::Status(StatusCode::NOT_FOUND, _)) => Err(self.no_catalog()),
+            Err(CallError::Status(status, body)) => Err(self.status_error(status, &body)),
+            Err(CallError::Other(e)) => Err(e),
+        }
     }
 
     /// The current record of `address`, if any (with its version remembered).

@@ -21,6 +21,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
+use crate::capability::VmCapabilities;
 use crate::profile::{DriverName, Value};
 use crate::shared_str::SharedStr;
 use crate::sorted_map::SortedMap;
@@ -214,6 +215,24 @@ impl AnyStore {
         match self {
             AnyStore::Embedded(store) => store.existing_sensitive_key(),
             AnyStore::Hub(hub) => hub.sensitive_key(project).await.map(Some),
+        }
+    }
+
+    /// The capability catalog: every VM's entry, by name.
+    pub async fn vm_capabilities(&self) -> Result<BTreeMap<String, VmCapabilities>, StateError> {
+        let entries = match self {
+            AnyStore::Embedded(store) => store.vms().await?,
+            AnyStore::Hub(hub) => hub.vms().await?,
+        };
+        Ok(entries.into_iter().map(|e| (e.name.clone(), e)).collect())
+    }
+
+    /// Stores `entry` in the capability catalog, replacing what it held of that
+    /// VM (last write wins; no lock is taken).
+    pub async fn put_vm_capabilities(&self, entry: &VmCapabilities) -> Result<(), StateError> {
+        match self {
+            AnyStore::Embedded(store) => store.put_vm(entry).await,
+            AnyStore::Hub(hub) => hub.put_vm(entry).await,
         }
     }
 
