@@ -3,7 +3,7 @@
 //! token, a lease left by a killed client, optimistic concurrency over raw HTTP,
 //! `state push|pull`, progress notes, restarts and SIGTERM; the token checked
 //! before the body, notes cut, dropped past `--notes-keep`/`--notes-max-age`
-//! and listed in pages.
+//! and listed in pages; the VM capability catalog (`/v1/vms`).
 //!
 //! Every test starts its own hub on a free loopback port with its data folder
 //! in the test's temporary folder W (`W/hub-data`), and works on manifests in W
@@ -1831,4 +1831,202 @@ fn post_at_once(
         .collect();
     posted.sort();
     posted
+}
+
+// ---------------------------------------------------------------------------
+// 11. The VM capability catalog
+
+/// A catalog entry of VM `name`, observed at `at`, with one probed value.
+fn vm_entry(name: &str, at: &str, ghc: &str) -> Value {
+    json!({
+        "name": name,
+        "observed_at": at,
+        "capabilities": {
+            "ghc": {"value": ghc, "status": "present", "source": "probe", "observed_at": at},
+            "nix": {"status": "absent", "source": "probe", "observed_at": at, "detail": "command not found"},
+        },
+        "free_disk": {
+            "/build": {"value": "53687091200", "status": "present", "source": "fact", "observed_at": at},
+        },
+        "files": {"/etc/sandboxer/capabilities.json": "missing"},
+    })
+}
+
+/// The error text of a refusal with an `ErrorBody`.
+fn error_text(reply: &support::hub::Reply) -> String {
+    reply.json()["error"].as_str().unwrap_or_default().to_string()
+}
+
+/// The catalog is one entry per VM, put on either PUT route (last write
+/// wins), read one by one and as a sorted list, refused when its name or
+/// contents are bad, behind the token, and kept in `vms/` across a restart,
+/// where a file that does not parse or a planted link is skipped.
+#[test]
+fn vm_catalog_entries_are_put_read_refused_and_kept_across_a_restart() {
+    let token = "team-token-vms";
+    let mut w = World::new(Some(token));
+    assert_eq!(w.call("GET", "/v1/vms", None).json(), json!({"vms": []}));
+
+    let b1 = vm_entry("build-01", "2026-11-29T10:30:00Z", "9.6.4");
+    let put = w.call("PUT", "/v1/vms/build-01", Some(&b1.to_string()));
+    assert_eq!(put.status, 200, "{put:?}");
+    assert_eq!(put.json(), b1, "the answer is the entry as stored");
+    let b1_later = vm_entry("build-01", "2026-11-29T11:30:00Z", "9.8.1");
+    let put = w.call("PUT", "/v1/vms/build-01/capabilities", Some(&b1_later.to_string()));
+    assert_eq!(put.status, 200, "{put:?}");
+    let a = vm_entry("a.example", "2026-11-29T09:00:00Z", "9.4.8");
+    let put = w.call("PUT", "/v1/vms/a.example/capabilities", Some(&a.to_string()));
+    assert_eq!(put.status, 200, "{put:?}");
+    assert_eq!(put.json(), a);
+
+    let got = w.call("GET", "/v1/vms/build-01", None);
+    assert_eq!(got.status, 200, "{got:?}");
+    assert_eq!(got.json(), b1_later, "the last write wins");
+    let listed = w.call("GET", "/v1/vms", None);
+    assert_eq!(listed.json(), json!({"vms": [a, b1_later]}), "sorted by name");
+
+    let unknown = w.call("GET", "/v1/vms/build-02", None);
+    assert_eq!(unknown.status, 404, "{unknown:?}");
+    assert_eq!(error_text(&unknown), "no VM build-02 in the catalog");
+
+    // Refusals: 400 with an ErrorBody, and nothing stored.
+    let other = w.call("PUT", "/v1/vms/build-02", Some(&b1.to_string()));
+    assert_eq!(other.status, 400, "{other:?}");
+    assert!(
+        error_text(&other).contains("the entry is of VM `build-01`, not `build-02`"),
+        "{other:?}"
+    );
+    let mut bad_capability = vm_entry("build-02", "2026-11-29T10:30:00Z", "9.6.4");
+    bad_capability["capabilities"]["GHC;rm -rf"] = b1["capabilities"]["ghc"].clone();
+    let refused = w.call("PUT", "/v1/vms/build-02", Some(&bad_capability.to_string()));
+    assert_eq!(refused.status, 400, "{refused:?}");
+    assert!(
+        error_text(&refused).contains("capability name `GHC;rm -rf`"),
+        "{refused:?}"
+    );
+    let mut long = vm_entry("build-02", "2026-11-29T10:30:00Z", "9.6.4");
+    long["capabilities"]["ghc"]["value"] = json!("9".repeat(4097));
+    let refused = w.call("PUT", "/v1/vms/build-02", Some(&long.to_string()));
+    assert_eq!(refused.status, 400, "{refused:?}");
+    assert!(error_text(&refused).contains("4097 bytes"), "{refused:?}");
+    let mut many = vm_entry("build-02", "2026-11-29T10:30:00Z", "9.6.4");
+    for i in 0..1000 {
+        many["files"][format!("/etc/caps-{i}.json")] = json!("missing");
+    }
+    let refused = w.call("PUT", "/v1/vms/build-02", Some(&many.to_string()));
+    assert_eq!(refused.status, 400, "{refused:?}");
+    assert!(error_text(&refused).contains("more than 1000"), "{refused:?}");
+    for bad in ["..", ".hidden", "-oProxyCommand=x", "a%2Fb", "a%20b"] {
+        let refused = w.call(
+            "PUT",
+            &format!("/v1/vms/{bad}"),
+            Some(&vm_entry(bad, "t", "1").to_string()),
+        );
+        assert_eq!(refused.status, 400, "{bad}: {refused:?}");
+        assert_eq!(w.call("GET", &format!("/v1/vms/{bad}"), None).status, 400, "{bad}");
+    }
+    let mut huge = vm_entry("build-02", "2026-11-29T10:30:00Z", "9.6.4");
+    huge["capabilities"]["ghc"]["detail"] = json!("y".repeat(1024 * 1024));
+    let bearer = format!("Bearer {token}");
+    let headers = [("Authorization", bearer.as_str()), ("Content-Type", "application/json")];
+    let refused = raw_request(
+        w.hub.addr(),
+        "PUT",
+        "/v1/vms/build-02",
+        &headers,
+        huge.to_string().as_bytes(),
+    );
+    assert_eq!(refused.status, 413, "{refused:?}");
+    assert!(error_text(&refused).contains("1048576 bytes"), "{refused:?}");
+    assert_eq!(
+        w.call("GET", "/v1/vms/build-02", None).status,
+        404,
+        "nothing refused was stored"
+    );
+
+    // The token comes first, for reads and writes alike.
+    let addr = w.hub.addr();
+    for (method, path, body) in [
+        ("GET", "/v1/vms", None),
+        ("GET", "/v1/vms/build-01", None),
+        ("PUT", "/v1/vms/build-01", Some(b1.to_string())),
+        ("PUT", "/v1/vms/build-01/capabilities", Some(b1.to_string())),
+    ] {
+        let bare = request(addr, method, path, None, &[], body.as_deref());
+        assert_eq!(bare.status, 401, "{method} {path}: {bare:?}");
+        let wrong = request(addr, method, path, Some("not-the-token"), &[], body.as_deref());
+        assert_eq!(wrong.status, 401, "{method} {path}: {wrong:?}");
+    }
+    assert_eq!(w.call("GET", "/v1/vms/build-01", None).json(), b1_later);
+
+    // Across a restart, from vms/ in the data folder; bad files there are skipped.
+    let stopped = w.hub.stop_with("TERM");
+    assert_eq!(stopped.code, 0, "{stopped}");
+    let catalog = w.hub.data().join("vms");
+    assert!(catalog.join("build-01.json").is_file());
+    fs::write(catalog.join("torn.json"), "{\"name\": \"torn\", \"obs").expect("a torn file");
+    let outside = w.dir().join("planted.json");
+    fs::write(&outside, vm_entry("planted", "t", "1").to_string()).expect("write");
+    std::os::unix::fs::symlink(&outside, catalog.join("planted.json")).expect("plant a link");
+    fs::write(catalog.join("renamed.json"), vm_entry("someone", "t", "1").to_string()).expect("write");
+    w.hub.restart();
+    let listed = w.call("GET", "/v1/vms", None);
+    assert_eq!(listed.status, 200, "{listed:?}");
+    assert_eq!(listed.json(), json!({"vms": [a, b1_later]}));
+    assert_eq!(w.call("GET", "/v1/vms/torn", None).status, 404);
+    let stderr = w.hub.stderr_so_far();
+    for skipped in ["torn.json", "planted.json", "renamed.json"] {
+        assert!(stderr.contains(skipped), "no warning naming {skipped}: {stderr}");
+    }
+    // A put over the planted link replaces the link, never what it points to.
+    let put = w.call(
+        "PUT",
+        "/v1/vms/planted",
+        Some(&b1.to_string().replace("build-01", "planted")),
+    );
+    assert_eq!(put.status, 200, "{put:?}");
+    assert_eq!(
+        fs::read_to_string(&outside).expect("read"),
+        vm_entry("planted", "t", "1").to_string()
+    );
+}
+
+/// The stores' client of the catalog over a real hub: `AnyStore` puts entries
+/// and reads them back by name; an entry the hub would refuse is refused
+/// before it is sent, and a wrong token is the usual 401 with its hint.
+#[test]
+fn the_state_store_puts_and_reads_the_vm_catalog_through_the_hub() {
+    use sandboxer::capability::VmCapabilities;
+    use sandboxer::state::{AnyStore, HubStore};
+
+    let token = "team-token-vmc";
+    let w = World::new(Some(token));
+    let entry = |name: &str, ghc: &str| -> VmCapabilities {
+        serde_json::from_value(vm_entry(name, "2026-11-29T10:30:00Z", ghc)).expect("a catalog entry")
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    runtime.block_on(async {
+        let client = HubStore::new(&w.hub.url(), Some(token.into()), TOKEN_ENV).expect("a client");
+        let store = AnyStore::Hub(client);
+        assert!(store.vm_capabilities().await.expect("read").is_empty());
+        for (name, ghc) in [("vm-b", "9.6.4"), ("vm-a", "9.4.8"), ("vm-b", "9.8.1")] {
+            store.put_vm_capabilities(&entry(name, ghc)).await.expect("put");
+        }
+        let catalog = store.vm_capabilities().await.expect("read");
+        assert_eq!(catalog.keys().collect::<Vec<_>>(), ["vm-a", "vm-b"]);
+        assert_eq!(catalog["vm-b"], entry("vm-b", "9.8.1"), "the last write wins");
+
+        let refused = store
+            .put_vm_capabilities(&entry("../projects/x", "1"))
+            .await
+            .expect_err("not a VM name");
+        assert!(refused.to_string().contains("catalog entry refused"), "{refused}");
+
+        let stranger = AnyStore::Hub(HubStore::new(&w.hub.url(), Some("wrong".into()), TOKEN_ENV).expect("a client"));
+        let denied = stranger.vm_capabilities().await.expect_err("a wrong token");
+        assert!(denied.to_string().contains("401 unauthorized"), "{denied}");
+        assert!(denied.hint().is_some_and(|h| h.contains(TOKEN_ENV)), "{denied}");
+    });
+    let listed = w.call("GET", "/v1/vms", None).json();
+    assert_eq!(listed["vms"].as_array().map(Vec::len), Some(2), "{listed}");
 }
