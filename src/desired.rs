@@ -9,8 +9,9 @@ use petgraph::graphmap::DiGraphMap;
 use sha2::{Digest, Sha256};
 
 use crate::address::{Address, ResourceKind};
+use crate::capability::{Probes, Requirement};
 use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
-use crate::manifest::{HubSpec, LoadedManifest};
+use crate::manifest::{Bound, HubSpec, LoadedManifest};
 use crate::profile::DriverName;
 use crate::profile::{Catalog, InputValue, Profile, ResolveContext, ResolvedInputs, SyncSpec, Value, resolve};
 use crate::safety;
@@ -52,6 +53,13 @@ pub struct DesiredResource {
     /// The key sensitive values are hashed with (the state's); until it is
     /// known (validate), a plain hash is shown.
     pub sensitive_key: Option<Arc<crate::sensitive::SensitiveKey>>,
+    /// The profile's capability probes (one copy for its resources); none
+    /// when it declares none.
+    pub probes: Option<Arc<Probes>>,
+    /// What the VM must offer.
+    pub requires: Vec<Requirement>,
+    /// What the VM an image builds offers once built.
+    pub provides: BTreeMap<String, String>,
 }
 
 impl DesiredResource {
@@ -195,6 +203,10 @@ pub struct EntrySpec<'a> {
     pub depends_on: &'a [String],
     /// `replace_on_image_change` as written.
     pub replace_on_image_change: Option<bool>,
+    /// `requires:` as written.
+    pub requires: Option<&'a BTreeMap<String, Bound>>,
+    /// An image's `provides:` as written.
+    pub provides: Option<&'a BTreeMap<String, Bound>>,
 }
 
 /// Where a diagnostic about an entry points: a manifest, or the command line.
@@ -264,6 +276,8 @@ pub fn build(loaded: &LoadedManifest, catalog: &Catalog, ctx: &BuildContext) -> 
             inputs: &spec.inputs,
             depends_on: &spec.depends_on,
             replace_on_image_change: None,
+            requires: Some(&spec.requires),
+            provides: Some(&spec.provides),
         })
         .chain(m.sandboxes.iter().map(|(name, spec)| EntrySpec {
             address: Address::sandbox(name),
@@ -273,6 +287,8 @@ pub fn build(loaded: &LoadedManifest, catalog: &Catalog, ctx: &BuildContext) -> 
             inputs: &spec.inputs,
             depends_on: &spec.depends_on,
             replace_on_image_change: spec.replace_on_image_change,
+            requires: Some(&spec.requires),
+            provides: None,
         }));
 
     let mut built = Vec::with_capacity(m.images.len() + m.sandboxes.len());
@@ -476,6 +492,9 @@ pub fn build_entry(
         problems.push(reporter.at(&at, p.message).with_optional_hint(p.hint));
     }
     problems.extend(check_driver_rules(reporter, key_path, profile, &inputs));
+    let packer = profile.driver == DriverName::PACKER;
+    let attach = packer && inputs.values.get("mode").and_then(Value::as_str) == Some("attach");
+    let (requires, provides) = capability_terms(reporter, entry, packer && !attach, &mut problems);
     if profile.driver == DriverName::LOCAL_WORKSPACE && !inputs.values.contains_key("workspace_root") {
         let root = ctx.default_local_root.to_string_lossy().into_owned();
         inputs.values.insert("workspace_root".into(), Value::String(root));
@@ -491,8 +510,6 @@ pub fn build_entry(
     inputs.origins.shrink_to_fit();
     // A packer entry in mode attach is a workspace on that VM, like profile.vm-haskell-build.
     let sync = own_folders_excluded(profile.sync.clone(), &inputs, &ctx.state_dir);
-    let packer = profile.driver == DriverName::PACKER;
-    let attach = packer && inputs.values.get("mode").and_then(Value::as_str) == Some("attach");
     Ok(DesiredResource {
         address: entry.address.clone(),
         profile: profile.name.clone(),
@@ -516,7 +533,50 @@ pub fn build_entry(
             .filter(|(_, spec)| spec.forces_replace)
             .map(|(name, _)| name.clone())
             .collect(),
+        probes: profile.probes.clone(),
+        requires,
+        provides,
     })
+}
+
+/// An entry's `requires:` read, and an image's `provides:`; each problem at its key.
+fn capability_terms(
+    reporter: &dyn Reporter,
+    entry: &EntrySpec<'_>,
+    builds: bool,
+    problems: &mut Vec<Diagnostic>,
+) -> (Vec<Requirement>, BTreeMap<String, String>) {
+    let key_path = &entry.key_path;
+    let mut requires = Vec::new();
+    for (name, bound) in entry.requires.into_iter().flatten() {
+        let at = format!("{key_path}.requires.{name}");
+        if builds {
+            problems.push(
+                reporter
+                    .at(&at, format!("an image that Packer builds has no VM to check `{name}` on yet"))
+                    .with_hint("say what its template installs with `provides:`; `requires:` is for sandboxes and images in mode attach"),
+            );
+            continue;
+        }
+        match Requirement::parse(name, &bound.to_string()) {
+            Ok(requirement) => requires.push(requirement),
+            Err(e) => problems.push(
+                reporter
+                    .at(&at, format!("{name}: {}", safety::printable(&e.message)))
+                    .with_hint(e.hint),
+            ),
+        }
+    }
+    let mut provides = BTreeMap::new();
+    for (name, value) in entry.provides.into_iter().flatten() {
+        let value = value.to_string();
+        if let Err(e) = safety::check_no_control(&value) {
+            problems.push(reporter.at(&format!("{key_path}.provides.{name}"), format!("{name}: {e}")));
+            continue;
+        }
+        provides.insert(name.clone(), value);
+    }
+    (requires, provides)
 }
 
 /// The sync rules, plus an exclude for each of sandboxer's own folders inside

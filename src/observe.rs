@@ -2,10 +2,12 @@
 //! drivers find: one call per driver and location, all at once, plus the
 //! current digest of every repo that a resource syncs.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use crate::address::Address;
+use crate::capability::{ProbeSpec, VmCapabilities};
 use crate::desired::{Desired, DesiredResource};
 use crate::driver::{DriverError, DriverName, FoundWorkspace, Location, Registry, Scope};
 use crate::reason::Reason;
@@ -45,6 +47,34 @@ pub struct Observed {
     pub location_errors: BTreeMap<Site, DriverError>,
     /// Reasons drivers found to make a recorded resource anew (an image's template changed).
     pub replace_reasons: BTreeMap<Address, Vec<Reason>>,
+    /// The capability catalog of the VMs of the desired resources, by VM name:
+    /// probed now, or as the store had it when young enough.
+    pub catalog: BTreeMap<String, VmCapabilities>,
+    /// The VMs of `catalog` probed by this observe: the entries to write back.
+    pub probed: BTreeSet<String>,
+}
+
+/// How observe uses the capability catalog.
+#[derive(Debug, Clone, Default)]
+pub struct CapabilityPolicy {
+    /// The catalog's entries, by VM name, as the store has them.
+    pub cached: BTreeMap<String, VmCapabilities>,
+    /// Entries older than this are probed again; none: never probe (a
+    /// command that checks no requirement, such as `destroy`).
+    pub ttl: Option<Duration>,
+    /// Probe every VM looked at, however young its entry.
+    pub refresh: bool,
+}
+
+impl CapabilityPolicy {
+    /// Probes only what the store does not have: the default TTL.
+    pub fn with_ttl(cached: BTreeMap<String, VmCapabilities>, ttl: Duration, refresh: bool) -> Self {
+        CapabilityPolicy {
+            cached,
+            ttl: Some(ttl),
+            refresh,
+        }
+    }
 }
 
 impl Observed {
@@ -78,8 +108,20 @@ pub fn record_location(record: &Record) -> Location {
         .unwrap_or(Location::Local)
 }
 
-/// Looks at every location the desired state or the records point to.
+/// Looks at every location the desired state or the records point to; no
+/// capability is probed.
 pub async fn observe(desired: &Desired, snapshot: Snapshot, drivers: &Registry, cache_dir: &Path) -> Observed {
+    observe_with(desired, snapshot, drivers, cache_dir, CapabilityPolicy::default()).await
+}
+
+/// [`observe`], probing the capabilities of each VM as `policy` says.
+pub async fn observe_with(
+    desired: &Desired,
+    snapshot: Snapshot,
+    drivers: &Registry,
+    cache_dir: &Path,
+    policy: CapabilityPolicy,
+) -> Observed {
     let mut observed = Observed {
         lineage: snapshot.lineage,
         serial: snapshot.serial,
@@ -113,6 +155,20 @@ pub async fn observe(desired: &Desired, snapshot: Snapshot, drivers: &Registry, 
         sites.entry(site).or_default().1.push(r);
     }
 
+    // What to probe where: the VMs of desired resources whose catalog entry
+    // does not answer for them.
+    let now = SystemTime::now();
+    let specs: BTreeMap<&Site, ProbeSpec> = sites
+        .iter()
+        .filter_map(|(site, (resources, _))| {
+            let vm = site.location.vm()?;
+            let spec = probe_spec(resources)?;
+            let ttl = policy.ttl?;
+            let answered = policy.cached.get(vm).is_some_and(|e| e.answers(&spec, ttl, now));
+            (policy.refresh || !answered).then_some((site, spec))
+        })
+        .collect();
+
     // One call per site, all at once. A call that ends without an answer (a
     // panic) fails its site as an unreachable VM would: nothing is planned on a guess.
     let mut calls = Vec::new();
@@ -125,6 +181,7 @@ pub async fn observe(desired: &Desired, snapshot: Snapshot, drivers: &Registry, 
                     location: &site.location,
                     desired: resources,
                     records: site_records,
+                    probe: specs.get(site),
                 };
                 calls.push(driver.observe(scope));
                 called.push(site);
@@ -151,12 +208,33 @@ pub async fn observe(desired: &Desired, snapshot: Snapshot, drivers: &Registry, 
                     observed.workspaces.extend(found.workspaces);
                 }
                 observed.replace_reasons.extend(found.replace_reasons);
+                if let (Some(report), Some(spec), Some(vm)) = (found.capabilities, specs.get(site), site.location.vm())
+                {
+                    if report.complete {
+                        let at = humantime::format_rfc3339_seconds(now).to_string();
+                        observed.catalog.insert(vm.to_string(), report.entry(vm, spec, &at));
+                        observed.probed.insert(vm.to_string());
+                    } else {
+                        tracing::warn!("{vm}: the capability probe did not finish; keeping what the catalog had");
+                    }
+                }
             }
             Err(e) => {
                 observed.location_errors.insert(site.clone(), e);
             }
         }
     }
+    // The VMs not probed now keep what the catalog has of them.
+    for (site, (resources, _)) in &sites {
+        if let Some(vm) = site.location.vm()
+            && !resources.is_empty()
+            && !observed.catalog.contains_key(vm)
+            && let Some(entry) = policy.cached.get(vm)
+        {
+            observed.catalog.insert(vm.to_string(), entry.clone());
+        }
+    }
+    drop(specs);
     drop(sites);
     observed.records = records;
     observed
@@ -165,6 +243,49 @@ pub async fn observe(desired: &Desired, snapshot: Snapshot, drivers: &Registry, 
 
     observed.repo_digests = repo_digests(desired, cache_dir).await;
     observed
+}
+
+/// What to probe on the VM of a site: each profile's probes after its
+/// prelude, its capabilities file, and the free space under each workspace
+/// root; none when no desired resource is there.
+pub fn probe_spec(resources: &[&DesiredResource]) -> Option<ProbeSpec> {
+    if resources.is_empty() {
+        return None;
+    }
+    let mut spec = ProbeSpec {
+        timeout: crate::capability::probe::DEFAULT_PROBE_TIMEOUT,
+        ..ProbeSpec::default()
+    };
+    let mut timeouts = Vec::new();
+    for r in resources {
+        if let Some(root) = workspace_root(r) {
+            spec.roots.insert(root);
+        }
+        if let Some(probes) = &r.probes {
+            spec.add(probes.prelude.as_deref(), &probes.commands);
+            spec.files.extend(probes.file.clone());
+            timeouts.push(probes.timeout);
+        }
+    }
+    if let Some(longest) = timeouts.into_iter().max() {
+        spec.timeout = longest;
+    }
+    Some(spec)
+}
+
+/// The folder a workspace of `resource` is made under on its VM.
+pub fn workspace_root(resource: &DesiredResource) -> Option<String> {
+    match resource.input_str("workspace_dir") {
+        Some(dir) => {
+            let parent = dir.trim_end_matches('/').rsplit_once('/').map(|(p, _)| p)?;
+            Some(if parent.is_empty() {
+                "/".into()
+            } else {
+                parent.to_string()
+            })
+        }
+        None => resource.input_str("workspace_root").map(str::to_string),
+    }
 }
 
 /// A repo folder and the excludes it is synced with.

@@ -105,6 +105,37 @@ pub enum Reason {
     },
     /// The resource no longer syncs a repo.
     RepoNoLongerSynced,
+    /// Its VM does not offer what it `requires:` (the plan refuses it).
+    RequirementUnmet {
+        /// The capability (`ghc`, `cores`, `free_disk under /build`).
+        requirement: String,
+        /// The requirement as written (`>=9.6, <9.10`).
+        range: String,
+        /// The VM.
+        vm: String,
+        /// The value found, when there is one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        found: Option<String>,
+        /// Why there is no value (`absent (command not found)`, `not known`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        why: Option<String>,
+        /// Where the value came from (`probe`, `fact`, `file:<path>`, `provides:image.<name>`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source: Option<String>,
+    },
+}
+
+impl From<crate::capability::Unmet> for Reason {
+    fn from(u: crate::capability::Unmet) -> Self {
+        Reason::RequirementUnmet {
+            requirement: u.name,
+            range: u.range,
+            vm: u.vm,
+            found: u.found,
+            why: u.why,
+            source: u.source,
+        }
+    }
 }
 
 impl Reason {
@@ -132,6 +163,7 @@ impl Reason {
             Reason::RepoChanged => "repo_changed",
             Reason::RepoUnreadable { .. } => "repo_unreadable",
             Reason::RepoNoLongerSynced => "repo_no_longer_synced",
+            Reason::RequirementUnmet { .. } => "requirement_unmet",
         }
     }
 }
@@ -171,6 +203,29 @@ impl fmt::Display for Reason {
             Reason::RepoChanged => f.write_str("repo content changed"),
             Reason::RepoUnreadable { error } => write!(f, "repo unreadable: {error}"),
             Reason::RepoNoLongerSynced => f.write_str("repo no longer synced"),
+            Reason::RequirementUnmet {
+                requirement,
+                range,
+                vm,
+                found,
+                why,
+                source,
+            } => {
+                let unmet = crate::capability::Unmet {
+                    name: requirement.clone(),
+                    range: range.clone(),
+                    vm: vm.clone(),
+                    found: found.clone(),
+                    why: why.clone(),
+                    source: None,
+                };
+                write!(f, "requirement unmet: {unmet}")?;
+                // A VM still to be built is judged by its image's word.
+                match source.as_deref().and_then(|s| s.strip_prefix("provides:")) {
+                    Some(image) => write!(f, " (the provides: of {image})"),
+                    None => Ok(()),
+                }
+            }
         }
     }
 }

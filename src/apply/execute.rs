@@ -182,6 +182,15 @@ impl Executor {
         let resource = self.desired.resources.get(&change.address);
         match (change.action, resource) {
             (Action::NoOp, _) => OpResult::done(RecordUpdate::Keep, change.id.clone()),
+            // Refused at plan time: nothing is touched, and what depends on it is skipped.
+            (Action::Refused, _) => {
+                let why: Vec<String> = change.reasons.iter().map(ToString::to_string).collect();
+                OpResult::failed(
+                    RecordUpdate::Keep,
+                    change.id.clone(),
+                    DriverError::other(format!("refused by the plan: {}", why.join("; "))),
+                )
+            }
             (Action::Delete, _) => {
                 let result = self.delete(change, None).await;
                 // An orphan delete (no record of this id) leaves the record of the address alone.

@@ -37,6 +37,38 @@ pub fn is_capability_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
+/// What a profile probes on the VMs of its resources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probes {
+    /// The profile's `shell_prelude`, run before each probe.
+    pub prelude: Option<String>,
+    /// Name -> command.
+    pub commands: BTreeMap<String, String>,
+    /// The profile's `capabilities_file`.
+    pub file: Option<String>,
+    /// How long each probe may run.
+    pub timeout: Duration,
+}
+
+impl Probes {
+    /// A profile's probes; none when it declares none (the facts are probed anyway).
+    pub fn of(profile: &crate::profile::Profile) -> Option<Probes> {
+        if profile.capabilities.is_empty() && profile.capabilities_file.is_none() {
+            return None;
+        }
+        Some(Probes {
+            prelude: profile.shell_prelude.clone(),
+            commands: profile.capabilities.clone(),
+            file: profile.capabilities_file.clone(),
+            timeout: profile
+                .probe_timeout
+                .as_deref()
+                .and_then(|t| crate::duration::parse(t).ok())
+                .unwrap_or(probe::DEFAULT_PROBE_TIMEOUT),
+        })
+    }
+}
+
 /// What the catalog knows of one VM.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct VmCapabilities {

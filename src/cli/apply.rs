@@ -24,7 +24,7 @@ use sandboxer::state::{AnyStore, StateStore};
 use super::Settings;
 use super::args::{ManifestArg, manifest_dir};
 use super::engine::{Engine, check_targets};
-use super::output::{Hinted, print_plan};
+use super::output::{Hinted, Reported, print_plan, refused_message};
 use super::prompt::confirm;
 use super::run::{Execution, RunOpts};
 use super::validate::load_desired;
@@ -38,6 +38,9 @@ pub struct Opts {
     /// Apply only these resources (and what they depend on); repeatable
     #[arg(long = "target", value_name = "ADDR", conflicts_with = "plan")]
     pub targets: Vec<Address>,
+    /// Probe every VM's capabilities now, however young the catalog's entry (`--capabilities-ttl`)
+    #[arg(long)]
+    pub refresh_capabilities: bool,
     #[command(flatten)]
     pub run: RunOpts,
 }
@@ -58,7 +61,8 @@ fn apply_manifest(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> 
     check_targets(&desired, &opts.targets)?;
     let state_dir = settings.state_dir_for(&opts.manifest.dir());
     let store = super::store::open(settings, &state_dir, desired.hub.as_ref())?;
-    let engine = Engine::new(&state_dir, settings);
+    let mut engine = Engine::new(&state_dir, settings);
+    engine.probing.refresh = opts.refresh_capabilities;
     let project = desired.project.clone();
     let work = plan_and_apply(opts, settings, desired, &store, &engine);
     engine.run(super::store::locked(
@@ -91,7 +95,8 @@ fn apply_saved(path: &Path, opts: &Opts, settings: &Settings) -> anyhow::Result<
     // check of the input has passed, and the sensitive key is never made here.
     let state_dir = settings.state_dir_for(&manifest_dir(&manifest));
     let store = super::store::open(settings, &state_dir, desired.hub.as_ref())?;
-    let engine = Engine::new(&state_dir, settings);
+    let mut engine = Engine::new(&state_dir, settings);
+    engine.probing.refresh = opts.refresh_capabilities;
     engine.run(check_then_apply(path, opts, settings, plan, desired, &store, &engine))
 }
 
@@ -165,6 +170,13 @@ async fn carry_out(
         }
     }
     if !plan.summary.has_changes() {
+        if plan.summary.refused > 0 {
+            // Nothing to do but what the plan refuses: said, not asked about.
+            if !opts.run.json && !settings.quiet {
+                print_plan(plan, settings.colors)?;
+            }
+            return Err(Reported(refused_message(plan)).into());
+        }
         if !settings.quiet {
             println!("{}", render::NO_CHANGES);
         }

@@ -151,6 +151,8 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
         inputs: &inputs,
         depends_on: &[],
         replace_on_image_change: None,
+        requires: None,
+        provides: None,
     };
     let mut resource = match desired::build_entry(&CommandLine, &entry, &catalog, &ctx.resolve, &ctx) {
         Ok(r) => Some(r),

@@ -49,7 +49,9 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
     let desired = load_desired(&manifest.file, settings)?;
     let state_dir = settings.state_dir_for(&manifest.dir());
     let store = super::store::open(settings, &state_dir, desired.hub.as_ref())?;
-    let engine = Engine::new(&state_dir, settings);
+    let mut engine = Engine::new(&state_dir, settings);
+    // Nothing destroyed is checked against a VM's capabilities.
+    engine.probing.ttl = None;
     let project = desired.project.clone();
     let work = destroy_locked(opts, settings, desired, &store, &engine);
     engine.run(super::store::locked(
@@ -139,7 +141,8 @@ fn say_why(changes: &mut [Change]) {
 /// `destroy <id>`: one resource by id, whatever project it is in; the VM stays.
 fn destroy_by_id(id: &str, state: &StateArg, run: &RunOpts, settings: &Settings) -> anyhow::Result<ExitCode> {
     let store = state.store(settings)?;
-    let engine = Engine::new(&state.state_dir(settings), settings);
+    let mut engine = Engine::new(&state.state_dir(settings), settings);
+    engine.probing.ttl = None;
     engine.run(destroy_one(id, run, settings, &store, &engine))
 }
 

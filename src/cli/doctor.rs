@@ -72,7 +72,8 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
         .filter(|r| r.address.kind == ResourceKind::Image && r.driver == DriverName::PACKER)
         .map(ImageProbe::of)
         .collect();
-    let hub = match super::store::open(settings, &context.state_dir, desired.hub.as_ref())? {
+    let store = super::store::open(settings, &context.state_dir, desired.hub.as_ref())?;
+    let hub = match &store {
         AnyStore::Hub(hub) => Some(hub),
         AnyStore::Embedded(_) => None,
     };
@@ -116,9 +117,13 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
         let (vms, packer, hub) = tokio::join!(vms, packer, hub);
         pool.close().await;
         let mut findings = Vec::new();
+        let mut catalog = Vec::new();
         for (probe, result) in probes.iter().zip(vms) {
             match result {
-                Ok(lines) => findings.extend(lines),
+                Ok((lines, entry)) => {
+                    findings.extend(lines);
+                    catalog.extend(entry);
+                }
                 Err(panic) => findings.push(Finding {
                     scope: probe.target.vm.clone(),
                     check: "doctor",
@@ -130,6 +135,18 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
         }
         findings.extend(packer);
         findings.extend(hub);
+        // What was probed goes to the catalog: the one thing doctor writes.
+        for entry in &catalog {
+            if let Err(e) = store.put_vm_capabilities(entry).await {
+                findings.push(Finding {
+                    scope: entry.name.clone(),
+                    check: "catalog",
+                    status: Status::Fail,
+                    detail: format!("cannot save its capabilities to {}: {e}", store.describe()),
+                    hint: e.hint(),
+                });
+            }
+        }
         findings
     });
 
@@ -163,15 +180,23 @@ fn vm_probes(desired: &Desired, registry: Option<&sandboxer::port_registry::Load
         .resources
         .values()
         .filter(|r| r.driver == DriverName::SSH_WORKSPACE);
+    let mut by_target: BTreeMap<Target, Vec<&sandboxer::desired::DesiredResource>> = BTreeMap::new();
     for resource in sandboxes {
         let target = target_of(resource);
         let probe = probes.entry(target.clone()).or_insert_with(|| VmProbe {
-            target,
+            target: target.clone(),
             roots: Default::default(),
+            capabilities: facts_only(),
         });
         probe
             .roots
             .extend(resource.input_str("workspace_root").map(str::to_string));
+        by_target.entry(target).or_default().push(resource);
+    }
+    for (target, resources) in by_target {
+        if let (Some(probe), Some(spec)) = (probes.get_mut(&target), sandboxer::observe::probe_spec(&resources)) {
+            probe.capabilities = spec;
+        }
     }
     if let Some(registry) = registry {
         for (port, vm) in &registry.registry.ports {
@@ -187,6 +212,7 @@ fn vm_probes(desired: &Desired, registry: Option<&sandboxer::port_registry::Load
                     VmProbe {
                         target,
                         roots: Default::default(),
+                        capabilities: facts_only(),
                     },
                 );
             }
@@ -258,4 +284,12 @@ fn as_json(findings: &[Finding]) -> serde_json::Value {
             json!({"scope": f.scope, "check": f.check, "ok": ok, "detail": f.detail, "hint": f.hint})
         })
         .collect()
+}
+
+/// The probe of a VM no resource of the manifest is on: its facts.
+fn facts_only() -> sandboxer::capability::ProbeSpec {
+    sandboxer::capability::ProbeSpec {
+        timeout: sandboxer::capability::probe::DEFAULT_PROBE_TIMEOUT,
+        ..Default::default()
+    }
 }

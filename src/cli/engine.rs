@@ -11,7 +11,7 @@ use sandboxer::desired::Desired;
 use sandboxer::driver::Registry;
 use sandboxer::driver::packer::PackerOptions;
 use sandboxer::driver::registry::BuiltinOptions;
-use sandboxer::observe::{self, Observed};
+use sandboxer::observe::{self, CapabilityPolicy, Observed};
 use sandboxer::plan::{self, Plan};
 use sandboxer::remote::{ControlRoots, SshOptions};
 use sandboxer::state::{AnyStore, StateStore};
@@ -26,6 +26,17 @@ pub struct Engine {
     pub drivers: Registry,
     /// Repo digest caches.
     pub cache_dir: PathBuf,
+    /// Whether and when VMs' capabilities are probed.
+    pub probing: Probing,
+}
+
+/// Whether and when a command probes the capabilities of the VMs it observes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Probing {
+    /// Probe a VM whose catalog entry is older than this; none: never probe.
+    pub ttl: Option<Duration>,
+    /// Probe every VM observed, whatever the age of its entry.
+    pub refresh: bool,
 }
 
 impl Engine {
@@ -46,7 +57,43 @@ impl Engine {
                 parallel_builds: settings.parallel_builds,
             },
         });
-        Engine { drivers, cache_dir }
+        Engine {
+            drivers,
+            cache_dir,
+            probing: Probing {
+                ttl: Some(settings.capabilities_ttl),
+                refresh: false,
+            },
+        }
+    }
+
+    /// The catalog as the store has it, and how to use it. A store that
+    /// cannot give it (a hub without the catalog's routes) makes every VM
+    /// probed, which is slower and still right.
+    async fn capability_policy(&self, store: &AnyStore) -> CapabilityPolicy {
+        let Some(ttl) = self.probing.ttl else {
+            return CapabilityPolicy::default();
+        };
+        let cached = match store.vm_capabilities().await {
+            Ok(cached) => cached,
+            Err(e) => {
+                tracing::warn!("cannot read the capability catalog from {}: {e}", store.describe());
+                Default::default()
+            }
+        };
+        CapabilityPolicy::with_ttl(cached, ttl, self.probing.refresh)
+    }
+
+    /// Writes the catalog entries of the VMs probed; a failure is said, and
+    /// only costs the next command a probe.
+    pub async fn save_catalog(&self, store: &AnyStore, observed: &Observed) {
+        for vm in &observed.probed {
+            if let Some(entry) = observed.catalog.get(vm)
+                && let Err(e) = store.put_vm_capabilities(entry).await
+            {
+                tracing::warn!("cannot save the capabilities of {vm} to {}: {e}", store.describe());
+            }
+        }
     }
 
     /// Runs a command's `work` on a fresh runtime, then closes what the drivers
@@ -87,7 +134,10 @@ impl Engine {
     /// Reads the state and observes what is there.
     pub async fn observe(&self, desired: &Desired, store: &AnyStore) -> anyhow::Result<Observed> {
         let snapshot = store.load(&desired.project).await?;
-        Ok(observe::observe(desired, snapshot, &self.drivers, &self.cache_dir).await)
+        let policy = self.capability_policy(store).await;
+        let observed = observe::observe_with(desired, snapshot, &self.drivers, &self.cache_dir, policy).await;
+        self.save_catalog(store, &observed).await;
+        Ok(observed)
     }
 
     /// Observes and plans.
@@ -104,7 +154,8 @@ impl Engine {
 
     /// [`Engine::plan`] writing nothing at all: observing updates the repo digest
     /// cache in the state folder (or makes it), so this one reads a private copy
-    /// of it in a temporary folder, removed after.
+    /// of it in a temporary folder, removed after; capabilities it probes are
+    /// not saved.
     pub async fn plan_read_only(
         &self,
         desired: &Desired,
@@ -114,7 +165,9 @@ impl Engine {
         check_targets(desired, targets)?;
         let scratch = ScratchCache::copy_of(&self.cache_dir)?;
         let snapshot = store.load(&desired.project).await?;
-        let observed = observe::observe(desired, snapshot, &self.drivers, &scratch.dir).await;
+        // Probes if it must, and keeps what it found to itself.
+        let policy = self.capability_policy(store).await;
+        let observed = observe::observe_with(desired, snapshot, &self.drivers, &scratch.dir, policy).await;
         Ok((plan::make(desired, &observed, targets), observed))
     }
 }

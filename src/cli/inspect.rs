@@ -144,6 +144,10 @@ fn inspect_vm(vm: &str, opts: &Opts, settings: &Settings) -> anyhow::Result<Exit
         .map(|root| root.to_string_lossy().into_owned())
         .collect();
     let listing = super::vm::list_workspaces(&target, &roots, settings)?;
+    let catalog = runtime
+        .block_on(store.vm_capabilities())
+        .map(|mut all| all.remove(vm))
+        .map_err(|e| e.to_string());
     let mut notes = Vec::with_capacity(found.len());
     for (_, record) in &found {
         notes.push(runtime.block_on(store.notes(&record.id, opts.notes)));
@@ -182,6 +186,8 @@ fn inspect_vm(vm: &str, opts: &Opts, settings: &Settings) -> anyhow::Result<Exit
             "error": listing.as_ref().err(),
             "resources": resources,
             "unrecorded_workspaces": unrecorded,
+            "capabilities": catalog.as_ref().ok(),
+            "capabilities_error": catalog.as_ref().err(),
         });
         super::output::print_data(&(serde_json::to_string_pretty(&value)? + "\n"))?;
         return Ok(ExitCode::SUCCESS);
@@ -224,6 +230,28 @@ fn inspect_vm(vm: &str, opts: &Opts, settings: &Settings) -> anyhow::Result<Exit
         out.push_str("  workspaces without a record:\n");
         for w in &unrecorded {
             out.push_str(&format!("    {}\n", p(w)));
+        }
+    }
+    match &catalog {
+        Err(e) => out.push_str(&format!("  capabilities: unreadable: {}\n", p(e))),
+        Ok(None) => out.push_str("  capabilities: none recorded (`sandboxer doctor --vm NAME` probes them)\n"),
+        Ok(Some(entry)) => {
+            out.push_str(&format!("  capabilities (observed {}):\n", p(&entry.observed_at)));
+            let rows = entry.rows();
+            let width = rows.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+            for (name, capability) in rows {
+                let shown_as = if name.starts_with("free_disk") {
+                    "free_disk"
+                } else {
+                    &name
+                };
+                out.push_str(&format!(
+                    "    {:width$}  {}  ({})\n",
+                    p(&name),
+                    p(&capability.shown(shown_as)),
+                    p(&capability.source)
+                ));
+            }
         }
     }
     super::output::print_data(&out)?;

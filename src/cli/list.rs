@@ -21,10 +21,16 @@ pub struct Opts {
     /// Only the sandboxes and images on this VM (its ssh alias)
     #[arg(long, value_name = "NAME")]
     pub vm: Option<String>,
+    /// The capability catalog instead: what each VM was last seen to offer
+    #[arg(long, conflicts_with = "vm")]
+    pub vms: bool,
 }
 
 pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
     let store = opts.state.store(settings)?;
+    if opts.vms {
+        return list_vms(opts, settings, &store);
+    }
     let mut projects = super::engine::runtime()?.block_on(store.load_all())?;
     if let Some(vm) = &opts.vm {
         for snap in projects.values_mut() {
@@ -70,6 +76,70 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
             eprintln!("No resources recorded in {}.", store.describe());
         }
         return Ok(ExitCode::SUCCESS);
+    }
+    super::output::print_data(&table(&rows))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `list --vms`: one row per VM of the catalog.
+fn list_vms(opts: &Opts, settings: &Settings, store: &sandboxer::state::AnyStore) -> anyhow::Result<ExitCode> {
+    let catalog = super::engine::runtime()?.block_on(store.vm_capabilities())?;
+    if opts.json {
+        let entries: Vec<_> = catalog.values().collect();
+        super::output::print_data(&(serde_json::to_string_pretty(&entries)? + "\n"))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if catalog.is_empty() {
+        if !settings.quiet {
+            eprintln!(
+                "No VM capabilities recorded in {}; `sandboxer plan`, `apply` and `doctor` probe them.",
+                store.describe()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut rows = vec![
+        [
+            "VM",
+            "OBSERVED",
+            "OS",
+            "ARCH",
+            "CORES",
+            "MEMORY",
+            "FREE DISK",
+            "CAPABILITIES",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for entry in catalog.values() {
+        let value = |name: &str| entry.capabilities.get(name).map_or("-".to_string(), |c| c.shown(name));
+        let os = format!("{} {}", value("os"), value("os_version"));
+        let disk: Vec<String> = entry
+            .free_disk
+            .iter()
+            .map(|(root, c)| format!("{root} {}", c.shown("free_disk")))
+            .collect();
+        let others: Vec<String> = entry
+            .capabilities
+            .iter()
+            .filter(|(name, _)| !sandboxer::capability::FACTS.contains(&name.as_str()))
+            .map(|(name, c)| format!("{name} {}", c.shown(name)))
+            .collect();
+        rows.push(vec![
+            entry.name.clone(),
+            entry.observed_at.clone(),
+            os,
+            value("arch"),
+            value("cores"),
+            value("memory"),
+            if disk.is_empty() { "-".into() } else { disk.join(", ") },
+            if others.is_empty() {
+                "-".into()
+            } else {
+                others.join(", ")
+            },
+        ]);
     }
     super::output::print_data(&table(&rows))?;
     Ok(ExitCode::SUCCESS)

@@ -132,3 +132,23 @@ pub fn print_diagnostics(diagnostics: &Diagnostics, color: bool) {
         if n == 1 { "" } else { "s" }
     );
 }
+
+/// What the plan refused, one line each: the apply fails for them.
+pub fn refused_message(plan: &sandboxer::plan::Plan) -> String {
+    let mut message = format!(
+        "{} resource{} refused: {} VM does not meet what it requires",
+        plan.summary.refused,
+        if plan.summary.refused == 1 { " is" } else { "s are" },
+        if plan.summary.refused == 1 { "its" } else { "their" },
+    );
+    for change in plan
+        .changes
+        .iter()
+        .filter(|c| c.action == sandboxer::plan::Action::Refused)
+    {
+        for reason in &change.reasons {
+            message.push_str(&format!("\n  {}: {}", change.address, escaped(&reason.to_string())));
+        }
+    }
+    message
+}

@@ -113,6 +113,9 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
         message.extend(unread);
         return Err(Reported(message).into());
     }
+    if plan.summary.refused > 0 {
+        return Err(Reported(super::output::refused_message(&plan)).into());
+    }
     Ok(if opts.detailed_exitcode && plan.summary.has_changes() {
         ExitCode::from(2)
     } else {

@@ -54,6 +54,16 @@ pub struct GlobalOpts {
         value_parser = parse_limit
     )]
     pub parallel_builds: Limit,
+    /// How long a VM's probed capabilities are trusted before they are probed again
+    #[arg(
+        long,
+        global = true,
+        env = "SANDBOXER_CAPABILITIES_TTL",
+        default_value = "1h",
+        value_name = "DURATION",
+        value_parser = sandboxer::duration::parse
+    )]
+    pub capabilities_ttl: std::time::Duration,
     /// State Hub URL; overrides the manifest's `hub.url`
     #[arg(long, global = true, env = "SANDBOXER_HUB_URL", value_name = "URL")]
     pub hub: Option<String>,
@@ -117,6 +127,8 @@ pub struct Settings {
     pub max_connections: Option<NonZeroUsize>,
     /// Packer builds at once; `None`: no bound.
     pub parallel_builds: Option<NonZeroUsize>,
+    /// How long probed capabilities are trusted.
+    pub capabilities_ttl: std::time::Duration,
     /// `$XDG_RUNTIME_DIR`, where ssh control sockets go when it is usable.
     pub runtime_dir: Option<PathBuf>,
     pub hub_url: Option<String>,
@@ -179,6 +191,7 @@ impl Settings {
             ssh_persist: opts.ssh_persist,
             max_connections: opts.max_connections.0,
             parallel_builds: opts.parallel_builds.0,
+            capabilities_ttl: opts.capabilities_ttl,
             runtime_dir: std::env::var_os("XDG_RUNTIME_DIR")
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 
 use super::{Checklist, Finding, Planned, one_line, within};
+use crate::capability::{ProbeReport, ProbeSpec, VmCapabilities};
 use crate::remote::{ConnectFailure, Connection, RemoteError, SshPool, Target, quote};
 use crate::safety::printable;
 
@@ -26,6 +27,9 @@ pub struct VmProbe {
     pub target: Target,
     /// The workspace roots the manifest puts on it (none for a VM only the port registry names).
     pub roots: BTreeSet<String>,
+    /// Its capabilities to probe: the facts, the probes of the profiles of
+    /// the manifest's resources there, the free space under `roots`.
+    pub capabilities: ProbeSpec,
 }
 
 /// What the VM checks share.
@@ -47,7 +51,23 @@ struct Endpoint {
 
 /// Checks one VM. Every check has a line; after the first failure the rest say
 /// they were skipped.
-pub async fn check(pool: &SshPool, probe: &VmProbe, options: &VmCheckOptions) -> Vec<Finding> {
+pub async fn check(
+    pool: &SshPool,
+    probe: &VmProbe,
+    options: &VmCheckOptions,
+) -> (Vec<Finding>, Option<VmCapabilities>) {
+    let mut catalog = None;
+    let findings = run_checks(pool, probe, options, &mut catalog).await;
+    (findings, catalog)
+}
+
+/// The checks, in order; the last probes the capabilities into `catalog`.
+async fn run_checks(
+    pool: &SshPool,
+    probe: &VmProbe,
+    options: &VmCheckOptions,
+    catalog: &mut Option<VmCapabilities>,
+) -> Vec<Finding> {
     let endpoint = match endpoint(&probe.target, options).await {
         Ok(endpoint) => endpoint,
         Err(problem) => {
@@ -188,7 +208,56 @@ pub async fn check(pool: &SshPool, probe: &VmProbe, options: &VmCheckOptions) ->
             }
         }
     }
+
+    // Probes are bounded each; the script as a whole gets their time on top.
+    let probing = Remote {
+        connection: &connection,
+        timeout: options.timeout + probe.capabilities.timeout + Duration::from_secs(5),
+    };
+    let out = match probing.run(&probe.capabilities.script(), "probing capabilities").await {
+        Ok(out) => out,
+        Err((problem, hint)) => return list.fail(problem, hint),
+    };
+    let report = ProbeReport::parse(&out.stdout);
+    if !report.complete {
+        return list.fail(
+            format!("the capability probe did not finish: {}", one_line(&out.stderr)),
+            format!(
+                "`ssh {} 'uname -m; nproc; df -Pk /'` shows whether the VM answers the basic probes",
+                probe.target.vm
+            ),
+        );
+    }
+    let entry = report.entry(&probe.target.vm, &probe.capabilities, &crate::state::now_rfc3339());
+    list.pass(capabilities_line(&entry));
+    *catalog = Some(entry);
     list.finish()
+}
+
+/// The catalog entry in one line: `os debian 12, x86_64, 8 cores, 31.3 GiB
+/// memory; cabal absent (command not found), ghc 9.6.4`.
+fn capabilities_line(entry: &VmCapabilities) -> String {
+    let value = |name: &str| entry.capabilities.get(name).map(|c| c.shown(name));
+    let mut facts = Vec::new();
+    if let Some(os) = value("os") {
+        let version = value("os_version").unwrap_or_default();
+        facts.push(format!("os {os} {version}").trim_end().to_string());
+    }
+    facts.extend(value("arch"));
+    facts.extend(value("cores").map(|c| format!("{c} cores")));
+    facts.extend(value("memory").map(|m| format!("{m} memory")));
+    let others: Vec<String> = entry
+        .capabilities
+        .iter()
+        .filter(|(name, _)| !crate::capability::FACTS.contains(&name.as_str()))
+        .map(|(name, c)| format!("{name} {}", c.shown(name)))
+        .collect();
+    let mut line = facts.join(", ");
+    if !others.is_empty() {
+        line.push_str("; ");
+        line.push_str(&others.join(", "));
+    }
+    printable(&line)
 }
 
 /// The checks of `probe`, in order; `direct`: ssh connects to a port here
@@ -203,6 +272,7 @@ fn plan(probe: &VmProbe, direct: bool) -> Vec<Planned> {
         planned.push(Planned::of("workspace-root", root));
         planned.push(Planned::of("disk", root));
     }
+    planned.push(Planned::check("capabilities"));
     planned
 }
 

@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::address::Address;
+use crate::capability::{ProbeReport, ProbeSpec};
 use crate::desired::DesiredResource;
 use crate::reason::Reason;
 use crate::state::Record;
@@ -152,6 +153,10 @@ pub struct Scope<'a> {
     pub desired: &'a [&'a DesiredResource],
     /// Records of this driver at this location.
     pub records: &'a [&'a Record],
+    /// The capabilities to probe there, in the same session as the listing,
+    /// when the catalog's entry of that VM is too old or lacks them; none: no
+    /// probe. A driver whose locations are not VMs ignores it.
+    pub probe: Option<&'a ProbeSpec>,
 }
 
 /// What a driver found at one location.
@@ -162,6 +167,8 @@ pub struct Observation {
     /// Why a recorded resource must be made anew although its inputs are the
     /// same (an image's template changed, its artifact is gone).
     pub replace_reasons: BTreeMap<Address, Vec<Reason>>,
+    /// What the probe of [`Scope::probe`] printed, when one was asked for and ran.
+    pub capabilities: Option<ProbeReport>,
 }
 
 /// What a create or update made.

@@ -15,6 +15,7 @@ use super::{
     BatchItem, Driver, DriverError, DriverName, FoundWorkspace, Location, MARKER_FILE, Made, Marker, Observation,
     Removal, Request, Scope, WorkspaceRef, workspace_dir_name,
 };
+use crate::capability::{ProbeReport, ProbeSpec};
 use crate::desired::{DesiredResource, LOCALHOST};
 use crate::remote::{Connection, SshPool, Target, quote};
 use crate::repo::{RepoTrees, cached_repo_digest};
@@ -67,8 +68,10 @@ impl Driver for SshDriver {
         if lookup.timeout.is_zero() {
             lookup.timeout = DEFAULT_CONNECT_TIMEOUT;
         }
+        let (workspaces, capabilities) = self.find(scope.project, target, &lookup, scope.probe).await?;
         Ok(Observation {
-            workspaces: self.find(scope.project, target, &lookup).await?,
+            workspaces,
+            capabilities,
             ..Observation::default()
         })
     }
@@ -240,7 +243,15 @@ impl SshDriver {
     ///
     /// Runs in a turn of `--max-connections`, from the connection's opening to
     /// the listing's end.
-    async fn find(&self, project: &str, target: &Target, lookup: &Lookup) -> Result<Vec<FoundWorkspace>, DriverError> {
+    /// The project's workspaces on `target`, and what `probe` printed there:
+    /// one remote command on the VM's master.
+    async fn find(
+        &self,
+        project: &str,
+        target: &Target,
+        lookup: &Lookup,
+        probe: Option<&ProbeSpec>,
+    ) -> Result<(Vec<FoundWorkspace>, Option<ProbeReport>), DriverError> {
         let (connection, _turn) = self.pool.get_for_a_turn(target, lookup.timeout).await?;
         // A marker is one line of JSON (as written below): the shell's own `read`
         // takes it, so listing 100 workspaces starts no process per workspace.
@@ -259,6 +270,9 @@ impl SshDriver {
         if !lookup.dirs.is_empty() {
             let dirs: Vec<String> = lookup.dirs.iter().map(|r| quote(r)).collect();
             script.push_str(&format!("for d in {}; do {show}; done; ", dirs.join(" ")));
+        }
+        if let Some(probe) = probe {
+            script.push_str(&probe.script());
         }
         script.push_str("echo @@end");
         let out = connection.run_ok(&script, "listing workspaces").await?;
@@ -292,7 +306,8 @@ impl SshDriver {
                 },
             );
         }
-        Ok(found.into_values().collect())
+        let report = probe.map(|_| ProbeReport::parse(&out));
+        Ok((found.into_values().collect(), report))
     }
 
     /// Makes the workspace with its marker, rsyncs the repo, runs the setup.

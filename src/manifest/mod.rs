@@ -69,6 +69,37 @@ pub struct ImageSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(inner(pattern(crate::safety::ADDRESS_PATTERN)))]
     pub depends_on: Vec<String>,
+    /// What the VM must offer, in mode attach: capability -> range
+    /// (`ghc: ">=9.6, <9.10"`, `cores: ">=4"`, `free_disk: ">=20GiB"`).
+    /// Checked by `plan` against the VM's capability catalog.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("propertyNames" = capability_names_schema()))]
+    pub requires: BTreeMap<String, Bound>,
+    /// What the VM this image builds offers once built (what its template
+    /// installs): capability -> value (`ghc: 9.6.4`, `cores: 8`). Sandboxes on
+    /// that VM are checked against it while the VM is still to be built.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("propertyNames" = capability_names_schema()))]
+    pub provides: BTreeMap<String, Bound>,
+}
+
+/// A requirement or a provided value: text, or a whole number (`cores: 4`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Bound {
+    /// A whole number.
+    Int(u64),
+    /// Text: a range, a version, a size.
+    Text(String),
+}
+
+impl std::fmt::Display for Bound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Bound::Int(i) => write!(f, "{i}"),
+            Bound::Text(t) => f.write_str(t),
+        }
+    }
 }
 
 /// A workspace.
@@ -90,6 +121,20 @@ pub struct SandboxSpec {
     /// Re-make this workspace when an image it depends on is rebuilt (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replace_on_image_change: Option<bool>,
+    /// What the VM must offer: capability -> range (`ghc: ">=9.6, <9.10"`,
+    /// `cores: ">=4"`, `free_disk: ">=20GiB"`). Checked by `plan` against the
+    /// VM's capability catalog, or the `provides:` of the image that builds it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("propertyNames" = capability_names_schema()))]
+    pub requires: BTreeMap<String, Bound>,
+}
+
+/// Keys of `requires:` and `provides:`.
+fn capability_names_schema() -> serde_json::Value {
+    serde_json::json!({
+        "description": "A capability: a fact (os, os_version, arch, cores, memory, free_disk) or a name a profile probes.",
+        "pattern": crate::capability::CAPABILITY_NAME_PATTERN,
+    })
 }
 
 /// Names under `images:` and `sandboxes:`.

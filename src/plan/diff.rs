@@ -1,10 +1,12 @@
 //! Choosing the action for every resource: a pure function of the desired state
 //! and what was observed (records and facts), unit-tested case by case.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Action, AttributeChange, Change, Reason, WorkspaceRef};
 use crate::address::{Address, ResourceKind};
+use crate::capability::requirement::parse_size;
+use crate::capability::{Capability, Offer};
 use crate::desired::{Desired, DesiredResource};
 use crate::driver::FoundWorkspace;
 use crate::observe::{DigestError, Observed, Site, record_location};
@@ -34,14 +36,30 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Change> {
                 .values()
                 .filter(|r| r.address.kind == ResourceKind::Sandbox),
         );
+    // VMs whose image is built by this plan: their catalog entry is of the VM
+    // that will be gone.
+    let mut building: BTreeSet<&str> = BTreeSet::new();
+    let images: BTreeMap<&str, &DesiredResource> = desired
+        .resources
+        .values()
+        .filter(|r| r.immutable)
+        .filter_map(|r| Some((r.vm()?, r)))
+        .collect();
     for resource in ordered {
-        let change = diff_resource(resource, observed, &index, &rebuilt, &mut claimed);
+        let mut change = diff_resource(resource, observed, &index, &rebuilt, &mut claimed);
         if resource.address.kind == ResourceKind::Image
             && matches!(change.action, Action::Create | Action::Replace)
             && observed.records.contains_key(&resource.address)
         {
             rebuilt.insert(resource.address.clone());
         }
+        if resource.immutable
+            && matches!(change.action, Action::Create | Action::Replace)
+            && let Some(vm) = resource.vm()
+        {
+            building.insert(vm);
+        }
+        refuse_unmet(resource, &mut change, &images, observed, &building);
         changes.push(change);
     }
 
@@ -119,6 +137,68 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Change> {
         changes.sort_by(|a, b| change_order(a).cmp(&change_order(b)));
     }
     changes
+}
+
+/// Refuses a create, update or replace whose VM does not meet the resource's
+/// `requires:`: judged by the catalog, or by the `provides:` of the image that
+/// builds the VM when this plan builds it (or the catalog does not say).
+fn refuse_unmet(
+    resource: &DesiredResource,
+    change: &mut Change,
+    images: &BTreeMap<&str, &DesiredResource>,
+    observed: &Observed,
+    building: &BTreeSet<&str>,
+) {
+    if resource.requires.is_empty()
+        || !matches!(change.action, Action::Create | Action::Update | Action::Replace)
+        // A VM that could not be looked at fails the plan already.
+        || observed.site_error(resource).is_some()
+    {
+        return;
+    }
+    let Some(vm) = resource.vm() else { return };
+    let image = images.get(vm).filter(|image| image.address != resource.address);
+    let provided: BTreeMap<&str, Capability> = image
+        .map(|image| {
+            let source = format!("provides:{}", image.address);
+            image
+                .provides
+                .iter()
+                .map(|(name, value)| {
+                    let value = match crate::capability::requirement::is_size(name) {
+                        true => parse_size(value).map_or_else(|| value.clone(), |b| b.to_string()),
+                        false => value.clone(),
+                    };
+                    (name.as_str(), Capability::present(value, &source, ""))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let entry = (!building.contains(vm)).then(|| observed.catalog.get(vm)).flatten();
+    let root = crate::observe::workspace_root(resource);
+    let unmet: Vec<Reason> = resource
+        .requires
+        .iter()
+        .filter_map(|requirement| {
+            let found = entry
+                .and_then(|e| match requirement.name.as_str() {
+                    "free_disk" => root.as_ref().and_then(|r| e.free_disk.get(r)),
+                    name => e.capabilities.get(name),
+                })
+                .or_else(|| provided.get(requirement.name.as_str()));
+            requirement
+                .unmet_by(Offer {
+                    vm,
+                    capability: found,
+                    root: root.as_deref().filter(|_| requirement.name == "free_disk"),
+                })
+                .map(Reason::from)
+        })
+        .collect();
+    if !unmet.is_empty() {
+        change.action = Action::Refused;
+        change.reasons = unmet;
+    }
 }
 
 /// Changes in address order, a delete after the change that makes its address anew.
@@ -393,6 +473,9 @@ mod tests {
             forces_replace: vec!["workspace_root".to_string()],
             immutable: false,
             sensitive_key: None,
+            probes: None,
+            requires: Vec::new(),
+            provides: BTreeMap::new(),
         }
     }
 
@@ -666,5 +749,82 @@ mod tests {
         o.workspaces.push(found(&r.address, "x1", false));
         let c = run(&desired(vec![r]), o);
         assert_eq!(only(&c).action, Action::Update);
+    }
+
+    /// A sandbox on `vm1` (driver ssh-workspace) that requires `requires`.
+    fn on_vm(name: &str, requires: &[(&str, &str)]) -> DesiredResource {
+        let mut r = resource(name, None);
+        r.driver = DriverName::SSH_WORKSPACE;
+        r.inputs.values.insert("vm".into(), Value::String("vm1".into()));
+        r.requires = requires
+            .iter()
+            .map(|(n, t)| crate::capability::Requirement::parse(n, t).expect("requirement"))
+            .collect();
+        r
+    }
+
+    fn catalog_with(ghc: &str) -> crate::capability::VmCapabilities {
+        let mut entry = crate::capability::VmCapabilities {
+            name: "vm1".into(),
+            observed_at: "t".into(),
+            capabilities: BTreeMap::new(),
+            free_disk: BTreeMap::new(),
+            files: BTreeMap::new(),
+        };
+        entry
+            .capabilities
+            .insert("ghc".into(), Capability::present(ghc, "probe", "t"));
+        entry
+    }
+
+    #[test]
+    fn a_create_whose_vm_does_not_meet_its_requirements_is_refused_with_each_reason() {
+        let r = on_vm("a", &[("ghc", ">=9.6"), ("cores", ">=4")]);
+        let mut o = observed();
+        o.catalog.insert("vm1".into(), catalog_with("9.4.8"));
+        let changes = diff(&desired(vec![r]), &o);
+        assert_eq!(changes[0].action, Action::Refused);
+        let words: Vec<String> = changes[0].reasons.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            words,
+            [
+                "requirement unmet: ghc 9.4.8 on vm1 does not satisfy >=9.6",
+                "requirement unmet: cores is not known on vm1 (requires >=4)",
+            ]
+        );
+        assert!(changes[0].reasons.iter().all(|r| r.code() == "requirement_unmet"));
+
+        let mut o = observed();
+        o.catalog.insert("vm1".into(), catalog_with("9.6.4"));
+        let r = on_vm("a", &[("ghc", ">=9.6")]);
+        assert_eq!(diff(&desired(vec![r]), &o)[0].action, Action::Create);
+    }
+
+    #[test]
+    fn a_vm_this_plan_builds_is_judged_by_what_its_image_provides() {
+        let mut image = resource("hb", None);
+        image.address = Address::image("hb");
+        image.immutable = true;
+        image
+            .inputs
+            .values
+            .insert("vm_name".into(), Value::String("vm1".into()));
+        image.provides = [("ghc".to_string(), "9.6.4".to_string())].into();
+        let mut o = observed();
+        // The catalog knows the old VM, which the build replaces.
+        o.catalog.insert("vm1".into(), catalog_with("9.4.8"));
+        let sandbox = on_vm("a", &[("ghc", ">=9.6")]);
+        let changes = diff(&desired(vec![image.clone(), sandbox]), &o);
+        let a = changes.iter().find(|c| c.address == Address::sandbox("a")).expect("a");
+        assert_eq!(a.action, Action::Create, "{:?}", a.reasons);
+
+        let sandbox = on_vm("a", &[("ghc", ">=9.8")]);
+        let changes = diff(&desired(vec![image, sandbox]), &o);
+        let a = changes.iter().find(|c| c.address == Address::sandbox("a")).expect("a");
+        assert_eq!(a.action, Action::Refused);
+        assert_eq!(
+            a.reasons[0].to_string(),
+            "requirement unmet: ghc 9.6.4 on vm1 does not satisfy >=9.8 (the provides: of image.hb)"
+        );
     }
 }

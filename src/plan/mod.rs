@@ -37,6 +37,9 @@ pub enum Action {
     Replace,
     /// Destroy it.
     Delete,
+    /// Nothing is done: it cannot be carried out as declared (its VM does not
+    /// meet its `requires:`). Apply fails it, and skips what depends on it.
+    Refused,
 }
 
 impl Action {
@@ -48,6 +51,7 @@ impl Action {
             Action::Update => "~",
             Action::Replace => "-/+",
             Action::Delete => "-",
+            Action::Refused => "!",
         }
     }
 }
@@ -60,6 +64,7 @@ impl fmt::Display for Action {
             Action::Update => "update",
             Action::Replace => "replace",
             Action::Delete => "delete",
+            Action::Refused => "refused",
         })
     }
 }
@@ -111,6 +116,13 @@ pub struct Summary {
     pub delete: usize,
     /// Resources already as declared.
     pub no_op: usize,
+    /// Resources the plan refuses (an unmet requirement); absent when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub refused: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Summary {
@@ -124,6 +136,7 @@ impl Summary {
                 Action::Update => s.update += 1,
                 Action::Replace => s.replace += 1,
                 Action::Delete => s.delete += 1,
+                Action::Refused => s.refused += 1,
             }
         }
         s
@@ -132,6 +145,11 @@ impl Summary {
     /// Anything to do.
     pub fn has_changes(&self) -> bool {
         self.create + self.update + self.replace + self.delete > 0
+    }
+
+    /// Anything to do or to refuse: what a plan shows.
+    pub fn has_lines(&self) -> bool {
+        self.has_changes() || self.refused > 0
     }
 }
 

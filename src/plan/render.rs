@@ -22,7 +22,7 @@ impl Style {
         let code = match action {
             Action::Create => "32",
             Action::Update => "33",
-            Action::Replace | Action::Delete => "31",
+            Action::Replace | Action::Delete | Action::Refused => "31",
             Action::NoOp => "0",
         };
         format!("\x1b[{code}m{text}\x1b[0m")
@@ -40,8 +40,13 @@ impl Style {
 /// The summary line: `Plan: N to create, N to update, N to replace, N to delete.`
 pub fn summary_line(plan: &Plan) -> String {
     let s = plan.summary;
+    let refused = if s.refused > 0 {
+        format!(", {} refused", s.refused)
+    } else {
+        String::new()
+    };
     format!(
-        "Plan: {} to create, {} to update, {} to replace, {} to delete.",
+        "Plan: {} to create, {} to update, {} to replace, {} to delete{refused}.",
         s.create, s.update, s.replace, s.delete
     )
 }
@@ -52,7 +57,7 @@ pub const NO_CHANGES: &str = "No changes. The workspaces and images match the ma
 /// The text form.
 pub fn text(plan: &Plan, style: Style) -> String {
     let mut out = String::new();
-    if !plan.summary.has_changes() {
+    if !plan.summary.has_lines() {
         let _ = writeln!(out, "{NO_CHANGES}");
         return out;
     }
@@ -76,6 +81,7 @@ fn headline(change: &Change) -> String {
         Action::Replace => "must be replaced",
         Action::Delete => "will be deleted",
         Action::NoOp => "is up to date",
+        Action::Refused => "is refused: nothing will be done",
     };
     format!("{}{id} {what}", change.address)
 }
@@ -92,7 +98,7 @@ fn write_change(out: &mut String, change: &Change, style: Style) {
         write_attribute(out, a, width, style);
     }
     if let Some(w) = &change.workspace
-        && change.action != Action::Create
+        && !matches!(change.action, Action::Create | Action::Refused)
     {
         let _ = writeln!(out, "      workspace: {}", printable(&w.location.show_path(&w.path)));
     }
@@ -163,7 +169,7 @@ fn write_attribute(out: &mut String, a: &AttributeChange, width: usize, style: S
 pub fn markdown(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "### sandboxer plan for `{}`\n", plan.project);
-    if !plan.summary.has_changes() {
+    if !plan.summary.has_lines() {
         let _ = writeln!(out, "{NO_CHANGES}");
         return out;
     }

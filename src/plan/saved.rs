@@ -168,6 +168,7 @@ pub fn check(plan: &Plan) -> Result<(), SavedPlanError> {
         ("to replace", plan.summary.replace, counted.replace),
         ("to delete", plan.summary.delete, counted.delete),
         ("unchanged", plan.summary.no_op, counted.no_op),
+        ("refused", plan.summary.refused, counted.refused),
     ];
     if let Some((what, says, count)) = counts.into_iter().find(|(_, says, count)| says != count) {
         return Err(SavedPlanError::Summary { what, says, count });

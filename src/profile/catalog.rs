@@ -163,12 +163,30 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Profile, Diagnostic> {
             );
         }
     }
+    if let Some(timeout) = &profile.probe_timeout
+        && let Err(e) = crate::duration::parse(timeout)
+    {
+        return Err(
+            Diagnostic::new(path, at("probe_timeout"), "probe_timeout", e.to_string())
+                .with_hint("a duration such as `10s` or `1m`"),
+        );
+    }
+    if let Some(file) = &profile.capabilities_file
+        && let Err(e) = safety::check_remote_path(file)
+    {
+        return Err(
+            Diagnostic::new(path, at("capabilities_file"), "capabilities_file", e.to_string())
+                .with_hint("a path on the VM, such as /etc/sandboxer/capabilities.json"),
+        );
+    }
     for (i, pattern) in profile.sync.excludes.iter().enumerate() {
         if let Err(e) = crate::repo::Excludes::check(pattern) {
             let key = format!("sync.excludes[{i}]");
             return Err(Diagnostic::new(path, at(&key), key, e.to_string()).with_hint(e.hint()));
         }
     }
+    let mut profile = profile;
+    profile.probes = crate::capability::Probes::of(&profile).map(std::sync::Arc::new);
     Ok(profile)
 }
 

@@ -46,6 +46,34 @@ pub struct Profile {
     /// `setup`; when it fails, the command does not run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shell_prelude: Option<String>,
+    /// Probes of the VM's capabilities: name -> shell command whose first line
+    /// of output is the value (`ghc: ghc --numeric-version`). Run on the VM
+    /// after `shell_prelude`, side by side, each within `probe_timeout`; a
+    /// command that is not there makes the capability `absent`. Written by the
+    /// operator and trusted like `setup`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("propertyNames" = capability_names_schema()))]
+    pub capabilities: BTreeMap<String, String>,
+    /// A JSON file on the VM (an absolute path)
+    /// whose object of names to values (strings, numbers, null for absent) a
+    /// build agent keeps; merged into the VM's capabilities with its source
+    /// named. A probe of the same name wins; the facts are never overridden.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capabilities_file: Option<String>,
+    /// How long each capability probe may run (default `10s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe_timeout: Option<String>,
+    /// The three above, read once for every resource of the profile.
+    #[serde(skip)]
+    pub probes: Option<Arc<crate::capability::Probes>>,
+}
+
+fn capability_names_schema() -> serde_json::Value {
+    serde_json::json!({
+        "description": "A capability: lowercase letters, digits, `_` or `-`, starting with a letter; not one of the facts every VM reports (os, os_version, arch, cores, memory, free_disk).",
+        "pattern": crate::capability::CAPABILITY_NAME_PATTERN,
+        "not": { "enum": crate::capability::FACTS },
+    })
 }
 
 /// One input of a profile.

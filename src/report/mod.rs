@@ -37,6 +37,7 @@ fn verb(action: Action) -> (&'static str, &'static str) {
         Action::Replace => ("replacing", "replaced"),
         Action::Delete => ("deleting", "deleted"),
         Action::NoOp => ("checking", "unchanged"),
+        Action::Refused => ("refusing", "refused"),
     }
 }
 

@@ -185,8 +185,8 @@ impl Driver for PackerDriver {
         .await
         .map_err(|e| DriverError::task("packer observe", e))?;
         Ok(Observation {
-            workspaces: Vec::new(),
             replace_reasons,
+            ..Observation::default()
         })
     }
 
