@@ -4,8 +4,9 @@
 //! `sandboxer hub serve` (`tests/support/hub.rs`).
 //!
 //! Each test checks what an operator sees — the lines of the table, their
-//! hints, `--json`, the exit code — and that nothing was changed: no state
-//! folder, no lock, nothing in the workspace roots, known_hosts as it was.
+//! hints, `--json`, the exit code — and that nothing was changed but the
+//! capability catalog of the VMs probed: no state, no lock, nothing in the
+//! workspace roots, known_hosts as it was.
 
 mod support;
 
@@ -118,7 +119,36 @@ fn status<'a>(out: &'a Output, scope: &str, check: &str) -> &'a str {
     row(out, scope, check).0[2]
 }
 
-const VM_CHECKS: [&str; 7] = ["tcp", "banner", "host-key", "auth", "rsync", "workspace-root", "disk"];
+const VM_CHECKS: [&str; 8] = [
+    "tcp",
+    "banner",
+    "host-key",
+    "auth",
+    "rsync",
+    "workspace-root",
+    "disk",
+    "capabilities",
+];
+
+/// Doctor writes only the capability catalog of the VMs it probed: a state
+/// folder holding `vms/` and nothing else (no state, no lock, no key).
+fn assert_only_catalog(state_dir: &std::path::Path, vms: &[&str]) {
+    let entries = |dir: &std::path::Path| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    let expected_top: Vec<String> = if vms.is_empty() { Vec::new() } else { vec!["vms".into()] };
+    assert_eq!(entries(state_dir), expected_top, "{}", state_dir.display());
+    let files: Vec<String> = vms.iter().map(|vm| format!("{vm}.json")).collect();
+    assert_eq!(entries(&state_dir.join("vms")), files);
+}
 
 #[test]
 fn a_down_vm_and_a_changed_host_key_fail_with_their_hints_and_the_healthy_vm_is_all_ok() {
@@ -207,7 +237,7 @@ fn a_down_vm_and_a_changed_host_key_fail_with_their_hints_and_the_healthy_vm_is_
     assert!(unknown.stderr.contains("known VMs: vm1, vm2, vm3"), "{unknown}");
 
     // Nothing changed anywhere.
-    assert!(!world.state_dir().exists(), "no state folder, no lock");
+    assert_only_catalog(&world.state_dir(), &["vm3"]);
     assert_eq!(read(world.bed.known_hosts()), known_hosts, "known_hosts not rewritten");
     for (k, before) in (1..=3).zip(&roots) {
         snapshot::assert_unchanged(world.bed.vm(k).build_root(), before, &format!("vm{k}'s root"));
@@ -235,7 +265,7 @@ fn all_healthy_is_exit_0_and_a_missing_root_is_not_a_failure() {
     assert!(words.join(" ").contains("apply creates it"), "{out}");
     assert!(!missing.exists(), "doctor does not make the root");
     snapshot::assert_unchanged(world.bed.vm(1).build_root(), &before, &"the probe folder is removed");
-    assert!(!world.state_dir().exists());
+    assert_only_catalog(&world.state_dir(), &["vm1", "vm2"]);
 
     // With --ssh-persist, a run finds the master an earlier one left warm, and logs in no more.
     let persist = |args: &[&str]| world.cmd().args(["--ssh-persist", "60s"]).args(args).run();
@@ -415,7 +445,7 @@ fn a_vm_only_the_port_registry_names_is_checked_on_its_registered_port() {
     };
     assert_eq!(checks("vm1"), VM_CHECKS);
     // No root is declared for vm2: no root or disk line.
-    assert_eq!(checks("vm2"), VM_CHECKS[..5]);
+    assert_eq!(checks("vm2"), [&VM_CHECKS[..5], &VM_CHECKS[7..]].concat());
     let tcp = lines
         .iter()
         .find(|l| l.scope == "vm2" && l.check == "tcp")

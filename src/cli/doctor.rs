@@ -1,11 +1,12 @@
 //! `sandboxer doctor [-f FILE] [--vm NAME]... [--json]`: the status of the
 //! bridge to the build machines. Every VM the manifest or the port registry
 //! names is checked at once (tunnel port, banner, host key, login, rsync,
-//! workspace roots, free space), then Packer and the image templates, then
-//! the State Hub. One line per check; exit 1 when any check fails.
+//! workspace roots, free space, capabilities), then Packer and the image
+//! templates, then the State Hub. One line per check; exit 1 when any check fails.
 //!
-//! It changes nothing: no state is opened for writing, no lock is taken, no
-//! file is written but ssh's own control socket.
+//! It changes nothing but the capability catalog of the VMs it probed: no
+//! state is written, no lock is taken, no file is written but the catalog's
+//! and ssh's own control socket.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -90,7 +91,7 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
         timeout: opts.timeout,
     };
     let findings: Vec<Finding> = super::engine::runtime()?.block_on(async {
-        // Doctor writes nothing, known_hosts included: a VM seen for the first
+        // Doctor writes no known_hosts line: a VM seen for the first
         // time fails its host-key check, whatever --ssh-accept-new says.
         let mut options = super::engine::ssh_options(settings);
         options.accept_new_host_keys = false;

@@ -5,7 +5,8 @@
 //! check the later checks of the same scope are not run and say so
 //! ([`Status::Skipped`]).
 //!
-//! Nothing is written anywhere: no state, no lock, no file but ssh's own
+//! Nothing is written but the capability catalog of the VMs probed (by the
+//! command, through the store): no state, no lock, no file but ssh's own
 //! control socket (and, with `--ssh-persist`, its log).
 
 pub mod hub;
