@@ -30,9 +30,10 @@ struct World {
 /// `profile.vm-caps`: the built-in Haskell profile with probes.
 fn profile(tools: &str) -> String {
     let builtin = read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("profiles/vm-haskell-build.yaml"));
+    // Its inputs and sync rules; its own prelude and probes are replaced.
     let base: Vec<&str> = builtin
         .lines()
-        .filter(|l| !l.starts_with("shell_prelude:"))
+        .take_while(|l| !l.starts_with("shell_prelude:"))
         .map(|l| {
             if l.starts_with("name:") {
                 "name: profile.vm-caps"
