@@ -11,6 +11,10 @@
 #      workspaces removed before each run);
 #   3. a one-file resync: one file of the repo changed, apply updates those 100
 #      workspaces;
+#   4. the no-change plan of 1. with every VM's capabilities probed again
+#      (`--capabilities-ttl 0s`: the facts and the profile's ghc and cabal
+#      probes, in the same session as the listing), against 1., where the
+#      catalog is young and nothing is probed;
 #   and, for 2. and 3., the floor of plain `rsync -az --delete` of the repo into
 #   100 folders through one ssh master per VM, 10 at a time.
 #
@@ -87,6 +91,9 @@ per_plan=$(($(logins 1) - before))
 hyperfine --warmup 1 --runs "$runs" --export-json "$T/plan.json" \
   -n "no-change plan, $big sandboxes" \
   "${sbx[*]} --state-dir $T/state-big plan -f $T/big.yaml"
+hyperfine --warmup 1 --runs "$runs" --export-json "$T/probe.json" \
+  -n "no-change plan, $big sandboxes, every VM probed" \
+  "${sbx[*]} --state-dir $T/state-big plan -f $T/big.yaml --capabilities-ttl 0s"
 hyperfine --warmup 1 --runs "$runs" --export-json "$T/floor.json" \
   -n "floor: ssh vmK true x$vms in parallel, fresh connections" \
   "bash -c 'for k in \$(seq $vms); do ssh -F $T/ssh_config vm\$k true & done; wait'"
@@ -131,6 +138,7 @@ for ((k = 1; k <= vms; k++)); do
 done
 
 plan_ms=$(median_ms "$T/plan.json")
+probe_ms=$(median_ms "$T/probe.json")
 floor_ms=$(median_ms "$T/floor.json")
 apply_ms=$(median_ms "$T/apply.json")
 resync_ms=$(median_ms "$T/resync.json")
@@ -143,6 +151,7 @@ echo "  no-change plan, $big sandboxes:          ${plan_ms} ms"
 echo "  floor (ssh vmK true x$vms, parallel):      ${floor_ms} ms"
 echo "  plan / floor:                             $(awk -v a="$plan_ms" -v b="$floor_ms" 'BEGIN { printf "%.2f", a / b }')"
 echo "  ssh logins per VM per plan:               $per_plan"
+echo "  the same plan, every VM probed:           ${probe_ms} ms"
 echo "  apply, $small new workspaces x $files files:  ${apply_ms} ms"
 echo "  resync, 1 file changed, $small workspaces:   ${resync_ms} ms"
 echo "  floor: $small plain rsyncs, new folders:     ${rsync_new_ms} ms"

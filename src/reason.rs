@@ -247,6 +247,14 @@ mod tests {
                 image: Address::image("img"),
             },
             Reason::DriftMissing { path: None },
+            Reason::RequirementUnmet {
+                requirement: "ghc".into(),
+                range: ">=9.6".into(),
+                vm: "hb".into(),
+                found: Some("9.4.8".into()),
+                why: None,
+                source: Some("probe".into()),
+            },
         ];
         for reason in reasons {
             let json = serde_json::to_value(&reason).expect("json");
