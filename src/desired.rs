@@ -494,7 +494,9 @@ pub fn build_entry(
     problems.extend(check_driver_rules(reporter, key_path, profile, &inputs));
     let packer = profile.driver == DriverName::PACKER;
     let attach = packer && inputs.values.get("mode").and_then(Value::as_str) == Some("attach");
-    let (requires, provides) = capability_terms(reporter, entry, packer && !attach, &mut problems);
+    let on_vm = ["vm", "vm_name"].iter().any(|k| inputs.values.contains_key(*k))
+        && profile.driver != DriverName::LOCAL_WORKSPACE;
+    let (requires, provides) = capability_terms(reporter, entry, packer && !attach, on_vm, &mut problems);
     if profile.driver == DriverName::LOCAL_WORKSPACE && !inputs.values.contains_key("workspace_root") {
         let root = ctx.default_local_root.to_string_lossy().into_owned();
         inputs.values.insert("workspace_root".into(), Value::String(root));
@@ -544,12 +546,27 @@ fn capability_terms(
     reporter: &dyn Reporter,
     entry: &EntrySpec<'_>,
     builds: bool,
+    on_vm: bool,
     problems: &mut Vec<Diagnostic>,
 ) -> (Vec<Requirement>, BTreeMap<String, String>) {
     let key_path = &entry.key_path;
     let mut requires = Vec::new();
     for (name, bound) in entry.requires.into_iter().flatten() {
         let at = format!("{key_path}.requires.{name}");
+        if !builds && !on_vm {
+            problems.push(
+                reporter
+                    .at(
+                        &at,
+                        format!(
+                            "{} is not on a VM: there is no catalog to check `{name}` against",
+                            entry.address
+                        ),
+                    )
+                    .with_hint("`requires:` is for sandboxes on build VMs (a profile with `vm`); remove it here"),
+            );
+            continue;
+        }
         if builds {
             problems.push(
                 reporter
@@ -569,6 +586,17 @@ fn capability_terms(
     }
     let mut provides = BTreeMap::new();
     for (name, value) in entry.provides.into_iter().flatten() {
+        if !builds {
+            problems.push(
+                reporter
+                    .at(
+                        &format!("{key_path}.provides.{name}"),
+                        "only an image that Packer builds says what its VM will offer".to_string(),
+                    )
+                    .with_hint("in mode attach the VM is there: its probed capabilities are what counts"),
+            );
+            continue;
+        }
         let value = value.to_string();
         if let Err(e) = safety::check_no_control(&value) {
             problems.push(reporter.at(&format!("{key_path}.provides.{name}"), format!("{name}: {e}")));

@@ -158,13 +158,15 @@ pub async fn observe_with(
     // What to probe where: the VMs of desired resources whose catalog entry
     // does not answer for them.
     let now = SystemTime::now();
+    let built = images_built_at(desired, &records);
     let specs: BTreeMap<&Site, ProbeSpec> = sites
         .iter()
         .filter_map(|(site, (resources, _))| {
             let vm = site.location.vm()?;
             let spec = probe_spec(resources)?;
             let ttl = policy.ttl?;
-            let answered = policy.cached.get(vm).is_some_and(|e| e.answers(&spec, ttl, now));
+            let since = built.get(vm).copied();
+            let answered = policy.cached.get(vm).is_some_and(|e| e.answers(&spec, ttl, now, since));
             (policy.refresh || !answered).then_some((site, spec))
         })
         .collect();
@@ -212,7 +214,13 @@ pub async fn observe_with(
                 {
                     if report.complete {
                         let at = humantime::format_rfc3339_seconds(now).to_string();
-                        observed.catalog.insert(vm.to_string(), report.entry(vm, spec, &at));
+                        let fresh = report.entry(vm, spec, &at);
+                        // What others probed on this VM stays, unless the VM was rebuilt since.
+                        let entry = match policy.cached.get(vm) {
+                            Some(old) if !rebuilt_since(old, built.get(vm)) => old.clone().merged_with(fresh),
+                            _ => fresh,
+                        };
+                        observed.catalog.insert(vm.to_string(), entry);
                         observed.probed.insert(vm.to_string());
                     } else {
                         tracing::warn!("{vm}: the capability probe did not finish; keeping what the catalog had");
@@ -224,12 +232,14 @@ pub async fn observe_with(
             }
         }
     }
-    // The VMs not probed now keep what the catalog has of them.
+    // The VMs not probed now keep what the catalog has of them, unless
+    // their image was built since (their probe failed, or probing is off).
     for (site, (resources, _)) in &sites {
         if let Some(vm) = site.location.vm()
             && !resources.is_empty()
             && !observed.catalog.contains_key(vm)
             && let Some(entry) = policy.cached.get(vm)
+            && !rebuilt_since(entry, built.get(vm))
         {
             observed.catalog.insert(vm.to_string(), entry.clone());
         }
@@ -243,6 +253,28 @@ pub async fn observe_with(
 
     observed.repo_digests = repo_digests(desired, cache_dir).await;
     observed
+}
+
+/// When the image that builds each VM of the manifest was last built (its
+/// record's `updated_at`): what the catalog saw of that VM before is of the
+/// machine the build replaced.
+fn images_built_at(desired: &Desired, records: &BTreeMap<Address, Record>) -> BTreeMap<String, SystemTime> {
+    desired
+        .resources
+        .values()
+        .filter(|r| r.immutable)
+        .filter_map(|r| {
+            let vm = r.vm()?;
+            let record = records.get(&r.address)?;
+            let at = humantime::parse_rfc3339_weak(&record.updated_at).ok()?;
+            Some((vm.to_string(), at))
+        })
+        .collect()
+}
+
+/// Whether the VM was rebuilt after `entry` was last probed.
+fn rebuilt_since(entry: &VmCapabilities, built: Option<&SystemTime>) -> bool {
+    built.is_some_and(|built| humantime::parse_rfc3339_weak(&entry.observed_at).is_ok_and(|at| at < *built))
 }
 
 /// What to probe on the VM of a site: each profile's probes after its

@@ -238,6 +238,16 @@ fn a_malformed_range_fails_validate_at_its_line_and_column() {
     assert!(out.stderr.contains("sandboxes.yaml:9:"), "{out}");
     assert!(out.stderr.contains("is not a version range"), "{out}");
     assert!(out.stderr.contains("hint:"), "{out}");
+
+    // A sandbox on this machine has no VM to check against: said, not ignored.
+    work.write(
+        "sandboxes.yaml",
+        "version: 1\nproject: caps\nsandboxes:\n  here:\n    profile: profile.local-workspace\n    requires:\n      cores: \">=4\"\n",
+    );
+    let out = support::sandboxer().current_dir(work.path()).args(["validate"]).run();
+    assert_eq!(out.code, 1, "{out}");
+    assert!(out.stderr.contains("sandboxes.yaml:7:"), "{out}");
+    assert!(out.stderr.contains("is not on a VM"), "{out}");
 }
 
 /// The `sbx-*` folders under a workspace root.

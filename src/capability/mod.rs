@@ -171,21 +171,43 @@ impl Capability {
 }
 
 impl VmCapabilities {
-    /// Whether this entry answers `spec` without probing again: young enough,
-    /// and it has looked at every probe, file and root asked for.
-    pub fn answers(&self, spec: &ProbeSpec, ttl: Duration, now: SystemTime) -> bool {
-        let Ok(at) = humantime::parse_rfc3339_weak(&self.observed_at) else {
-            return false;
+    /// Whether this entry answers `spec` without probing again: every value
+    /// asked for is there, young enough (`ttl`), not from the future (a clock
+    /// ahead by more than a few minutes), and seen since `since` (the VM's
+    /// image was last built then). The facts are taken by every probe, so
+    /// theirs is the age of the VM's last probe.
+    pub fn answers(&self, spec: &ProbeSpec, ttl: Duration, now: SystemTime, since: Option<SystemTime>) -> bool {
+        let young = |c: &Capability| {
+            humantime::parse_rfc3339_weak(&c.observed_at)
+                .is_ok_and(|at| is_young(at, ttl, now) && since.is_none_or(|since| at >= since))
         };
-        let young = now.duration_since(at).map_or(true, |age| age <= ttl);
-        young
-            && spec
-                .groups
-                .iter()
-                .flat_map(|g| g.commands.keys())
-                .all(|name| self.capabilities.contains_key(name))
+        ["os", "os_version", "arch", "cores", "memory"]
+            .iter()
+            .all(|name| self.capabilities.get(*name).is_some_and(young))
+            && spec.groups.iter().flat_map(|g| g.commands.keys()).all(|name| {
+                self.capabilities
+                    .get(name)
+                    .is_some_and(|c| c.source == "probe" && young(c))
+            })
             && spec.files.iter().all(|f| self.files.contains_key(f))
-            && spec.roots.iter().all(|r| self.free_disk.contains_key(r))
+            && spec.roots.iter().all(|r| self.free_disk.get(r).is_some_and(young))
+    }
+
+    /// This entry with what a newer probe found: its values replace these (a
+    /// file read again replaces all the values it gave before), and the
+    /// values it did not look at (another profile's probes, other roots)
+    /// stay with their own times.
+    pub fn merged_with(mut self, newer: VmCapabilities) -> VmCapabilities {
+        for path in newer.files.keys() {
+            let source = format!("file:{path}");
+            self.capabilities.retain(|_, c| c.source != source);
+        }
+        self.capabilities.extend(newer.capabilities);
+        self.free_disk.extend(newer.free_disk);
+        self.files.extend(newer.files);
+        self.observed_at = newer.observed_at;
+        self.name = newer.name;
+        self
     }
 
     /// Every value, sorted by name, with `free_disk` once per root
@@ -194,6 +216,18 @@ impl VmCapabilities {
         let mut rows: Vec<(String, &Capability)> = self.capabilities.iter().map(|(n, c)| (n.clone(), c)).collect();
         rows.extend(self.free_disk.iter().map(|(root, c)| (format!("free_disk {root}"), c)));
         rows
+    }
+}
+
+/// How far ahead of this machine's clock a time may be and still count:
+/// clocks of machines differ a little, never by this much.
+const CLOCK_SKEW: Duration = Duration::from_secs(300);
+
+/// Whether a value seen at `at` is still to be trusted at `now`.
+fn is_young(at: SystemTime, ttl: Duration, now: SystemTime) -> bool {
+    match now.duration_since(at) {
+        Ok(age) => age <= ttl,
+        Err(ahead) => ahead.duration() <= CLOCK_SKEW,
     }
 }
 
@@ -235,9 +269,69 @@ mod tests {
             prelude: None,
             commands: [("ghc".to_string(), "ghc --numeric-version".to_string())].into(),
         });
-        assert!(entry.answers(&spec, DEFAULT_TTL, now));
-        assert!(!entry.answers(&spec, DEFAULT_TTL, now + Duration::from_secs(3601)));
+        for fact in ["os", "os_version", "arch", "cores", "memory"] {
+            entry
+                .capabilities
+                .insert(fact.into(), Capability::present("1", "fact", &at));
+        }
+        assert!(entry.answers(&spec, DEFAULT_TTL, now, None));
+        assert!(!entry.answers(&spec, DEFAULT_TTL, now + Duration::from_secs(3601), None));
+        assert!(
+            !entry.answers(&spec, DEFAULT_TTL, now, Some(now + Duration::from_secs(1))),
+            "the image was built after the probe"
+        );
+        let mut ahead = entry.clone();
+        let future = humantime::format_rfc3339_seconds(now + Duration::from_secs(86_400)).to_string();
+        for c in ahead.capabilities.values_mut() {
+            c.observed_at = future.clone();
+        }
+        assert!(
+            !ahead.answers(&spec, DEFAULT_TTL, now, None),
+            "a time from the future is not trusted"
+        );
         spec.roots.insert("/build".into());
-        assert!(!entry.answers(&spec, DEFAULT_TTL, now), "a root not looked at yet");
+        assert!(
+            !entry.answers(&spec, DEFAULT_TTL, now, None),
+            "a root not looked at yet"
+        );
+    }
+
+    #[test]
+    fn a_newer_probe_replaces_what_it_looked_at_and_keeps_the_rest_with_its_own_time() {
+        let entry = |at: &str, values: &[(&str, &str, &str)]| VmCapabilities {
+            name: "vm1".into(),
+            observed_at: at.into(),
+            capabilities: values
+                .iter()
+                .map(|(n, v, source)| (n.to_string(), Capability::present(*v, source, at)))
+                .collect(),
+            free_disk: BTreeMap::new(),
+            files: BTreeMap::new(),
+        };
+        let old = entry(
+            "2026-01-01T00:00:00Z",
+            &[
+                ("cores", "2", "fact"),
+                ("docker", "24", "probe"),
+                ("nix", "2.18", "file:/etc/c.json"),
+            ],
+        );
+        let mut newer = entry(
+            "2026-01-02T00:00:00Z",
+            &[("cores", "4", "fact"), ("ghc", "9.6.4", "probe")],
+        );
+        newer.files.insert("/etc/c.json".into(), "missing".into());
+        let merged = old.merged_with(newer);
+        assert_eq!(merged.observed_at, "2026-01-02T00:00:00Z");
+        assert_eq!(merged.capabilities["cores"].value.as_deref(), Some("4"));
+        assert_eq!(merged.capabilities["ghc"].value.as_deref(), Some("9.6.4"));
+        assert_eq!(
+            merged.capabilities["docker"].observed_at, "2026-01-01T00:00:00Z",
+            "another project's probe stays"
+        );
+        assert!(
+            !merged.capabilities.contains_key("nix"),
+            "the file was read again and no longer says it"
+        );
     }
 }

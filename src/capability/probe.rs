@@ -23,12 +23,16 @@ const VALUE_MAX: usize = 256;
 /// The largest capabilities file read.
 const FILE_MAX: usize = 64 * 1024;
 
+/// The most values taken from one capabilities file (the stores take 1,000
+/// values per VM in all).
+const FILE_VALUES_MAX: usize = 500;
+
 /// What to probe on one VM.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProbeSpec {
     /// Probes, grouped by the shell prelude they run after.
     pub groups: Vec<ProbeGroup>,
-    /// Capabilities files to read (absolute, or relative to the login's home).
+    /// Capabilities files to read (absolute paths on the VM).
     pub files: BTreeSet<String>,
     /// Workspace roots whose free space is measured.
     pub roots: BTreeSet<String>,
@@ -66,37 +70,56 @@ impl ProbeSpec {
         }
     }
 
-    /// The script: facts, probes side by side, files, free space; then `@@probed`.
+    /// The script: facts, free space, files, then the probes side by side;
+    /// then `@@probed`.
+    ///
+    /// Every line it prints is one line whatever the VM holds: values are cut
+    /// at their first newline, files have theirs turned into spaces. Nothing
+    /// it reads is run (`os-release` is parsed, not sourced), and nothing it
+    /// waits for can outlast its bound: probes write to files, not pipes, so a
+    /// process a probe leaves behind holds nothing open that the script reads;
+    /// `df` and the files are read under `timeout` too.
     pub fn script(&self) -> String {
         let seconds = self.timeout.as_secs().max(1);
         let mut s = String::new();
         // A subshell: nothing here changes the listing's shell, and its own
-        // failures end only itself.
-        s.push_str("( nl='\n'\n");
-        s.push_str("printf '@@fact\\tarch\\t%.256s\\n' \"$(uname -m 2>/dev/null)\"\n");
+        // failures end only itself. No globbing: VM output is split into words.
+        s.push_str("( set -f; nl='\n'\n");
+        // Busybox's timeout before 1.30 has no -k.
         s.push_str(
-            "printf '@@fact\\tcores\\t%.256s\\n' \"$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null)\"\n",
+            "T=; if command -v timeout >/dev/null 2>&1; then \
+             if timeout -k 1 5 true >/dev/null 2>&1; then T='timeout -k 2'; else T=timeout; fi; fi\n",
+        );
+        s.push_str("line() { v=$3; v=${v%%\"$nl\"*}; printf '%s\\t%s\\t%.256s\\n' \"$1\" \"$2\" \"$v\"; }\n");
+        s.push_str("line @@fact arch \"$(uname -m 2>/dev/null)\"\n");
+        s.push_str("line @@fact cores \"$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null)\"\n");
+        s.push_str(
+            "m=; if [ -r /proc/meminfo ]; then while read -r k v u; do if [ \"$k\" = MemTotal: ]; then m=$v; fi; done </proc/meminfo; fi; \
+             line @@fact memory_kib \"$m\"\n",
         );
         s.push_str(
-            "m=; while read -r k v u; do if [ \"$k\" = MemTotal: ]; then m=$v; fi; done </proc/meminfo 2>/dev/null; \
-             printf '@@fact\\tmemory_kib\\t%.256s\\n' \"$m\"\n",
-        );
-        s.push_str(
-            "( ID=; VERSION_ID=; . /etc/os-release >/dev/null 2>&1 </dev/null; \
-             printf '@@fact\\tos\\t%.256s\\n@@fact\\tos_version\\t%.256s\\n' \"$ID\" \"$VERSION_ID\" )\n",
+            "f=/etc/os-release; [ -f \"$f\" ] || f=/usr/lib/os-release; id=; ver=; \
+             if [ -f \"$f\" ] && [ -r \"$f\" ]; then while IFS='=' read -r k v; do \
+             v=${v#\\\"}; v=${v%\\\"}; v=${v#\\'}; v=${v%\\'}; \
+             case $k in ID) id=$v ;; VERSION_ID) ver=$v ;; esac; done <\"$f\"; fi; \
+             line @@fact os \"$id\"; line @@fact os_version \"$ver\"\n",
         );
         for root in &self.roots {
             // The root may not be there yet: the nearest folder above it says
-            // which file system it will be on.
+            // which file system it will be on. The available column is the
+            // one before the use percentage, counted whatever the device's name.
             s.push_str(&format!(
                 "r={}; d=$r; while [ ! -d \"$d\" ] && [ \"$d\" != / ]; do d=${{d%/*}}; [ -n \"$d\" ] || d=/; done; \
-                 printf '@@disk\\t%s\\t%.256s\\n' \"$r\" \"$(df -Pk -- \"$d\" 2>/dev/null | {{ read -r h; read -r f b u a x; echo \"$a\"; }})\"\n",
+                 line @@disk \"$r\" \"$(${{T:+$T 5}} df -Pk -- \"$d\" 2>/dev/null | \
+                 {{ read -r h; read -r l; p=; for w in $l; do case $w in *%) echo \"$p\"; break ;; esac; p=$w; done; }})\"\n",
                 quote(root)
             ));
         }
         for file in &self.files {
             s.push_str(&format!(
-                "f={}; if [ -f \"$f\" ] && [ -r \"$f\" ]; then printf '@@file\\t%s\\t' \"$f\"; head -c {FILE_MAX} -- \"$f\" | tr '\\n\\t\\r' '   '; echo; \
+                "f={}; if [ -L \"$f\" ]; then printf '@@linkfile\\t%s\\n' \"$f\"; \
+                 elif [ -f \"$f\" ] && [ -r \"$f\" ]; then printf '@@file\\t%s\\t' \"$f\"; \
+                 ${{T:+$T 5}} head -c {FILE_MAX} -- \"$f\" 2>/dev/null | tr '\\n\\t\\r' '   '; echo; \
                  else printf '@@nofile\\t%s\\n' \"$f\"; fi\n",
                 quote(file)
             ));
@@ -107,21 +130,26 @@ impl ProbeSpec {
             .flat_map(|g| g.commands.iter().map(move |(n, c)| (&g.prelude, n, c)))
             .collect();
         if !commands.is_empty() {
+            // Each probe's output goes to a file of its own: the script never
+            // waits on a pipe that a process the probe started keeps open.
             s.push_str(&format!(
-                "if command -v timeout >/dev/null 2>&1; then\n\
-                 probe() {{ v=$(timeout -k 2 {seconds} sh -c \"$2\" 2>/dev/null </dev/null); s=$?; v=${{v%%\"$nl\"*}}; \
-                 printf '@@probe\\t%s\\t%s\\t%.256s\\n' \"$1\" \"$s\" \"$v\"; }}\n"
+                "t=; [ -z \"$T\" ] || t=$(mktemp -d 2>/dev/null) || t=\n\
+                 if [ -n \"$t\" ]; then\n\
+                 probe() {{ $T {seconds} sh -c \"$3\" >\"$t/$1\" 2>/dev/null </dev/null; s=$?; \
+                 v=$(head -c 1024 \"$t/$1\" 2>/dev/null); v=${{v%%\"$nl\"*}}; \
+                 printf '@@probe\\t%s\\t%s\\t%.256s\\n' \"$2\" \"$s\" \"$v\"; }}\n"
             ));
-            for (prelude, name, command) in &commands {
+            for (i, (prelude, name, command)) in commands.iter().enumerate() {
                 let body = match prelude {
                     Some(prelude) => format!("{prelude}\n{command}"),
                     None => (*command).clone(),
                 };
-                s.push_str(&format!("probe {} {} &\n", quote(name), quote(&body)));
+                s.push_str(&format!("probe {i} {} {} &\n", quote(name), quote(&body)));
             }
-            s.push_str("wait\nelse\n");
+            s.push_str("wait; rm -rf -- \"$t\"\nelse\n");
+            s.push_str("why=notimeout; [ -z \"$T\" ] || why=notemp\n");
             for (_, name, _) in &commands {
-                s.push_str(&format!("printf '@@probe\\t%s\\tnotimeout\\t\\n' {}\n", quote(name)));
+                s.push_str(&format!("printf '@@probe\\t%s\\t%s\\t\\n' {} \"$why\"\n", quote(name)));
             }
             s.push_str("fi\n");
         }
@@ -141,6 +169,8 @@ pub struct ProbeReport {
     pub disk: BTreeMap<String, String>,
     /// `@@file` lines: path -> text; `@@nofile`: path -> none.
     pub files: BTreeMap<String, Option<String>>,
+    /// `@@linkfile` lines: capabilities files that are symbolic links, not read.
+    pub links: BTreeSet<String>,
     /// Whether the script ran to its end.
     pub complete: bool,
 }
@@ -171,6 +201,9 @@ impl ProbeReport {
                 (Some("@@nofile"), Some(path), None, None) => {
                     report.files.insert(path.to_string(), None);
                 }
+                (Some("@@linkfile"), Some(path), None, None) => {
+                    report.links.insert(path.to_string());
+                }
                 (Some("@@probed"), None, None, None) => report.complete = true,
                 _ => {}
             }
@@ -200,18 +233,21 @@ impl ProbeReport {
             .facts
             .get("memory_kib")
             .and_then(|k| k.parse::<u64>().ok())
-            .map(|kib| (kib * 1024).to_string());
+            .and_then(|kib| kib.checked_mul(1024))
+            .map(|bytes| bytes.to_string());
         entry.capabilities.insert("memory".to_string(), fact(memory.as_ref()));
         for root in &spec.roots {
             let bytes = self
                 .disk
                 .get(root)
                 .and_then(|k| k.parse::<u64>().ok())
-                .map(|kib| (kib * 1024).to_string());
+                .and_then(|kib| kib.checked_mul(1024))
+                .map(|bytes| bytes.to_string());
             entry.free_disk.insert(root.clone(), fact(bytes.as_ref()));
         }
         for path in &spec.files {
             let outcome = match self.files.get(path) {
+                None if self.links.contains(path) => "a symbolic link: not read".to_string(),
                 None => "not read".to_string(),
                 Some(None) => "missing".to_string(),
                 Some(Some(text)) => match file_values(text) {
@@ -241,9 +277,18 @@ impl ProbeReport {
                 Some((status, value)) => match status.as_str() {
                     "0" if !value.trim().is_empty() => Capability::present(value.trim(), "probe", now),
                     "0" => Capability::missing(Status::Failed, "no output", "probe", now),
-                    "124" | "137" => Capability::missing(Status::TimedOut, format!("after {seconds}s"), "probe", now),
+                    // GNU timeout says 124; busybox's execs the probe, which dies of TERM.
+                    "124" | "137" | "143" => {
+                        Capability::missing(Status::TimedOut, format!("after {seconds}s"), "probe", now)
+                    }
                     "127" => Capability::missing(Status::Absent, "command not found", "probe", now),
                     "notimeout" => Capability::missing(Status::Failed, "the VM has no `timeout` command", "probe", now),
+                    "notemp" => Capability::missing(
+                        Status::Failed,
+                        "no temporary folder on the VM (`mktemp -d` failed)",
+                        "probe",
+                        now,
+                    ),
                     other => Capability::missing(Status::Failed, format!("exit {other}"), "probe", now),
                 },
             };
@@ -262,7 +307,8 @@ fn file_values(text: &str) -> Result<Vec<(String, Option<String>)>, String> {
     };
     let mut values = Vec::new();
     for (name, value) in map {
-        if !is_capability_name(&name) {
+        // An entry the stores accept: at most FILE_VALUES_MAX from a file.
+        if !is_capability_name(&name) || values.len() >= FILE_VALUES_MAX {
             continue;
         }
         let value = match value {
@@ -314,10 +360,10 @@ mod tests {
     fn the_script_runs_every_probe_after_its_prelude_and_ends_with_a_line_of_its_own() {
         let script = spec().script();
         assert!(
-            script.contains("probe ghc '. ~/.env\nghc --numeric-version' &"),
+            script.contains("probe 1 ghc '. ~/.env\nghc --numeric-version' &"),
             "{script}"
         );
-        assert!(script.contains("timeout -k 2 3 sh -c"), "{script}");
+        assert!(script.contains("$T 3 sh -c"), "{script}");
         assert!(script.trim_end().ends_with("echo @@probed )"), "{script}");
     }
 
@@ -363,5 +409,76 @@ mod tests {
         let value = entry.capabilities["ghc"].value.clone().expect("value");
         assert!(value.starts_with("9.6.4[31m"));
         assert!(value.chars().count() <= VALUE_MAX);
+    }
+
+    /// Runs the script with this machine's `sh`, as a VM would; fails if it
+    /// has not ended within `bound`.
+    fn run_here(script: &str, bound: Duration) -> String {
+        use std::io::Read;
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdout(std::process::Stdio::piped())
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("sh");
+        let started = std::time::Instant::now();
+        loop {
+            if child.try_wait().expect("wait").is_some() {
+                break;
+            }
+            assert!(
+                started.elapsed() < bound,
+                "the probe script did not end within {bound:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut out = String::new();
+        child
+            .stdout
+            .take()
+            .expect("stdout")
+            .read_to_string(&mut out)
+            .expect("read");
+        out
+    }
+
+    #[test]
+    fn probes_that_hang_or_leave_a_process_holding_their_output_end_within_their_bound() {
+        let mut spec = ProbeSpec {
+            timeout: Duration::from_secs(1),
+            ..ProbeSpec::default()
+        };
+        spec.add(
+            None,
+            &[
+                ("fast".to_string(), "echo v1.2.3; echo second line".to_string()),
+                ("missing".to_string(), "no-such-program-sbx --version".to_string()),
+                ("hangs".to_string(), "sleep 30".to_string()),
+                ("daemon".to_string(), "sleep 30 & echo 2.0".to_string()),
+                ("escapes".to_string(), "setsid sh -c 'sleep 30' & sleep 30".to_string()),
+            ]
+            .into(),
+        );
+        spec.roots.insert("/nonexistent-root-sbx/build".into());
+        let out = run_here(&spec.script(), Duration::from_secs(20));
+        let report = ProbeReport::parse(&out);
+        assert!(report.complete, "{out}");
+        let entry = report.entry("here", &spec, "t");
+        let c = |n: &str| entry.capabilities[n].clone();
+        assert_eq!(c("fast").value.as_deref(), Some("v1.2.3"), "{out}");
+        assert_eq!(c("missing").status, Status::Absent, "{out}");
+        assert_eq!(c("hangs").status, Status::TimedOut, "{out}");
+        assert_eq!(c("daemon").value.as_deref(), Some("2.0"), "{out}");
+        assert_eq!(c("escapes").status, Status::TimedOut, "{out}");
+        assert_eq!(c("cores").status, Status::Present, "{out}");
+        assert_eq!(c("memory").status, Status::Present, "{out}");
+        assert_eq!(
+            entry.free_disk["/nonexistent-root-sbx/build"].status,
+            Status::Present,
+            "measured on the nearest folder that exists\n{out}"
+        );
+        // Every line is one the reader knows.
+        assert!(out.lines().all(|l| l.starts_with("@@")), "{out}");
     }
 }

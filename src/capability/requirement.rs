@@ -165,7 +165,9 @@ impl Requirement {
                 {
                     return Err(refused(format!("unexpected character `{}`", c.escape_default())));
                 }
-                Kind::Version(semver::VersionReq::parse(trimmed).map_err(|e| refused(e.to_string()))?)
+                Kind::Version(
+                    semver::VersionReq::parse(&without_leading_zeros(trimmed)).map_err(|e| refused(e.to_string()))?,
+                )
             }
         };
         Ok(Requirement {
@@ -250,6 +252,22 @@ fn parse_amounts(name: &str, text: &str) -> Result<Vec<(Op, u64)>, RequirementEr
     Ok(bounds)
 }
 
+/// `>=22.04` as `>=22.4`: tools number their versions so (Ubuntu's
+/// `VERSION_ID`), which semver refuses; the probed `22.04` is read as 22.4.
+fn without_leading_zeros(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let mut at_number_start = true;
+    while let Some(c) = chars.next() {
+        if at_number_start && c == '0' && chars.peek().is_some_and(char::is_ascii_digit) {
+            continue;
+        }
+        at_number_start = !c.is_ascii_digit();
+        out.push(c);
+    }
+    out
+}
+
 /// `20GiB`, `512 MB`, `1024`: bytes.
 pub fn parse_size(text: &str) -> Option<u64> {
     let text = text.trim();
@@ -304,6 +322,12 @@ mod tests {
         );
         assert!(check("ghc", "*", "anything at all").is_ok());
         assert!(check("ghc", "9.6", "9.8.2").is_ok(), "a bare version is a caret range");
+        assert!(check("os_version", ">=22.04", "22.04").is_ok(), "Ubuntu's numbering");
+        assert!(check("os_version", ">=22.04", "20.04").is_err());
+        assert!(
+            check("os_version", ">=10", "12").is_ok(),
+            "a zero that ends a number stays"
+        );
     }
 
     #[test]

@@ -210,7 +210,14 @@ async fn cycle(
             }
         };
         if !plan.summary.has_changes() {
-            if held.is_some() {
+            if plan.summary.refused > 0 {
+                // Nothing to do but what the plan refuses: the cycle fails and says why.
+                if !settings.quiet && !opts.run.json {
+                    print_plan(&plan, settings.colors)?;
+                }
+                say_held(&plan);
+                return Err(super::output::Reported(super::output::refused_message(&plan)).into());
+            } else if held.is_some() {
                 say_held(&plan);
             } else if !settings.quiet {
                 println!("{}", render::NO_CHANGES);

@@ -24,6 +24,10 @@ use crate::state::now_rfc3339;
 /// Connect timeout when a resource does not say.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// What the listing and the capability probe may take beyond the probes'
+/// own limit (the facts, `df` and the files, each bounded on the VM).
+const PROBE_MARGIN: Duration = Duration::from_secs(60);
+
 /// Where to look on one VM.
 #[derive(Debug, Clone, Default)]
 pub struct Lookup {
@@ -271,16 +275,33 @@ impl SshDriver {
             let dirs: Vec<String> = lookup.dirs.iter().map(|r| quote(r)).collect();
             script.push_str(&format!("for d in {}; do {show}; done; ", dirs.join(" ")));
         }
+        // The listing ends here: lines of the probe that follows are never
+        // read as workspaces.
+        script.push_str("echo @@listed; ");
         if let Some(probe) = probe {
             script.push_str(&probe.script());
         }
         script.push_str("echo @@end");
-        let out = connection.run_ok(&script, "listing workspaces").await?;
+        let run = connection.run_ok(&script, "listing workspaces");
+        let out = match probe {
+            // Each part of the probe is bounded on the VM; this bounds the
+            // whole, should the VM's shell itself stall.
+            Some(probe) => {
+                let bound = probe.timeout + PROBE_MARGIN;
+                tokio::time::timeout(bound, run).await.map_err(|_| {
+                    DriverError::other(format!(
+                        "{target}: listing workspaces and probing capabilities did not end within {}s",
+                        bound.as_secs()
+                    ))
+                })??
+            }
+            None => run.await?,
+        };
         if !out.lines().any(|l| l == "@@end") {
             return Err(connection.bad_output("listing workspaces", "output cut short").into());
         }
         let mut found: BTreeMap<String, FoundWorkspace> = BTreeMap::new();
-        for line in out.lines() {
+        for line in out.lines().take_while(|l| *l != "@@listed") {
             let Some(rest) = line.strip_prefix("@@sbx\t") else {
                 continue;
             };

@@ -47,6 +47,8 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Change> {
         .collect();
     for resource in ordered {
         let mut change = diff_resource(resource, observed, &index, &rebuilt, &mut claimed);
+        // Refused first: a refused image is not rebuilt, nor its VM built.
+        refuse_unmet(resource, &mut change, &images, observed, &building);
         if resource.address.kind == ResourceKind::Image
             && matches!(change.action, Action::Create | Action::Replace)
             && observed.records.contains_key(&resource.address)
@@ -59,7 +61,6 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Change> {
         {
             building.insert(vm);
         }
-        refuse_unmet(resource, &mut change, &images, observed, &building);
         changes.push(change);
     }
 
@@ -149,14 +150,15 @@ fn refuse_unmet(
     observed: &Observed,
     building: &BTreeSet<&str>,
 ) {
-    if resource.requires.is_empty()
-        || !matches!(change.action, Action::Create | Action::Update | Action::Replace)
-        // A VM that could not be looked at fails the plan already.
-        || observed.site_error(resource).is_some()
-    {
+    if resource.requires.is_empty() || !matches!(change.action, Action::Create | Action::Update | Action::Replace) {
         return;
     }
     let Some(vm) = resource.vm() else { return };
+    // A VM that could not be looked at fails the plan already, unless this
+    // plan builds it: then its image's word is all there is to go by.
+    if observed.site_error(resource).is_some() && !building.contains(vm) {
+        return;
+    }
     let image = images.get(vm).filter(|image| image.address != resource.address);
     let provided: BTreeMap<&str, Capability> = image
         .map(|image| {
@@ -174,11 +176,18 @@ fn refuse_unmet(
                 .collect()
         })
         .unwrap_or_default();
-    let entry = (!building.contains(vm)).then(|| observed.catalog.get(vm)).flatten();
+    let built_now = building.contains(vm);
+    let entry = (!built_now).then(|| observed.catalog.get(vm)).flatten();
     let root = crate::observe::workspace_root(resource);
     let unmet: Vec<Reason> = resource
         .requires
         .iter()
+        // What the image does not say of a VM it builds is known once it is
+        // built: the next plan judges it by the catalog.
+        .filter(|requirement| !built_now || provided.contains_key(requirement.name.as_str()))
+        // Free space is what a new workspace needs; an existing one's own
+        // build output is not held against its resync.
+        .filter(|requirement| requirement.name != "free_disk" || change.action != Action::Update)
         .filter_map(|requirement| {
             let found = entry
                 .and_then(|e| match requirement.name.as_str() {
@@ -819,6 +828,20 @@ mod tests {
         assert_eq!(a.action, Action::Create, "{:?}", a.reasons);
 
         let sandbox = on_vm("a", &[("ghc", ">=9.8")]);
+        // Even while the VM cannot be looked at (it is still to be built).
+        let location = Location::Vm(Target {
+            vm: "vm1".into(),
+            port: None,
+            jump: None,
+        });
+        o.locations.insert(Address::sandbox("a"), location.clone());
+        o.location_errors.insert(
+            Site {
+                driver: DriverName::SSH_WORKSPACE,
+                location,
+            },
+            DriverError::other("connection refused"),
+        );
         let changes = diff(&desired(vec![image, sandbox]), &o);
         let a = changes.iter().find(|c| c.address == Address::sandbox("a")).expect("a");
         assert_eq!(a.action, Action::Refused);

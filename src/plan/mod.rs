@@ -20,7 +20,9 @@ pub use crate::driver::WorkspaceRef;
 pub use crate::reason::Reason;
 
 /// The format version of saved and JSON plans (2: reasons as codes with
-/// details, workspaces with their driver; 3: a digest of its own content).
+/// details, workspaces with their driver; 3: a digest of its own content;
+/// the `refused` action and `summary.refused` were added to 3, a reader of
+/// an earlier 3 refuses them through the schema).
 pub const PLAN_FORMAT_VERSION: u32 = 3;
 
 /// What a change does.

@@ -224,7 +224,19 @@ impl AnyStore {
             AnyStore::Embedded(store) => store.vms().await?,
             AnyStore::Hub(hub) => hub.vms().await?,
         };
-        Ok(entries.into_iter().map(|e| (e.name.clone(), e)).collect())
+        // What a store gives is checked as what it takes: an entry it should
+        // never have held is left out (and probed again), not trusted.
+        Ok(entries
+            .into_iter()
+            .filter(|e| match vms::check_vm_entry(e) {
+                Ok(()) => true,
+                Err(why) => {
+                    tracing::warn!("{}: a capability catalog entry is ignored: {why}", self.describe());
+                    false
+                }
+            })
+            .map(|e| (e.name.clone(), e))
+            .collect())
     }
 
     /// Stores `entry` in the capability catalog, replacing what it held of that
