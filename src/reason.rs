@@ -105,6 +105,8 @@ pub enum Reason {
     },
     /// The resource no longer syncs a repo.
     RepoNoLongerSynced,
+    /// The operator asked for it to be made anew (`--replace`).
+    ReplaceRequested,
     /// Its VM does not offer what it `requires:` (the plan refuses it).
     RequirementUnmet {
         /// The capability (`ghc`, `cores`, `free_disk under /build`).
@@ -164,6 +166,7 @@ impl Reason {
             Reason::RepoUnreadable { .. } => "repo_unreadable",
             Reason::RepoNoLongerSynced => "repo_no_longer_synced",
             Reason::RequirementUnmet { .. } => "requirement_unmet",
+            Reason::ReplaceRequested => "replace_requested",
         }
     }
 }
@@ -203,6 +206,7 @@ impl fmt::Display for Reason {
             Reason::RepoChanged => f.write_str("repo content changed"),
             Reason::RepoUnreadable { error } => write!(f, "repo unreadable: {error}"),
             Reason::RepoNoLongerSynced => f.write_str("repo no longer synced"),
+            Reason::ReplaceRequested => f.write_str("replace requested (--replace)"),
             Reason::RequirementUnmet {
                 requirement,
                 range,

@@ -293,6 +293,68 @@ fn the_image_is_built_before_its_sandboxes_and_a_template_or_var_change_rebuilds
 /// The same on a real sshd VM: two `profile.vm-haskell-build` workspaces whose
 /// `vm` is the image's `vm_name` depend on it without `depends_on`.
 #[test]
+fn replace_rebuilds_an_image_and_remakes_its_sandboxes_and_replace_of_a_sandbox_remakes_it_alone() {
+    let w = World::new();
+    w.packer.template("img", RECORDING);
+    let sandboxes = [local("a", true), local("c", false)].concat();
+    w.manifest(&image_manifest("images", "img", "img-vm", "", &sandboxes));
+    w.expect(0, &["apply", "--auto-approve"]);
+    assert_eq!(w.builds().len(), 1);
+    let ids = |w: &World| ["sandbox.a", "sandbox.c"].map(|a| w.id(a));
+    let before = ids(&w);
+
+    // Nothing changed, and yet: the image is rebuilt, what stands on it re-made.
+    let plan = w.expect(2, &["plan", "--detailed-exitcode", "--replace", "image.img"]);
+    assert_eq!(
+        reasons(block(&plan.stdout, "-/+ image.img")),
+        ["replace requested (--replace)"]
+    );
+    let a = reasons(block(&plan.stdout, "-/+ sandbox.a"));
+    assert!(
+        a.len() == 1 && a[0].starts_with("image.img is rebuilt"),
+        "{a:?}\n{plan}"
+    );
+    assert!(
+        !plan.stdout.contains("sandbox.c"),
+        "the unrelated sandbox stays\n{plan}"
+    );
+    let json = w.expect(0, &["plan", "--json", "--replace", "image.img"]);
+    let doc: Value = serde_json::from_str(&json.stdout).expect("plan JSON");
+    assert_eq!(doc["replace"], serde_json::json!(["image.img"]));
+    let image = doc["changes"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["address"] == "image.img"))
+        .expect("image.img");
+    assert_eq!(image["reasons"][0]["code"], "replace_requested");
+
+    let out = w.expect(0, &["apply", "--auto-approve", "--replace", "image.img"]);
+    assert_eq!(w.builds().len(), 2, "rebuilt once\n{out}");
+    let after = ids(&w);
+    assert_ne!(after[0], before[0], "sandbox.a re-made");
+    assert_eq!(after[1], before[1], "sandbox.c untouched");
+    // Asked once: the next plan has nothing to do.
+    w.expect(0, &["plan", "--detailed-exitcode"]);
+
+    // A sandbox alone: no build.
+    let out = w.expect(0, &["apply", "--auto-approve", "--replace", "sandbox.c"]);
+    assert_eq!(w.builds().len(), 2, "no build\n{out}");
+    let again = ids(&w);
+    assert_eq!(again[0], after[0], "sandbox.a untouched");
+    assert_ne!(again[1], after[1], "sandbox.c re-made");
+
+    // A saved plan keeps what it was asked to replace.
+    let saved = w.path().join("replace.plan");
+    let saved = saved.to_str().expect("a UTF-8 path");
+    w.expect(0, &["plan", "--replace", "sandbox.c", "--out", saved]);
+    w.expect(0, &["apply", saved]);
+    assert_ne!(ids(&w)[1], again[1], "sandbox.c re-made from the saved plan");
+
+    // An address the manifest does not declare is refused before anything.
+    let out = w.expect(1, &["plan", "--replace", "sandbox.nope"]);
+    assert!(out.stderr.contains("--replace sandbox.nope is not declared"), "{out}");
+}
+
+#[test]
 fn vm_workspaces_whose_vm_is_the_image_vm_name_wait_for_the_build_and_are_remade_on_a_rebuild() {
     let bed = TestBed::start(1);
     let mut w = World::new();

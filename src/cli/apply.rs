@@ -23,7 +23,7 @@ use sandboxer::state::{AnyStore, StateStore};
 
 use super::Settings;
 use super::args::{ManifestArg, manifest_dir};
-use super::engine::{Engine, check_targets};
+use super::engine::{Engine, PlanScope};
 use super::output::{Hinted, Reported, print_plan, refused_message};
 use super::prompt::confirm;
 use super::run::{Execution, RunOpts};
@@ -38,6 +38,9 @@ pub struct Opts {
     /// Apply only these resources (and what they depend on); repeatable
     #[arg(long = "target", value_name = "ADDR", conflicts_with = "plan")]
     pub targets: Vec<Address>,
+    /// Destroy this resource and make it anew although nothing changed (an image is rebuilt, and what depends on it replaced); repeatable
+    #[arg(long = "replace", value_name = "ADDR", conflicts_with = "plan")]
+    pub replace: Vec<Address>,
     /// Probe every VM's capabilities now, however young the catalog's entry (`--capabilities-ttl`)
     #[arg(long)]
     pub refresh_capabilities: bool,
@@ -58,7 +61,11 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
 fn apply_manifest(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
     let desired = load_desired(&opts.manifest.file, settings)?;
     // Before the store and its lock: a refusal of the input makes nothing.
-    check_targets(&desired, &opts.targets)?;
+    PlanScope {
+        targets: opts.targets.clone(),
+        replace: opts.replace.clone(),
+    }
+    .check(&desired)?;
     let state_dir = settings.state_dir_for(&opts.manifest.dir());
     let store = super::store::open(settings, &state_dir, desired.hub.as_ref())?;
     let mut engine = Engine::new(&state_dir, settings);
@@ -82,7 +89,11 @@ async fn plan_and_apply(
     engine: &Engine,
 ) -> anyhow::Result<ExitCode> {
     engine.key(&mut desired, store).await?;
-    let (plan, observed) = engine.plan(&desired, store, &opts.targets).await?;
+    let scope = PlanScope {
+        targets: opts.targets.clone(),
+        replace: opts.replace.clone(),
+    };
+    let (plan, observed) = engine.plan(&desired, store, &scope).await?;
     carry_out(opts, settings, &plan, desired, observed, store, engine).await
 }
 
@@ -123,7 +134,7 @@ async fn check_then_apply(
     }
     // Made again without the lock first, writing nothing: a plan that is not
     // the one the manifest and state give is refused before a lock file exists.
-    let (again, observed) = engine.plan_read_only(&desired, store, &plan.targets).await?;
+    let (again, observed) = engine.plan_read_only(&desired, store, &PlanScope::of(&plan)).await?;
     check_same(path, &plan, &again, &observed)?;
     let project = plan.project.clone();
     let work = apply_if_same(path, opts, settings, plan, desired, store, engine);
@@ -141,7 +152,7 @@ async fn apply_if_same(
     engine: &Engine,
 ) -> anyhow::Result<ExitCode> {
     check_state(&plan, store).await?;
-    let (again, observed) = engine.plan(&desired, store, &plan.targets).await?;
+    let (again, observed) = engine.plan(&desired, store, &PlanScope::of(&plan)).await?;
     check_same(path, &plan, &again, &observed)?;
     carry_out(opts, settings, &plan, desired, observed, store, engine).await
 }

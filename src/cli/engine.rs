@@ -145,11 +145,11 @@ impl Engine {
         &self,
         desired: &Desired,
         store: &AnyStore,
-        targets: &[Address],
+        scope: &PlanScope,
     ) -> anyhow::Result<(Plan, Observed)> {
-        check_targets(desired, targets)?;
+        scope.check(desired)?;
         let observed = self.observe(desired, store).await?;
-        Ok((plan::make(desired, &observed, targets), observed))
+        Ok((scope.make(desired, &observed), observed))
     }
 
     /// [`Engine::plan`] writing nothing at all: observing updates the repo digest
@@ -160,15 +160,15 @@ impl Engine {
         &self,
         desired: &Desired,
         store: &AnyStore,
-        targets: &[Address],
+        scope: &PlanScope,
     ) -> anyhow::Result<(Plan, Observed)> {
-        check_targets(desired, targets)?;
+        scope.check(desired)?;
         let scratch = ScratchCache::copy_of(&self.cache_dir)?;
         let snapshot = store.load(&desired.project).await?;
         // Probes if it must, and keeps what it found to itself.
         let policy = self.capability_policy(store).await;
         let observed = observe::observe_with(desired, snapshot, &self.drivers, &scratch.dir, policy).await;
-        Ok((plan::make(desired, &observed, targets), observed))
+        Ok((scope.make(desired, &observed), observed))
     }
 }
 
@@ -187,13 +187,42 @@ pub fn ssh_options(settings: &Settings) -> SshOptions {
     }
 }
 
-/// Refuses a `--target` the manifest does not declare (before anything is opened).
-pub fn check_targets(desired: &Desired, targets: &[Address]) -> anyhow::Result<()> {
-    for t in targets {
+/// What a plan is limited to (`--target`) and what it makes anew (`--replace`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanScope {
+    /// Only these resources and what they depend on; none: all.
+    pub targets: Vec<Address>,
+    /// These resources are destroyed and made anew.
+    pub replace: Vec<Address>,
+}
+
+impl PlanScope {
+    /// The scope of a saved plan.
+    pub fn of(plan: &Plan) -> Self {
+        PlanScope {
+            targets: plan.targets.clone(),
+            replace: plan.replace.clone(),
+        }
+    }
+
+    /// Refuses an address the manifest does not declare (before anything is opened).
+    pub fn check(&self, desired: &Desired) -> anyhow::Result<()> {
+        check_declared(desired, "--target", &self.targets)?;
+        check_declared(desired, "--replace", &self.replace)
+    }
+
+    fn make(&self, desired: &Desired, observed: &Observed) -> Plan {
+        plan::make_with(desired, observed, &self.targets, &self.replace)
+    }
+}
+
+/// Refuses an address of `flag` the manifest does not declare.
+fn check_declared(desired: &Desired, flag: &str, addresses: &[Address]) -> anyhow::Result<()> {
+    for t in addresses {
         if !desired.resources.contains_key(t) {
             let known: Vec<String> = desired.resources.keys().map(ToString::to_string).collect();
             return Err(Hinted {
-                message: format!("--target {t} is not declared in {}", desired.manifest_path.display()),
+                message: format!("{flag} {t} is not declared in {}", desired.manifest_path.display()),
                 hint: format!("declared: {}", known.join(", ")),
             }
             .into());

@@ -13,7 +13,7 @@ use sandboxer::plan::saved::PlanDocument;
 
 use super::Settings;
 use super::args::ManifestArg;
-use super::engine::Engine;
+use super::engine::{Engine, PlanScope};
 use super::output::{Reported, print_data};
 use super::validate::load_desired;
 
@@ -24,6 +24,9 @@ pub struct Opts {
     /// Plan only these resources (and what they depend on); repeatable
     #[arg(long = "target", value_name = "ADDR")]
     pub targets: Vec<Address>,
+    /// Plan to destroy this resource and make it anew although nothing changed (an image is rebuilt, and what depends on it replaced); repeatable
+    #[arg(long = "replace", value_name = "ADDR")]
+    pub replace: Vec<Address>,
     /// Save the plan to apply it later with `sandboxer apply PLAN`
     #[arg(long, value_name = "PLAN")]
     pub out: Option<PathBuf>,
@@ -53,7 +56,11 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
     let mut desired = desired;
     let (plan, observed) = engine.run(async {
         engine.key(&mut desired, &store).await?;
-        engine.plan(&desired, &store, &opts.targets).await
+        let scope = PlanScope {
+            targets: opts.targets.clone(),
+            replace: opts.replace.clone(),
+        };
+        engine.plan(&desired, &store, &scope).await
     })?;
     if let Some(path) = &opts.out {
         save(&document_text(&plan)?, path)?;

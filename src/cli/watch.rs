@@ -202,7 +202,9 @@ async fn cycle(
     let mut desired = desired;
     let work = async {
         engine.key(&mut desired, &store).await?;
-        let (mut plan, observed) = engine.plan(&desired, &store, &[]).await?;
+        let (mut plan, observed) = engine
+            .plan(&desired, &store, &super::engine::PlanScope::default())
+            .await?;
         let held = hold_back(&mut plan, &observed.records, opts.max_delete);
         let say_held = |plan: &Plan| {
             if let Some(held) = &held {
@@ -506,6 +508,7 @@ mod tests {
             state_lineage: String::new(),
             state_serial: 0,
             targets: Vec::new(),
+            replace: Vec::new(),
             summary: plan::Summary::of(&changes),
             changes,
         }

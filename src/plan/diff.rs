@@ -20,6 +20,11 @@ pub const REPO_DIGEST: &str = "repo_digest";
 
 /// Every change needed to go from `observed` to `desired`, in address order.
 pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Change> {
+    diff_with(desired, observed, &BTreeSet::new())
+}
+
+/// [`diff`], with the recorded resources of `replace` made anew (`--replace`).
+pub fn diff_with(desired: &Desired, observed: &Observed, replace: &BTreeSet<&Address>) -> Vec<Change> {
     let index = FoundIndex::new(observed);
     let mut changes: Vec<Change> = Vec::with_capacity(desired.resources.len());
     let mut claimed: BTreeSet<&str> = BTreeSet::new(); // workspace paths accounted for
@@ -47,6 +52,9 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Change> {
         .collect();
     for resource in ordered {
         let mut change = diff_resource(resource, observed, &index, &rebuilt, &mut claimed);
+        if replace.contains(&resource.address) {
+            request_replace(&mut change);
+        }
         // Refused first: a refused image is not rebuilt, nor its VM built.
         refuse_unmet(resource, &mut change, &images, observed, &building);
         if resource.address.kind == ResourceKind::Image
@@ -138,6 +146,19 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Change> {
         changes.sort_by(|a, b| change_order(a).cmp(&change_order(b)));
     }
     changes
+}
+
+/// `--replace`: a resource that exists is destroyed and made anew, whatever
+/// else its change was; one that is still to be made is only made.
+fn request_replace(change: &mut Change) {
+    match change.action {
+        Action::NoOp | Action::Update => {
+            change.action = Action::Replace;
+            change.reasons.insert(0, Reason::ReplaceRequested);
+        }
+        Action::Replace => change.reasons.insert(0, Reason::ReplaceRequested),
+        Action::Create | Action::Delete | Action::Refused => {}
+    }
 }
 
 /// Refuses a create, update or replace whose VM does not meet the resource's

@@ -173,6 +173,9 @@ pub struct Plan {
     /// `--target` addresses, if any.
     #[serde(default)]
     pub targets: Vec<Address>,
+    /// `--replace` addresses, if any: made anew although nothing changed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replace: Vec<Address>,
     /// The changes, in address order.
     pub changes: Vec<Change>,
     /// Counts by action.
@@ -186,7 +189,18 @@ pub fn json_schema() -> serde_json::Value {
 
 /// Makes the plan of `desired` against `observed`, limited to `targets` when given.
 pub fn make(desired: &crate::desired::Desired, observed: &crate::observe::Observed, targets: &[Address]) -> Plan {
-    let changes = graph::filter_targets(diff::diff(desired, observed), targets);
+    make_with(desired, observed, targets, &[])
+}
+
+/// [`make`], with the resources `replace` names made anew (`--replace`).
+pub fn make_with(
+    desired: &crate::desired::Desired,
+    observed: &crate::observe::Observed,
+    targets: &[Address],
+    replace: &[Address],
+) -> Plan {
+    let requested: std::collections::BTreeSet<&Address> = replace.iter().collect();
+    let changes = graph::filter_targets(diff::diff_with(desired, observed, &requested), targets);
     Plan {
         format_version: PLAN_FORMAT_VERSION,
         project: desired.project.clone(),
@@ -198,6 +212,7 @@ pub fn make(desired: &crate::desired::Desired, observed: &crate::observe::Observ
         state_lineage: observed.lineage.clone(),
         state_serial: observed.serial,
         targets: targets.to_vec(),
+        replace: replace.to_vec(),
         summary: Summary::of(&changes),
         changes,
     }

@@ -219,6 +219,7 @@ mod tests {
             state_lineage: String::new(),
             state_serial: 0,
             targets: Vec::new(),
+            replace: Vec::new(),
             summary: Summary::of(&changes),
             changes,
         }

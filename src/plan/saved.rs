@@ -221,6 +221,7 @@ pub fn first_difference(saved: &Plan, now: &Plan) -> Option<Difference> {
         .or_else(|| field("state_lineage", &saved.state_lineage, &now.state_lineage))
         .or_else(|| field("state_serial", &saved.state_serial, &now.state_serial))
         .or_else(|| field("targets", &saved.targets, &now.targets))
+        .or_else(|| field("replace", &saved.replace, &now.replace))
         .or_else(|| changes(&saved.changes, &now.changes))
         .or_else(|| field("summary", &saved.summary, &now.summary))
 }
@@ -315,6 +316,7 @@ mod tests {
             state_lineage: "L".into(),
             state_serial: 3,
             targets: Vec::new(),
+            replace: Vec::new(),
             summary: Summary::of(&changes),
             changes,
         }
