@@ -708,6 +708,63 @@ fn destroy_removes_the_project_and_inspect_and_list_show_records() {
 }
 
 #[test]
+fn destroy_target_takes_the_resource_and_what_depends_on_it_and_plan_destroy_shows_it_first() {
+    let work = Workdir::new();
+    let dir = work.path();
+    let root = default_root(dir);
+    work.write(
+        "sandboxes.yaml",
+        manifest(
+            "partial",
+            &[
+                local("base", ""),
+                local("on-base", "    depends_on: [sandbox.base]\n"),
+                local("apart", ""),
+            ],
+        ),
+    );
+    dir.ok(&["apply", "--auto-approve"]);
+    let addresses = || -> Vec<String> {
+        let mut all: Vec<String> = workspaces::all(&root).into_iter().map(|w| w.address).collect();
+        all.sort();
+        all
+    };
+    assert_eq!(addresses().len(), 3);
+
+    // The preview of a whole destroy, and of a targeted one; nothing changes.
+    let all = dir.ok(&["plan", "--destroy"]);
+    assert!(
+        all.stdout
+            .contains("0 to create, 0 to update, 0 to replace, 3 to delete"),
+        "{all}"
+    );
+    assert!(all.stdout.contains("because: destroy requested"), "{all}");
+    let some = dir.ok(&["plan", "--destroy", "--target", "sandbox.base"]);
+    assert!(some.stdout.contains("- sandbox.base"), "{some}");
+    assert!(
+        some.stdout.contains("- sandbox.on-base"),
+        "what stands on it goes too\n{some}"
+    );
+    assert!(!some.stdout.contains("sandbox.apart"), "{some}");
+    assert_eq!(addresses().len(), 3, "a preview changes nothing");
+
+    let out = dir.ok(&["destroy", "--target", "sandbox.base", "--auto-approve"]);
+    assert!(out.stderr.contains("2 deleted"), "{out}");
+    assert_eq!(addresses(), ["sandbox.apart"]);
+    let records: Vec<String> = listed(dir, &[]).into_iter().map(|r| r.address).collect();
+    assert_eq!(records, ["sandbox.apart"]);
+
+    // A target that is neither declared nor recorded is a typo, not "nothing to do".
+    let out = dir.run(&["destroy", "--target", "sandbox.nope", "--auto-approve"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr.contains("--target sandbox.nope is neither declared"),
+        "{out}"
+    );
+    assert_eq!(addresses(), ["sandbox.apart"]);
+}
+
+#[test]
 fn plan_json_counts_and_markdown_has_a_row_per_change() {
     let work = Workdir::new();
     small_repo(&work);

@@ -64,6 +64,7 @@ fn apply_manifest(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> 
     PlanScope {
         targets: opts.targets.clone(),
         replace: opts.replace.clone(),
+        destroy: false,
     }
     .check(&desired)?;
     let state_dir = settings.state_dir_for(&opts.manifest.dir());
@@ -92,6 +93,7 @@ async fn plan_and_apply(
     let scope = PlanScope {
         targets: opts.targets.clone(),
         replace: opts.replace.clone(),
+        destroy: false,
     };
     let (plan, observed) = engine.plan(&desired, store, &scope).await?;
     carry_out(opts, settings, &plan, desired, observed, store, engine).await

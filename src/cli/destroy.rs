@@ -19,7 +19,7 @@ use sandboxer::state::{AnyStore, StateStore};
 
 use super::Settings;
 use super::args::{ManifestArg, StateArg};
-use super::engine::Engine;
+use super::engine::{Engine, PlanScope};
 use super::output::{Hinted, print_plan};
 use super::prompt::confirm;
 use super::run::{Execution, RunOpts};
@@ -29,6 +29,9 @@ use super::validate::load_desired;
 pub struct Opts {
     /// Destroy only this sandbox (by id), whatever project it is in; the VM stays running
     pub id: Option<String>,
+    /// Destroy only this resource of the manifest's project, and what depends on it; repeatable
+    #[arg(long = "target", value_name = "ADDR", conflicts_with = "id")]
+    pub targets: Vec<sandboxer::address::Address>,
     /// The manifest whose project is destroyed
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: Option<std::path::PathBuf>,
@@ -70,18 +73,19 @@ async fn destroy_locked(
     store: &AnyStore,
     engine: &Engine,
 ) -> anyhow::Result<ExitCode> {
-    // Observed with the manifest's resources: every root and VM they name is
-    // looked at, not only those of the records ...
-    let observed = engine.observe(&desired, store).await?;
+    let scope = PlanScope {
+        targets: opts.targets.clone(),
+        replace: Vec::new(),
+        destroy: true,
+    };
+    let (plan, observed) = engine.plan(&desired, store, &scope).await?;
+    scope.check_destroyed(&desired, &plan)?;
     warn_unobserved(&observed, settings);
-    // ... and planned with nothing desired: every record and marked workspace of
-    // the project and this state goes.
+    // What goes is carried out with nothing desired.
     let desired = Desired {
         resources: BTreeMap::new(),
         ..desired
     };
-    let mut plan = plan::make(&desired, &observed, &[]);
-    say_why(&mut plan.changes);
     if !plan.summary.has_changes() {
         if !settings.quiet {
             println!("Nothing to destroy: project {} has no resources.", plan.project);
@@ -91,10 +95,17 @@ async fn destroy_locked(
     if !opts.run.json && !settings.quiet {
         print_plan(&plan, settings.colors)?;
     }
-    let question = format!(
-        "Do you really want to destroy all {} resources of project {}?",
-        plan.summary.delete, plan.project
-    );
+    let question = if opts.targets.is_empty() {
+        format!(
+            "Do you really want to destroy all {} resources of project {}?",
+            plan.summary.delete, plan.project
+        )
+    } else {
+        format!(
+            "Do you really want to destroy these {} resources of project {}?",
+            plan.summary.delete, plan.project
+        )
+    };
     if !opts.run.auto_approve && !confirm(&question)? {
         eprintln!("Destroy cancelled; nothing was changed.");
         return Ok(ExitCode::from(1));

@@ -12,7 +12,7 @@ use sandboxer::driver::Registry;
 use sandboxer::driver::packer::PackerOptions;
 use sandboxer::driver::registry::BuiltinOptions;
 use sandboxer::observe::{self, CapabilityPolicy, Observed};
-use sandboxer::plan::{self, Plan};
+use sandboxer::plan::{self, Plan, Reason};
 use sandboxer::remote::{ControlRoots, SshOptions};
 use sandboxer::state::{AnyStore, StateStore};
 
@@ -194,6 +194,9 @@ pub struct PlanScope {
     pub targets: Vec<Address>,
     /// These resources are destroyed and made anew.
     pub replace: Vec<Address>,
+    /// Plan the destroy of the project (of `targets` and what depends on
+    /// them, when there are targets) instead of the manifest's changes.
+    pub destroy: bool,
 }
 
 impl PlanScope {
@@ -202,17 +205,68 @@ impl PlanScope {
         PlanScope {
             targets: plan.targets.clone(),
             replace: plan.replace.clone(),
+            destroy: false,
         }
     }
 
-    /// Refuses an address the manifest does not declare (before anything is opened).
+    /// Refuses an address the manifest does not declare (before anything is
+    /// opened); a destroy's targets are checked once the records are read
+    /// ([`PlanScope::check_destroyed`]).
     pub fn check(&self, desired: &Desired) -> anyhow::Result<()> {
-        check_declared(desired, "--target", &self.targets)?;
+        if !self.destroy {
+            check_declared(desired, "--target", &self.targets)?;
+        }
         check_declared(desired, "--replace", &self.replace)
     }
 
+    /// Refuses a destroy's `--target` that is neither declared nor has
+    /// anything to destroy: a typo is not "nothing to do".
+    pub fn check_destroyed(&self, desired: &Desired, plan: &Plan) -> anyhow::Result<()> {
+        if !self.destroy {
+            return Ok(());
+        }
+        for t in &self.targets {
+            if !desired.resources.contains_key(t) && !plan.changes.iter().any(|c| &c.address == t) {
+                return Err(Hinted {
+                    message: format!(
+                        "--target {t} is neither declared in {} nor recorded in the state",
+                        desired.manifest_path.display()
+                    ),
+                    hint: "`sandboxer list` shows what is recorded".into(),
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
+
     fn make(&self, desired: &Desired, observed: &Observed) -> Plan {
-        plan::make_with(desired, observed, &self.targets, &self.replace)
+        if !self.destroy {
+            return plan::make_with(desired, observed, &self.targets, &self.replace);
+        }
+        // Observed with the manifest's resources (every root and VM they name
+        // is looked at, not only the records'), planned with nothing desired:
+        // every record and marked workspace of the project and state goes.
+        let nothing = Desired {
+            project: desired.project.clone(),
+            manifest_path: desired.manifest_path.clone(),
+            manifest_digest: desired.manifest_digest.clone(),
+            hub: desired.hub.clone(),
+            resources: Default::default(),
+        };
+        let mut plan = plan::make(&nothing, observed, &[]);
+        // Records go because the operator asked, not because the manifest lost them.
+        for change in &mut plan.changes {
+            for reason in &mut change.reasons {
+                if *reason == Reason::GoneFromManifest {
+                    *reason = Reason::DestroyRequested;
+                }
+            }
+        }
+        plan.changes = plan::graph::filter_destroy_targets(std::mem::take(&mut plan.changes), &self.targets);
+        plan.summary = plan::Summary::of(&plan.changes);
+        plan.targets = self.targets.clone();
+        plan
     }
 }
 

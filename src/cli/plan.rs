@@ -25,8 +25,11 @@ pub struct Opts {
     #[arg(long = "target", value_name = "ADDR")]
     pub targets: Vec<Address>,
     /// Plan to destroy this resource and make it anew although nothing changed (an image is rebuilt, and what depends on it replaced); repeatable
-    #[arg(long = "replace", value_name = "ADDR")]
+    #[arg(long = "replace", value_name = "ADDR", conflicts_with = "destroy")]
     pub replace: Vec<Address>,
+    /// Show what `sandboxer destroy` would do (with --target: those resources and what depends on them)
+    #[arg(long, conflicts_with = "out")]
+    pub destroy: bool,
     /// Save the plan to apply it later with `sandboxer apply PLAN`
     #[arg(long, value_name = "PLAN")]
     pub out: Option<PathBuf>,
@@ -59,8 +62,11 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
         let scope = PlanScope {
             targets: opts.targets.clone(),
             replace: opts.replace.clone(),
+            destroy: opts.destroy,
         };
-        engine.plan(&desired, &store, &scope).await
+        let (plan, observed) = engine.plan(&desired, &store, &scope).await?;
+        scope.check_destroyed(&desired, &plan)?;
+        Ok((plan, observed))
     })?;
     if let Some(path) = &opts.out {
         save(&document_text(&plan)?, path)?;

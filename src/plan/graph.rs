@@ -110,6 +110,28 @@ pub fn filter_targets(changes: Vec<Change>, targets: &[Address]) -> Vec<Change> 
     changes.into_iter().filter(|c| keep.contains(&c.address)).collect()
 }
 
+/// Pass: `destroy --target`. Keeps the deletes of the targets and of
+/// everything that depends on them, transitively: nothing is left standing on
+/// what goes.
+pub fn filter_destroy_targets(changes: Vec<Change>, targets: &[Address]) -> Vec<Change> {
+    if targets.is_empty() {
+        return changes;
+    }
+    let mut keep: BTreeSet<Address> = targets.iter().cloned().collect();
+    loop {
+        let more: Vec<Address> = changes
+            .iter()
+            .filter(|c| !keep.contains(&c.address) && c.depends_on.iter().any(|d| keep.contains(d)))
+            .map(|c| c.address.clone())
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        keep.extend(more);
+    }
+    changes.into_iter().filter(|c| keep.contains(&c.address)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,5 +174,20 @@ mod tests {
         let kept = filter_targets(changes, &["sandbox.app".parse().expect("address")]);
         let names: Vec<String> = kept.iter().map(|c| c.address.to_string()).collect();
         assert_eq!(names, ["image.vm", "sandbox.app"]);
+    }
+
+    #[test]
+    fn a_destroy_target_takes_what_stands_on_it_and_nothing_else() {
+        let changes = vec![
+            change("image.img", Action::Delete, &[]),
+            change("sandbox.a", Action::Delete, &["image.img"]),
+            change("sandbox.b", Action::Delete, &["sandbox.a"]),
+            change("sandbox.c", Action::Delete, &[]),
+        ];
+        let kept: Vec<String> = filter_destroy_targets(changes, &["image.img".parse().expect("address")])
+            .iter()
+            .map(|c| c.address.to_string())
+            .collect();
+        assert_eq!(kept, ["image.img", "sandbox.a", "sandbox.b"]);
     }
 }
