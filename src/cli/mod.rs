@@ -22,6 +22,7 @@ pub mod settings;
 pub mod ssh;
 pub mod ssh_config;
 pub mod state;
+pub mod state_edit;
 pub mod store;
 pub mod validate;
 pub mod vm;
@@ -74,7 +75,7 @@ pub enum Command {
     Schema(schema::Opts),
     /// The State Hub server.
     Hub(hub::Opts),
-    /// Move a project's records between the embedded store and a State Hub.
+    /// The state of the manifest's project: list, show, rm, mv; push/pull between the embedded store and a State Hub.
     State(state::Opts),
     /// Remove a state lock whose holder is stuck.
     ForceUnlock(force_unlock::Opts),

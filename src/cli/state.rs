@@ -1,5 +1,6 @@
 //! `sandboxer state push|pull`: move a project's records between the embedded
-//! store and a State Hub, never overwriting a newer record.
+//! store and a State Hub, never overwriting a newer record; `state
+//! list|show|rm|mv` are in [`super::state_edit`].
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -21,6 +22,14 @@ pub struct Opts {
 
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
+    /// The addresses recorded for the manifest's project, one a line.
+    List(super::state_edit::ListOpts),
+    /// One record, as JSON.
+    Show(super::state_edit::ShowOpts),
+    /// Forget records; their workspaces stay as they are, released (no plan adopts or deletes them). Backs up first.
+    Rm(super::state_edit::RmOpts),
+    /// Give a record a new address; its workspace and id are kept, its marker names the new address. Backs up first.
+    Mv(super::state_edit::MvOpts),
     /// Copy the manifest project's records from the embedded store to the hub.
     Push(MoveOpts),
     /// Copy the manifest project's records from the hub to the embedded store.
@@ -40,6 +49,10 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
     let (move_opts, push) = match &opts.command {
         StateCommand::Push(o) => (o, true),
         StateCommand::Pull(o) => (o, false),
+        StateCommand::List(o) => return super::state_edit::list(o, settings),
+        StateCommand::Show(o) => return super::state_edit::show(o, settings),
+        StateCommand::Rm(o) => return super::state_edit::rm(o, settings),
+        StateCommand::Mv(o) => return super::state_edit::mv(o, settings),
     };
     let desired = load_desired(&move_opts.manifest.file, settings)?;
     let state_dir = settings.state_dir_for(&move_opts.manifest.dir());

@@ -78,6 +78,24 @@ impl Driver for LocalDriver {
         blocking("local update", move || this.update_here(&resource, &path, &id, &repos)).await
     }
 
+    async fn relabel(
+        &self,
+        project: &str,
+        workspace: &WorkspaceRef,
+        edit: &super::MarkerEdit,
+    ) -> Result<(), DriverError> {
+        let (project, path, id, edit) = (
+            project.to_string(),
+            workspace.path.clone(),
+            workspace.id.clone(),
+            edit.clone(),
+        );
+        blocking("local relabel", move || {
+            relabel_here(&project, Path::new(&path), &id, &edit)
+        })
+        .await
+    }
+
     async fn delete(&self, removal: Removal<'_>) -> Result<(), DriverError> {
         let (this, project, path, id) = (
             self.clone(),
@@ -413,6 +431,20 @@ pub fn read_marker(dir: &Path) -> Option<Marker> {
         return None;
     }
     serde_json::from_slice(&bytes).ok()
+}
+
+/// Rewrites the marker in `dir` when it is the marker of `project` and `id`.
+fn relabel_here(project: &str, dir: &Path, id: &str, edit: &super::MarkerEdit) -> Result<(), DriverError> {
+    let mut marker = read_marker(dir)
+        .filter(|m| m.project == project && m.id == id)
+        .ok_or_else(|| {
+            DriverError::refused(format!(
+                "{} does not carry the marker of sandbox {id} of project {project}; leaving it alone",
+                dir.display()
+            ))
+        })?;
+    edit.apply(&mut marker);
+    write_marker(dir, &marker)
 }
 
 fn write_marker(dir: &Path, marker: &Marker) -> Result<(), DriverError> {

@@ -246,6 +246,31 @@ pub struct BatchItem<'a> {
     pub workspace: Option<WorkspaceRef>,
 }
 
+/// How [`Driver::relabel`] rewrites a workspace's marker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MarkerEdit {
+    /// The workspace now belongs to this address (`moved:`, `state mv`).
+    Readdress(Address),
+    /// The workspace no longer belongs to this state (`state rm`): its
+    /// marker's lineage becomes [`RELEASED_LINEAGE`], so no plan of this
+    /// state adopts it or deletes it as an orphan.
+    Release,
+}
+
+/// The lineage of a released workspace's marker: never a state's (those are random ids).
+pub const RELEASED_LINEAGE: &str = "released";
+
+impl MarkerEdit {
+    /// The marker as this edit leaves it.
+    pub fn apply(&self, marker: &mut Marker) {
+        match self {
+            MarkerEdit::Readdress(address) => marker.address = address.clone(),
+            MarkerEdit::Release => marker.lineage = RELEASED_LINEAGE.to_string(),
+        }
+        marker.updated_at = crate::state::now_rfc3339();
+    }
+}
+
 /// A bound a driver puts on its own creates, updates and replaces, below
 /// `--parallelism` (Packer builds: `--parallel-builds`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -324,6 +349,21 @@ pub trait Driver: Send + Sync + std::fmt::Debug {
     /// waits for its driver takes no place of `--parallelism` meanwhile.
     fn change_limit(&self) -> Option<ChangeLimit> {
         None
+    }
+
+    /// Rewrites the marker of `workspace` as `edit` says, nothing else.
+    ///
+    /// - **Guarantees**: on `Ok`, the marker names the new address (or the
+    ///   released lineage), with the same id; the workspace's content is untouched.
+    /// - **Assumptions**: the workspace carries the marker of `project` with
+    ///   the workspace's id; anything else is refused (nothing is written).
+    /// - **Caveats**: the marker is replaced by rename: a kill leaves the old
+    ///   marker or the new one, and a temporary file the next create sweeps.
+    ///
+    /// The default: drivers without workspaces (images) have no marker to edit.
+    async fn relabel(&self, project: &str, workspace: &WorkspaceRef, edit: &MarkerEdit) -> Result<(), DriverError> {
+        let _ = (project, workspace, edit);
+        Ok(())
     }
 
     /// Called once at the end of a command: close connections, remove

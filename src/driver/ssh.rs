@@ -122,6 +122,47 @@ impl Driver for SshDriver {
         .await
     }
 
+    async fn relabel(
+        &self,
+        project: &str,
+        workspace: &WorkspaceRef,
+        edit: &super::MarkerEdit,
+    ) -> Result<(), DriverError> {
+        let target = vm_of(&workspace.location)?;
+        let connection = self.connect(target, DEFAULT_CONNECT_TIMEOUT).await?;
+        let marker_path = format!("{}/{MARKER_FILE}", workspace.path.trim_end_matches('/'));
+        // Read as the listing reads it: one line, from a regular file, not a link.
+        let read = format!(
+            "m={m}; [ -f \"$m\" ] && [ ! -L \"$m\" ] || exit 3; IFS= read -r line < \"$m\"; printf '%s\\n' \"$line\"",
+            m = quote(&marker_path)
+        );
+        let refused = || {
+            DriverError::refused(format!(
+                "{target}:{} does not carry the marker of sandbox {} of project {project}; leaving it alone",
+                workspace.path, workspace.id
+            ))
+        };
+        let out = connection.run(&read).await?;
+        if out.code != Some(0) {
+            return Err(refused());
+        }
+        let mut marker: Marker = serde_json::from_str(out.stdout.trim()).map_err(|_| refused())?;
+        if marker.project != project || marker.id != workspace.id {
+            return Err(refused());
+        }
+        edit.apply(&mut marker);
+        // A new file that mktemp makes (never a link), then a rename over the marker.
+        let write = format!(
+            "m={m}; t=$(mktemp \"$m.tmp-XXXXXXXX\") || exit 4; printf '%s\\n' {json} > \"$t\" && mv -f -- \"$t\" \"$m\"",
+            m = quote(&marker_path),
+            json = quote(&encode_marker(&marker)?),
+        );
+        connection
+            .run_ok(&write, &format!("rewriting the marker of {}", workspace.path))
+            .await?;
+        Ok(())
+    }
+
     async fn close(&self) {
         self.pool.close().await;
     }

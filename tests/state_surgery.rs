@@ -1,0 +1,242 @@
+//! `sandboxer state list|show|rm|mv`, run as the real binary on local
+//! workspaces and on real sshd "VMs" on loopback (`tests/support/vms.rs`):
+//! what the records and the workspaces' markers are after each, and what the
+//! next plan makes of them.
+
+mod support;
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use support::manifests::{entry, local, manifest};
+use support::vms::{RuntimeDir, TestBed};
+use support::workspaces::{self, MARKER, default_root};
+use support::{Cli, Sandboxer, Workdir, read, read_json};
+
+/// The marker of the one workspace whose marker has `id`, under `root`.
+fn marker_of(root: &Path, id: &str) -> Value {
+    let folder = root.join(format!("sbx-{id}"));
+    read_json(folder.join(MARKER))
+}
+
+/// The recorded ids by address, from `list --json`.
+fn recorded(dir: &Path) -> Vec<(String, String)> {
+    support::records::listed(&dir.ok(&["list", "--json"]))
+        .into_iter()
+        .map(|r| (r.address, r.id))
+        .collect()
+}
+
+#[test]
+fn state_rm_forgets_a_record_and_releases_its_workspace_which_the_next_plan_leaves_alone() {
+    let work = Workdir::new();
+    let dir = work.path();
+    let root = default_root(dir);
+    work.write(
+        "sandboxes.yaml",
+        manifest("surgery", &[local("kept", ""), local("handed", "")]),
+    );
+    dir.ok(&["apply", "--auto-approve"]);
+    let listed = dir.ok(&["state", "list"]);
+    assert_eq!(listed.stdout, "sandbox.handed\nsandbox.kept\n", "{listed}");
+    let shown = dir.ok(&["state", "show", "sandbox.handed"]);
+    let record: Value = serde_json::from_str(&shown.stdout).expect("a record as JSON");
+    let id = record["id"].as_str().expect("id").to_string();
+    let workspace = root.join(format!("sbx-{id}"));
+    work.write(
+        format!(".sandboxer/workspaces/sbx-{id}/build-output.txt"),
+        "an hour of cabal\n",
+    );
+
+    // Someone else owns it now: gone from the manifest, the plan would delete it ...
+    work.write("sandboxes.yaml", manifest("surgery", &[local("kept", "")]));
+    let plan = dir.ok(&["plan"]);
+    assert!(plan.stdout.contains("- sandbox.handed"), "{plan}");
+
+    // ... unless the state forgets it.
+    let unknown = dir.run(&["state", "rm", "sandbox.handed", "sandbox.nope"]);
+    assert_eq!(unknown.code, 1, "{unknown}");
+    assert!(unknown.stderr.contains("sandbox.nope is not recorded"), "{unknown}");
+    assert!(
+        unknown.stderr.contains("recorded: sandbox.handed, sandbox.kept"),
+        "{unknown}"
+    );
+    assert_eq!(recorded(dir).len(), 2, "a refusal forgets nothing");
+    assert!(!dir.join(".sandboxer/state.json.backup").exists(), "nor backs up");
+
+    let out = dir.ok(&["state", "rm", "sandbox.handed"]);
+    assert!(
+        out.stderr
+            .contains(&format!("Removed sandbox.handed (id {id}) from the state")),
+        "{out}"
+    );
+    assert!(out.stderr.contains("left as it is, released"), "{out}");
+    let backup = read(dir.join(".sandboxer/state.json.backup"));
+    assert!(
+        backup.contains("sandbox.handed"),
+        "the records before are kept\n{backup}"
+    );
+    assert_eq!(
+        recorded(dir).iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>(),
+        ["sandbox.kept"]
+    );
+    assert_eq!(read(workspace.join("build-output.txt")), "an hour of cabal\n");
+    assert_eq!(marker_of(&root, &id)["lineage"], "released");
+
+    let plan = dir.ok(&["plan", "--detailed-exitcode"]);
+    assert!(plan.stdout.contains("No changes."), "{plan}");
+    // Declared again, it is a new workspace: the released one is not adopted.
+    work.write(
+        "sandboxes.yaml",
+        manifest("surgery", &[local("kept", ""), local("handed", "")]),
+    );
+    let plan = dir.ok(&["plan"]);
+    assert!(plan.stdout.contains("+ sandbox.handed will be created"), "{plan}");
+    assert!(!plan.stdout.contains(&id), "{plan}");
+}
+
+#[test]
+fn state_mv_renames_a_record_and_its_marker_keeping_the_workspace() {
+    let work = Workdir::new();
+    let dir = work.path();
+    let root = default_root(dir);
+    work.write(
+        "sandboxes.yaml",
+        manifest("surgery", &[local("old", ""), local("other", "")]),
+    );
+    dir.ok(&["apply", "--auto-approve"]);
+    let id = recorded(dir)
+        .into_iter()
+        .find(|(a, _)| a == "sandbox.old")
+        .map(|(_, id)| id)
+        .expect("sandbox.old");
+
+    for (args, refusal) in [
+        (
+            ["state", "mv", "sandbox.nope", "sandbox.new"],
+            "sandbox.nope is not recorded",
+        ),
+        (
+            ["state", "mv", "sandbox.old", "sandbox.other"],
+            "sandbox.other is recorded already",
+        ),
+        (["state", "mv", "sandbox.old", "image.old"], "an address keeps its kind"),
+    ] {
+        let out = dir.run(&args);
+        assert_eq!(out.code, 1, "{out}");
+        assert!(out.stderr.contains(refusal), "{refusal}\n{out}");
+    }
+    assert_eq!(
+        marker_of(&root, &id)["address"],
+        "sandbox.old",
+        "refusals change nothing"
+    );
+
+    dir.ok(&["state", "mv", "sandbox.old", "sandbox.new"]);
+    assert!(recorded(dir).contains(&("sandbox.new".to_string(), id.clone())));
+    assert_eq!(marker_of(&root, &id)["address"], "sandbox.new");
+    assert_eq!(workspaces::all(&root).len(), 2);
+    work.write(
+        "sandboxes.yaml",
+        manifest("surgery", &[local("new", ""), local("other", "")]),
+    );
+    let plan = dir.ok(&["plan", "--detailed-exitcode"]);
+    assert!(plan.stdout.contains("No changes."), "{plan}");
+}
+
+/// A bed of one VM and a work folder with a repo.
+struct World {
+    run: RuntimeDir,
+    bed: TestBed,
+    work: Workdir,
+}
+
+impl Cli for World {
+    fn cmd(&self) -> Sandboxer {
+        self.bed.sandboxer_in(self.work.path(), &self.run)
+    }
+}
+
+#[test]
+fn state_mv_and_rm_rewrite_the_marker_on_the_vm() {
+    let world = World {
+        bed: TestBed::start(1),
+        work: Workdir::new(),
+        run: RuntimeDir::new(),
+    };
+    let root = world.bed.vm(1).build_root().to_path_buf();
+    let sandbox = |name: &str| {
+        entry(
+            name,
+            "profile.vm-haskell-build",
+            &format!(
+                "    inputs:\n      vm: vm1\n      workspace_root: \"{}\"\n      connect_timeout: 2s\n",
+                root.display()
+            ),
+        )
+    };
+    // `anchor` keeps the root looked at once the other is gone from the manifest.
+    world.work.write(
+        "sandboxes.yaml",
+        manifest("surgery", &[sandbox("old"), sandbox("anchor")]),
+    );
+    world.ok(&["apply", "--auto-approve"]);
+    let found = workspaces::all(&root);
+    assert_eq!(found.len(), 2);
+    let id = found
+        .iter()
+        .find(|w| w.address == "sandbox.old")
+        .map(|w| w.id.clone())
+        .expect("sandbox.old");
+
+    world.ok(&["state", "mv", "sandbox.old", "sandbox.new"]);
+    assert_eq!(marker_of(&root, &id)["address"], "sandbox.new");
+    world.work.write(
+        "sandboxes.yaml",
+        manifest("surgery", &[sandbox("new"), sandbox("anchor")]),
+    );
+    let plan = world.ok(&["plan", "--detailed-exitcode"]);
+    assert!(plan.stdout.contains("No changes."), "{plan}");
+
+    world.ok(&["state", "rm", "sandbox.new"]);
+    assert_eq!(marker_of(&root, &id)["lineage"], "released");
+    world
+        .work
+        .write("sandboxes.yaml", manifest("surgery", &[sandbox("anchor")]));
+    let plan = world.ok(&["plan", "--detailed-exitcode"]);
+    assert!(plan.stdout.contains("No changes."), "{plan}");
+    assert!(root.join(format!("sbx-{id}")).is_dir(), "the workspace stays on the VM");
+}
+
+#[test]
+fn state_mv_and_rm_on_a_hub_keep_a_backup_of_the_project_records_here() {
+    let work = Workdir::new();
+    let dir = work.path();
+    let hub = support::hub::HubProcess::start(&dir.join("hub-data"), None);
+    let top = format!("hub:\n  url: {}\n", hub.url());
+    work.write(
+        "sandboxes.yaml",
+        support::manifests::manifest_with("shared", &top, &[local("old", ""), local("gone", "")]),
+    );
+    dir.ok(&["apply", "--auto-approve"]);
+    dir.ok(&["state", "mv", "sandbox.old", "sandbox.new"]);
+    dir.ok(&["state", "rm", "sandbox.gone"]);
+    let listed = dir.ok(&["state", "list"]);
+    assert_eq!(listed.stdout, "sandbox.new\n", "{listed}");
+    let on_hub = hub.call("GET", "/v1/projects/shared/resources", None).json();
+    let addresses: Vec<&str> = on_hub["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .filter_map(|r| r["record"]["address"].as_str())
+        .collect();
+    assert_eq!(addresses, ["sandbox.new"], "{on_hub}");
+    let backups: Vec<String> = std::fs::read_dir(dir.join(".sandboxer/hub-backups"))
+        .expect("the backups folder")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(backups.len(), 2, "one per edit: {backups:?}");
+    assert!(backups.iter().all(|b| b.starts_with("shared.")), "{backups:?}");
+}
