@@ -143,6 +143,9 @@ pub struct Desired {
     pub hub: Option<HubSpec>,
     /// Every resource, by address.
     pub resources: BTreeMap<Address, DesiredResource>,
+    /// The manifest's `moved:` renames, `(from, to)`, checked: `to` declared,
+    /// `from` not, one kind, no chain, no address twice.
+    pub moves: Vec<(Address, Address)>,
 }
 
 /// What building the desired state needs besides the manifest and the profiles.
@@ -374,6 +377,7 @@ pub fn build(loaded: &LoadedManifest, catalog: &Catalog, ctx: &BuildContext) -> 
         }
     }
     infer_image_dependencies(&mut resources);
+    let moves = check_moves(loaded, &m.moved, &resources, &mut problems);
     for r in resources.values() {
         edges
             .entry(r.address.clone())
@@ -403,7 +407,76 @@ pub fn build(loaded: &LoadedManifest, catalog: &Catalog, ctx: &BuildContext) -> 
         manifest_digest: loaded.digest.clone(),
         hub: m.hub.clone(),
         resources,
+        moves,
     })
+}
+
+/// The `moved:` renames, each problem at its key: addresses, `to` declared and
+/// `from` not, one kind, and no address in two moves (which also rules out
+/// chains: `a -> b, b -> c` says `b` twice; write `a -> c`).
+fn check_moves(
+    loaded: &LoadedManifest,
+    moved: &[crate::manifest::MovedSpec],
+    resources: &BTreeMap<Address, DesiredResource>,
+    problems: &mut Vec<Diagnostic>,
+) -> Vec<(Address, Address)> {
+    let mut moves = Vec::new();
+    let mut seen: BTreeMap<Address, usize> = BTreeMap::new();
+    for (i, spec) in moved.iter().enumerate() {
+        let at = |key: &str| format!("moved[{i}].{key}");
+        let (from, to) = match (spec.from.parse::<Address>(), spec.to.parse::<Address>()) {
+            (Ok(from), Ok(to)) => (from, to),
+            (Err(e), _) => {
+                problems.push(loaded.diagnostic(&at("from"), format!("`{}`: {e}", safety::printable(&spec.from))));
+                continue;
+            }
+            (_, Err(e)) => {
+                problems.push(loaded.diagnostic(&at("to"), format!("`{}`: {e}", safety::printable(&spec.to))));
+                continue;
+            }
+        };
+        let problem = if from.kind != to.kind {
+            Some((
+                "to",
+                format!("{from} cannot move to {to}: an address keeps its kind"),
+                "move it to an address of its kind".to_string(),
+            ))
+        } else if from == to {
+            Some((
+                "to",
+                format!("{from} is moved to itself"),
+                "remove this entry".to_string(),
+            ))
+        } else if !resources.contains_key(&to) {
+            Some((
+                "to",
+                format!("{to} is not declared"),
+                format!("declare {to} (the entry {from} was), or fix the address"),
+            ))
+        } else if resources.contains_key(&from) {
+            Some((
+                "from",
+                format!("{from} is still declared"),
+                format!("remove the entry {from}: it is now {to}"),
+            ))
+        } else if let Some(first) = seen.get(&from).or_else(|| seen.get(&to)) {
+            Some((
+                if seen.contains_key(&from) { "from" } else { "to" },
+                format!("an address of this move is in moved[{first}] too"),
+                "one move per address: a chain a -> b, b -> c is written a -> c".to_string(),
+            ))
+        } else {
+            None
+        };
+        if let Some((key, message, hint)) = problem {
+            problems.push(loaded.diagnostic(&at(key), message).with_hint(hint));
+            continue;
+        }
+        seen.insert(from.clone(), i);
+        seen.insert(to.clone(), i);
+        moves.push((from, to));
+    }
+    moves
 }
 
 /// Checks one entry against its profile and resolves its inputs.

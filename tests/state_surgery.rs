@@ -240,3 +240,87 @@ fn state_mv_and_rm_on_a_hub_keep_a_backup_of_the_project_records_here() {
     assert_eq!(backups.len(), 2, "one per edit: {backups:?}");
     assert!(backups.iter().all(|b| b.starts_with("shared.")), "{backups:?}");
 }
+
+#[test]
+fn a_moved_block_renames_an_entry_keeping_its_workspace_id_and_build_output() {
+    let work = Workdir::new();
+    let dir = work.path();
+    let root = default_root(dir);
+    work.write("repo/Main.hs", "main = pure ()\n");
+    let with_repo = "    inputs:\n      repo: ./repo\n";
+    work.write(
+        "sandboxes.yaml",
+        manifest("renames", &[local("old", with_repo), local("stays", "")]),
+    );
+    dir.ok(&["apply", "--auto-approve"]);
+    let id = recorded(dir)
+        .into_iter()
+        .find(|(a, _)| a == "sandbox.old")
+        .map(|(_, id)| id)
+        .expect("sandbox.old");
+    let output = root.join(format!("sbx-{id}/dist-newstyle/build.log"));
+    work.write(
+        format!(".sandboxer/workspaces/sbx-{id}/dist-newstyle/build.log"),
+        "an hour of cabal\n",
+    );
+
+    let renamed = format!(
+        "{}moved:\n  - from: sandbox.old\n    to: sandbox.new\n",
+        manifest("renames", &[local("new", with_repo), local("stays", "")])
+    );
+    work.write("sandboxes.yaml", &renamed);
+    let plan = dir.expect(2, &["plan", "--detailed-exitcode"]);
+    assert!(
+        plan.stdout
+            .contains(&format!("sandbox.old (id {id}) has moved to sandbox.new")),
+        "{plan}"
+    );
+    assert!(
+        plan.stdout
+            .contains("Plan: 0 to create, 0 to update, 0 to replace, 0 to delete, 1 moved."),
+        "nothing made or destroyed\n{plan}"
+    );
+    let markdown = dir.ok(&["plan", "--format", "markdown"]);
+    assert!(markdown.stdout.contains("moved from `sandbox.old`"), "{markdown}");
+
+    dir.ok(&["apply", "--auto-approve"]);
+    assert!(recorded(dir).contains(&("sandbox.new".to_string(), id.clone())));
+    assert!(!recorded(dir).iter().any(|(a, _)| a == "sandbox.old"));
+    assert_eq!(marker_of(&root, &id)["address"], "sandbox.new");
+    assert_eq!(read(&output), "an hour of cabal\n", "the build output is untouched");
+    assert_eq!(workspaces::all(&root).len(), 2);
+    // The block may stay: once moved, it has nothing left to do.
+    let plan = dir.ok(&["plan", "--detailed-exitcode"]);
+    assert!(plan.stdout.contains("No changes."), "{plan}");
+}
+
+#[test]
+fn moved_blocks_that_chain_or_keep_their_source_are_refused_at_their_line() {
+    let work = Workdir::new();
+    let dir = work.path();
+    let base = manifest("renames", &[local("b", ""), local("c", "")]);
+    work.write(
+        "sandboxes.yaml",
+        format!("{base}moved:\n  - from: sandbox.a\n    to: sandbox.b\n  - from: sandbox.b\n    to: sandbox.c\n"),
+    );
+    let out = dir.run(&["validate"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(out.stderr.contains("sandboxes.yaml:"), "{out}");
+    assert!(out.stderr.contains("moved[1]"), "{out}");
+    assert!(out.stderr.contains("hint:"), "{out}");
+
+    work.write(
+        "sandboxes.yaml",
+        format!("{base}moved:\n  - from: sandbox.c\n    to: sandbox.b\n"),
+    );
+    let out = dir.run(&["validate"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(out.stderr.contains("sandbox.c is still declared"), "{out}");
+
+    work.write(
+        "sandboxes.yaml",
+        format!("{base}moved:\n  - from: sandbox.a\n    into: sandbox.b\n"),
+    );
+    let out = dir.run(&["validate"]);
+    assert_eq!(out.code, 1, "the schema refuses an unknown key\n{out}");
+}

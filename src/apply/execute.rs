@@ -27,6 +27,16 @@ pub enum RecordUpdate {
     Remove,
     /// Leave the state as it is.
     Keep,
+    /// A rename (`moved:`): remove the record of `from`, then this update of
+    /// the change's address. In that order: a kill between leaves no record
+    /// and a marker naming the new address, which the next plan adopts; never
+    /// two records of one workspace.
+    Moved {
+        /// The address the record had.
+        from: Address,
+        /// What becomes of the record under its new address.
+        then: Box<RecordUpdate>,
+    },
 }
 
 /// The result of one change.
@@ -166,7 +176,8 @@ impl Executor {
 
     /// The site whose driver takes this change in a batch with others there, if any.
     pub fn batch_site(&self, change: &Change) -> Option<Site> {
-        if !matches!(change.action, Action::Create | Action::Update) {
+        // A rename rewrites the marker first: one by one.
+        if !matches!(change.action, Action::Create | Action::Update) || change.moved_from.is_some() {
             return None;
         }
         let resource = self.desired.resources.get(&change.address)?;
@@ -179,6 +190,64 @@ impl Executor {
 
     /// Carries out one change.
     pub async fn execute(&self, change: &Change) -> OpResult {
+        match &change.moved_from {
+            Some(from) => self.execute_moved(change, from).await,
+            None => self.execute_in_place(change).await,
+        }
+    }
+
+    /// A renamed resource: its workspace's marker takes the new address, then
+    /// the change is carried out, and its record moves.
+    async fn execute_moved(&self, change: &Change, from: &Address) -> OpResult {
+        if let Some(workspace) = change.workspace.as_ref().filter(|_| change.action != Action::Create) {
+            let relabelled = match self.drivers.get(&workspace.driver) {
+                Ok(driver) => {
+                    driver
+                        .relabel(
+                            &self.owner.project,
+                            workspace,
+                            &crate::driver::MarkerEdit::Readdress(change.address.clone()),
+                        )
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            if let Err(e) = relabelled {
+                return OpResult::failed(RecordUpdate::Keep, change.id.clone(), e);
+            }
+        }
+        let mut result = if change.action == Action::NoOp {
+            OpResult::done(RecordUpdate::Keep, change.id.clone())
+        } else {
+            let in_place = Change {
+                moved_from: None,
+                ..change.clone()
+            };
+            self.execute_in_place(&in_place).await
+        };
+        // The record moves whatever became of the change, since the marker
+        // names the new address now: kept as it was (a rename, or a change
+        // that failed before touching the record) it is the old record under
+        // the new address; written or removed by the change, that.
+        let then = match std::mem::replace(&mut result.record, RecordUpdate::Keep) {
+            RecordUpdate::Keep => match self.records.get(from) {
+                Some(record) => RecordUpdate::Put(Box::new(Record {
+                    address: change.address.clone(),
+                    ..record.clone()
+                })),
+                None => RecordUpdate::Keep,
+            },
+            other => other,
+        };
+        result.record = RecordUpdate::Moved {
+            from: from.clone(),
+            then: Box::new(then),
+        };
+        result
+    }
+
+    /// Carries out one change at its own address.
+    async fn execute_in_place(&self, change: &Change) -> OpResult {
         let resource = self.desired.resources.get(&change.address);
         match (change.action, resource) {
             (Action::NoOp, _) => OpResult::done(RecordUpdate::Keep, change.id.clone()),

@@ -223,7 +223,7 @@ pub async fn apply<S: StateStore>(
                 break;
             };
             ready.remove(&i);
-            if plan.changes[i].action == Action::NoOp {
+            if plan.changes[i].action == Action::NoOp && plan.changes[i].moved_from.is_none() {
                 settled[i] = true;
                 release(&graph, i, &mut waiting, &mut ready, &settled);
                 continue;
@@ -343,7 +343,7 @@ pub async fn apply<S: StateStore>(
     }
     outcome.interrupted |= draining;
     for (i, done) in settled.iter().enumerate() {
-        if !done && plan.changes[i].action != Action::NoOp {
+        if !done && (plan.changes[i].action != Action::NoOp || plan.changes[i].moved_from.is_some()) {
             outcome.not_started.push(plan.changes[i].address.clone());
         }
     }
@@ -408,5 +408,9 @@ async fn save<S: StateStore>(
         RecordUpdate::Put(record) => store.put(project, record).await.map(|_| ()),
         RecordUpdate::Remove => store.remove(project, address).await.map(|_| ()),
         RecordUpdate::Keep => Ok(()),
+        RecordUpdate::Moved { from, then } => {
+            store.remove(project, from).await?;
+            Box::pin(save(store, project, address, then)).await
+        }
     }
 }

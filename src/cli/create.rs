@@ -181,6 +181,7 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
         manifest_digest: String::new(),
         hub: None,
         resources: BTreeMap::from([(address.clone(), resource)]),
+        moves: Vec::new(),
     };
     let engine = Engine::new(&state_dir, settings);
     let project = desired.project.clone();

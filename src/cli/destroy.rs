@@ -84,6 +84,7 @@ async fn destroy_locked(
     // What goes is carried out with nothing desired.
     let desired = Desired {
         resources: BTreeMap::new(),
+        moves: Vec::new(),
         ..desired
     };
     if !plan.summary.has_changes() {
@@ -182,6 +183,7 @@ async fn destroy_one(
             manifest_digest: String::new(),
             hub: None,
             resources: BTreeMap::new(),
+            moves: Vec::new(),
         };
         let observed = engine.observe(&desired, store).await?;
         let mut plan = plan::make(&desired, &observed, std::slice::from_ref(&record.address));

@@ -253,6 +253,7 @@ impl PlanScope {
             manifest_digest: desired.manifest_digest.clone(),
             hub: desired.hub.clone(),
             resources: Default::default(),
+            moves: Vec::new(),
         };
         let mut plan = plan::make(&nothing, observed, &[]);
         // Records go because the operator asked, not because the manifest lost them.

@@ -479,6 +479,7 @@ mod tests {
             attributes: Vec::new(),
             depends_on: Vec::new(),
             workspace: None,
+            moved_from: None,
         }
     }
 

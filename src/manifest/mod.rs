@@ -41,6 +41,22 @@ pub struct Manifest {
     #[serde(default)]
     #[schemars(extend("propertyNames" = names_schema()))]
     pub sandboxes: BTreeMap<String, SandboxSpec>,
+    /// Renames: the record (and workspace) of `from` is kept as `to`'s,
+    /// instead of `from` destroyed and `to` made.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moved: Vec<MovedSpec>,
+}
+
+/// One rename: `{from: sandbox.old, to: sandbox.new}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MovedSpec {
+    /// The address the state knows (no longer declared).
+    #[schemars(pattern(crate::safety::ADDRESS_PATTERN))]
+    pub from: String,
+    /// The address declared now, of the same kind.
+    #[schemars(pattern(crate::safety::ADDRESS_PATTERN))]
+    pub to: String,
 }
 
 /// Where the State Hub is and how to authenticate.

@@ -26,6 +26,15 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Change> {
 /// [`diff`], with the recorded resources of `replace` made anew (`--replace`).
 pub fn diff_with(desired: &Desired, observed: &Observed, replace: &BTreeSet<&Address>) -> Vec<Change> {
     let index = FoundIndex::new(observed);
+    // The `moved:` renames still to carry out: the state has `from` and not
+    // `to`. The record of `from` is then `to`'s, and `from` is not gone.
+    let moves: BTreeMap<&Address, &Address> = desired
+        .moves
+        .iter()
+        .filter(|(from, to)| observed.records.contains_key(from) && !observed.records.contains_key(to))
+        .map(|(from, to)| (to, from))
+        .collect();
+    let moved_away: BTreeSet<&Address> = moves.values().copied().collect();
     let mut changes: Vec<Change> = Vec::with_capacity(desired.resources.len());
     let mut claimed: BTreeSet<&str> = BTreeSet::new(); // workspace paths accounted for
 
@@ -51,7 +60,8 @@ pub fn diff_with(desired: &Desired, observed: &Observed, replace: &BTreeSet<&Add
         .filter_map(|r| Some((r.vm()?, r)))
         .collect();
     for resource in ordered {
-        let mut change = diff_resource(resource, observed, &index, &rebuilt, &mut claimed);
+        let moved_from = moves.get(&resource.address).copied();
+        let mut change = diff_resource(resource, moved_from, observed, &index, &rebuilt, &mut claimed);
         if replace.contains(&resource.address) {
             request_replace(&mut change);
         }
@@ -74,7 +84,7 @@ pub fn diff_with(desired: &Desired, observed: &Observed, replace: &BTreeSet<&Add
 
     // Records gone from the manifest.
     for (address, record) in &observed.records {
-        if desired.resources.contains_key(address) {
+        if desired.resources.contains_key(address) || moved_away.contains(address) {
             continue;
         }
         let found = index.by_id(&record.id);
@@ -109,6 +119,7 @@ pub fn diff_with(desired: &Desired, observed: &Observed, replace: &BTreeSet<&Add
             workspace: found
                 .map(FoundWorkspace::reference)
                 .or_else(|| recorded_workspace(record)),
+            moved_from: None,
         });
     }
 
@@ -137,6 +148,7 @@ pub fn diff_with(desired: &Desired, observed: &Observed, replace: &BTreeSet<&Add
             attributes: Vec::new(),
             depends_on: Vec::new(),
             workspace: Some(w.reference()),
+            moved_from: None,
         });
     }
 
@@ -243,6 +255,7 @@ fn has_workspace(record: &Record) -> bool {
 
 fn diff_resource<'a>(
     resource: &DesiredResource,
+    moved_from: Option<&Address>,
     observed: &'a Observed,
     index: &FoundIndex<'a>,
     rebuilt: &BTreeSet<Address>,
@@ -258,12 +271,13 @@ fn diff_resource<'a>(
         attributes: Vec::new(),
         depends_on: resource.depends_on.iter().cloned().collect(),
         workspace: None,
+        moved_from: None,
     };
     let current_digest = observed.repo_digests.get(&resource.address);
     let location = observed.locations.get(&resource.address);
     let site_error = observed.site_error(resource);
 
-    let Some(record) = observed.records.get(&resource.address) else {
+    let Some(record) = observed.records.get(moved_from.unwrap_or(&resource.address)) else {
         let candidates: Vec<&FoundWorkspace> = index
             .for_address(&resource.address)
             .iter()
@@ -294,6 +308,7 @@ fn diff_resource<'a>(
     };
 
     change.id = Some(record.id.clone());
+    change.moved_from = moved_from.cloned();
     let mut forces = resource.replace_attributes();
     if resource.immutable {
         // Any input of an image is part of the build, also one that was removed.
@@ -516,6 +531,7 @@ mod tests {
             manifest_digest: "d".into(),
             hub: None,
             resources: resources.into_iter().map(|r| (r.address.clone(), r)).collect(),
+            moves: Vec::new(),
         }
     }
 

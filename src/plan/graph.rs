@@ -147,6 +147,7 @@ mod tests {
             attributes: Vec::new(),
             depends_on: deps.iter().map(|d| d.parse().expect("address")).collect(),
             workspace: None,
+            moved_from: None,
         }
     }
 

@@ -103,6 +103,10 @@ pub struct Change {
     pub depends_on: Vec<Address>,
     /// The existing workspace acted on (update, replace, delete).
     pub workspace: Option<WorkspaceRef>,
+    /// The address the state recorded it under, when a `moved:` block renames
+    /// it: apply gives the record and the workspace's marker this address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<Address>,
 }
 
 /// Counts by action.
@@ -121,6 +125,10 @@ pub struct Summary {
     /// Resources the plan refuses (an unmet requirement); absent when none.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub refused: usize,
+    /// Changes that give a record a new address (`moved:`), whatever their
+    /// action; absent when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub moved: usize,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -140,13 +148,16 @@ impl Summary {
                 Action::Delete => s.delete += 1,
                 Action::Refused => s.refused += 1,
             }
+            if c.moved_from.is_some() {
+                s.moved += 1;
+            }
         }
         s
     }
 
     /// Anything to do.
     pub fn has_changes(&self) -> bool {
-        self.create + self.update + self.replace + self.delete > 0
+        self.create + self.update + self.replace + self.delete + self.moved > 0
     }
 
     /// Anything to do or to refuse: what a plan shows.

@@ -40,11 +40,14 @@ impl Style {
 /// The summary line: `Plan: N to create, N to update, N to replace, N to delete.`
 pub fn summary_line(plan: &Plan) -> String {
     let s = plan.summary;
-    let refused = if s.refused > 0 {
+    let mut refused = if s.refused > 0 {
         format!(", {} refused", s.refused)
     } else {
         String::new()
     };
+    if s.moved > 0 {
+        refused.push_str(&format!(", {} moved", s.moved));
+    }
     format!(
         "Plan: {} to create, {} to update, {} to replace, {} to delete{refused}.",
         s.create, s.update, s.replace, s.delete
@@ -66,24 +69,42 @@ pub fn text(plan: &Plan, style: Style) -> String {
         "sandboxer will perform these actions (project {}):\n",
         plan.project
     );
-    for change in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
+    for change in plan.changes.iter().filter(|c| shown(c)) {
         write_change(&mut out, change, style);
     }
     let _ = writeln!(out, "{}", style.bold(&summary_line(plan)));
     out
 }
 
+/// Whether a change has a line in the plan: anything to do, or a rename.
+fn shown(change: &Change) -> bool {
+    change.action != Action::NoOp || change.moved_from.is_some()
+}
+
 fn headline(change: &Change) -> String {
     let id = change.id.as_deref().map(|id| format!(" (id {id})")).unwrap_or_default();
-    let what = match change.action {
+    if let Some(from) = &change.moved_from {
+        if change.action == Action::NoOp {
+            return format!("{from}{id} has moved to {}", change.address);
+        }
+        return format!(
+            "{}{id} (moved from {from}) {}",
+            change.address,
+            action_words(change.action)
+        );
+    }
+    format!("{}{id} {}", change.address, action_words(change.action))
+}
+
+fn action_words(action: Action) -> &'static str {
+    match action {
         Action::Create => "will be created",
         Action::Update => "will be updated in place",
         Action::Replace => "must be replaced",
         Action::Delete => "will be deleted",
         Action::NoOp => "is up to date",
         Action::Refused => "is refused: nothing will be done",
-    };
-    format!("{}{id} {what}", change.address)
+    }
 }
 
 fn write_change(out: &mut String, change: &Change, style: Style) {
@@ -175,25 +196,28 @@ pub fn markdown(plan: &Plan) -> String {
     }
     let _ = writeln!(out, "**{}**\n", summary_line(plan));
     let _ = writeln!(out, "| | resource | action | why |\n|---|---|---|---|");
-    for c in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
-        let why = c
-            .reasons
-            .iter()
-            .map(|r| printable(&r.to_string()))
-            .collect::<Vec<_>>()
-            .join("; ")
-            .replace('|', "\\|");
+    for c in plan.changes.iter().filter(|c| shown(c)) {
+        let mut why: Vec<String> = c.reasons.iter().map(|r| printable(&r.to_string())).collect();
+        let mut action = c.action.to_string();
+        if let Some(from) = &c.moved_from {
+            why.insert(0, format!("moved from `{from}`"));
+            action = if c.action == Action::NoOp {
+                "moved".into()
+            } else {
+                format!("moved, {action}")
+            };
+        }
         let _ = writeln!(
             out,
             "| `{}` | `{}` | {} | {} |",
             c.action.symbol(),
             c.address,
-            c.action,
-            why
+            action,
+            why.join("; ").replace('|', "\\|")
         );
     }
     let _ = writeln!(out, "\n<details><summary>Attribute changes</summary>\n\n```diff");
-    for c in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
+    for c in plan.changes.iter().filter(|c| shown(c)) {
         let _ = writeln!(out, "{} {}", c.action.symbol(), headline(c));
         let width = c.attributes.iter().map(|a| a.name.len()).max().unwrap_or(0);
         for a in &c.attributes {
@@ -246,6 +270,7 @@ mod tests {
             }],
             depends_on: vec![],
             workspace: None,
+            moved_from: None,
         };
         let out = text(&plan(vec![c]), Style { color: false });
         assert!(out.contains("  -/+ sandbox.app (id k3x9) must be replaced\n"), "{out}");

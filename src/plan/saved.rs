@@ -169,6 +169,7 @@ pub fn check(plan: &Plan) -> Result<(), SavedPlanError> {
         ("to delete", plan.summary.delete, counted.delete),
         ("unchanged", plan.summary.no_op, counted.no_op),
         ("refused", plan.summary.refused, counted.refused),
+        ("moved", plan.summary.moved, counted.moved),
     ];
     if let Some((what, says, count)) = counts.into_iter().find(|(_, says, count)| says != count) {
         return Err(SavedPlanError::Summary { what, says, count });
@@ -254,6 +255,7 @@ fn change(i: usize, a: &Change, b: &Change) -> Option<Difference> {
         .or_else(|| field(&at("attributes"), &a.attributes, &b.attributes))
         .or_else(|| field(&at("depends_on"), &a.depends_on, &b.depends_on))
         .or_else(|| field(&at("workspace"), &a.workspace, &b.workspace))
+        .or_else(|| field(&at("moved_from"), &a.moved_from, &b.moved_from))
 }
 
 /// `create sandbox.b`, or `nothing`.
@@ -304,6 +306,7 @@ mod tests {
             attributes: Vec::new(),
             depends_on: Vec::new(),
             workspace: None,
+            moved_from: None,
         }
     }
 
