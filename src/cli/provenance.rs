@@ -74,7 +74,8 @@ pub async fn for_apply(plan: &Plan, manifest: &Path, settings: &Settings) -> Opt
 /// `user@host` (`user` when the host name cannot be read), `user` being the
 /// one `Settings` read from the environment, else this process's user.
 fn applied_by(user: Option<String>) -> Option<String> {
-    let user = user.or_else(uid_name)?;
+    // Every record of the apply holds it: an absurdly long variable is not taken.
+    let user = user.filter(|u| u.len() <= 256).or_else(uid_name)?;
     Some(match host_name() {
         Some(host) => format!("{user}@{host}"),
         None => user,
