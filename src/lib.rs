@@ -26,6 +26,7 @@ pub mod plan;
 pub mod port_registry;
 pub mod process_group;
 pub mod profile;
+pub mod provenance;
 pub mod reason;
 pub mod remote;
 pub mod repo;

@@ -23,6 +23,7 @@ use sandboxer::observe::{self, Observed};
 use sandboxer::plan::render::{self, Style};
 use sandboxer::plan::{self, Action, Plan, Reason, WorkspaceRef};
 use sandboxer::profile::Catalog;
+use sandboxer::provenance::Provenance;
 use sandboxer::state::{EmbeddedStore, StateStore};
 
 /// The test driver's world: workspaces by path, and what it was asked to do.
@@ -202,6 +203,7 @@ impl World {
             options: ApplyOptions {
                 parallelism: 4,
                 lineage,
+                provenance: Some(Arc::new(Provenance::new(Some("seam@test".into()), None))),
             },
         };
         let outcome = apply::apply(job, events, cancel_rx).await.expect("apply runs");
@@ -242,7 +244,14 @@ async fn a_driver_defined_outside_the_engine_runs_through_plan_and_apply() {
         assert_eq!(record.driver, shelf_name());
         assert_eq!(record.facts.get("workspace"), Some(&format!("shelf/sbx-{}", record.id)));
         assert_eq!(record.facts.get("location").map(String::as_str), Some("local"));
+        assert_eq!(
+            record.provenance.as_ref().and_then(|p| p.applied_by.as_deref()),
+            Some("seam@test")
+        );
     }
+    // The records of one apply hold one provenance, not a copy each.
+    let shared: Vec<_> = records.values().filter_map(|r| r.provenance.as_ref()).collect();
+    assert!(shared.windows(2).all(|w| Arc::ptr_eq(w[0], w[1])), "{shared:?}");
 
     // Converged: nothing to do.
     let (again, _) = w.plan(&w.desired(&manifest)).await;

@@ -14,6 +14,7 @@ use crate::driver::{
 };
 use crate::observe::Site;
 use crate::plan::{Action, Change};
+use crate::provenance::Provenance;
 use crate::shared_str::SharedStr;
 use crate::sorted_map::SortedMap;
 use crate::state::{Note, Record, now_rfc3339};
@@ -89,6 +90,8 @@ pub struct Executor {
     owner: Owner,
     /// The repo trees of this apply, handed to every change.
     repos: Arc<crate::repo::RepoTrees>,
+    /// Shared by every record this apply writes.
+    provenance: Option<Arc<Provenance>>,
 }
 
 /// What an executor needs besides the drivers.
@@ -101,6 +104,8 @@ pub struct ExecutorParts {
     pub records: BTreeMap<Address, Record>,
     /// Lineage of the state, written into every new workspace's marker.
     pub lineage: String,
+    /// Who applies, with which sandboxer, from which commit: on every record written.
+    pub provenance: Option<Arc<Provenance>>,
     /// Where events go.
     pub events: mpsc::UnboundedSender<Event>,
     /// Where progress notes go.
@@ -126,6 +131,7 @@ impl Executor {
             cancel: parts.cancel,
             owner,
             repos: Arc::default(),
+            provenance: parts.provenance,
         }
     }
 
@@ -423,6 +429,7 @@ impl Executor {
             depends_on: resource.depends_on.iter().cloned().collect(),
             created_at,
             updated_at: now,
+            provenance: self.provenance.clone(),
         };
         OpResult {
             record: RecordUpdate::Put(Box::new(record)),

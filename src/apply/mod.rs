@@ -21,6 +21,7 @@ use crate::driver::{DriverError, Registry};
 use crate::observe::Observed;
 use crate::plan::graph::ChangeGraph;
 use crate::plan::{Action, Plan};
+use crate::provenance::Provenance;
 use crate::state::{Note, StateStore};
 
 pub use error::ApplyError;
@@ -143,6 +144,8 @@ pub struct ApplyOptions {
     pub parallelism: usize,
     /// Lineage of the state applied to (see [`crate::state::StateStore::ensure_lineage`]).
     pub lineage: String,
+    /// Put on every record a change writes (the command layer reads it once).
+    pub provenance: Option<Arc<Provenance>>,
 }
 
 /// Everything one apply works on.
@@ -188,6 +191,7 @@ pub async fn apply<S: StateStore>(
             known_ids: observed.known_ids(),
             records: observed.records,
             lineage: options.lineage.clone(),
+            provenance: options.provenance.clone(),
             events: events.clone(),
             notes: notes_tx,
             cancel: cancel.clone(),

@@ -85,6 +85,7 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
             p(&record.created_at),
             p(&record.updated_at)
         ));
+        push_provenance(&mut out, record.provenance.as_deref());
         out.push_str("  attributes:\n");
         for (k, v) in &record.attributes {
             out.push_str(&format!("    {} = {}\n", p(k), p(&v.to_string())));
@@ -277,6 +278,33 @@ fn registered_port(vm: &str, opts: &Opts, settings: &Settings) -> Option<u16> {
             );
             None
         }
+    }
+}
+
+/// Who applied the record, with which sandboxer, from which commit of the manifest.
+fn push_provenance(out: &mut String, provenance: Option<&sandboxer::provenance::Provenance>) {
+    let Some(provenance) = provenance else {
+        out.push_str("  applied by: (not recorded: written before sandboxer recorded it)\n");
+        return;
+    };
+    let p = |s: &str| printable(s);
+    out.push_str(&format!(
+        "  applied by: {}\n  sandboxer:  {}\n",
+        provenance.applied_by.as_deref().map_or("(unknown)".to_string(), p),
+        p(&provenance.sandboxer_version)
+    ));
+    match &provenance.git {
+        None => out.push_str("  commit:     (none: not applied from a manifest in a git work tree)\n"),
+        Some(git) => out.push_str(&format!(
+            "  commit:     {}\n  branch:     {}\n  dirty:      {}\n",
+            p(&git.commit),
+            git.branch.as_deref().map_or("(detached HEAD)".to_string(), p),
+            if git.dirty {
+                "yes (uncommitted changes when applied)"
+            } else {
+                "no"
+            }
+        )),
     }
 }
 

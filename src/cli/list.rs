@@ -50,9 +50,18 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut rows = vec![
-        ["PROJECT", "ADDRESS", "ID", "DRIVER", "WHERE", "UPDATED"]
-            .map(String::from)
-            .to_vec(),
+        [
+            "PROJECT",
+            "ADDRESS",
+            "ID",
+            "DRIVER",
+            "WHERE",
+            "UPDATED",
+            "APPLIED BY",
+            "COMMIT",
+        ]
+        .map(String::from)
+        .to_vec(),
     ];
     for (project, snap) in &projects {
         for r in snap.records.values() {
@@ -61,6 +70,7 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
                 (Some(location), None) => location.clone(),
                 (None, None) => "-".to_string(),
             };
+            let provenance = r.provenance.as_deref();
             rows.push(vec![
                 project.clone(),
                 r.address.to_string(),
@@ -68,6 +78,12 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
                 r.driver.to_string(),
                 place,
                 r.updated_at.to_string(),
+                provenance
+                    .and_then(|p| p.applied_by.as_ref())
+                    .map_or("-".to_string(), ToString::to_string),
+                provenance
+                    .and_then(|p| p.git.as_ref())
+                    .map_or("-".to_string(), |g| g.short()),
             ]);
         }
     }

@@ -16,6 +16,7 @@ pub mod list;
 pub mod output;
 pub mod plan;
 pub mod prompt;
+pub mod provenance;
 pub mod run;
 pub mod schema;
 pub mod settings;

@@ -15,6 +15,7 @@ use super::Settings;
 use super::args::ManifestArg;
 use super::engine::{Engine, PlanScope};
 use super::output::{Reported, print_data};
+use super::provenance::Git;
 use super::validate::load_desired;
 
 #[derive(Debug, Args)]
@@ -72,12 +73,18 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
         save(&document_text(&plan)?, path)?;
     }
     let format = if opts.json { Format::Json } else { opts.format };
+    // Git is asked only for what shows it: the Markdown heading, the text's note.
+    let git = match format {
+        Format::Markdown => Git::default().read(&opts.manifest.file),
+        Format::Text if !settings.quiet => Git::default().read(&opts.manifest.file),
+        _ => None,
+    };
     let text = match format {
         // The document --out saves, digest included: one format and one schema
         // (schemas/plan.schema.json), and a plan kept from `plan --json > FILE`
         // is checked by apply as one saved with --out is.
         Format::Json => document_text(&plan)?,
-        Format::Markdown => render::markdown(&plan),
+        Format::Markdown => render::markdown(&plan, git.as_ref()),
         Format::Text => render::text(
             &plan,
             Style {
@@ -86,6 +93,16 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
         ),
     };
     print_data(&text)?;
+    if format == Format::Text
+        && let Some(git) = git.as_ref().filter(|g| g.dirty)
+    {
+        eprintln!(
+            "note: the git work tree of {} has uncommitted changes (HEAD {}{}); records applied now say dirty",
+            opts.manifest.file.display(),
+            git.short_commit(),
+            git.branch.as_ref().map(|b| format!(" on {b}")).unwrap_or_default()
+        );
+    }
     if let Some(path) = &opts.out
         && !settings.quiet
     {

@@ -79,6 +79,8 @@ impl Execution<'_> {
         sandboxer::plan::graph::ChangeGraph::build(&self.plan.changes)?;
         // Before the first marker is written: markers name the state that made them.
         let lineage = self.store.ensure_lineage(&self.plan.project).await?;
+        // Read once for the whole apply, before it starts; every record shares it.
+        let provenance = super::provenance::for_apply(self.plan, &self.desired.manifest_path, self.settings).await;
         let reporter = tokio::spawn(report::run(rx, mode));
         // The interrupt notice goes through the reporter, in its own form (live
         // view, plain line, JSON event).
@@ -92,6 +94,7 @@ impl Execution<'_> {
             options: ApplyOptions {
                 parallelism: usize::from(self.opts.parallelism),
                 lineage,
+                provenance,
             },
         };
         let result = apply::apply(job, tx, cancel).await;

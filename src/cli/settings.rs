@@ -137,6 +137,8 @@ pub struct Settings {
     /// Snapshot of the environment variables profiles and manifests may name.
     pub env: BTreeMap<String, String>,
     pub home: Option<PathBuf>,
+    /// `$USER`, else `$LOGNAME`: who applies, for the records' provenance.
+    pub user: Option<String>,
     pub xdg_state_home: Option<PathBuf>,
     /// The operator set CHECKPOINT_DISABLE themselves (sandboxer then leaves it alone).
     pub checkpoint_set: bool,
@@ -200,6 +202,10 @@ impl Settings {
             quiet: opts.quiet,
             env,
             home,
+            user: ["USER", "LOGNAME"]
+                .iter()
+                .filter_map(|name| std::env::var(name).ok())
+                .find(|user| !user.is_empty()),
             checkpoint_set: std::env::var_os("CHECKPOINT_DISABLE").is_some(),
             colors,
             xdg_state_home: std::env::var_os("XDG_STATE_HOME")

@@ -496,6 +496,7 @@ mod tests {
             depends_on: Vec::new(),
             created_at: SharedStr::default(),
             updated_at: SharedStr::default(),
+            provenance: None,
         };
         (record.address.clone(), record)
     }

@@ -552,6 +552,7 @@ mod tests {
             depends_on: Vec::new(),
             created_at: "t".into(),
             updated_at: "t".into(),
+            provenance: None,
         }
     }
 

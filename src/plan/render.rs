@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use super::{Action, AttributeChange, Change, Plan};
 use crate::profile::Value;
+use crate::provenance::GitSource;
 use crate::safety::printable;
 
 /// Colours for the text form.
@@ -186,10 +187,26 @@ fn write_attribute(out: &mut String, a: &AttributeChange, width: usize, style: S
     }
 }
 
-/// The markdown form, for a pull-request comment.
-pub fn markdown(plan: &Plan) -> String {
+/// The markdown form, for a pull-request comment; `source` is the git commit
+/// the manifest's work tree is at, when it is in one.
+pub fn markdown(plan: &Plan, source: Option<&GitSource>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "### sandboxer plan for `{}`\n", plan.project);
+    if let Some(git) = source {
+        // The full hash, outside code: a pull-request comment links it.
+        let _ = write!(out, "Manifest at commit {}", printable(&git.commit));
+        match &git.branch {
+            Some(branch) => {
+                let _ = write!(out, " on branch {}", code(&printable(branch)));
+            }
+            None => out.push_str(" (detached HEAD)"),
+        }
+        out.push_str(if git.dirty {
+            ", with **uncommitted changes**.\n\n"
+        } else {
+            ".\n\n"
+        });
+    }
     if !plan.summary.has_lines() {
         let _ = writeln!(out, "{NO_CHANGES}");
         return out;
@@ -226,6 +243,19 @@ pub fn markdown(plan: &Plan) -> String {
     }
     let _ = writeln!(out, "```\n\n</details>");
     out
+}
+
+/// `text` as inline code, whatever backticks it holds (a branch name may).
+fn code(text: &str) -> String {
+    let mut fence = String::from("`");
+    while text.contains(fence.as_str()) {
+        fence.push('`');
+    }
+    if fence.len() > 1 || text.starts_with('`') || text.ends_with('`') {
+        format!("{fence} {text} {fence}")
+    } else {
+        format!("{fence}{text}{fence}")
+    }
 }
 
 #[cfg(test)]
@@ -286,6 +316,38 @@ mod tests {
             out.ends_with("Plan: 0 to create, 0 to update, 1 to replace, 0 to delete.\n"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn markdown_names_the_manifests_commit_and_uncommitted_changes() {
+        let hash = "0123456789abcdef0123456789abcdef01234567";
+        let mut git = GitSource {
+            commit: hash.into(),
+            branch: Some("main".into()),
+            dirty: true,
+        };
+        let out = markdown(&plan(vec![]), Some(&git));
+        assert!(
+            out.contains(&format!(
+                "Manifest at commit {hash} on branch `main`, with **uncommitted changes**.\n"
+            )),
+            "{out}"
+        );
+        git.dirty = false;
+        git.branch = None;
+        let out = markdown(&plan(vec![]), Some(&git));
+        assert!(
+            out.contains(&format!("Manifest at commit {hash} (detached HEAD).\n")),
+            "{out}"
+        );
+        assert!(!markdown(&plan(vec![]), None).contains("Manifest at"));
+    }
+
+    #[test]
+    fn inline_code_holds_any_backticks() {
+        assert_eq!(code("main"), "`main`");
+        assert_eq!(code("a`b"), "`` a`b ``");
+        assert_eq!(code("x``y"), "``` x``y ```");
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod vms;
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::address::Address;
 use crate::capability::VmCapabilities;
 use crate::profile::{DriverName, Value};
+use crate::provenance::Provenance;
 use crate::shared_str::SharedStr;
 use crate::sorted_map::SortedMap;
 
@@ -58,6 +60,15 @@ pub struct Record {
     pub created_at: SharedStr,
     /// RFC 3339.
     pub updated_at: SharedStr,
+    /// Who applied it, with which sandboxer, from which commit of the
+    /// manifest (absent in records written before sandboxer recorded it).
+    // The records of one apply share one value, and so do equal ones read.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::provenance::deserialize_shared"
+    )]
+    pub provenance: Option<Arc<Provenance>>,
 }
 
 /// A progress note about a sandbox or image.
@@ -330,5 +341,52 @@ pub(crate) fn test_record(name: &str, id: &str) -> Record {
         depends_on: Vec::new(),
         created_at: "t".into(),
         updated_at: "t".into(),
+        provenance: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provenance::GitSource;
+
+    fn with_provenance(name: &str, provenance: &Arc<Provenance>) -> Record {
+        Record {
+            provenance: Some(Arc::clone(provenance)),
+            ..test_record(name, &format!("id-{name}"))
+        }
+    }
+
+    #[tokio::test]
+    async fn provenance_survives_the_journal_and_the_snapshot_and_is_shared_when_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let provenance = Arc::new(Provenance::new(
+            Some("dev@build1".into()),
+            Some(GitSource {
+                commit: "0123456789abcdef0123456789abcdef01234567".into(),
+                branch: None,
+                dirty: true,
+            }),
+        ));
+        let store = EmbeddedStore::new(dir.path());
+        store.ensure_lineage("p").await.expect("lineage");
+        let (a, b) = (with_provenance("a", &provenance), with_provenance("b", &provenance));
+        store.put("p", &a).await.expect("put a");
+        store.put("p", &b).await.expect("put b");
+        // An old record, without provenance, next to them.
+        store.put("p", &test_record("old", "id-old")).await.expect("put old");
+
+        // A fresh store replays the journal; then reads the compacted snapshot.
+        for compacted in [false, true] {
+            let fresh = EmbeddedStore::new(dir.path());
+            let read = fresh.load("p").await.expect("load").records;
+            let (ra, rb) = (&read[&a.address], &read[&b.address]);
+            assert_eq!((ra, rb), (&a, &b), "compacted: {compacted}");
+            assert_eq!(read[&Address::sandbox("old")].provenance, None);
+            let (pa, pb) = (ra.provenance.as_ref(), rb.provenance.as_ref());
+            assert!(pa.zip(pb).is_some_and(|(x, y)| Arc::ptr_eq(x, y)), "one shared value");
+            store.compact().expect("compact");
+        }
+        assert!(!dir.path().join("state.journal").exists());
     }
 }
