@@ -280,3 +280,35 @@ fn provenance_round_trips_through_the_state_hub() {
         "{listed}"
     );
 }
+
+#[test]
+fn the_markdown_plan_of_a_pull_request_shows_the_commit_the_reasons_and_the_move() {
+    let work = Workdir::new();
+    let dir = work.path();
+    work.write(
+        "sandboxes.yaml",
+        manifest("review", &[local("old", ""), local("kept", "")]),
+    );
+    commit_manifest(dir, "two workspaces");
+    as_user(dir, &["apply", "--auto-approve"]);
+
+    // The pull request: a rename and a new entry, committed.
+    let renamed = format!(
+        "{}moved:\n  - from: sandbox.old\n    to: sandbox.new\n",
+        manifest("review", &[local("new", ""), local("kept", ""), local("added", "")])
+    );
+    work.write("sandboxes.yaml", renamed);
+    let head = commit_manifest(dir, "rename old, add added");
+    let markdown = as_user(dir, &["plan", "--format", "markdown"]).stdout;
+    assert!(markdown.contains(&head[..12]), "the commit\n{markdown}");
+    assert!(!markdown.contains("uncommitted changes"), "a clean tree\n{markdown}");
+    assert!(
+        markdown.contains("`sandbox.added`") && markdown.contains("new in manifest"),
+        "the reasons\n{markdown}"
+    );
+    assert!(markdown.contains("moved from `sandbox.old`"), "the move\n{markdown}");
+    assert!(
+        markdown.contains("1 to create") && markdown.contains("1 moved"),
+        "{markdown}"
+    );
+}
