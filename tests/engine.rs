@@ -765,6 +765,33 @@ fn destroy_target_takes_the_resource_and_what_depends_on_it_and_plan_destroy_sho
 }
 
 #[test]
+fn apply_json_prints_only_json_events_with_their_time_also_when_there_is_nothing_to_do() {
+    let work = Workdir::new();
+    let dir = work.path();
+    work.write("sandboxes.yaml", manifest("events", &[local("a", ""), local("b", "")]));
+    let events = |out: &support::Output| -> Vec<Value> {
+        out.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}\n{out}")))
+            .collect()
+    };
+    let first = dir.ok(&["apply", "--auto-approve", "--json"]);
+    let lines = events(&first);
+    assert!(
+        lines.iter().all(|e| e["event"].is_string() && e["at"].is_string()),
+        "{first}"
+    );
+    let finished = lines.iter().filter(|e| e["event"] == "finished").count();
+    assert_eq!(finished, 2, "{first}");
+
+    let again = dir.ok(&["apply", "--auto-approve", "--json"]);
+    let lines = events(&again);
+    assert_eq!(lines.len(), 1, "{again}");
+    assert_eq!(lines[0]["event"], "no_changes");
+    assert_eq!(lines[0]["project"], "events");
+}
+
+#[test]
 fn plan_json_counts_and_markdown_has_a_row_per_change() {
     let work = Workdir::new();
     small_repo(&work);

@@ -106,3 +106,30 @@ fn every_example_points_at_the_manifest_schema() {
     assert!(examples.len() >= 3, "expected the example manifests: {examples:?}");
     assert_schema_lines(&examples, "manifest.schema.json");
 }
+
+#[test]
+fn one_schema_is_printed_by_name_and_a_closed_pipe_ends_it_quietly() {
+    let manifest = sandboxer().args(["schema", "manifest"]).run();
+    assert_eq!(manifest.code, 0, "{manifest}");
+    let committed = std::fs::read_to_string(Path::new(ROOT).join("schemas/manifest.schema.json"))
+        .expect("read the committed manifest schema");
+    assert_eq!(manifest.stdout, committed, "one document, the committed one");
+    let plan = sandboxer().args(["schema", "plan"]).run();
+    assert!(plan.stdout.contains("\"refused\""), "{plan}");
+
+    let unknown = sandboxer().args(["schema", "nope"]).run();
+    assert_eq!(unknown.code, 1, "{unknown}");
+    assert!(unknown.stderr.contains("manifest, profile, plan"), "{unknown}");
+
+    // `| head -c 10`, at its worst: the reader is gone before the first write.
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let piped = std::process::Command::new(env!("CARGO_BIN_EXE_sandboxer"))
+        .args(["schema", "manifest"])
+        .stdout(writer)
+        .output()
+        .expect("run sandboxer");
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(piped.status.success(), "exit {:?}: {stderr}", piped.status.code());
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

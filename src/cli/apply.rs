@@ -190,8 +190,11 @@ async fn carry_out(
             }
             return Err(Reported(refused_message(plan)).into());
         }
-        if !settings.quiet {
-            println!("{}", render::NO_CHANGES);
+        if opts.run.json {
+            // With --json, stdout holds only JSON: the event that says so.
+            super::output::print_data(&format!("{}\n", sandboxer::report::no_changes_json(&plan.project)))?;
+        } else if !settings.quiet {
+            super::output::print_data(&format!("{}\n", render::NO_CHANGES))?;
         }
         return Ok(ExitCode::SUCCESS);
     }

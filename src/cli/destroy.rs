@@ -89,7 +89,10 @@ async fn destroy_locked(
     };
     if !plan.summary.has_changes() {
         if !settings.quiet {
-            println!("Nothing to destroy: project {} has no resources.", plan.project);
+            super::output::print_data(&format!(
+                "Nothing to destroy: project {} has no resources.\n",
+                plan.project
+            ))?;
         }
         return Ok(ExitCode::SUCCESS);
     }

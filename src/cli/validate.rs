@@ -43,7 +43,7 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
                 })).collect::<Vec<_>>(),
             }),
         };
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        super::output::print_data(&(serde_json::to_string_pretty(&value)? + "\n"))?;
         return Ok(ExitCode::from(u8::from(result.is_err())));
     }
     let desired = result?;
@@ -54,13 +54,13 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
         .count();
     let sandboxes = desired.resources.len() - images;
     if !settings.quiet {
-        println!(
-            "{}: valid (project {}, {images} image{}, {sandboxes} sandbox{})",
+        super::output::print_data(&format!(
+            "{}: valid (project {}, {images} image{}, {sandboxes} sandbox{})\n",
             opts.file.display(),
             desired.project,
             if images == 1 { "" } else { "s" },
             if sandboxes == 1 { "" } else { "es" },
-        );
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }

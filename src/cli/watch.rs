@@ -222,7 +222,7 @@ async fn cycle(
             } else if held.is_some() {
                 say_held(&plan);
             } else if !settings.quiet {
-                println!("{}", render::NO_CHANGES);
+                super::output::print_data(&format!("{}\n", render::NO_CHANGES))?;
             }
             return Ok(());
         }

@@ -135,7 +135,25 @@ pub fn line(event: &Event, color: bool) -> String {
     }
 }
 
+/// The JSON line `apply --json` prints when there is nothing to do.
+pub fn no_changes_json(project: &str) -> serde_json::Value {
+    json!({"event": "no_changes", "at": now_ms(), "project": project})
+}
+
+/// Now, to the millisecond: every JSON event says when it happened.
+fn now_ms() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
 fn to_json(event: &Event) -> serde_json::Value {
+    let mut value = event_json(event);
+    if let Some(object) = value.as_object_mut() {
+        object.insert("at".into(), now_ms().into());
+    }
+    value
+}
+
+fn event_json(event: &Event) -> serde_json::Value {
     match event {
         Event::Started { address, action } => json!({"event": "started", "address": address, "action": action}),
         Event::Progress { address, message } => json!({"event": "progress", "address": address, "message": message}),
