@@ -107,6 +107,21 @@ pub enum Reason {
     RepoNoLongerSynced,
     /// The operator asked for it to be made anew (`--replace`).
     ReplaceRequested,
+    /// A record goes, but not its workspace: the workspace's marker names
+    /// another declared address (a rename half done) or is not this state's.
+    WorkspaceKept {
+        /// The workspace.
+        path: String,
+        /// What its marker says instead: the address it names now, or its
+        /// lineage (`released` after `state rm`).
+        marker: String,
+    },
+    /// A `moved:` block names this record's address, but its `to` has a
+    /// record of its own: the plan refuses to guess which one is meant.
+    MoveBlocked {
+        /// The address it is to move to.
+        to: Address,
+    },
     /// Its VM does not offer what it `requires:` (the plan refuses it).
     RequirementUnmet {
         /// The capability (`ghc`, `cores`, `free_disk under /build`).
@@ -167,6 +182,8 @@ impl Reason {
             Reason::RepoNoLongerSynced => "repo_no_longer_synced",
             Reason::RequirementUnmet { .. } => "requirement_unmet",
             Reason::ReplaceRequested => "replace_requested",
+            Reason::WorkspaceKept { .. } => "workspace_kept",
+            Reason::MoveBlocked { .. } => "move_blocked",
         }
     }
 }
@@ -207,6 +224,18 @@ impl fmt::Display for Reason {
             Reason::RepoUnreadable { error } => write!(f, "repo unreadable: {error}"),
             Reason::RepoNoLongerSynced => f.write_str("repo no longer synced"),
             Reason::ReplaceRequested => f.write_str("replace requested (--replace)"),
+            Reason::WorkspaceKept { path, marker } if marker.contains('.') => write!(
+                f,
+                "its workspace {path} is kept, now {marker}'s (its marker says so); only the record is removed"
+            ),
+            Reason::WorkspaceKept { path, marker } => write!(
+                f,
+                "its workspace {path} is kept (its marker's lineage is {marker}, not this state's); only the record is removed"
+            ),
+            Reason::MoveBlocked { to } => write!(
+                f,
+                "moved: to {to}, which has a record of its own; `sandboxer state rm` the one that should go"
+            ),
             Reason::RequirementUnmet {
                 requirement,
                 range,

@@ -237,8 +237,13 @@ fn state_mv_and_rm_on_a_hub_keep_a_backup_of_the_project_records_here() {
         .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(backups.len(), 2, "one per edit: {backups:?}");
-    assert!(backups.iter().all(|b| b.starts_with("shared.")), "{backups:?}");
+    let records: Vec<&String> = backups.iter().filter(|b| b.ends_with(".json")).collect();
+    assert_eq!(records.len(), 2, "one per edit: {backups:?}");
+    assert!(records.iter().all(|b| b.starts_with("shared.")), "{backups:?}");
+    assert!(
+        backups.contains(&".gitignore".to_string()),
+        "kept out of git: {backups:?}"
+    );
 }
 
 #[test]
@@ -323,4 +328,68 @@ fn moved_blocks_that_chain_or_keep_their_source_are_refused_at_their_line() {
     );
     let out = dir.run(&["validate"]);
     assert_eq!(out.code, 1, "the schema refuses an unknown key\n{out}");
+}
+
+/// Rewrites a field of the marker of workspace `id` under `root`, as a half
+/// done `state mv` or `state rm` leaves it.
+fn set_marker(root: &Path, id: &str, field: &str, value: &str) {
+    let path = root.join(format!("sbx-{id}")).join(MARKER);
+    let mut marker = read_json(&path);
+    marker[field] = Value::String(value.to_string());
+    std::fs::write(&path, serde_json::to_string(&marker).expect("JSON")).expect("write the marker");
+}
+
+#[test]
+fn a_workspace_whose_marker_moved_on_or_was_released_is_never_deleted_with_its_old_record() {
+    let work = Workdir::new();
+    let dir = work.path();
+    let root = default_root(dir);
+    work.write(
+        "sandboxes.yaml",
+        manifest("halfway", &[local("old", ""), local("handed", "")]),
+    );
+    dir.ok(&["apply", "--auto-approve"]);
+    let ids: std::collections::BTreeMap<String, String> = recorded(dir).into_iter().collect();
+    let (old, handed) = (ids["sandbox.old"].clone(), ids["sandbox.handed"].clone());
+    work.write(format!(".sandboxer/workspaces/sbx-{old}/keep.txt"), "mine\n");
+
+    // `state mv` killed after the marker, `state rm` killed after the release;
+    // the manifest already says what the operator meant.
+    set_marker(&root, &old, "address", "sandbox.new");
+    set_marker(&root, &handed, "lineage", "released");
+    work.write("sandboxes.yaml", manifest("halfway", &[local("new", "")]));
+    let plan = dir.ok(&["plan"]);
+    assert!(plan.stdout.contains("now sandbox.new's"), "{plan}");
+    assert!(plan.stdout.contains("lineage is released"), "{plan}");
+    dir.ok(&["apply", "--auto-approve"]);
+    assert_eq!(read(root.join(format!("sbx-{old}/keep.txt"))), "mine\n");
+    assert!(
+        root.join(format!("sbx-{handed}")).is_dir(),
+        "the released workspace stays"
+    );
+    assert_eq!(recorded(dir), [("sandbox.new".to_string(), old.clone())]);
+    let plan = dir.ok(&["plan", "--detailed-exitcode"]);
+    assert!(plan.stdout.contains("No changes."), "{plan}");
+}
+
+#[test]
+fn a_move_whose_target_has_a_record_of_its_own_is_refused() {
+    let work = Workdir::new();
+    let dir = work.path();
+    work.write("sandboxes.yaml", manifest("twice", &[local("a", ""), local("b", "")]));
+    dir.ok(&["apply", "--auto-approve"]);
+    work.write(
+        "sandboxes.yaml",
+        format!(
+            "{}moved:\n  - from: sandbox.a\n    to: sandbox.b\n",
+            manifest("twice", &[local("b", "")])
+        ),
+    );
+    let out = dir.run(&["plan"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(out.stdout.contains("! sandbox.a"), "{out}");
+    assert!(out.stdout.contains("which has a record of its own"), "{out}");
+    let apply = dir.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 1, "{apply}");
+    assert_eq!(recorded(dir).len(), 2, "nothing forgotten, nothing deleted");
 }

@@ -28,10 +28,11 @@ pub enum RecordUpdate {
     Remove,
     /// Leave the state as it is.
     Keep,
-    /// A rename (`moved:`): remove the record of `from`, then this update of
-    /// the change's address. In that order: a kill between leaves no record
-    /// and a marker naming the new address, which the next plan adopts; never
-    /// two records of one workspace.
+    /// A rename (`moved:`): this update of the change's address, then the
+    /// record of `from` removed. A kill between leaves two records naming one
+    /// workspace: the next plan keeps the workspace for the declared one and
+    /// removes only the other record (never no record, which would leave the
+    /// workspace to be deleted as an orphan while the manifest names `from`).
     Moved {
         /// The address the record had.
         from: Address,

@@ -413,8 +413,8 @@ async fn save<S: StateStore>(
         RecordUpdate::Remove => store.remove(project, address).await.map(|_| ()),
         RecordUpdate::Keep => Ok(()),
         RecordUpdate::Moved { from, then } => {
-            store.remove(project, from).await?;
-            Box::pin(save(store, project, address, then)).await
+            Box::pin(save(store, project, address, then)).await?;
+            store.remove(project, from).await.map(|_| ())
         }
     }
 }

@@ -89,10 +89,13 @@ async fn destroy_locked(
     };
     if !plan.summary.has_changes() {
         if !settings.quiet {
-            super::output::print_data(&format!(
-                "Nothing to destroy: project {} has no resources.\n",
-                plan.project
-            ))?;
+            let what = if opts.targets.is_empty() {
+                format!("project {} has no resources", plan.project)
+            } else {
+                let targets: Vec<String> = opts.targets.iter().map(ToString::to_string).collect();
+                format!("{} of project {} has no record or workspace", targets.join(", "), plan.project)
+            };
+            super::output::print_data(&format!("Nothing to destroy: {what}.\n"))?;
         }
         return Ok(ExitCode::SUCCESS);
     }

@@ -25,6 +25,7 @@ use super::args::ManifestArg;
 use super::engine::Engine;
 use super::output::{Hinted, print_data};
 use super::validate::load_desired;
+use sandboxer::safety::printable;
 
 /// Flags every edit takes.
 #[derive(Debug, Args)]
@@ -130,14 +131,17 @@ pub fn rm(opts: &RmOpts, settings: &Settings) -> anyhow::Result<ExitCode> {
                     project.store.remove(&project.name, &record.address).await?;
                     if !settings.quiet {
                         eprintln!(
-                            "Removed {} (id {}) from the state; {workspace}.",
-                            record.address, record.id
+                            "Removed {} (id {}) from the state; {}.",
+                            record.address,
+                            printable(&record.id),
+                            printable(&workspace)
                         );
                     }
                 }
                 Err(e) => failed.push(format!(
-                    "{}: its workspace's marker could not be released, so the record is kept: {e}",
-                    record.address
+                    "{}: its workspace's marker could not be released, so the record is kept: {}",
+                    record.address,
+                    printable(&e.to_string())
                 )),
             }
         }
@@ -185,27 +189,36 @@ pub fn mv(opts: &MvOpts, settings: &Settings) -> anyhow::Result<ExitCode> {
         }
         let backup = backup(&project, &snapshot.records).await?;
         // The marker first: a kill after it leaves the record under its old
-        // address pointing at the workspace by id, which the next plan still
-        // finds. Then the old record goes before the new one is written: a kill
-        // between leaves no record and a marker naming the new address, which
-        // the next plan adopts; never two records of one workspace.
+        // address, which still finds the workspace by id. Then the new record
+        // is written before the old one goes: a kill between leaves two
+        // records of one workspace, and the next plan keeps the workspace for
+        // the one the manifest declares and removes only the other record.
         if let Some(workspace) = workspace_of(&record) {
             let driver = project.engine.drivers.get(&record.driver)?;
-            driver
+            match driver
                 .relabel(&project.name, &workspace, &MarkerEdit::Readdress(opts.to.clone()))
                 .await
-                .with_context(|| format!("cannot rewrite the marker of {}", workspace.path))?;
+            {
+                // Gone, or not its marker: nothing to rewrite; the record moves.
+                Ok(()) | Err(DriverError::Refused { .. }) => {}
+                Err(e) => {
+                    return Err(anyhow::Error::new(e)
+                        .context(format!("cannot rewrite the marker of {}", printable(&workspace.path))));
+                }
+            }
         }
-        project.store.remove(&project.name, &opts.from).await?;
         let moved = Record {
             address: opts.to.clone(),
             ..record
         };
         project.store.put(&project.name, &moved).await?;
+        project.store.remove(&project.name, &opts.from).await?;
         if !settings.quiet {
             eprintln!(
                 "Moved {} to {} (id {}); its workspace is kept as it is.",
-                opts.from, opts.to, moved.id
+                opts.from,
+                opts.to,
+                printable(&moved.id)
             );
             eprintln!("The records before: {backup}");
         }
@@ -316,11 +329,26 @@ async fn backup(project: &Project, records: &std::collections::BTreeMap<Address,
     Ok(path.display().to_string())
 }
 
+/// The backups folder: ours alone (0700, also when it was there), and kept
+/// out of git: it sits next to a manifest that lives in a repository, and
+/// holds every record of a project.
 fn make_private_dir(dir: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .with_context(|| format!("cannot create {}", dir.display()))
+        .with_context(|| format!("cannot create {}", dir.display()))?;
+    let meta = std::fs::symlink_metadata(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    if !meta.is_dir() {
+        anyhow::bail!("{} is not a folder", dir.display());
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot make {} private", dir.display()))?;
+    let ignore = dir.join(".gitignore");
+    if std::fs::symlink_metadata(&ignore).is_err() {
+        sandboxer::fsutil::write_atomic(&ignore, b"# backups of state records: never committed\n*\n")
+            .with_context(|| format!("cannot write {}", ignore.display()))?;
+    }
+    Ok(())
 }

@@ -132,8 +132,10 @@ impl Driver for SshDriver {
         let connection = self.connect(target, DEFAULT_CONNECT_TIMEOUT).await?;
         let marker_path = format!("{}/{MARKER_FILE}", workspace.path.trim_end_matches('/'));
         // Read as the listing reads it: one line, from a regular file, not a link.
+        // 3: no marker there; 5: a link where the marker should be (never
+        // written through, and not "gone" either: the listing sees it).
         let read = format!(
-            "m={m}; [ -f \"$m\" ] && [ ! -L \"$m\" ] || exit 3; IFS= read -r line < \"$m\"; printf '%s\\n' \"$line\"",
+            "m={m}; [ -L \"$m\" ] && exit 5; [ -f \"$m\" ] || exit 3; IFS= read -r line < \"$m\"; printf '%s\\n' \"$line\"",
             m = quote(&marker_path)
         );
         let refused = || {
@@ -143,8 +145,21 @@ impl Driver for SshDriver {
             ))
         };
         let out = connection.run(&read).await?;
-        if out.code != Some(0) {
-            return Err(refused());
+        match out.code {
+            Some(0) => {}
+            Some(3) => return Err(refused()),
+            Some(5) => {
+                return Err(DriverError::other(format!(
+                    "{target}:{marker_path} is a symbolic link; its marker is not rewritten"
+                )));
+            }
+            code => {
+                return Err(DriverError::other(format!(
+                    "{target}: reading {marker_path} failed (exit {}): {}",
+                    code.map_or_else(|| "by a signal".to_string(), |c| c.to_string()),
+                    crate::safety::printable(out.stderr.trim())
+                )));
+            }
         }
         let mut marker: Marker = serde_json::from_str(out.stdout.trim()).map_err(|_| refused())?;
         if marker.project != project || marker.id != workspace.id {

@@ -35,6 +35,13 @@ pub fn diff_with(desired: &Desired, observed: &Observed, replace: &BTreeSet<&Add
         .map(|(from, to)| (to, from))
         .collect();
     let moved_away: BTreeSet<&Address> = moves.values().copied().collect();
+    // A rename the state cannot take: both addresses have records.
+    let blocked_moves: BTreeMap<&Address, &Address> = desired
+        .moves
+        .iter()
+        .filter(|(from, to)| observed.records.contains_key(from) && observed.records.contains_key(to))
+        .map(|(from, to)| (from, to))
+        .collect();
     let mut changes: Vec<Change> = Vec::with_capacity(desired.resources.len());
     let mut claimed: BTreeSet<&str> = BTreeSet::new(); // workspace paths accounted for
 
@@ -69,7 +76,7 @@ pub fn diff_with(desired: &Desired, observed: &Observed, replace: &BTreeSet<&Add
         refuse_unmet(resource, &mut change, &images, observed, &building);
         if resource.address.kind == ResourceKind::Image
             && matches!(change.action, Action::Create | Action::Replace)
-            && observed.records.contains_key(&resource.address)
+            && observed.records.contains_key(moved_from.unwrap_or(&resource.address))
         {
             rebuilt.insert(resource.address.clone());
         }
@@ -93,15 +100,34 @@ pub fn diff_with(desired: &Desired, observed: &Observed, replace: &BTreeSet<&Add
             location: record_location(record),
         };
         let mut reasons = vec![Reason::GoneFromManifest];
+        let mut action = Action::Delete;
         if found.is_none() && !observed.location_errors.contains_key(&site) && has_workspace(record) {
             reasons.push(Reason::WorkspaceAlreadyGone);
         }
-        if let Some(w) = found {
+        // Its workspace is kept, and only the record goes, when another change
+        // accounts for it (a rename half done: its marker names a declared
+        // address) or its marker is not this state's (released by `state rm`,
+        // another checkout's).
+        let kept = found.filter(|w| claimed.contains(w.path.as_str()) || !is_ours(w, observed));
+        if let Some(w) = kept {
+            reasons.push(Reason::WorkspaceKept {
+                path: w.location.show_path(&w.path),
+                marker: if is_ours(w, observed) {
+                    w.marker.address.to_string()
+                } else {
+                    w.marker.lineage.clone()
+                },
+            });
+        } else if let Some(w) = found {
             claimed.insert(&w.path);
+        }
+        if let Some(to) = blocked_moves.get(address) {
+            action = Action::Refused;
+            reasons = vec![Reason::MoveBlocked { to: (*to).clone() }];
         }
         changes.push(Change {
             address: address.clone(),
-            action: Action::Delete,
+            action,
             id: Some(record.id.clone()),
             driver: record.driver.clone(),
             reasons,
@@ -116,9 +142,12 @@ pub fn diff_with(desired: &Desired, observed: &Observed, replace: &BTreeSet<&Add
                 })
                 .collect(),
             depends_on: record.depends_on.clone(),
-            workspace: found
-                .map(FoundWorkspace::reference)
-                .or_else(|| recorded_workspace(record)),
+            workspace: match kept {
+                Some(_) => None,
+                None => found
+                    .map(FoundWorkspace::reference)
+                    .or_else(|| recorded_workspace(record)),
+            },
             moved_from: None,
         });
     }
@@ -240,6 +269,8 @@ fn refuse_unmet(
     if !unmet.is_empty() {
         change.action = Action::Refused;
         change.reasons = unmet;
+        // Refused is refused: not renamed either.
+        change.moved_from = None;
     }
 }
 
@@ -888,4 +919,34 @@ mod tests {
             "requirement unmet: ghc 9.6.4 on vm1 does not satisfy >=9.8 (the provides: of image.hb)"
         );
     }
+
+    #[test]
+    fn a_moved_image_that_is_rebuilt_replaces_what_stands_on_it() {
+        let mut image = resource("img", None);
+        image.address = Address::image("img");
+        image.immutable = true;
+        let mut before = image.clone();
+        before.address = Address::image("old");
+        let mut sandbox = resource("a", None);
+        sandbox.depends_on.insert(Address::image("img"));
+        let mut o = observed();
+        o.records.insert(Address::image("old"), record_of(&before, "i1", None));
+        o.records.insert(Address::sandbox("a"), record_of(&sandbox, "s1", None));
+        o.workspaces.push(found(&Address::sandbox("a"), "s1", true));
+        // The image's input changed in the same pull request as its rename.
+        image
+            .inputs
+            .values
+            .insert("packer_var_x".into(), Value::String("2".into()));
+        let mut d = desired(vec![image, sandbox]);
+        d.moves = vec![(Address::image("old"), Address::image("img"))];
+        let changes = diff(&d, &o);
+        let img = changes.iter().find(|c| c.address == Address::image("img")).expect("img");
+        assert_eq!(img.action, Action::Replace);
+        assert_eq!(img.moved_from, Some(Address::image("old")));
+        assert!(!changes.iter().any(|c| c.address == Address::image("old")), "{changes:?}");
+        let a = changes.iter().find(|c| c.address == Address::sandbox("a")).expect("a");
+        assert_eq!(a.action, Action::Replace, "{:?}", a.reasons);
+    }
+
 }
