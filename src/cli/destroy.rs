@@ -93,7 +93,11 @@ async fn destroy_locked(
                 format!("project {} has no resources", plan.project)
             } else {
                 let targets: Vec<String> = opts.targets.iter().map(ToString::to_string).collect();
-                format!("{} of project {} has no record or workspace", targets.join(", "), plan.project)
+                format!(
+                    "{} of project {} has no record or workspace",
+                    targets.join(", "),
+                    plan.project
+                )
             };
             super::output::print_data(&format!("Nothing to destroy: {what}.\n"))?;
         }

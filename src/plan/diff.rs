@@ -941,12 +941,17 @@ mod tests {
         let mut d = desired(vec![image, sandbox]);
         d.moves = vec![(Address::image("old"), Address::image("img"))];
         let changes = diff(&d, &o);
-        let img = changes.iter().find(|c| c.address == Address::image("img")).expect("img");
+        let img = changes
+            .iter()
+            .find(|c| c.address == Address::image("img"))
+            .expect("img");
         assert_eq!(img.action, Action::Replace);
         assert_eq!(img.moved_from, Some(Address::image("old")));
-        assert!(!changes.iter().any(|c| c.address == Address::image("old")), "{changes:?}");
+        assert!(
+            !changes.iter().any(|c| c.address == Address::image("old")),
+            "{changes:?}"
+        );
         let a = changes.iter().find(|c| c.address == Address::sandbox("a")).expect("a");
         assert_eq!(a.action, Action::Replace, "{:?}", a.reasons);
     }
-
 }
