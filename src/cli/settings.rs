@@ -67,6 +67,9 @@ pub struct GlobalOpts {
     /// State Hub URL; overrides the manifest's `hub.url`
     #[arg(long, global = true, env = "SANDBOXER_HUB_URL", value_name = "URL")]
     pub hub: Option<String>,
+    /// PEM file of a private CA (one or more certificates) trusted for an https hub, besides the system's CA store
+    #[arg(long, global = true, env = "SANDBOXER_HUB_CA", value_name = "FILE")]
+    pub hub_ca: Option<PathBuf>,
     /// Extra folder of profiles [default: profiles/ next to the manifest]
     #[arg(long, global = true, value_name = "DIR")]
     pub profiles: Option<PathBuf>,
@@ -132,6 +135,8 @@ pub struct Settings {
     /// `$XDG_RUNTIME_DIR`, where ssh control sockets go when it is usable.
     pub runtime_dir: Option<PathBuf>,
     pub hub_url: Option<String>,
+    /// `--hub-ca`: a private CA's PEM file, read when a hub client is made.
+    pub hub_ca: Option<PathBuf>,
     pub profiles_dir: Option<PathBuf>,
     pub quiet: bool,
     /// Snapshot of the environment variables profiles and manifests may name.
@@ -198,6 +203,7 @@ impl Settings {
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
             hub_url: opts.hub.clone(),
+            hub_ca: absolute(&opts.hub_ca)?,
             profiles_dir: absolute(&opts.profiles)?,
             quiet: opts.quiet,
             env,

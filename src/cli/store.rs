@@ -4,6 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use sandboxer::manifest::HubSpec;
+use sandboxer::state::hub::HubCa;
 use sandboxer::state::{AnyLock, AnyStore, EmbeddedStore, HubStore};
 
 use super::Settings;
@@ -22,7 +23,9 @@ pub fn open(settings: &Settings, state_dir: &Path, hub: Option<&HubSpec>) -> any
     // (no child process inherits the variable).
     sandboxer::secret_env::register(&token_env);
     let token = sandboxer::secret_env::var(&token_env).filter(|t| !t.is_empty());
-    let mut hub = HubStore::new(&url, token, &token_env)?;
+    // Read before the client exists, so a bad file is refused before anything is sent.
+    let ca = settings.hub_ca.as_deref().map(HubCa::read).transpose()?;
+    let mut hub = HubStore::trusting(&url, token, &token_env, ca.as_ref())?;
     // Undocumented in --help: shorter leases for tests of lease expiry (docs/state-hub.md).
     if let Some(ttl) = settings.env.get("SANDBOXER_HUB_LEASE_TTL") {
         let ttl = sandboxer::duration::parse(ttl).map_err(|e| anyhow::anyhow!("SANDBOXER_HUB_LEASE_TTL: {e}"))?;

@@ -1,9 +1,14 @@
 //! The State Hub as a state store: records, the project lock (a lease renewed in
 //! the background), notes and the VM capability catalog over HTTP. Idempotent calls are retried with
 //! jittered backoff on connection errors and 5xx; the token is sent as a bearer
-//! header marked sensitive and never logged.
+//! header marked sensitive and never logged. Over https the client trusts the
+//! built-in web roots, the system's CA store and the private CAs of a
+//! [`HubCa`] file; a certificate it refuses is told apart from a hub that is
+//! down.
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,6 +28,83 @@ use crate::hub::api::{
 pub const LEASE_TTL: Duration = Duration::from_secs(30);
 /// Attempts of an idempotent call.
 const ATTEMPTS: u32 = 4;
+/// Largest CA file read: a bundle of hundreds of certificates fits; a wrong
+/// path such as `/dev/zero` is refused instead of read forever.
+const CA_FILE_MAX_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Certificates of private CAs that a hub client trusts besides the system's
+/// store and the built-in web roots (`--hub-ca FILE`).
+#[derive(Clone)]
+pub struct HubCa {
+    /// The file they were read from, for errors and hints.
+    file: String,
+    certificates: Vec<rustls::pki_types::CertificateDer<'static>>,
+}
+
+impl std::fmt::Debug for HubCa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubCa")
+            .field("file", &self.file)
+            .field("certificates", &self.certificates.len())
+            .finish()
+    }
+}
+
+impl HubCa {
+    /// Reads `file`: PEM holding one or more certificates (other PEM sections,
+    /// such as a key, and text around them are skipped). A file that cannot be
+    /// read, holds no certificate or a certificate that does not parse is
+    /// refused, naming it.
+    pub fn read(file: &Path) -> Result<HubCa, StateError> {
+        let name = file.display().to_string();
+        let refuse = |problem: String| HubError::CaFile {
+            file: name.clone(),
+            problem,
+        };
+        let mut bytes = Vec::new();
+        std::fs::File::open(file)
+            .and_then(|f| f.take(CA_FILE_MAX_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(|e| refuse(format!("cannot read it: {e}")))?;
+        if bytes.len() as u64 > CA_FILE_MAX_BYTES {
+            return Err(refuse(format!("larger than {CA_FILE_MAX_BYTES} bytes: not a CA file")).into());
+        }
+        HubCa::from_pem(&name, &bytes)
+    }
+
+    /// The certificates in `pem`, read from `file` (named in errors).
+    pub fn from_pem(file: &str, pem: &[u8]) -> Result<HubCa, StateError> {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        let refuse = |problem: String| HubError::CaFile {
+            file: file.to_string(),
+            problem,
+        };
+        let mut certificates = Vec::new();
+        for (n, item) in CertificateDer::pem_slice_iter(pem).enumerate() {
+            let certificate = item.map_err(|e| refuse(format!("certificate {} is not valid PEM: {e}", n + 1)))?;
+            // Parsed as a trust anchor now, as the client would when it is
+            // built, so that a broken one is named with its file.
+            rustls::RootCertStore::empty()
+                .add(certificate.clone())
+                .map_err(|e| refuse(format!("certificate {} is not a usable CA certificate: {e}", n + 1)))?;
+            certificates.push(certificate);
+        }
+        if certificates.is_empty() {
+            return Err(
+                refuse("no certificate in it (expected PEM: `-----BEGIN CERTIFICATE-----` ...)".to_string()).into(),
+            );
+        }
+        Ok(HubCa {
+            file: file.to_string(),
+            certificates,
+        })
+    }
+
+    /// The file the certificates were read from.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+}
 
 struct Inner {
     base: String,
@@ -36,6 +118,9 @@ struct Inner {
     lease_ttl: Duration,
     /// Name of the environment variable the token comes from, for the 401 hint.
     token_env: String,
+    /// The `--hub-ca` file trusted besides the system's store, for the hint of
+    /// a refused certificate.
+    ca_file: Option<String>,
 }
 
 /// A State Hub client.
@@ -112,6 +197,26 @@ pub enum HubError {
         /// Whether a token was sent.
         token_given: bool,
     },
+    /// The hub's TLS certificate was refused: nothing was sent.
+    #[error("State Hub at {url}: its TLS certificate is not trusted: {problem}")]
+    Untrusted {
+        /// The hub's URL.
+        url: String,
+        /// What is wrong with the certificate.
+        problem: String,
+        /// Whether no trusted CA signed it (the case `--hub-ca` is for).
+        unknown_issuer: bool,
+        /// The `--hub-ca` file that was trusted, if any.
+        ca_file: Option<String>,
+    },
+    /// A `--hub-ca` file was refused: nothing was sent.
+    #[error("hub CA file {file}: {problem}")]
+    CaFile {
+        /// The file as given.
+        file: String,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// Any other failure, as the hub or the client said it.
     #[error("State Hub at {url}: {message}")]
     Failed {
@@ -139,6 +244,26 @@ impl HubError {
             HubError::Unauthorized { token_env, .. } => Some(format!(
                 "set {token_env} to the hub's token (the manifest's hub.token_env names another variable if it should be read from one)"
             )),
+            HubError::Untrusted {
+                unknown_issuer: true,
+                ca_file: None,
+                ..
+            } => Some(
+                "pass --hub-ca FILE (or set SANDBOXER_HUB_CA) with the PEM certificate of the CA that signed the hub's certificate, or add that CA to the system's CA store".to_string(),
+            ),
+            HubError::Untrusted {
+                unknown_issuer: true,
+                ca_file: Some(file),
+                ..
+            } => Some(format!(
+                "neither {file} (--hub-ca) nor the system's CA store holds the CA that signed the hub's certificate: pass --hub-ca FILE (or set SANDBOXER_HUB_CA) with that CA's PEM certificate"
+            )),
+            HubError::Untrusted { .. } => Some(
+                "the hub's TLS proxy must present a current certificate naming the host of the hub's URL; --hub-ca FILE (or SANDBOXER_HUB_CA) adds a private CA".to_string(),
+            ),
+            HubError::CaFile { .. } => Some(
+                "give --hub-ca (or SANDBOXER_HUB_CA) a readable PEM file with the CA's certificate (`openssl x509 -inform DER -in ca.der -out ca.pem` converts a DER one)".to_string(),
+            ),
             HubError::Failed { .. } => None,
         }
     }
@@ -150,16 +275,32 @@ enum CallError {
 }
 
 impl HubStore {
-    /// A client for the hub at `url`.
+    /// A client for the hub at `url`, trusting the built-in web roots and the
+    /// system's CA store.
     pub fn new(url: &str, token: Option<String>, token_env: &str) -> Result<Self, StateError> {
-        let client = reqwest::Client::builder()
+        HubStore::trusting(url, token, token_env, None)
+    }
+
+    /// A client for the hub at `url` that also trusts the CAs of `ca`.
+    pub fn trusting(url: &str, token: Option<String>, token_env: &str, ca: Option<&HubCa>) -> Result<Self, StateError> {
+        let cannot = |e: reqwest::Error| StateError::Io {
+            path: url.to_string(),
+            message: format!("cannot make an HTTP client: {}", error_chain(&e)),
+        };
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| StateError::Io {
-                path: url.to_string(),
-                message: format!("cannot make an HTTP client: {e}"),
-            })?;
+            .timeout(Duration::from_secs(30));
+        if let Some(ca) = ca {
+            tracing::debug!(
+                "hub: trusting {} CA certificate(s) of {}",
+                ca.certificates.len(),
+                ca.file
+            );
+        }
+        for certificate in ca.iter().flat_map(|ca| &ca.certificates) {
+            builder = builder.add_root_certificate(reqwest::Certificate::from_der(certificate).map_err(cannot)?);
+        }
+        let client = builder.build().map_err(cannot)?;
         Ok(HubStore {
             inner: Arc::new(Inner {
                 base: url.trim_end_matches('/').to_string(),
@@ -169,6 +310,7 @@ impl HubStore {
                 lock_id: Mutex::new(None),
                 lease_ttl: LEASE_TTL,
                 token_env: token_env.to_string(),
+                ca_file: ca.map(|ca| ca.file.clone()),
             }),
         })
     }
@@ -251,6 +393,18 @@ impl HubStore {
                 }
                 Err(e) => {
                     let url = self.inner.base.clone();
+                    // The same certificate is refused again: no retry.
+                    if let Some((problem, unknown_issuer)) = certificate_problem(&e) {
+                        return Err(CallError::Other(
+                            HubError::Untrusted {
+                                url,
+                                problem,
+                                unknown_issuer,
+                                ca_file: self.inner.ca_file.clone(),
+                            }
+                            .into(),
+                        ));
+                    }
                     let failure = if e.is_connect() {
                         HubError::Unreachable {
                             url,
@@ -482,6 +636,40 @@ impl HubStore {
     }
 }
 
+/// What rustls said of the hub's certificate, if that is why `e` failed, and
+/// whether the problem is an unknown issuer.
+fn certificate_problem(e: &(dyn std::error::Error + 'static)) -> Option<(String, bool)> {
+    use rustls::CertificateError;
+    match tls_error(e, 0)? {
+        rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => Some((
+            "unknown issuer: no CA this client trusts signed it (invalid peer certificate: UnknownIssuer)".to_string(),
+            true,
+        )),
+        rustls::Error::InvalidCertificate(other) => Some((format!("invalid peer certificate: {other}"), false)),
+        _ => None,
+    }
+}
+
+/// The rustls error in `e`'s chain. It reaches reqwest inside an `io::Error`
+/// (inside another, from hyper-rustls), whose `source()` skips what it
+/// wraps: each is looked inside too.
+fn tls_error<'a>(e: &'a (dyn std::error::Error + 'static), depth: usize) -> Option<&'a rustls::Error> {
+    // Chains are a handful of links; the bound only guards against a cycle.
+    if depth > 32 {
+        return None;
+    }
+    if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+        return Some(tls);
+    }
+    let wrapped = e.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref);
+    if let Some(inner) = wrapped
+        && let Some(tls) = tls_error(inner, depth + 1)
+    {
+        return Some(tls);
+    }
+    tls_error(e.source()?, depth + 1)
+}
+
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
@@ -634,5 +822,100 @@ mod tests {
         assert_eq!(ttl(&short), Duration::from_secs(3));
         let tiny = short.with_lease_ttl(Duration::from_millis(200));
         assert_eq!(ttl(&tiny), Duration::from_secs(1));
+    }
+
+    /// A self-signed CA certificate (public only; made with `openssl req -x509`).
+    const CA_PEM: &str = "\
+-----BEGIN CERTIFICATE-----
+MIIBmTCCAT+gAwIBAgIUBdR8HgHGDS+rFWTlviv0NxDG+FAwCgYIKoZIzj0EAwIw
+ITEfMB0GA1UEAwwWc2FuZGJveGVyIHVuaXQgdGVzdCBDQTAgFw0yNjEyMDUxMDUw
+MzJaGA8yMTI2MTExMTEwNTAzMlowITEfMB0GA1UEAwwWc2FuZGJveGVyIHVuaXQg
+dGVzdCBDQTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABD4O8A0Tl85STMgD6Pjl
+/IDVMylt/VBG2Udzum39dMmu18gtdpBxEf3gMNxfPTMvqehvt0X/rESGb0uPcP0o
+LeSjUzBRMB0GA1UdDgQWBBQJiD4zcTKWlwwSgDs1JqIMW0S6FTAfBgNVHSMEGDAW
+gBQJiD4zcTKWlwwSgDs1JqIMW0S6FTAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49
+BAMCA0gAMEUCIFEZ708kze9Ss30iytb3IoV1qMhLv3E3X+sVcqg+BsRsAiEAnw2u
+J+gs75WXAngnG3wIJ1lVXTyoWbPAPPJJMZJAiwg=
+-----END CERTIFICATE-----
+";
+
+    fn refusal(pem: &str) -> String {
+        let error = HubCa::from_pem("ca.pem", pem.as_bytes()).expect_err("refused");
+        let text = error.to_string();
+        assert!(text.starts_with("hub CA file ca.pem: "), "{text}");
+        assert!(error.hint().is_some_and(|h| h.contains("--hub-ca")), "{text}");
+        text
+    }
+
+    #[test]
+    fn a_ca_file_holds_one_or_more_pem_certificates_and_text_around_them() {
+        let one = HubCa::from_pem("ca.pem", CA_PEM.as_bytes()).expect("one certificate");
+        assert_eq!((one.file(), one.certificates.len()), ("ca.pem", 1));
+        let bundle = format!("# our CAs\n{CA_PEM}\nsubject=...\n{CA_PEM}");
+        let two = HubCa::from_pem("bundle.pem", bundle.as_bytes()).expect("a bundle");
+        assert_eq!(two.certificates.len(), 2);
+        assert!(format!("{two:?}").contains("certificates: 2"));
+        HubStore::trusting("https://127.0.0.1:1", None, "T", Some(&two)).expect("a client trusting them");
+    }
+
+    #[test]
+    fn a_ca_file_without_a_usable_certificate_is_refused_naming_it() {
+        for empty in [
+            "",
+            "not PEM at all",
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        ] {
+            assert!(refusal(empty).contains("no certificate in it"), "{empty:?}");
+        }
+        let bad_base64 = "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n";
+        assert!(refusal(bad_base64).contains("certificate 1 is not valid PEM"));
+        let not_a_certificate = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        let text = refusal(&format!("{CA_PEM}{not_a_certificate}"));
+        assert!(text.contains("certificate 2 is not a usable CA certificate"), "{text}");
+    }
+
+    #[test]
+    fn a_ca_file_that_cannot_be_read_is_refused_naming_it() {
+        let missing = Path::new("/nonexistent/sandboxer-ca.pem");
+        let text = HubCa::read(missing).expect_err("refused").to_string();
+        assert!(
+            text.starts_with("hub CA file /nonexistent/sandboxer-ca.pem: cannot read it:"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_refused_certificate_is_found_inside_the_nested_io_errors_of_the_connector() {
+        use rustls::CertificateError;
+        let wrapped = |e: rustls::Error| {
+            // As tokio-rustls, then hyper-rustls wrap it.
+            std::io::Error::other(std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+        };
+        let unknown = wrapped(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer));
+        let (problem, unknown_issuer) = certificate_problem(&unknown).expect("found");
+        assert!(problem.starts_with("unknown issuer"), "{problem}");
+        assert!(unknown_issuer);
+        let expired = wrapped(rustls::Error::InvalidCertificate(CertificateError::Expired));
+        assert_eq!(certificate_problem(&expired).map(|(_, unknown)| unknown), Some(false));
+        let other = wrapped(rustls::Error::HandshakeNotComplete);
+        assert_eq!(certificate_problem(&other), None);
+        assert_eq!(certificate_problem(&std::io::Error::other("refused")), None);
+    }
+
+    #[test]
+    fn the_hint_of_an_unknown_issuer_names_hub_ca_and_the_file_that_was_given() {
+        let untrusted = |ca_file: Option<&str>| HubError::Untrusted {
+            url: "https://hub".into(),
+            problem: "unknown issuer".into(),
+            unknown_issuer: true,
+            ca_file: ca_file.map(str::to_string),
+        };
+        let hint = untrusted(None).hint().expect("a hint");
+        assert!(
+            hint.contains("--hub-ca FILE") && hint.contains("SANDBOXER_HUB_CA"),
+            "{hint}"
+        );
+        let hint = untrusted(Some("/etc/ours.pem")).hint().expect("a hint");
+        assert!(hint.contains("/etc/ours.pem"), "{hint}");
     }
 }

@@ -11,8 +11,9 @@
 //! `vms` (sshd VMs on loopback), `hub` (a real State Hub), `packer` (templates
 //! and build folders), `gated` (a setup that waits for the test), `manifests`,
 //! `workspaces` (what is on disk), `records` (`list --json`, notes),
-//! `processes` (`/proc`), `snapshot` (everything below a folder) and `plans`
-//! (editing saved plans). `docs/testing.md` describes how they fit together.
+//! `processes` (`/proc`), `snapshot` (everything below a folder), `plans`
+//! (editing saved plans) and `tls` (certificates and stunnel in front of a
+//! hub). `docs/testing.md` describes how they fit together.
 
 #![allow(dead_code)] // each test file uses its own part of this module
 
@@ -397,6 +398,7 @@ pub mod plans;
 pub mod processes;
 pub mod records;
 pub mod snapshot;
+pub mod tls;
 pub mod vms;
 pub mod workspaces;
 
