@@ -1,5 +1,6 @@
-//! Shell completion: the scripts committed in `docs/completions/` are what
-//! `sandboxer completions` generates, the bash script is valid bash that completes
+//! Shell completion and manual pages: the scripts and pages committed in
+//! `docs/completions/` and `docs/man/` are what `sandboxer completions` and
+//! `sandboxer man` generate, the bash script is valid bash that completes
 //! addresses and ids, and the hidden `sandboxer __complete addresses` lists
 //! them from the manifest and its state, writing nothing.
 
@@ -55,6 +56,31 @@ fn assert_same_files(generated: &Workdir, dir: &str, regenerate: &str) {
             );
         }
     }
+}
+
+#[test]
+fn committed_man_pages_equal_the_generated_ones() {
+    let out = Workdir::new();
+    let run = sandboxer().args(["man", "--out"]).arg(out.path()).run();
+    assert_eq!(run.code, 0, "{run}");
+    let pages = out.entries();
+    for page in [
+        "sandboxer.1",
+        "sandboxer-plan.1",
+        "sandboxer-state.1",
+        "sandboxer-state-rm.1",
+    ] {
+        assert!(pages.iter().any(|p| p == page), "no {page} among {pages:?}\n{run}");
+    }
+    assert!(
+        !pages.iter().any(|p| p.contains("help") || p.contains("complete.")),
+        "{pages:?}"
+    );
+    assert_same_files(
+        &out,
+        "docs/man",
+        "run `cargo run -- man --out docs/man` and commit the result",
+    );
 }
 
 #[test]

@@ -49,6 +49,9 @@ _sandboxer() {
             sandboxer,list)
                 cmd="sandboxer__subcmd__list"
                 ;;
+            sandboxer,man)
+                cmd="sandboxer__subcmd__man"
+                ;;
             sandboxer,plan)
                 cmd="sandboxer__subcmd__plan"
                 ;;
@@ -102,6 +105,9 @@ _sandboxer() {
                 ;;
             sandboxer__subcmd__help,list)
                 cmd="sandboxer__subcmd__help__subcmd__list"
+                ;;
+            sandboxer__subcmd__help,man)
+                cmd="sandboxer__subcmd__help__subcmd__man"
                 ;;
             sandboxer__subcmd__help,plan)
                 cmd="sandboxer__subcmd__help__subcmd__plan"
@@ -206,7 +212,7 @@ _sandboxer() {
 
     case "${cmd}" in
         sandboxer)
-            opts="-v -q -h -V --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --profiles --verbose --quiet --color --help --version validate watch create plan apply destroy list inspect exec ssh ssh-config doctor schema hub state force-unlock completions help"
+            opts="-v -q -h -V --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --profiles --verbose --quiet --color --help --version validate watch create plan apply destroy list inspect exec ssh ssh-config doctor schema hub state force-unlock completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -726,7 +732,7 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__help)
-            opts="validate watch create plan apply destroy list inspect exec ssh ssh-config doctor schema hub state force-unlock completions help"
+            opts="validate watch create plan apply destroy list inspect exec ssh ssh-config doctor schema hub state force-unlock completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -894,6 +900,20 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandboxer__subcmd__help__subcmd__man)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1333,6 +1353,60 @@ _sandboxer() {
                     return 0
                     ;;
                 --vm)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ssh-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ssh-persist)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --parallel-builds)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --capabilities-ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hub)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profiles)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandboxer__subcmd__man)
+            opts="-v -q -h -V --out --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --profiles --verbose --quiet --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --out)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2332,7 +2406,7 @@ _sandboxer_address_slot() {
         fi
         if ((count == 0)); then
             case "$path/$word" in
-                '/validate'|'/watch'|'/create'|'/plan'|'/apply'|'/destroy'|'/list'|'/inspect'|'/exec'|'/ssh'|'/ssh-config'|'/doctor'|'/schema'|'/hub'|'hub/serve'|'/state'|'state/list'|'state/show'|'state/rm'|'state/mv'|'state/push'|'state/pull'|'/force-unlock'|'/completions')
+                '/validate'|'/watch'|'/create'|'/plan'|'/apply'|'/destroy'|'/list'|'/inspect'|'/exec'|'/ssh'|'/ssh-config'|'/doctor'|'/schema'|'/hub'|'hub/serve'|'/state'|'state/list'|'state/show'|'state/rm'|'state/mv'|'state/push'|'state/pull'|'/force-unlock'|'/completions'|'/man')
                     path="${path:+$path }$word"
                     continue
                     ;;

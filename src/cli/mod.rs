@@ -14,6 +14,7 @@ pub mod force_unlock;
 pub mod hub;
 pub mod inspect;
 pub mod list;
+pub mod man;
 pub mod output;
 pub mod plan;
 pub mod prompt;
@@ -83,6 +84,8 @@ pub enum Command {
     ForceUnlock(force_unlock::Opts),
     /// Print the shell completion script for bash, zsh or fish.
     Completions(completions::Opts),
+    /// Write the manual pages: sandboxer.1 and one per subcommand.
+    Man(man::Opts),
 }
 
 /// Runs a parsed command line.
@@ -106,5 +109,6 @@ pub fn run(cli: Cli, colors: settings::Colors) -> anyhow::Result<ExitCode> {
         Command::State(opts) => state::run(&opts, &settings),
         Command::ForceUnlock(opts) => force_unlock::run(&opts, &settings),
         Command::Completions(opts) => completions::run(&opts),
+        Command::Man(opts) => man::run(&opts),
     }
 }
