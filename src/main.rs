@@ -23,6 +23,13 @@ fn take_the_token_out_of_the_environment() {
 
 fn main() -> ExitCode {
     take_the_token_out_of_the_environment();
+    // The completion scripts' helper is parsed on its own (see cli::completions).
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|first| first == cli::completions::COMPLETE)
+    {
+        return cli::completions::complete(std::env::args_os().skip(1));
+    }
     let args = match cli::Cli::try_parse() {
         Ok(args) => args,
         // `--help` and `--version` succeed; a usage error is a failure like any

@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod args;
 pub mod attach;
+pub mod completions;
 pub mod create;
 pub mod destroy;
 pub mod doctor;
@@ -13,6 +14,7 @@ pub mod force_unlock;
 pub mod hub;
 pub mod inspect;
 pub mod list;
+pub mod man;
 pub mod output;
 pub mod plan;
 pub mod prompt;
@@ -80,6 +82,10 @@ pub enum Command {
     State(state::Opts),
     /// Remove a state lock whose holder is stuck.
     ForceUnlock(force_unlock::Opts),
+    /// Print the shell completion script for bash, zsh or fish.
+    Completions(completions::Opts),
+    /// Write the manual pages: sandboxer.1 and one per subcommand.
+    Man(man::Opts),
 }
 
 /// Runs a parsed command line.
@@ -102,5 +108,7 @@ pub fn run(cli: Cli, colors: settings::Colors) -> anyhow::Result<ExitCode> {
         Command::Hub(opts) => hub::run(&opts, &settings),
         Command::State(opts) => state::run(&opts, &settings),
         Command::ForceUnlock(opts) => force_unlock::run(&opts, &settings),
+        Command::Completions(opts) => completions::run(&opts),
+        Command::Man(opts) => man::run(&opts),
     }
 }

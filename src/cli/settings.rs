@@ -13,7 +13,9 @@ use sandboxer::manifest::LoadedManifest;
 use sandboxer::profile::{Catalog, ResolveContext};
 
 /// Flags accepted before or after any subcommand.
+// Under their own heading, so that each subcommand's own flags come first.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalOpts {
     /// Folder of the embedded state store [default: .sandboxer next to the manifest]
     #[arg(long, global = true, env = "SANDBOXER_STATE_DIR", value_name = "DIR")]
