@@ -32,7 +32,10 @@ pub async fn check(store: &HubStore, project: &str, timeout: Duration) -> Vec<Fi
                 snapshot.records.len()
             ));
         }
-        Ok(Err(StateError::Hub(error @ (HubError::Unreachable { .. } | HubError::Timeout { .. })))) => {
+        // A certificate refused is the hub not reached: the token was never sent.
+        Ok(Err(StateError::Hub(
+            error @ (HubError::Unreachable { .. } | HubError::Timeout { .. } | HubError::Untrusted { .. }),
+        ))) => {
             let hint = error.hint().unwrap_or_else(unreachable_hint);
             return list.fail(error.to_string(), hint);
         }
