@@ -1,4 +1,4 @@
-//! Durations as operators write them: `500ms`, `30s`, `5m`, `1h`.
+//! Durations as operators write them: `500ms`, `30s`, `5m`, `1h`, `1m30s`.
 
 use std::time::Duration;
 
@@ -13,31 +13,18 @@ impl From<DurationError> for String {
     }
 }
 
-/// Parses `<number><unit>` with unit `ms`, `s`, `m` or `h`; a bare `0` is zero.
+/// Parses a duration as `humantime` reads them: `500ms`, `30s`, `5m`, `1h`,
+/// and combinations such as `1m30s` or `1h 30m`; a bare `0` is zero. A number
+/// without a unit is refused (seconds or milliseconds would be a guess).
 pub fn parse(text: &str) -> Result<Duration, DurationError> {
     let text = text.trim();
     if text == "0" {
         return Ok(Duration::ZERO);
     }
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| DurationError(format!("`{text}` is not a duration")))?;
-    let millis = match unit {
-        "ms" => Some(n),
-        "s" => n.checked_mul(1_000),
-        "m" => n.checked_mul(60_000),
-        "h" => n.checked_mul(3_600_000),
-        _ => {
-            return Err(DurationError(format!(
-                "`{text}` is not a duration (units: ms, s, m, h)"
-            )));
-        }
-    };
-    millis
-        .map(Duration::from_millis)
-        .ok_or_else(|| DurationError(format!("`{text}` is too long a duration")))
+    humantime::parse_duration(text).map_err(|e| match e {
+        humantime::DurationError::NumberOverflow => DurationError(format!("`{text}` is too long a duration")),
+        _ => DurationError(format!("`{text}` is not a duration (e.g. 500ms, 30s, 5m, 1h, 1m30s)")),
+    })
 }
 
 /// Formats an elapsed time for progress lines: `0.4s`, `12s`, `3m05s`.
@@ -65,6 +52,9 @@ mod tests {
         assert!(parse("5").is_err());
         assert!(parse("soon").is_err());
         assert!(parse("-1s").is_err());
+        assert_eq!(parse("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert!(parse("99999999999999999999h").is_err());
     }
 
     #[test]

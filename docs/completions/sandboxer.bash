@@ -212,7 +212,7 @@ _sandboxer() {
 
     case "${cmd}" in
         sandboxer)
-            opts="-v -q -h -V --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --profiles --verbose --quiet --color --help --version validate watch create plan apply destroy list inspect exec ssh ssh-config doctor schema hub state force-unlock completions man help"
+            opts="-v -q -h -V --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version validate watch create plan apply destroy list inspect exec ssh ssh-config doctor schema hub state force-unlock completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -246,6 +246,10 @@ _sandboxer() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --hub-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profiles)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -262,7 +266,7 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__apply)
-            opts="-f -v -q -h -V --file --target --replace --refresh-capabilities --auto-approve --parallelism --lock-timeout --json --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --profiles --verbose --quiet --color --help --version"
+            opts="-f -v -q -h -V --file --target --replace --refresh-capabilities --auto-approve --parallelism --lock-timeout --json --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -320,6 +324,10 @@ _sandboxer() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --hub-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profiles)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -336,7 +344,7 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__completions)
-            opts="-v -q -h -V --out --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --profiles --verbose --quiet --color --help --version bash zsh fish"
+            opts="-v -q -h -V --out --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version bash zsh fish"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -374,6 +382,10 @@ _sandboxer() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --hub-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profiles)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -390,7 +402,7 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__create)
-            opts="-f -v -q -h -V --profile --input --host --name --project --file --auto-approve --parallelism --lock-timeout --json --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --profiles --verbose --quiet --color --help --version"
+            opts="-f -v -q -h -V --profile --input --host --name --project --file --auto-approve --parallelism --lock-timeout --json --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -460,6 +472,10 @@ _sandboxer() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --hub-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profiles)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -476,7 +492,7 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__destroy)
-            opts="-f -v -q -h -V --target --file --auto-approve --parallelism --lock-timeout --json --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --profiles --verbose --quiet --color --help --version"
+            opts="-f -v -q -h -V --target --file --auto-approve --parallelism --lock-timeout --json --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -530,6 +546,10 @@ _sandboxer() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --hub-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profiles)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -546,7 +566,7 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__doctor)
-            opts="-f -v -q -h -V --file --vm --timeout --json --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --profiles --verbose --quiet --color --help --version"
+            opts="-f -v -q -h -V --file --vm --timeout --json --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -596,6 +616,10 @@ _sandboxer() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --hub-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profiles)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -612,7 +636,7 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__exec)
-            opts="-f -v -q -h -V --file --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --profiles --verbose --quiet --color --help --version"
+            opts="-f -v -q -h -V --file --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -654,6 +678,10 @@ _sandboxer() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --hub-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profiles)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -670,7 +698,7 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__force__subcmd__unlock)
-            opts="-f -v -q -h -V --project --file --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --profiles --verbose --quiet --color --help --version"
+            opts="-f -v -q -h -V --project --file --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -713,6 +741,10 @@ _sandboxer() {
                     return 0
                     ;;
                 --hub)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hub-ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1110,7 +1142,7 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__hub)
-            opts="-v -q -h -V --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --profiles --verbose --quiet --color --help --version serve help"
+            opts="-v -q -h -V --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version serve help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1141,6 +1173,10 @@ _sandboxer() {
                     return 0
                     ;;
                 --hub)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hub-ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1202,7 +1238,7 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__hub__subcmd__serve)
-            opts="-v -q -h -V --listen --data --token-env --notes-keep --notes-max-age --note-max-bytes --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --profiles --verbose --quiet --color --help --version"
+            opts="-v -q -h -V --listen --data --token-env --notes-keep --notes-max-age --note-max-bytes --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1260,6 +1296,10 @@ _sandboxer() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --hub-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profiles)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1276,7 +1316,7 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__inspect)
-            opts="-f -v -q -h -V --file --notes --json --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --profiles --verbose --quiet --color --help --version"
+            opts="-f -v -q -h -V --file --notes --json --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1322,6 +1362,10 @@ _sandboxer() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --hub-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profiles)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1338,7 +1382,7 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__list)
-            opts="-f -v -q -h -V --file --json --vm --vms --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --profiles --verbose --quiet --color --help --version"
+            opts="-f -v -q -h -V --file --json --vm --vms --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1384,6 +1428,10 @@ _sandboxer() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --hub-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profiles)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1400,7 +1448,7 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__man)
-            opts="-v -q -h -V --out --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --profiles --verbose --quiet --color --help --version"
+            opts="-v -q -h -V --out --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1438,6 +1486,10 @@ _sandboxer() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --hub-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profiles)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1454,7 +1506,7 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__plan)
-            opts="-f -v -q -h -V --file --target --replace --destroy --out --json --format --detailed-exitcode --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --profiles --verbose --quiet --color --help --version"
+            opts="-f -v -q -h -V --file --target --replace --destroy --out --json --format --detailed-exitcode --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1512,6 +1564,10 @@ _sandboxer() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --hub-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profiles)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1528,7 +1584,7 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__schema)
-            opts="-v -q -h -V --out --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --profiles --verbose --quiet --color --help --version"
+            opts="-v -q -h -V --out --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1566,6 +1622,10 @@ _sandboxer() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --hub-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profiles)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1582,7 +1642,7 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__ssh)
-            opts="-f -v -q -h -V --file --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --profiles --verbose --quiet --color --help --version"
+            opts="-f -v -q -h -V --file --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1624,6 +1684,10 @@ _sandboxer() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --hub-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profiles)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1640,7 +1704,7 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__ssh__subcmd__config)
-            opts="-f -v -q -h -V --registry --file --check --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --profiles --verbose --quiet --color --help --version"
+            opts="-f -v -q -h -V --registry --file --check --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1686,6 +1750,10 @@ _sandboxer() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --hub-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profiles)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1702,7 +1770,7 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__state)
-            opts="-v -q -h -V --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --profiles --verbose --quiet --color --help --version list show rm mv push pull help"
+            opts="-v -q -h -V --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version list show rm mv push pull help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1733,6 +1801,10 @@ _sandboxer() {
                     return 0
                     ;;
                 --hub)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hub-ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1864,7 +1936,7 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__state__subcmd__list)
-            opts="-f -v -q -h -V --file --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --profiles --verbose --quiet --color --help --version"
+            opts="-f -v -q -h -V --file --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1903,6 +1975,10 @@ _sandboxer() {
                     return 0
                     ;;
                 --hub)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hub-ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1922,7 +1998,7 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__state__subcmd__mv)
-            opts="-f -v -q -h -V --file --lock-timeout --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --profiles --verbose --quiet --color --help --version"
+            opts="-f -v -q -h -V --file --lock-timeout --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1965,6 +2041,10 @@ _sandboxer() {
                     return 0
                     ;;
                 --hub)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hub-ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1984,7 +2064,7 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__state__subcmd__pull)
-            opts="-f -v -q -h -V --file --lock-timeout --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --profiles --verbose --quiet --color --help --version"
+            opts="-f -v -q -h -V --file --lock-timeout --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2027,6 +2107,10 @@ _sandboxer() {
                     return 0
                     ;;
                 --hub)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hub-ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2046,7 +2130,7 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__state__subcmd__push)
-            opts="-f -v -q -h -V --file --lock-timeout --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --profiles --verbose --quiet --color --help --version"
+            opts="-f -v -q -h -V --file --lock-timeout --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2089,6 +2173,10 @@ _sandboxer() {
                     return 0
                     ;;
                 --hub)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hub-ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2108,7 +2196,7 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__state__subcmd__rm)
-            opts="-f -v -q -h -V --file --lock-timeout --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --profiles --verbose --quiet --color --help --version"
+            opts="-f -v -q -h -V --file --lock-timeout --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2154,6 +2242,10 @@ _sandboxer() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --hub-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profiles)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2170,7 +2262,7 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__state__subcmd__show)
-            opts="-f -v -q -h -V --file --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --profiles --verbose --quiet --color --help --version"
+            opts="-f -v -q -h -V --file --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2212,6 +2304,10 @@ _sandboxer() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --hub-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profiles)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2228,7 +2324,7 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__validate)
-            opts="-f -v -q -h -V --file --json --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --profiles --verbose --quiet --color --help --version"
+            opts="-f -v -q -h -V --file --json --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2270,6 +2366,10 @@ _sandboxer() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --hub-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profiles)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2286,7 +2386,7 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__watch)
-            opts="-f -v -q -h -V --file --debounce --interval --max-delete --auto-approve --parallelism --lock-timeout --json --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --profiles --verbose --quiet --color --help --version"
+            opts="-f -v -q -h -V --file --debounce --interval --max-delete --auto-approve --parallelism --lock-timeout --json --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2348,6 +2448,10 @@ _sandboxer() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --hub-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profiles)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2400,7 +2504,7 @@ _sandboxer_address_slot() {
         if ((!rest)); then
             case "$word" in
                 --) rest=1; continue ;;
-                '--capabilities-ttl'|'--color'|'--data'|'--debounce'|'--file'|'--format'|'--host'|'--hub'|'--input'|'--interval'|'--listen'|'--lock-timeout'|'--max-connections'|'--max-delete'|'--name'|'--note-max-bytes'|'--notes'|'--notes-keep'|'--notes-max-age'|'--out'|'--parallel-builds'|'--parallelism'|'--profile'|'--profiles'|'--project'|'--registry'|'--replace'|'--ssh-config'|'--ssh-persist'|'--state-dir'|'--target'|'--timeout'|'--token-env'|'--vm'|'-f') skip=1; continue ;;
+                '--capabilities-ttl'|'--color'|'--data'|'--debounce'|'--file'|'--format'|'--host'|'--hub'|'--hub-ca'|'--input'|'--interval'|'--listen'|'--lock-timeout'|'--max-connections'|'--max-delete'|'--name'|'--note-max-bytes'|'--notes'|'--notes-keep'|'--notes-max-age'|'--out'|'--parallel-builds'|'--parallelism'|'--profile'|'--profiles'|'--project'|'--registry'|'--replace'|'--ssh-config'|'--ssh-persist'|'--state-dir'|'--target'|'--timeout'|'--token-env'|'--vm'|'-f') skip=1; continue ;;
                 -*) continue ;;
             esac
         fi

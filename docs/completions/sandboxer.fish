@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_sandboxer_global_optspecs
-    string join \n state-dir= ssh-config= ssh-accept-new ssh-persist= max-connections= parallel-builds= capabilities-ttl= hub= profiles= v/verbose q/quiet color= h/help V/version
+    string join \n state-dir= ssh-config= ssh-accept-new ssh-persist= max-connections= parallel-builds= capabilities-ttl= hub= hub-ca= profiles= v/verbose q/quiet color= h/help V/version
 end
 
 function __fish_sandboxer_needs_command
@@ -31,6 +31,7 @@ complete -c sandboxer -n "__fish_sandboxer_needs_command" -l max-connections -d 
 complete -c sandboxer -n "__fish_sandboxer_needs_command" -l parallel-builds -d 'Packer builds running at once: a number, or `unlimited`' -r
 complete -c sandboxer -n "__fish_sandboxer_needs_command" -l capabilities-ttl -d 'How long a VM\'s probed capabilities are trusted before they are probed again' -r
 complete -c sandboxer -n "__fish_sandboxer_needs_command" -l hub -d 'State Hub URL; overrides the manifest\'s `hub.url`' -r
+complete -c sandboxer -n "__fish_sandboxer_needs_command" -l hub-ca -d 'PEM file of a private CA (one or more certificates) trusted for an https hub, besides the system\'s CA store' -r -F
 complete -c sandboxer -n "__fish_sandboxer_needs_command" -l profiles -d 'Extra folder of profiles [default: profiles/ next to the manifest]' -r -F
 complete -c sandboxer -n "__fish_sandboxer_needs_command" -l color -d 'Colour in output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
 always\t'Always'
@@ -67,6 +68,7 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand validate" -l max-con
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand validate" -l parallel-builds -d 'Packer builds running at once: a number, or `unlimited`' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand validate" -l capabilities-ttl -d 'How long a VM\'s probed capabilities are trusted before they are probed again' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand validate" -l hub -d 'State Hub URL; overrides the manifest\'s `hub.url`' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand validate" -l hub-ca -d 'PEM file of a private CA (one or more certificates) trusted for an https hub, besides the system\'s CA store' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand validate" -l profiles -d 'Extra folder of profiles [default: profiles/ next to the manifest]' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand validate" -l color -d 'Colour in output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
 always\t'Always'
@@ -90,6 +92,7 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand watch" -l max-connec
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand watch" -l parallel-builds -d 'Packer builds running at once: a number, or `unlimited`' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand watch" -l capabilities-ttl -d 'How long a VM\'s probed capabilities are trusted before they are probed again' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand watch" -l hub -d 'State Hub URL; overrides the manifest\'s `hub.url`' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand watch" -l hub-ca -d 'PEM file of a private CA (one or more certificates) trusted for an https hub, besides the system\'s CA store' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand watch" -l profiles -d 'Extra folder of profiles [default: profiles/ next to the manifest]' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand watch" -l color -d 'Colour in output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
 always\t'Always'
@@ -116,6 +119,7 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand create" -l max-conne
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand create" -l parallel-builds -d 'Packer builds running at once: a number, or `unlimited`' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand create" -l capabilities-ttl -d 'How long a VM\'s probed capabilities are trusted before they are probed again' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand create" -l hub -d 'State Hub URL; overrides the manifest\'s `hub.url`' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand create" -l hub-ca -d 'PEM file of a private CA (one or more certificates) trusted for an https hub, besides the system\'s CA store' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand create" -l profiles -d 'Extra folder of profiles [default: profiles/ next to the manifest]' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand create" -l color -d 'Colour in output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
 always\t'Always'
@@ -141,6 +145,7 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand plan" -l max-connect
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand plan" -l parallel-builds -d 'Packer builds running at once: a number, or `unlimited`' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand plan" -l capabilities-ttl -d 'How long a VM\'s probed capabilities are trusted before they are probed again' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand plan" -l hub -d 'State Hub URL; overrides the manifest\'s `hub.url`' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand plan" -l hub-ca -d 'PEM file of a private CA (one or more certificates) trusted for an https hub, besides the system\'s CA store' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand plan" -l profiles -d 'Extra folder of profiles [default: profiles/ next to the manifest]' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand plan" -l color -d 'Colour in output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
 always\t'Always'
@@ -165,6 +170,7 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand apply" -l max-connec
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand apply" -l parallel-builds -d 'Packer builds running at once: a number, or `unlimited`' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand apply" -l capabilities-ttl -d 'How long a VM\'s probed capabilities are trusted before they are probed again' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand apply" -l hub -d 'State Hub URL; overrides the manifest\'s `hub.url`' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand apply" -l hub-ca -d 'PEM file of a private CA (one or more certificates) trusted for an https hub, besides the system\'s CA store' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand apply" -l profiles -d 'Extra folder of profiles [default: profiles/ next to the manifest]' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand apply" -l color -d 'Colour in output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
 always\t'Always'
@@ -188,6 +194,7 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand destroy" -l max-conn
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand destroy" -l parallel-builds -d 'Packer builds running at once: a number, or `unlimited`' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand destroy" -l capabilities-ttl -d 'How long a VM\'s probed capabilities are trusted before they are probed again' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand destroy" -l hub -d 'State Hub URL; overrides the manifest\'s `hub.url`' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand destroy" -l hub-ca -d 'PEM file of a private CA (one or more certificates) trusted for an https hub, besides the system\'s CA store' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand destroy" -l profiles -d 'Extra folder of profiles [default: profiles/ next to the manifest]' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand destroy" -l color -d 'Colour in output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
 always\t'Always'
@@ -208,6 +215,7 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand list" -l max-connect
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand list" -l parallel-builds -d 'Packer builds running at once: a number, or `unlimited`' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand list" -l capabilities-ttl -d 'How long a VM\'s probed capabilities are trusted before they are probed again' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand list" -l hub -d 'State Hub URL; overrides the manifest\'s `hub.url`' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand list" -l hub-ca -d 'PEM file of a private CA (one or more certificates) trusted for an https hub, besides the system\'s CA store' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand list" -l profiles -d 'Extra folder of profiles [default: profiles/ next to the manifest]' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand list" -l color -d 'Colour in output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
 always\t'Always'
@@ -228,6 +236,7 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand inspect" -l max-conn
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand inspect" -l parallel-builds -d 'Packer builds running at once: a number, or `unlimited`' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand inspect" -l capabilities-ttl -d 'How long a VM\'s probed capabilities are trusted before they are probed again' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand inspect" -l hub -d 'State Hub URL; overrides the manifest\'s `hub.url`' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand inspect" -l hub-ca -d 'PEM file of a private CA (one or more certificates) trusted for an https hub, besides the system\'s CA store' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand inspect" -l profiles -d 'Extra folder of profiles [default: profiles/ next to the manifest]' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand inspect" -l color -d 'Colour in output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
 always\t'Always'
@@ -246,6 +255,7 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand exec" -l max-connect
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand exec" -l parallel-builds -d 'Packer builds running at once: a number, or `unlimited`' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand exec" -l capabilities-ttl -d 'How long a VM\'s probed capabilities are trusted before they are probed again' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand exec" -l hub -d 'State Hub URL; overrides the manifest\'s `hub.url`' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand exec" -l hub-ca -d 'PEM file of a private CA (one or more certificates) trusted for an https hub, besides the system\'s CA store' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand exec" -l profiles -d 'Extra folder of profiles [default: profiles/ next to the manifest]' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand exec" -l color -d 'Colour in output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
 always\t'Always'
@@ -263,6 +273,7 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand ssh" -l max-connecti
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand ssh" -l parallel-builds -d 'Packer builds running at once: a number, or `unlimited`' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand ssh" -l capabilities-ttl -d 'How long a VM\'s probed capabilities are trusted before they are probed again' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand ssh" -l hub -d 'State Hub URL; overrides the manifest\'s `hub.url`' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand ssh" -l hub-ca -d 'PEM file of a private CA (one or more certificates) trusted for an https hub, besides the system\'s CA store' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand ssh" -l profiles -d 'Extra folder of profiles [default: profiles/ next to the manifest]' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand ssh" -l color -d 'Colour in output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
 always\t'Always'
@@ -281,6 +292,7 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand ssh-config" -l max-c
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand ssh-config" -l parallel-builds -d 'Packer builds running at once: a number, or `unlimited`' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand ssh-config" -l capabilities-ttl -d 'How long a VM\'s probed capabilities are trusted before they are probed again' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand ssh-config" -l hub -d 'State Hub URL; overrides the manifest\'s `hub.url`' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand ssh-config" -l hub-ca -d 'PEM file of a private CA (one or more certificates) trusted for an https hub, besides the system\'s CA store' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand ssh-config" -l profiles -d 'Extra folder of profiles [default: profiles/ next to the manifest]' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand ssh-config" -l color -d 'Colour in output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
 always\t'Always'
@@ -301,6 +313,7 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand doctor" -l max-conne
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand doctor" -l parallel-builds -d 'Packer builds running at once: a number, or `unlimited`' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand doctor" -l capabilities-ttl -d 'How long a VM\'s probed capabilities are trusted before they are probed again' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand doctor" -l hub -d 'State Hub URL; overrides the manifest\'s `hub.url`' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand doctor" -l hub-ca -d 'PEM file of a private CA (one or more certificates) trusted for an https hub, besides the system\'s CA store' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand doctor" -l profiles -d 'Extra folder of profiles [default: profiles/ next to the manifest]' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand doctor" -l color -d 'Colour in output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
 always\t'Always'
@@ -311,7 +324,7 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand doctor" -s v -l verb
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand doctor" -s q -l quiet -d 'Only errors on stderr'
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand doctor" -s V -l version -d 'Print version'
-complete -c sandboxer -n "__fish_sandboxer_using_subcommand schema" -l out -d 'Folder to write the schemas into; without it they are printed' -r -F
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand schema" -l out -d 'Write every schema into this folder, one file each (`<name>.schema.json`)' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand schema" -l state-dir -d 'Folder of the embedded state store [default: .sandboxer next to the manifest]' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand schema" -l ssh-config -d 'ssh config file used to reach VMs [default: the operator\'s ~/.ssh/config]' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand schema" -l ssh-persist -d 'How long an ssh master outlives the run, for the next runs to reuse; 0 closes masters at exit' -r
@@ -319,6 +332,7 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand schema" -l max-conne
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand schema" -l parallel-builds -d 'Packer builds running at once: a number, or `unlimited`' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand schema" -l capabilities-ttl -d 'How long a VM\'s probed capabilities are trusted before they are probed again' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand schema" -l hub -d 'State Hub URL; overrides the manifest\'s `hub.url`' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand schema" -l hub-ca -d 'PEM file of a private CA (one or more certificates) trusted for an https hub, besides the system\'s CA store' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand schema" -l profiles -d 'Extra folder of profiles [default: profiles/ next to the manifest]' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand schema" -l color -d 'Colour in output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
 always\t'Always'
@@ -335,6 +349,7 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve help" -l parallel-builds -d 'Packer builds running at once: a number, or `unlimited`' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve help" -l capabilities-ttl -d 'How long a VM\'s probed capabilities are trusted before they are probed again' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve help" -l hub -d 'State Hub URL; overrides the manifest\'s `hub.url`' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve help" -l hub-ca -d 'PEM file of a private CA (one or more certificates) trusted for an https hub, besides the system\'s CA store' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve help" -l profiles -d 'Extra folder of profiles [default: profiles/ next to the manifest]' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve help" -l color -d 'Colour in output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
 always\t'Always'
@@ -359,6 +374,7 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l parallel-builds -d 'Packer builds running at once: a number, or `unlimited`' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l capabilities-ttl -d 'How long a VM\'s probed capabilities are trusted before they are probed again' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l hub -d 'State Hub URL; overrides the manifest\'s `hub.url`' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l hub-ca -d 'PEM file of a private CA (one or more certificates) trusted for an https hub, besides the system\'s CA store' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l profiles -d 'Extra folder of profiles [default: profiles/ next to the manifest]' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l color -d 'Colour in output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
 always\t'Always'
@@ -377,6 +393,7 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and not __fis
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and not __fish_seen_subcommand_from list show rm mv push pull help" -l parallel-builds -d 'Packer builds running at once: a number, or `unlimited`' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and not __fish_seen_subcommand_from list show rm mv push pull help" -l capabilities-ttl -d 'How long a VM\'s probed capabilities are trusted before they are probed again' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and not __fish_seen_subcommand_from list show rm mv push pull help" -l hub -d 'State Hub URL; overrides the manifest\'s `hub.url`' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and not __fish_seen_subcommand_from list show rm mv push pull help" -l hub-ca -d 'PEM file of a private CA (one or more certificates) trusted for an https hub, besides the system\'s CA store' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and not __fish_seen_subcommand_from list show rm mv push pull help" -l profiles -d 'Extra folder of profiles [default: profiles/ next to the manifest]' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and not __fish_seen_subcommand_from list show rm mv push pull help" -l color -d 'Colour in output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
 always\t'Always'
@@ -401,6 +418,7 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_se
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from list" -l parallel-builds -d 'Packer builds running at once: a number, or `unlimited`' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from list" -l capabilities-ttl -d 'How long a VM\'s probed capabilities are trusted before they are probed again' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from list" -l hub -d 'State Hub URL; overrides the manifest\'s `hub.url`' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from list" -l hub-ca -d 'PEM file of a private CA (one or more certificates) trusted for an https hub, besides the system\'s CA store' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from list" -l profiles -d 'Extra folder of profiles [default: profiles/ next to the manifest]' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from list" -l color -d 'Colour in output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
 always\t'Always'
@@ -418,6 +436,7 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_se
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from show" -l parallel-builds -d 'Packer builds running at once: a number, or `unlimited`' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from show" -l capabilities-ttl -d 'How long a VM\'s probed capabilities are trusted before they are probed again' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from show" -l hub -d 'State Hub URL; overrides the manifest\'s `hub.url`' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from show" -l hub-ca -d 'PEM file of a private CA (one or more certificates) trusted for an https hub, besides the system\'s CA store' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from show" -l profiles -d 'Extra folder of profiles [default: profiles/ next to the manifest]' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from show" -l color -d 'Colour in output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
 always\t'Always'
@@ -436,6 +455,7 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_se
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from rm" -l parallel-builds -d 'Packer builds running at once: a number, or `unlimited`' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from rm" -l capabilities-ttl -d 'How long a VM\'s probed capabilities are trusted before they are probed again' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from rm" -l hub -d 'State Hub URL; overrides the manifest\'s `hub.url`' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from rm" -l hub-ca -d 'PEM file of a private CA (one or more certificates) trusted for an https hub, besides the system\'s CA store' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from rm" -l profiles -d 'Extra folder of profiles [default: profiles/ next to the manifest]' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from rm" -l color -d 'Colour in output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
 always\t'Always'
@@ -454,6 +474,7 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_se
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from mv" -l parallel-builds -d 'Packer builds running at once: a number, or `unlimited`' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from mv" -l capabilities-ttl -d 'How long a VM\'s probed capabilities are trusted before they are probed again' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from mv" -l hub -d 'State Hub URL; overrides the manifest\'s `hub.url`' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from mv" -l hub-ca -d 'PEM file of a private CA (one or more certificates) trusted for an https hub, besides the system\'s CA store' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from mv" -l profiles -d 'Extra folder of profiles [default: profiles/ next to the manifest]' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from mv" -l color -d 'Colour in output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
 always\t'Always'
@@ -472,6 +493,7 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_se
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from push" -l parallel-builds -d 'Packer builds running at once: a number, or `unlimited`' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from push" -l capabilities-ttl -d 'How long a VM\'s probed capabilities are trusted before they are probed again' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from push" -l hub -d 'State Hub URL; overrides the manifest\'s `hub.url`' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from push" -l hub-ca -d 'PEM file of a private CA (one or more certificates) trusted for an https hub, besides the system\'s CA store' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from push" -l profiles -d 'Extra folder of profiles [default: profiles/ next to the manifest]' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from push" -l color -d 'Colour in output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
 always\t'Always'
@@ -490,6 +512,7 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_se
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from pull" -l parallel-builds -d 'Packer builds running at once: a number, or `unlimited`' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from pull" -l capabilities-ttl -d 'How long a VM\'s probed capabilities are trusted before they are probed again' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from pull" -l hub -d 'State Hub URL; overrides the manifest\'s `hub.url`' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from pull" -l hub-ca -d 'PEM file of a private CA (one or more certificates) trusted for an https hub, besides the system\'s CA store' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from pull" -l profiles -d 'Extra folder of profiles [default: profiles/ next to the manifest]' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and __fish_seen_subcommand_from pull" -l color -d 'Colour in output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
 always\t'Always'
@@ -515,6 +538,7 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand force-unlock" -l max
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand force-unlock" -l parallel-builds -d 'Packer builds running at once: a number, or `unlimited`' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand force-unlock" -l capabilities-ttl -d 'How long a VM\'s probed capabilities are trusted before they are probed again' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand force-unlock" -l hub -d 'State Hub URL; overrides the manifest\'s `hub.url`' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand force-unlock" -l hub-ca -d 'PEM file of a private CA (one or more certificates) trusted for an https hub, besides the system\'s CA store' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand force-unlock" -l profiles -d 'Extra folder of profiles [default: profiles/ next to the manifest]' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand force-unlock" -l color -d 'Colour in output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
 always\t'Always'
@@ -532,6 +556,7 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand completions" -l max-
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand completions" -l parallel-builds -d 'Packer builds running at once: a number, or `unlimited`' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand completions" -l capabilities-ttl -d 'How long a VM\'s probed capabilities are trusted before they are probed again' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand completions" -l hub -d 'State Hub URL; overrides the manifest\'s `hub.url`' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand completions" -l hub-ca -d 'PEM file of a private CA (one or more certificates) trusted for an https hub, besides the system\'s CA store' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand completions" -l profiles -d 'Extra folder of profiles [default: profiles/ next to the manifest]' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand completions" -l color -d 'Colour in output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
 always\t'Always'
@@ -549,6 +574,7 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand man" -l max-connecti
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand man" -l parallel-builds -d 'Packer builds running at once: a number, or `unlimited`' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand man" -l capabilities-ttl -d 'How long a VM\'s probed capabilities are trusted before they are probed again' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand man" -l hub -d 'State Hub URL; overrides the manifest\'s `hub.url`' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand man" -l hub-ca -d 'PEM file of a private CA (one or more certificates) trusted for an https hub, besides the system\'s CA store' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand man" -l profiles -d 'Extra folder of profiles [default: profiles/ next to the manifest]' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand man" -l color -d 'Colour in output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
 always\t'Always'
@@ -629,7 +655,7 @@ function __sandboxer_address_slot
                 case --
                     set rest 1
                     continue
-                case '--capabilities-ttl' '--color' '--data' '--debounce' '--file' '--format' '--host' '--hub' '--input' '--interval' '--listen' '--lock-timeout' '--max-connections' '--max-delete' '--name' '--note-max-bytes' '--notes' '--notes-keep' '--notes-max-age' '--out' '--parallel-builds' '--parallelism' '--profile' '--profiles' '--project' '--registry' '--replace' '--ssh-config' '--ssh-persist' '--state-dir' '--target' '--timeout' '--token-env' '--vm' '-f'
+                case '--capabilities-ttl' '--color' '--data' '--debounce' '--file' '--format' '--host' '--hub' '--hub-ca' '--input' '--interval' '--listen' '--lock-timeout' '--max-connections' '--max-delete' '--name' '--note-max-bytes' '--notes' '--notes-keep' '--notes-max-age' '--out' '--parallel-builds' '--parallelism' '--profile' '--profiles' '--project' '--registry' '--replace' '--ssh-config' '--ssh-persist' '--state-dir' '--target' '--timeout' '--token-env' '--vm' '-f'
                     set skip 1
                     continue
                 case '-*'
