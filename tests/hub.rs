@@ -1716,7 +1716,7 @@ fn notes_older_than_notes_max_age_are_dropped_and_numbers_go_on() {
     let refused = sandboxer()
         .args(["hub", "serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(work.path().join("other"))
-        .args(["--notes-max-age", "2 days"])
+        .args(["--notes-max-age", "two days"])
         .run();
     assert_eq!(refused.code, 1, "{refused}");
     assert!(refused.stderr.contains("--notes-max-age"), "{refused}");
