@@ -2030,3 +2030,31 @@ fn the_state_store_puts_and_reads_the_vm_catalog_through_the_hub() {
     let listed = w.call("GET", "/v1/vms", None).json();
     assert_eq!(listed["vms"].as_array().map(Vec::len), Some(2), "{listed}");
 }
+
+#[test]
+fn a_token_file_holds_the_token_and_an_empty_one_is_refused() {
+    let work = Workdir::new();
+    let file = work.write("hub-token", "from-a-file-19\n");
+    let file = file.to_str().expect("a UTF-8 path");
+    // The variable is set too: the file wins.
+    let hub = FlaggedHub::start(
+        &work.path().join("hub-data"),
+        "from-the-variable",
+        &["--token-file", file],
+    );
+    let path = "/v1/projects/p/resources";
+    let with_file = request(hub.addr, "GET", path, Some("from-a-file-19"), &[], None);
+    assert_eq!(with_file.status, 200, "{with_file:?}");
+    let with_variable = request(hub.addr, "GET", path, Some("from-the-variable"), &[], None);
+    assert_eq!(with_variable.status, 401, "{with_variable:?}");
+
+    let empty = work.write("empty-token", "\n");
+    let refused = sandboxer()
+        .args(["hub", "serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(work.path().join("other"))
+        .arg("--token-file")
+        .arg(&empty)
+        .run();
+    assert_eq!(refused.code, 1, "{refused}");
+    assert!(refused.stderr.contains("holds no token"), "{refused}");
+}

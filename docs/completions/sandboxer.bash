@@ -1238,7 +1238,7 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__hub__subcmd__serve)
-            opts="-v -q -h -V --listen --data --token-env --notes-keep --notes-max-age --note-max-bytes --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version"
+            opts="-v -q -h -V --listen --data --token-env --token-file --notes-keep --notes-max-age --note-max-bytes --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1253,6 +1253,10 @@ _sandboxer() {
                     return 0
                     ;;
                 --token-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2504,7 +2508,7 @@ _sandboxer_address_slot() {
         if ((!rest)); then
             case "$word" in
                 --) rest=1; continue ;;
-                '--capabilities-ttl'|'--color'|'--data'|'--debounce'|'--file'|'--format'|'--host'|'--hub'|'--hub-ca'|'--input'|'--interval'|'--listen'|'--lock-timeout'|'--max-connections'|'--max-delete'|'--name'|'--note-max-bytes'|'--notes'|'--notes-keep'|'--notes-max-age'|'--out'|'--parallel-builds'|'--parallelism'|'--profile'|'--profiles'|'--project'|'--registry'|'--replace'|'--ssh-config'|'--ssh-persist'|'--state-dir'|'--target'|'--timeout'|'--token-env'|'--vm'|'-f') skip=1; continue ;;
+                '--capabilities-ttl'|'--color'|'--data'|'--debounce'|'--file'|'--format'|'--host'|'--hub'|'--hub-ca'|'--input'|'--interval'|'--listen'|'--lock-timeout'|'--max-connections'|'--max-delete'|'--name'|'--note-max-bytes'|'--notes'|'--notes-keep'|'--notes-max-age'|'--out'|'--parallel-builds'|'--parallelism'|'--profile'|'--profiles'|'--project'|'--registry'|'--replace'|'--ssh-config'|'--ssh-persist'|'--state-dir'|'--target'|'--timeout'|'--token-env'|'--token-file'|'--vm'|'-f') skip=1; continue ;;
                 -*) continue ;;
             esac
         fi

@@ -364,6 +364,7 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l listen -d 'Address to listen on; loopback unless you say otherwise' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l data -d 'Data folder [default: <--state-dir or the user\'s state folder>/hub]' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l token-env -d 'Environment variable holding the bearer token clients must send; unset or empty = no token' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l token-file -d 'File holding the bearer token instead (a systemd credential, say); its last newline is not part of it' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l notes-keep -d 'Notes kept per sandbox; the oldest go first' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l notes-max-age -d 'Drop notes the hub received longer ago than this (500ms, 30s, 5m, 24h) [default: no age limit]' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l note-max-bytes -d 'Bytes of a note\'s text kept; a longer text is cut there and marked' -r
@@ -655,7 +656,7 @@ function __sandboxer_address_slot
                 case --
                     set rest 1
                     continue
-                case '--capabilities-ttl' '--color' '--data' '--debounce' '--file' '--format' '--host' '--hub' '--hub-ca' '--input' '--interval' '--listen' '--lock-timeout' '--max-connections' '--max-delete' '--name' '--note-max-bytes' '--notes' '--notes-keep' '--notes-max-age' '--out' '--parallel-builds' '--parallelism' '--profile' '--profiles' '--project' '--registry' '--replace' '--ssh-config' '--ssh-persist' '--state-dir' '--target' '--timeout' '--token-env' '--vm' '-f'
+                case '--capabilities-ttl' '--color' '--data' '--debounce' '--file' '--format' '--host' '--hub' '--hub-ca' '--input' '--interval' '--listen' '--lock-timeout' '--max-connections' '--max-delete' '--name' '--note-max-bytes' '--notes' '--notes-keep' '--notes-max-age' '--out' '--parallel-builds' '--parallelism' '--profile' '--profiles' '--project' '--registry' '--replace' '--ssh-config' '--ssh-persist' '--state-dir' '--target' '--timeout' '--token-env' '--token-file' '--vm' '-f'
                     set skip 1
                     continue
                 case '-*'

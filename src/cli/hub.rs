@@ -36,6 +36,9 @@ pub struct ServeOpts {
     /// Environment variable holding the bearer token clients must send; unset or empty = no token
     #[arg(long, default_value = "SANDBOXER_HUB_TOKEN", value_name = "VAR")]
     pub token_env: String,
+    /// File holding the bearer token instead (a systemd credential, say); its last newline is not part of it
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
     /// Notes kept per sandbox; the oldest go first
     #[arg(
         long,
@@ -55,6 +58,27 @@ pub struct ServeOpts {
         value_parser = RangedU64ValueParser::<usize>::new().range(256..=server::NOTE_MAX_BYTES_CEILING as u64)
     )]
     pub note_max_bytes: usize,
+}
+
+/// The token of `--token-file`: the file's text without its line ending; an
+/// empty file is refused (an open hub is asked for by leaving the flag out).
+fn read_token(file: &std::path::Path) -> anyhow::Result<String> {
+    let text = sandboxer::fsutil::read_input(file).map_err(|e| super::output::Hinted {
+        message: format!("cannot read the token file {}: {e}", file.display()),
+        hint: "give a readable file holding the token, or leave --token-file out".into(),
+    })?;
+    let token = text.trim_end_matches(['\n', '\r']);
+    if token.is_empty() || token.contains(['\n', '\r']) {
+        return Err(super::output::Hinted {
+            message: format!(
+                "the token file {} holds no token, or more than one line",
+                file.display()
+            ),
+            hint: "put the token alone on one line".into(),
+        }
+        .into());
+    }
+    Ok(token.to_string())
 }
 
 /// `--notes-max-age`: a duration of more than zero.
@@ -77,7 +101,10 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|| settings.user_state_dir())
             .join("hub")
     });
-    let token = sandboxer::secret_env::var(&serve.token_env).filter(|t| !t.is_empty());
+    let token = match &serve.token_file {
+        Some(file) => Some(read_token(file)?),
+        None => sandboxer::secret_env::var(&serve.token_env).filter(|t| !t.is_empty()),
+    };
     if token.is_none() && !serve.listen.ip().is_loopback() {
         tracing::warn!(
             "listening on {} without a token: anyone who reaches it can change the state; set {}",
@@ -86,7 +113,10 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
         );
     }
     let auth = if token.is_some() {
-        format!("token from {} required", serve.token_env)
+        match &serve.token_file {
+            Some(file) => format!("token from {} required", file.display()),
+            None => format!("token from {} required", serve.token_env),
+        }
     } else {
         "no token".to_string()
     };
