@@ -10,6 +10,22 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
         ("plan.schema.json", crate::plan::json_schema()),
         ("port-registry.schema.json", crate::port_registry::json_schema()),
         ("state-hub.schema.json", crate::hub::api::json_schema()),
+        (
+            "validate-output.schema.json",
+            crate::document::schema_of::<crate::report::outputs::ValidateOutput>(),
+        ),
+        (
+            "doctor-output.schema.json",
+            crate::document::schema_of::<Vec<crate::report::outputs::DoctorFinding>>(),
+        ),
+        (
+            "list-output.schema.json",
+            crate::document::schema_of::<Vec<crate::report::outputs::ListedRecord>>(),
+        ),
+        (
+            "apply-events.schema.json",
+            crate::document::schema_of::<crate::report::outputs::ApplyEvent>(),
+        ),
     ]
 }
 

@@ -133,3 +133,60 @@ fn one_schema_is_printed_by_name_and_a_closed_pipe_ends_it_quietly() {
     assert!(piped.status.success(), "exit {:?}: {stderr}", piped.status.code());
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// Checks `value` against the committed schema `schemas/<name>.schema.json`.
+fn check_against(name: &str, value: &serde_json::Value) {
+    let schema = support::read_json(Path::new(ROOT).join("schemas").join(format!("{name}.schema.json")));
+    let validator = jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{name}: not a schema: {e}"));
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{name}: {errors:?}\n{value:#}");
+}
+
+#[test]
+fn what_the_json_commands_print_matches_their_published_schemas() {
+    use support::Cli;
+    let work = Workdir::new();
+    let dir = work.path();
+    work.write(
+        "sandboxes.yaml",
+        "version: 1\nproject: shapes\nsandboxes:\n  a:\n    profile: profile.local-workspace\n",
+    );
+    let parse = |text: &str| -> serde_json::Value { serde_json::from_str(text).expect("JSON") };
+
+    check_against("validate-output", &parse(&dir.ok(&["validate", "--json"]).stdout));
+    work.write(
+        "broken.yaml",
+        "version: 1\nproject: shapes\nsandboxes:\n  a:\n    profile: profile.nope\n",
+    );
+    let broken = dir.run(&["validate", "--json", "-f", "broken.yaml"]);
+    assert_eq!(broken.code, 1, "{broken}");
+    let broken = parse(&broken.stdout);
+    assert_eq!(broken["valid"], false);
+    check_against("validate-output", &broken);
+
+    let applied = dir.ok(&["apply", "--auto-approve", "--json"]);
+    assert!(!applied.stdout.trim().is_empty(), "{applied}");
+    for line in applied.stdout.lines() {
+        check_against("apply-events", &parse(line));
+    }
+    let again = dir.ok(&["apply", "--auto-approve", "--json"]);
+    check_against("apply-events", &parse(again.stdout.trim()));
+
+    let listed = parse(&dir.ok(&["list", "--json"]).stdout);
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    check_against("list-output", &listed);
+
+    // No VM, image or hub: an empty array, still of the published shape.
+    check_against("doctor-output", &parse(&dir.ok(&["doctor", "--json"]).stdout));
+    // A finding of each kind, as doctor writes them.
+    check_against(
+        "doctor-output",
+        &serde_json::json!([
+            {"scope": "vm1", "check": "tcp", "ok": false, "detail": "refused", "hint": "start it"},
+            {"scope": "vm1", "check": "banner", "ok": null, "detail": "not checked (tcp failed)", "hint": null}
+        ]),
+    );
+}

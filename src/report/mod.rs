@@ -1,6 +1,8 @@
 //! The one reporter: it owns stderr while an apply runs and turns engine events
 //! into plain progress lines (coloured on a terminal) or JSON lines.
 
+pub mod outputs;
+
 use std::io::Write;
 
 use serde_json::json;
