@@ -23,6 +23,10 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
             crate::document::schema_of::<Vec<crate::report::outputs::ListedRecord>>(),
         ),
         (
+            "vms-output.schema.json",
+            crate::document::schema_of::<Vec<crate::capability::VmCapabilities>>(),
+        ),
+        (
             "apply-events.schema.json",
             crate::document::schema_of::<crate::report::outputs::ApplyEvent>(),
         ),

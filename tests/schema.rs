@@ -179,6 +179,9 @@ fn what_the_json_commands_print_matches_their_published_schemas() {
     assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
     check_against("list-output", &listed);
 
+    let vms = parse(&dir.ok(&["list", "--vms", "--json"]).stdout);
+    check_against("vms-output", &vms);
+
     // No VM, image or hub: an empty array, still of the published shape.
     check_against("doctor-output", &parse(&dir.ok(&["doctor", "--json"]).stdout));
     // A finding of each kind, as doctor writes them.
