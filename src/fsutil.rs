@@ -146,17 +146,36 @@ pub fn read_input(path: &Path) -> io::Result<String> {
 /// [`read_input`] without the UTF-8 check, which the document reader makes
 /// itself to say where the first bad byte is.
 pub fn read_input_bytes(path: &Path) -> io::Result<Vec<u8>> {
+    read_bounded(path, true)
+}
+
+/// [`read_input_bytes`] of a file that must not be a symbolic link: a file in
+/// a folder others may write (a store's), where a planted link would make us
+/// read what it points at.
+pub fn read_input_bytes_nofollow(path: &Path) -> io::Result<Vec<u8>> {
+    read_bounded(path, false)
+}
+
+fn read_bounded(path: &Path, follow: bool) -> io::Result<Vec<u8>> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
+    if !follow && fs::symlink_metadata(path)?.file_type().is_symlink() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a symbolic link (not followed)",
+        ));
+    }
     // Opening a FIFO for reading blocks until a writer comes: look first, and
     // open without blocking in case the name changes in between.
     if !fs::metadata(path)?.is_file() {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
     }
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)?;
+    let flags = if follow {
+        libc::O_NONBLOCK
+    } else {
+        libc::O_NONBLOCK | libc::O_NOFOLLOW
+    };
+    let file = OpenOptions::new().read(true).custom_flags(flags).open(path)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));

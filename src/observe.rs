@@ -108,6 +108,17 @@ pub fn record_location(record: &Record) -> Location {
         .unwrap_or(Location::Local)
 }
 
+/// The workspace a record names, where the record says it was made; none for
+/// a resource without one (an image).
+pub fn recorded_workspace(record: &Record) -> Option<crate::driver::WorkspaceRef> {
+    record.facts.get("workspace").map(|path| crate::driver::WorkspaceRef {
+        driver: record.driver.clone(),
+        location: record_location(record),
+        path: path.clone(),
+        id: record.id.clone(),
+    })
+}
+
 /// Looks at every location the desired state or the records point to; no
 /// capability is probed.
 pub async fn observe(desired: &Desired, snapshot: Snapshot, drivers: &Registry, cache_dir: &Path) -> Observed {

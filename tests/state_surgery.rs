@@ -28,6 +28,15 @@ fn recorded(dir: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The recorded id of `address`.
+fn recorded_id(dir: &Path, address: &str) -> String {
+    recorded(dir)
+        .into_iter()
+        .find(|(a, _)| a == address)
+        .map(|(_, id)| id)
+        .unwrap_or_else(|| panic!("{address} is not recorded"))
+}
+
 #[test]
 fn state_rm_forgets_a_record_and_releases_its_workspace_which_the_next_plan_leaves_alone() {
     let work = Workdir::new();
@@ -106,11 +115,7 @@ fn state_mv_renames_a_record_and_its_marker_keeping_the_workspace() {
         manifest("surgery", &[local("old", ""), local("other", "")]),
     );
     dir.ok(&["apply", "--auto-approve"]);
-    let id = recorded(dir)
-        .into_iter()
-        .find(|(a, _)| a == "sandbox.old")
-        .map(|(_, id)| id)
-        .expect("sandbox.old");
+    let id = recorded_id(dir, "sandbox.old");
 
     for (args, refusal) in [
         (
@@ -258,11 +263,7 @@ fn a_moved_block_renames_an_entry_keeping_its_workspace_id_and_build_output() {
         manifest("renames", &[local("old", with_repo), local("stays", "")]),
     );
     dir.ok(&["apply", "--auto-approve"]);
-    let id = recorded(dir)
-        .into_iter()
-        .find(|(a, _)| a == "sandbox.old")
-        .map(|(_, id)| id)
-        .expect("sandbox.old");
+    let id = recorded_id(dir, "sandbox.old");
     let output = root.join(format!("sbx-{id}/dist-newstyle/build.log"));
     work.write(
         format!(".sandboxer/workspaces/sbx-{id}/dist-newstyle/build.log"),

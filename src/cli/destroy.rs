@@ -14,7 +14,7 @@ use clap::Args;
 
 use sandboxer::desired::Desired;
 use sandboxer::observe::Observed;
-use sandboxer::plan::{self, Action, Change, Reason};
+use sandboxer::plan::{self, Action};
 use sandboxer::state::{AnyStore, StateStore};
 
 use super::Settings;
@@ -149,17 +149,6 @@ fn warn_unobserved(observed: &Observed, settings: &Settings) {
     }
 }
 
-/// In a destroy, records go because the operator asked, not because the manifest lost them.
-fn say_why(changes: &mut [Change]) {
-    for change in changes {
-        for reason in &mut change.reasons {
-            if *reason == Reason::GoneFromManifest {
-                *reason = Reason::DestroyRequested;
-            }
-        }
-    }
-}
-
 /// `destroy <id>`: one resource by id, whatever project it is in; the VM stays.
 fn destroy_by_id(id: &str, state: &StateArg, run: &RunOpts, settings: &Settings) -> anyhow::Result<ExitCode> {
     let store = state.store(settings)?;
@@ -199,7 +188,7 @@ async fn destroy_one(
         let mut plan = plan::make(&desired, &observed, std::slice::from_ref(&record.address));
         plan.changes
             .retain(|c| c.id.as_deref() == Some(id) && c.action == Action::Delete);
-        say_why(&mut plan.changes);
+        super::engine::say_why(&mut plan.changes);
         plan.summary = plan::Summary::of(&plan.changes);
         if !settings.quiet && !run.json {
             print_plan(&plan, settings.colors)?;

@@ -256,18 +256,22 @@ impl PlanScope {
             moves: Vec::new(),
         };
         let mut plan = plan::make(&nothing, observed, &[]);
-        // Records go because the operator asked, not because the manifest lost them.
-        for change in &mut plan.changes {
-            for reason in &mut change.reasons {
-                if *reason == Reason::GoneFromManifest {
-                    *reason = Reason::DestroyRequested;
-                }
-            }
-        }
+        say_why(&mut plan.changes);
         plan.changes = plan::graph::filter_destroy_targets(std::mem::take(&mut plan.changes), &self.targets);
         plan.summary = plan::Summary::of(&plan.changes);
         plan.targets = self.targets.clone();
         plan
+    }
+}
+
+/// In a destroy, records go because the operator asked, not because the manifest lost them.
+pub fn say_why(changes: &mut [plan::Change]) {
+    for change in changes {
+        for reason in &mut change.reasons {
+            if *reason == Reason::GoneFromManifest {
+                *reason = Reason::DestroyRequested;
+            }
+        }
     }
 }
 

@@ -17,7 +17,7 @@ use anyhow::Context;
 use clap::Args;
 
 use sandboxer::address::Address;
-use sandboxer::driver::{DriverError, MarkerEdit, WorkspaceRef};
+use sandboxer::driver::{DriverError, MarkerEdit};
 use sandboxer::state::{AnyStore, Record, StateStore};
 
 use super::Settings;
@@ -193,7 +193,7 @@ pub fn mv(opts: &MvOpts, settings: &Settings) -> anyhow::Result<ExitCode> {
         // is written before the old one goes: a kill between leaves two
         // records of one workspace, and the next plan keeps the workspace for
         // the one the manifest declares and removes only the other record.
-        if let Some(workspace) = workspace_of(&record) {
+        if let Some(workspace) = sandboxer::observe::recorded_workspace(&record) {
             let driver = project.engine.drivers.get(&record.driver)?;
             match driver
                 .relabel(&project.name, &workspace, &MarkerEdit::Readdress(opts.to.clone()))
@@ -266,19 +266,9 @@ fn recorded<'a>(
     })
 }
 
-/// Where the record says its workspace is; none for a resource without one (an image).
-fn workspace_of(record: &Record) -> Option<WorkspaceRef> {
-    record.facts.get("workspace").map(|path| WorkspaceRef {
-        driver: record.driver.clone(),
-        location: sandboxer::observe::record_location(record),
-        path: path.clone(),
-        id: record.id.clone(),
-    })
-}
-
 /// Releases the record's workspace, if it has one; says what became of it.
 async fn release(project: &Project, record: &Record) -> Result<String, anyhow::Error> {
-    let Some(workspace) = workspace_of(record) else {
+    let Some(workspace) = sandboxer::observe::recorded_workspace(record) else {
         return Ok("it has no workspace".into());
     };
     let shown = workspace.location.show_path(&workspace.path);

@@ -3,13 +3,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Action, AttributeChange, Change, Reason, WorkspaceRef};
+use super::{Action, AttributeChange, Change, Reason};
 use crate::address::{Address, ResourceKind};
 use crate::capability::requirement::parse_size;
 use crate::capability::{Capability, Offer};
 use crate::desired::{Desired, DesiredResource};
 use crate::driver::FoundWorkspace;
-use crate::observe::{DigestError, Observed, Site, record_location};
+use crate::observe::{DigestError, Observed, Site, record_location, recorded_workspace};
 use crate::profile::Value;
 use crate::shared_str::SharedStr;
 use crate::sorted_map::SortedMap;
@@ -509,16 +509,6 @@ impl<'a> FoundIndex<'a> {
         let end = first + self.by_address[first..].partition_point(|w| &w.marker.address == address);
         &self.by_address[first..end]
     }
-}
-
-/// The workspace a record names, where the record says it was made.
-fn recorded_workspace(record: &Record) -> Option<WorkspaceRef> {
-    record.facts.get("workspace").map(|path| WorkspaceRef {
-        driver: record.driver.clone(),
-        location: record_location(record),
-        path: path.clone(),
-        id: record.id.clone(),
-    })
 }
 
 #[cfg(test)]

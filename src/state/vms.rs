@@ -7,12 +7,11 @@
 //! skipped with a warning rather than failing whoever reads the catalog.
 
 use std::collections::BTreeMap;
-use std::fs::{self, OpenOptions};
-use std::io::{self, Read};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::capability::{Capability, VmCapabilities, is_capability_name};
-use crate::fsutil::MAX_INPUT_BYTES;
 use crate::safety::{Refused, printable};
 
 /// The most values one entry holds: capabilities, free-disk roots and
@@ -119,7 +118,7 @@ pub fn write_vm(dir: &Path, entry: &VmCapabilities) -> io::Result<()> {
 
 /// Every entry in the catalog folder `dir`, by name; none when the folder does
 /// not exist. A file that is not `<VM name>.json`, is a link or not a regular
-/// file, cannot be read, is larger than [`MAX_INPUT_BYTES`], does not parse or
+/// file, cannot be read, is larger than [`crate::fsutil::MAX_INPUT_BYTES`], does not parse or
 /// holds another VM's entry is skipped with a warning: the catalog is probed
 /// again, so a bad file must not stop a command. Only the folder failing to
 /// list is an error.
@@ -151,50 +150,12 @@ pub fn read_vms(dir: &Path) -> io::Result<BTreeMap<String, VmCapabilities>> {
 /// The entry in `path`, which must be VM `name`'s.
 fn read_entry(path: &Path, name: &str) -> Result<VmCapabilities, String> {
     check_vm_name(name).map_err(|e| format!("not a VM's file name ({e})"))?;
-    let bytes = read_regular_nofollow(path).map_err(|e| e.to_string())?;
+    let bytes = crate::fsutil::read_input_bytes_nofollow(path).map_err(|e| e.to_string())?;
     let entry: VmCapabilities = serde_json::from_slice(&bytes).map_err(|e| format!("not a catalog entry: {e}"))?;
     if entry.name != name {
         return Err(format!("it holds the entry of VM `{}`", shown(&entry.name)));
     }
     Ok(entry)
-}
-
-/// The bytes of the regular file at `path`, at most [`MAX_INPUT_BYTES`],
-/// refusing a link (not followed, also if one appears meanwhile), a FIFO or a
-/// device before reading anything.
-fn read_regular_nofollow(path: &Path) -> io::Result<Vec<u8>> {
-    use std::os::unix::fs::OpenOptionsExt;
-    if fs::symlink_metadata(path)?.file_type().is_symlink() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "a symbolic link (not followed)",
-        ));
-    }
-    // O_NONBLOCK: opening a FIFO must not wait for a writer.
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
-    }
-    if meta.len() > MAX_INPUT_BYTES {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("{} bytes, more than the limit of {MAX_INPUT_BYTES}", meta.len()),
-        ));
-    }
-    let mut bytes = Vec::new();
-    // The file can grow after the check: read at most one byte past the limit.
-    file.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_INPUT_BYTES {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "grew past the size limit while read",
-        ));
-    }
-    Ok(bytes)
 }
 
 /// An entry of VM `name` with one capability, for tests of the stores.
