@@ -2,10 +2,49 @@
 
 use std::path::Path;
 
-/// (file name, schema) for every published schema.
+/// (file name, schema) for every published schema, each with its `$id`.
 pub fn all() -> Vec<(&'static str, serde_json::Value)> {
+    let mut all = published();
+    for (file, schema) in &mut all {
+        with_id(schema, file);
+    }
+    all
+}
+
+/// The stable identifier of a published schema: a name, not a place, so it
+/// stays the same wherever the file is served or copied to. `v1` is the
+/// manifest's `version: 1`.
+pub fn id(file: &str) -> String {
+    format!(
+        "urn:sandboxer:schema:v1:{}",
+        file.strip_suffix(".schema.json").unwrap_or(file)
+    )
+}
+
+/// Puts `$id` right after `$schema`.
+pub fn with_id(schema: &mut serde_json::Value, file: &str) {
+    let Some(object) = schema.as_object_mut() else { return };
+    let mut ordered = serde_json::Map::new();
+    for (key, value) in std::mem::take(object) {
+        let after_schema = key == "$schema";
+        ordered.insert(key, value);
+        if after_schema {
+            ordered.insert("$id".into(), id(file).into());
+        }
+    }
+    ordered.entry("$id").or_insert_with(|| id(file).into());
+    *object = ordered;
+}
+
+fn published() -> Vec<(&'static str, serde_json::Value)> {
     vec![
-        ("manifest.schema.json", crate::manifest::json_schema()),
+        (
+            "manifest.schema.json",
+            crate::manifest::editor::schema(
+                &crate::profile::Catalog::builtin(),
+                crate::manifest::editor::ProfileNames::Open,
+            ),
+        ),
         ("profile.schema.json", crate::profile::json_schema()),
         ("plan.schema.json", crate::plan::json_schema()),
         ("port-registry.schema.json", crate::port_registry::json_schema()),

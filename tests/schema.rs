@@ -193,3 +193,189 @@ fn what_the_json_commands_print_matches_their_published_schemas() {
         ]),
     );
 }
+
+/// Python's `jsonschema`, in draft-07 mode, over YAML read by PyYAML: a
+/// validator and a YAML reader that share no code with sandboxer. Returns the
+/// problems found in each file, by path.
+fn python_draft7(schema: &Path, files: &[PathBuf]) -> std::collections::BTreeMap<String, Vec<String>> {
+    const SCRIPT: &str = r#"
+import json, sys
+try:
+    import jsonschema, yaml
+except ImportError as e:
+    sys.exit(f"{e}: install python3-jsonschema and python3-yaml (scripts/test does)")
+request = json.load(sys.stdin)
+with open(request["schema"]) as f:
+    schema = json.load(f)
+jsonschema.Draft7Validator.check_schema(schema)
+validator = jsonschema.Draft7Validator(schema)
+found = {}
+for path in request["files"]:
+    with open(path) as f:
+        document = yaml.safe_load(f)
+    found[path] = ["/".join(map(str, e.absolute_path)) + ": " + e.message for e in validator.iter_errors(document)]
+print(json.dumps(found))
+"#;
+    let request = serde_json::json!({
+        "schema": schema,
+        "files": files,
+    });
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", SCRIPT])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run python3 (scripts/test installs it)");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("python's stdin");
+        stdin
+            .write_all(request.to_string().as_bytes())
+            .expect("write to python");
+    }
+    let output = child.wait_with_output().expect("wait for python3");
+    assert!(
+        output.status.success(),
+        "python3 jsonschema failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("python printed JSON")
+}
+
+/// The `jsonschema` crate held to draft 7, over YAML read by libyaml.
+fn crate_draft7(schema: &Path, file: &Path) -> Vec<String> {
+    let schema = support::read_json(schema);
+    let validator = jsonschema::draft7::new(&schema).expect("a draft-07 schema");
+    let text = std::fs::read_to_string(file).expect("read a YAML file");
+    let document: serde_json::Value = serde_yaml_ng::from_str(&text).expect("YAML");
+    validator
+        .iter_errors(&document)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
+/// Both validators' problems with `file`.
+fn draft7_problems(schema: &Path, file: &Path) -> (Vec<String>, Vec<String>) {
+    let python = python_draft7(schema, &[file.to_path_buf()])
+        .into_values()
+        .next()
+        .unwrap_or_default();
+    (python, crate_draft7(schema, file))
+}
+
+#[test]
+fn every_example_and_profile_is_valid_for_independent_draft_07_validators() {
+    let schemas = Path::new(ROOT).join("schemas");
+    for (files, schema) in [
+        (files("examples", "yaml"), "manifest.schema.json"),
+        (files("profiles", "yaml"), "profile.schema.json"),
+    ] {
+        let text = std::fs::read_to_string(schemas.join(schema)).expect("read a schema");
+        assert!(
+            text.contains("\"$schema\": \"http://json-schema.org/draft-07/schema#\""),
+            "{schema} is not draft-07"
+        );
+        assert!(
+            text.contains("\"$id\": \"urn:sandboxer:schema:v1:"),
+            "{schema} has no stable $id"
+        );
+        let found = python_draft7(&schemas.join(schema), &files);
+        assert_eq!(found.len(), files.len(), "{found:?}");
+        for (file, problems) in found {
+            assert!(problems.is_empty(), "{file} against {schema} (python): {problems:?}");
+        }
+        for file in &files {
+            let problems = crate_draft7(&schemas.join(schema), file);
+            assert!(problems.is_empty(), "{} against {schema}: {problems:?}", file.display());
+        }
+    }
+}
+
+#[test]
+fn the_editor_schema_refuses_a_misspelt_profile_and_an_unknown_input() {
+    use support::Cli;
+    let work = Workdir::new();
+    let dir = work.path();
+    let published = Path::new(ROOT).join("schemas/manifest.schema.json");
+    let sandbox = |profile: &str, inputs: &str| {
+        format!("version: 1\nproject: editors\nsandboxes:\n  app:\n    profile: {profile}\n    inputs:\n{inputs}")
+    };
+    // A profile of the project's own, next to the manifest.
+    std::fs::create_dir_all(dir.join("profiles")).expect("make profiles/");
+    let builtin =
+        std::fs::read_to_string(Path::new(ROOT).join("profiles/local-workspace.yaml")).expect("read a profile");
+    work.write(
+        "profiles/team.yaml",
+        builtin.replace("name: profile.local-workspace", "name: profile.team-workspace"),
+    );
+    let good = work.write(
+        "good.yaml",
+        sandbox(
+            "profile.vm-haskell-build",
+            "      vm: haskell-build\n      tunnel_port: 12222\n      repo: ./app\n",
+        ),
+    );
+    let typo = work.write(
+        "typo.yaml",
+        sandbox("profile.vm-haskel-build", "      vm: haskell-build\n"),
+    );
+    let unknown_input = work.write(
+        "unknown-input.yaml",
+        sandbox(
+            "profile.vm-haskell-build",
+            "      vm: haskell-build\n      tunel_port: 12222\n",
+        ),
+    );
+    let missing_vm = work.write(
+        "missing-vm.yaml",
+        sandbox("profile.vm-haskell-build", "      repo: ./app\n"),
+    );
+    let own = work.write("own.yaml", sandbox("profile.team-workspace", "      repo: ./app\n"));
+
+    // The project's schema: the built-in profiles and profiles/, no other name.
+    let project = dir.ok(&["schema", "manifest", "-f", "good.yaml"]);
+    let project_schema = work.write("project.schema.json", &project.stdout);
+    assert!(
+        project.stdout.contains("\"const\": \"profile.team-workspace\""),
+        "{project}"
+    );
+
+    for schema in [&published, &project_schema] {
+        let (python, ours) = draft7_problems(schema, &good);
+        assert!(python.is_empty() && ours.is_empty(), "{python:?} {ours:?}");
+        for (file, at) in [
+            (&unknown_input, "sandboxes/app/inputs"),
+            (&missing_vm, "sandboxes/app/inputs"),
+        ] {
+            let (python, ours) = draft7_problems(schema, file);
+            assert!(
+                python.iter().any(|p| p.starts_with(at)),
+                "{} against {}: {python:?}",
+                file.display(),
+                schema.display()
+            );
+            assert!(!ours.is_empty(), "{}", file.display());
+        }
+    }
+    // A misspelt name: an error where the profiles are known...
+    let (python, ours) = draft7_problems(&project_schema, &typo);
+    assert!(
+        python.iter().any(|p| p.starts_with("sandboxes/app/profile")),
+        "{python:?}"
+    );
+    assert!(!ours.is_empty());
+    let (python, ours) = draft7_problems(&project_schema, &own);
+    assert!(python.is_empty() && ours.is_empty(), "{python:?} {ours:?}");
+    // ...while the published schema, which cannot know a project's own
+    // profiles, takes any `profile.<name>` (and `validate` names the typo).
+    let (python, _) = draft7_problems(&published, &own);
+    assert!(python.is_empty(), "{python:?}");
+    let validated = dir.run(&["validate", "-f", "typo.yaml"]);
+    assert_eq!(validated.code, 1, "{validated}");
+    assert!(validated.stderr.contains("profile.vm-haskell-build"), "{validated}");
+
+    // The schema of a project is the manifest's alone.
+    let other = dir.run(&["schema", "plan", "-f", "good.yaml"]);
+    assert_eq!(other.code, 1, "{other}");
+}

@@ -325,6 +325,7 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand doctor" -s q -l quie
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand doctor" -s V -l version -d 'Print version'
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand schema" -l out -d 'Write every schema into this folder, one file each (`<name>.schema.json`)' -r -F
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand schema" -s f -l file -d 'Print the manifest schema of this manifest\'s project: the built-in profiles and those of its `profiles/` folder and `--profiles`, and no other profile name (a misspelt one is an error)' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand schema" -l state-dir -d 'Folder of the embedded state store [default: .sandboxer next to the manifest]' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand schema" -l ssh-config -d 'ssh config file used to reach VMs [default: the operator\'s ~/.ssh/config]' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand schema" -l ssh-persist -d 'How long an ssh master outlives the run, for the next runs to reuse; 0 closes masters at exit' -r

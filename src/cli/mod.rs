@@ -104,7 +104,7 @@ pub fn run(cli: Cli, colors: settings::Colors) -> anyhow::Result<ExitCode> {
         Command::Exec(opts) => exec::run(&opts, &settings),
         Command::Ssh(opts) => ssh::run(&opts, &settings),
         Command::SshConfig(opts) => ssh_config::run(&opts, &settings),
-        Command::Schema(opts) => schema::run(&opts),
+        Command::Schema(opts) => schema::run(&opts, &settings),
         Command::Hub(opts) => hub::run(&opts, &settings),
         Command::State(opts) => state::run(&opts, &settings),
         Command::ForceUnlock(opts) => force_unlock::run(&opts, &settings),

@@ -1,5 +1,6 @@
 //! `sandboxer schema [NAME] [--out DIR]`: the JSON Schemas sandboxer publishes
-//! (the manifest, profiles, plans, port registries, the State Hub's bodies).
+//! (the manifest, profiles, plans, port registries, the State Hub's bodies);
+//! `sandboxer schema manifest -f FILE`: the manifest schema of one project.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,7 +8,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 
+use super::args::manifest_dir;
 use super::output::{Hinted, print_data};
+use super::settings::Settings;
 
 #[derive(Debug, Args)]
 pub struct Opts {
@@ -17,9 +20,15 @@ pub struct Opts {
     /// Write every schema into this folder, one file each (`<name>.schema.json`)
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Print the manifest schema of this manifest's project: the built-in profiles and those of its `profiles/` folder and `--profiles`, and no other profile name (a misspelt one is an error)
+    #[arg(short = 'f', long = "file", value_name = "FILE", conflicts_with = "out")]
+    pub file: Option<PathBuf>,
 }
 
-pub fn run(opts: &Opts) -> anyhow::Result<ExitCode> {
+pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
+    if let Some(file) = &opts.file {
+        return project_manifest_schema(opts.name.as_deref(), file, settings);
+    }
     if let Some(dir) = &opts.out {
         let written = sandboxer::schema::write_all(dir)
             .with_context(|| format!("cannot write schemas into {}", dir.display()))?;
@@ -46,4 +55,26 @@ pub fn run(opts: &Opts) -> anyhow::Result<ExitCode> {
 /// `manifest.schema.json` -> `manifest`.
 fn schema_name(file: &str) -> &str {
     file.strip_suffix(".schema.json").unwrap_or(file)
+}
+
+/// The manifest schema with the profiles `file`'s project has, and no others.
+fn project_manifest_schema(
+    name: Option<&str>,
+    file: &std::path::Path,
+    settings: &Settings,
+) -> anyhow::Result<ExitCode> {
+    if name.is_some_and(|n| n != "manifest") {
+        return Err(Hinted {
+            message: "`-f` makes the manifest schema of a project; other schemas are the same for every project".into(),
+            hint: "`sandboxer schema manifest -f sandboxes.yaml`".into(),
+        }
+        .into());
+    }
+    use sandboxer::manifest::editor::{self, ProfileNames};
+    let catalog = settings.catalog(&manifest_dir(file))?;
+    // No `$id`: the published schema's names every project's manifest; this
+    // one is of one project only, and must not pass for the other.
+    let schema = editor::schema(&catalog, ProfileNames::Closed);
+    print_data(&sandboxer::schema::render(&schema))?;
+    Ok(ExitCode::SUCCESS)
 }

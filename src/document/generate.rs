@@ -6,7 +6,9 @@
 /// so without the range an editor would accept 70000 for a port that the
 /// loader refuses; with it, schema and loader agree.
 pub fn schema_of<T: schemars::JsonSchema>() -> serde_json::Value {
-    let mut value = serde_json::to_value(schemars::schema_for!(T)).unwrap_or_default();
+    // Draft-07: what editors' YAML language servers understand today.
+    let generator = schemars::generate::SchemaSettings::draft07().into_generator();
+    let mut value = serde_json::to_value(generator.into_root_schema_for::<T>()).unwrap_or_default();
     add_integer_ranges(&mut value);
     value
 }

@@ -1,6 +1,7 @@
 //! The manifest (`sandboxes.yaml`): its model, loading with source locations, and
 //! the structural check against the JSON Schema generated from the model.
 
+pub mod editor;
 pub mod load;
 
 use std::collections::BTreeMap;

@@ -7,7 +7,9 @@
 //! 3. every refusal is located and hinted: each problem with the content of a
 //!    file has a line, a column and a hint that fits;
 //! 4. schema and loader agree: the loader's structural stage accepts exactly
-//!    what the published schema accepts in the editor's view of the file;
+//!    what the structural schema accepts in the editor's view of the file, and
+//!    the published manifest schema (which checks the built-in profiles'
+//!    inputs too) accepts every manifest `validate` accepts;
 //! 5. a refusal changes nothing: `validate` never writes, and `apply` of a
 //!    refused manifest or of a refused or edited saved plan exits 1 and leaves
 //!    every path, type and byte of its folder as it was.
@@ -165,11 +167,22 @@ pub fn check(world: &World, case: &Case) -> Checked {
         // An editor's view that does not finish in time leaves a property
         // unchecked, it finds nothing: no longer wait than the deadline.
         run::in_thread(deadline, 1, move || {
-            editor::view(target, &input).map(|instance| editor::schema_accepts(target, &instance))
+            editor::view(target, &input).map(|instance| {
+                let published =
+                    (target == Target::Manifest).then(|| editor::published_manifest_schema_accepts(&instance));
+                (editor::schema_accepts(target, &instance), published)
+            })
         })
     };
+    // What an editor with the published manifest schema says, for the check
+    // against `validate` below.
+    let mut published_refusal = None;
     match viewed {
         Ran::Done(view, _) => {
+            let view = view.map(|(structural, published)| {
+                published_refusal = published.and_then(Result::err);
+                structural
+            });
             let editor = match &view {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(schema)) => Err(format!("the schema refuses it {schema}")),
@@ -215,6 +228,15 @@ pub fn check(world: &World, case: &Case) -> Checked {
                             unlocated.extend(complaints(&problems).into_iter().map(|c| format!("validate: {c}")))
                         }
                         Err(e) => unlocated.push(format!("validate: {e}")),
+                    }
+                    if out.code == 0
+                        && target == Target::Manifest
+                        && let Some(why) = &published_refusal
+                    {
+                        checked.found(
+                            Property::SchemaAgrees,
+                            format!("validate accepts it, the published manifest schema refuses it {why}"),
+                        );
                     }
                     out.code == 1
                 }

@@ -235,7 +235,7 @@ fn to_value(tree: &Json) -> serde_json::Value {
 fn validators() -> &'static HashMap<Target, jsonschema::Validator> {
     static VALIDATORS: OnceLock<HashMap<Target, jsonschema::Validator>> = OnceLock::new();
     VALIDATORS.get_or_init(|| {
-        targets::schemas()
+        targets::structural_schemas()
             .into_iter()
             .map(|(target, schema)| {
                 let validator = jsonschema::validator_for(&schema)
@@ -246,11 +246,30 @@ fn validators() -> &'static HashMap<Target, jsonschema::Validator> {
     })
 }
 
-/// Whether the schema of `target` accepts `instance`; the first complaint when not.
+/// Whether the published manifest schema, with the inputs of the built-in
+/// profiles, accepts `instance`; the first complaint when not.
+pub fn published_manifest_schema_accepts(instance: &serde_json::Value) -> Result<(), String> {
+    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
+    let validator = VALIDATOR.get_or_init(|| {
+        let schema = targets::schemas()
+            .into_iter()
+            .find(|(target, _)| *target == Target::Manifest)
+            .map(|(_, schema)| schema)
+            .expect("sandboxer publishes a manifest schema");
+        jsonschema::validator_for(&schema).expect("the published manifest schema compiles")
+    });
+    first_error(validator, instance)
+}
+
+/// Whether the structural schema of `target` accepts `instance`; the first complaint when not.
 pub fn schema_accepts(target: Target, instance: &serde_json::Value) -> Result<(), String> {
     let validator = validators()
         .get(&target)
         .unwrap_or_else(|| panic!("sandboxer publishes no {}", target.schema_file()));
+    first_error(validator, instance)
+}
+
+fn first_error(validator: &jsonschema::Validator, instance: &serde_json::Value) -> Result<(), String> {
     match validator.iter_errors(instance).next() {
         None => Ok(()),
         Some(error) => {

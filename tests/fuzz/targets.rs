@@ -206,6 +206,19 @@ fn about_the_file(message: &str) -> bool {
     message.starts_with("cannot read") && !message.contains("UTF-8")
 }
 
+/// The schemas the loaders' structural stage checks, by target: the published
+/// ones, but for the manifest, whose published schema also checks the inputs
+/// of the built-in profiles (what `validate` checks after the structure).
+pub fn structural_schemas() -> Vec<(Target, serde_json::Value)> {
+    schemas()
+        .into_iter()
+        .map(|(target, schema)| match target {
+            Target::Manifest => (target, sandboxer::manifest::json_schema()),
+            _ => (target, schema),
+        })
+        .collect()
+}
+
 /// The published schemas, by target.
 pub fn schemas() -> Vec<(Target, serde_json::Value)> {
     sandboxer::schema::all()
