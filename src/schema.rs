@@ -66,6 +66,14 @@ fn published() -> Vec<(&'static str, serde_json::Value)> {
             crate::document::schema_of::<Vec<crate::capability::VmCapabilities>>(),
         ),
         (
+            "inspect-output.schema.json",
+            crate::document::schema_of::<crate::report::outputs::InspectOutput>(),
+        ),
+        (
+            "inspect-vm-output.schema.json",
+            crate::document::schema_of::<crate::report::outputs::VmInspectOutput>(),
+        ),
+        (
             "apply-events.schema.json",
             crate::document::schema_of::<crate::report::outputs::ApplyEvent>(),
         ),

@@ -799,6 +799,7 @@ fn a_sync_note_shows_in_inspect_through_the_hub() {
     assert_eq!(anywhere.code, 0, "{anywhere}");
     let value: Value = serde_json::from_str(&anywhere.stdout).expect("inspect --json prints JSON");
     assert_eq!(value["notes"], json!(notes));
+    support::check_against_schema("inspect-output", &value);
 }
 
 #[test]

@@ -107,6 +107,7 @@ fn inspect_vm_shows_every_project_on_the_vm_and_what_is_there() {
     );
 
     let json: Value = serde_json::from_str(&world.ok(&["inspect", "vm/vm1", "--json"]).stdout).expect("JSON");
+    support::check_against_schema("inspect-vm-output", &json);
     assert_eq!(
         observed(&json),
         [
@@ -144,6 +145,7 @@ fn inspect_vm_shows_every_project_on_the_vm_and_what_is_there() {
     world.bed.stop_vm(1);
     let out = world.ok(&["inspect", "vm/vm1", "--json"]);
     let json: Value = serde_json::from_str(&out.stdout).expect("JSON");
+    support::check_against_schema("inspect-vm-output", &json);
     assert_eq!(json["reachable"], Value::Bool(false), "{out}");
     assert!(json["error"].as_str().is_some_and(|e| !e.is_empty()), "{out}");
     assert_eq!(

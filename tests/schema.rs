@@ -136,13 +136,7 @@ fn one_schema_is_printed_by_name_and_a_closed_pipe_ends_it_quietly() {
 
 /// Checks `value` against the committed schema `schemas/<name>.schema.json`.
 fn check_against(name: &str, value: &serde_json::Value) {
-    let schema = support::read_json(Path::new(ROOT).join("schemas").join(format!("{name}.schema.json")));
-    let validator = jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{name}: not a schema: {e}"));
-    let errors: Vec<String> = validator
-        .iter_errors(value)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "{name}: {errors:?}\n{value:#}");
+    support::check_against_schema(name, value);
 }
 
 #[test]
@@ -174,6 +168,10 @@ fn what_the_json_commands_print_matches_their_published_schemas() {
     }
     let again = dir.ok(&["apply", "--auto-approve", "--json"]);
     check_against("apply-events", &parse(again.stdout.trim()));
+
+    let inspected = parse(&dir.ok(&["inspect", "sandbox.a", "--json"]).stdout);
+    assert!(inspected["observed"]["marker"].is_object(), "{inspected}");
+    check_against("inspect-output", &inspected);
 
     let listed = parse(&dir.ok(&["list", "--json"]).stdout);
     assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");

@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
 
 use clap::Args;
-use serde_json::json;
 
 use sandboxer::address::Address;
 use sandboxer::driver::Location;
 use sandboxer::driver::local::read_marker;
+use sandboxer::report::outputs::{InspectOutput, ObservedMarker, VmInspectOutput, VmResource, WorkspaceSeen};
 use sandboxer::safety::printable;
 use sandboxer::state::{Record, Snapshot, StateStore};
 
@@ -59,11 +59,13 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
         // Unreadable notes do not hide the record: it is shown, then the error.
         let notes = store.notes(&record.id, opts.notes).await;
         if opts.json {
-            let (list, error) = match &notes {
-                Ok(list) => (json!(list), None),
-                Err(e) => (serde_json::Value::Null, Some(e.to_string())),
+            let value = InspectOutput {
+                project: project.clone(),
+                record: record.clone(),
+                observed: ObservedMarker { marker },
+                notes: notes.as_ref().ok().cloned(),
+                notes_error: notes.as_ref().err().map(ToString::to_string),
             };
-            let value = json!({"project": project, "record": record, "observed": {"marker": marker}, "notes": list, "notes_error": error});
             super::output::print_data(&(serde_json::to_string_pretty(&value)? + "\n"))?;
             return notes.map(|_| ExitCode::SUCCESS).map_err(Into::into);
         }
@@ -153,12 +155,12 @@ fn inspect_vm(vm: &str, opts: &Opts, settings: &Settings) -> anyhow::Result<Exit
     for (_, record) in &found {
         notes.push(runtime.block_on(store.notes(&record.id, opts.notes)));
     }
-    let state_of = |record: &Record| -> &'static str {
+    let state_of = |record: &Record| -> WorkspaceSeen {
         match (record.facts.get("workspace"), &listing) {
-            (None, _) => "no workspace",
-            (Some(_), Err(_)) => "not looked at",
-            (Some(w), Ok(seen)) if seen.contains(w) => "present",
-            (Some(_), Ok(_)) => "missing",
+            (None, _) => WorkspaceSeen::NoWorkspace,
+            (Some(_), Err(_)) => WorkspaceSeen::NotLookedAt,
+            (Some(w), Ok(seen)) if seen.contains(w) => WorkspaceSeen::Present,
+            (Some(_), Ok(_)) => WorkspaceSeen::Missing,
         }
     };
     let recorded: BTreeSet<&String> = found.iter().filter_map(|(_, r)| r.facts.get("workspace")).collect();
@@ -167,29 +169,27 @@ fn inspect_vm(vm: &str, opts: &Opts, settings: &Settings) -> anyhow::Result<Exit
         Err(_) => Vec::new(),
     };
     if opts.json {
-        let resources: Vec<_> = found
+        let resources = found
             .iter()
             .zip(&notes)
-            .map(|((project, record), notes)| {
-                json!({
-                    "project": project,
-                    "record": record,
-                    "observed": state_of(record),
-                    "notes": notes.as_ref().ok(),
-                    "notes_error": notes.as_ref().err().map(ToString::to_string),
-                })
+            .map(|((project, record), notes)| VmResource {
+                project: (*project).clone(),
+                record: (*record).clone(),
+                observed: state_of(record),
+                notes: notes.as_ref().ok().cloned(),
+                notes_error: notes.as_ref().err().map(ToString::to_string),
             })
             .collect();
-        let value = json!({
-            "vm": vm,
-            "tunnel_port": target.port,
-            "reachable": listing.is_ok(),
-            "error": listing.as_ref().err(),
-            "resources": resources,
-            "unrecorded_workspaces": unrecorded,
-            "capabilities": catalog.as_ref().ok(),
-            "capabilities_error": catalog.as_ref().err(),
-        });
+        let value = VmInspectOutput {
+            vm: vm.to_string(),
+            tunnel_port: target.port,
+            reachable: listing.is_ok(),
+            error: listing.as_ref().err().cloned(),
+            resources,
+            unrecorded_workspaces: unrecorded.into_iter().cloned().collect(),
+            capabilities: catalog.as_ref().ok().cloned().flatten(),
+            capabilities_error: catalog.as_ref().err().cloned(),
+        };
         super::output::print_data(&(serde_json::to_string_pretty(&value)? + "\n"))?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -216,7 +216,7 @@ fn inspect_vm(vm: &str, opts: &Opts, settings: &Settings) -> anyhow::Result<Exit
             record.address,
             p(&record.id),
             record.facts.get("workspace").map_or("-".to_string(), |w| p(w)),
-            state_of(record)
+            state_of(record).as_str()
         ));
         match notes {
             Err(e) => out.push_str(&format!("      notes unreadable: {}\n", p(&e.to_string()))),

@@ -14,7 +14,7 @@ use super::settings::Settings;
 
 #[derive(Debug, Args)]
 pub struct Opts {
-    /// The schema to print: manifest (the default), profile, plan, port-registry, state-hub, or what a --json command prints: validate-output, doctor-output, list-output, vms-output, apply-events
+    /// The schema to print: manifest (the default), profile, plan, port-registry, state-hub, or what a --json command prints: validate-output, doctor-output, list-output, vms-output, inspect-output, inspect-vm-output, apply-events
     #[arg(value_name = "NAME", conflicts_with = "out")]
     pub name: Option<String>,
     /// Write every schema into this folder, one file each (`<name>.schema.json`)

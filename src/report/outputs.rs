@@ -6,8 +6,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
+use crate::capability::VmCapabilities;
+use crate::driver::Marker;
 use crate::plan::Action;
-use crate::state::Record;
+use crate::state::{Note, Record};
 
 /// `sandboxer validate --json`: one document.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -149,4 +151,97 @@ pub enum ApplyEvent {
         /// The project.
         project: String,
     },
+}
+
+/// `sandboxer inspect <id|address> --json`: one document.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "sandboxer inspect --json")]
+pub struct InspectOutput {
+    /// The project the record belongs to.
+    pub project: String,
+    /// The record.
+    pub record: Record,
+    /// What is there now (looked at only for a workspace on this machine).
+    pub observed: ObservedMarker,
+    /// The record's latest progress notes, oldest first; null when they could not be read.
+    pub notes: Option<Vec<Note>>,
+    /// Why the notes could not be read.
+    pub notes_error: Option<String>,
+}
+
+/// The marker found in a workspace.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ObservedMarker {
+    /// The workspace's marker; null when the workspace is not on this machine, is gone, or has none.
+    pub marker: Option<Marker>,
+}
+
+/// `sandboxer inspect vm/NAME --json`: one document.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "sandboxer inspect vm/NAME --json")]
+pub struct VmInspectOutput {
+    /// The VM's name (its ssh alias).
+    pub vm: String,
+    /// The tunnel port used to reach it, when a record or the port registry names one.
+    pub tunnel_port: Option<u16>,
+    /// Whether the VM answered over SSH.
+    pub reachable: bool,
+    /// Why it did not.
+    pub error: Option<String>,
+    /// The records of every project that are on this VM.
+    pub resources: Vec<VmResource>,
+    /// `sbx-*` folders under the records' workspace roots that no record names.
+    pub unrecorded_workspaces: Vec<String>,
+    /// The VM's entry in the capability catalog; null when there is none or it could not be read.
+    pub capabilities: Option<VmCapabilities>,
+    /// Why the catalog could not be read.
+    pub capabilities_error: Option<String>,
+}
+
+/// A record on a VM, with what was found of its workspace.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VmResource {
+    /// The project it belongs to.
+    pub project: String,
+    /// The record.
+    pub record: Record,
+    /// Its workspace on the VM.
+    pub observed: WorkspaceSeen,
+    /// Its latest progress notes; null when they could not be read.
+    pub notes: Option<Vec<Note>>,
+    /// Why the notes could not be read.
+    pub notes_error: Option<String>,
+}
+
+/// What `inspect vm/NAME` found of a record's workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum WorkspaceSeen {
+    /// The folder is there.
+    #[serde(rename = "present")]
+    Present,
+    /// The VM answered and the folder is not there.
+    #[serde(rename = "missing")]
+    Missing,
+    /// The VM did not answer.
+    #[serde(rename = "not looked at")]
+    NotLookedAt,
+    /// The record names no workspace (an image).
+    #[serde(rename = "no workspace")]
+    NoWorkspace,
+}
+
+impl WorkspaceSeen {
+    /// The words `inspect` prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkspaceSeen::Present => "present",
+            WorkspaceSeen::Missing => "missing",
+            WorkspaceSeen::NotLookedAt => "not looked at",
+            WorkspaceSeen::NoWorkspace => "no workspace",
+        }
+    }
 }

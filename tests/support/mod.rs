@@ -194,6 +194,22 @@ pub fn read_json(path: impl AsRef<Path>) -> serde_json::Value {
     serde_json::from_str(&read(path)).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
+/// Checks `value` against the committed schema `schemas/<name>.schema.json`:
+/// what a `--json` command prints is what its published schema says.
+#[allow(dead_code)]
+pub fn check_against_schema(name: &str, value: &serde_json::Value) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas")
+        .join(format!("{name}.schema.json"));
+    let schema = read_json(path);
+    let validator = jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{name}: not a schema: {e}"));
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{name}: {errors:?}\n{value:#}");
+}
+
 /// A temporary folder to put manifests and other files in; removed when dropped.
 pub struct Workdir {
     dir: tempfile::TempDir,
