@@ -123,7 +123,7 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
     let quiet = settings.quiet;
     let options = ServeOptions {
         listen: serve.listen,
-        data: data.clone(),
+        store: server::StoreSpec::Files(data.clone()),
         token,
         notes: NotesPolicy {
             keep: serve.notes_keep,

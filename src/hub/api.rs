@@ -2,7 +2,7 @@
 //!
 //! | method and path | body | answers |
 //! | --- | --- | --- |
-//! | `GET /v1/health` | | 200 [`Health`] (no token needed) |
+//! | `GET /v1/health` | | 200 [`Health`] (no token needed); 503 with the same body while the store does not answer |
 //! | `GET /v1/projects/{p}/resources` | | 200 [`ResourceList`] |
 //! | `GET /v1/projects/{p}/resources/{address}` | | 200 [`ResourceEntry`], 404 |
 //! | `PUT /v1/projects/{p}/resources/{address}` | [`PutResource`] | 200 [`Written`], 409 stale version, 423 locked by another |
@@ -41,8 +41,23 @@ pub struct Health {
     pub status: String,
     /// The hub's sandboxer version.
     pub version: String,
-    /// Set once when the hub's data folder was made.
+    /// Set once when the hub's store was made.
     pub lineage: String,
+    /// The store behind the hub (absent from hubs before it was told).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<StoreHealth>,
+}
+
+/// `store` of [`Health`]: which store a hub keeps its data in, and whether it answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StoreHealth {
+    /// `file` (one hub's data folder) or `postgres` (a database several hubs share).
+    pub kind: String,
+    /// Whether the store answered just now.
+    pub reachable: bool,
+    /// Why it did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// A record with its version (bumped on every write of it).

@@ -4,5 +4,7 @@
 //! client (`state::hub::HubStore`); docs/state-hub.md writes it down.
 
 pub mod api;
+pub mod backend;
+pub mod file;
 pub mod server;
 pub mod store;
