@@ -34,7 +34,9 @@ pub fn init(global: &GlobalOpts) -> Colors {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("sandboxer={level},warn")));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        // Through the live view's writer: during an apply, log lines print
+        // above the running lines instead of inside them.
+        .with_writer(sandboxer::report::LogWriter)
         .with_ansi(colors.stderr)
         .with_target(false)
         .without_time()

@@ -70,7 +70,9 @@ impl Execution<'_> {
             Mode::Json
         } else if self.settings.quiet {
             Mode::Quiet
-        } else if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        } else if report::stderr_redraws() {
+            // A terminal with TERM set and not `dumb`; elsewhere (a pipe, a
+            // file, CI, TERM=dumb or unset) plain lines, with no cursor movement.
             Mode::Live { color: colors.stderr }
         } else {
             Mode::Lines { color: colors.stderr }

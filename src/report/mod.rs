@@ -1,7 +1,11 @@
 //! The one reporter: it owns stderr while an apply runs and turns engine events
-//! into plain progress lines (coloured on a terminal) or JSON lines.
+//! into the live view (on a terminal), plain progress lines (coloured when
+//! asked) or JSON lines.
 
+mod live;
 pub mod outputs;
+
+pub use live::{LogWriter, stderr_redraws};
 
 use std::io::Write;
 
@@ -20,8 +24,9 @@ pub enum Mode {
         /// ANSI colours.
         color: bool,
     },
-    /// On a terminal: finished changes as lines, running ones in a live block
-    /// below them with their current step and elapsed time.
+    /// On a terminal: finished changes as lines, running ones below them, one
+    /// redrawn line each with the current step and elapsed time, clipped to
+    /// the terminal's width.
     Live {
         /// ANSI colours.
         color: bool,
@@ -46,7 +51,7 @@ fn verb(action: Action) -> (&'static str, &'static str) {
 /// Prints events until the channel closes.
 pub async fn run(mut events: mpsc::UnboundedReceiver<Event>, mode: Mode) {
     if let Mode::Live { color } = mode {
-        return live(events, color).await;
+        return live::run(events, color).await;
     }
     while let Some(event) = events.recv().await {
         match mode {
@@ -183,60 +188,5 @@ fn event_json(event: &Event) -> serde_json::Value {
             because,
         } => json!({"event": "skipped", "address": address, "action": action, "because": because}),
         Event::Notice { message } => json!({"event": "notice", "message": message}),
-    }
-}
-
-/// The live view: the block of running changes is redrawn in place.
-async fn live(mut events: mpsc::UnboundedReceiver<Event>, color: bool) {
-    use std::collections::BTreeMap;
-    use std::time::Instant;
-
-    let mut running: BTreeMap<crate::address::Address, (Instant, String)> = BTreeMap::new();
-    let mut drawn = 0usize;
-    let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
-    loop {
-        let mut permanent = Vec::new();
-        tokio::select! {
-            event = events.recv() => {
-                let Some(event) = event else { break };
-                match &event {
-                    Event::Started { address, action } => {
-                        running.insert(address.clone(), (Instant::now(), format!("{}...", verb(*action).0)));
-                    }
-                    Event::Progress { address, message } => {
-                        if let Some(entry) = running.get_mut(address) {
-                            entry.1 = crate::safety::printable(message);
-                        }
-                    }
-                    Event::Finished { address, .. } | Event::Failed { address, .. } => {
-                        running.remove(address);
-                        permanent.push(line(&event, color));
-                    }
-                    Event::Skipped { .. } | Event::Notice { .. } => permanent.push(line(&event, color)),
-                }
-            }
-            _ = tick.tick() => {}
-        }
-        let mut out = String::new();
-        if drawn > 0 {
-            out.push_str(&format!("\x1b[{drawn}A\r\x1b[J"));
-        }
-        for l in permanent {
-            out.push_str(&l);
-            out.push('\n');
-        }
-        drawn = 0;
-        for (address, (since, status)) in &running {
-            let status: String = status.chars().take(100).collect();
-            out.push_str(&format!(
-                "  \u{25b8} {address}: {status} ({})\n",
-                format_elapsed(since.elapsed())
-            ));
-            drawn += 1;
-        }
-        let _ = std::io::stderr().lock().write_all(out.as_bytes());
-    }
-    if drawn > 0 {
-        let _ = write!(std::io::stderr().lock(), "\x1b[{drawn}A\r\x1b[J");
     }
 }

@@ -12,8 +12,9 @@
 //! and build folders), `gated` (a setup that waits for the test), `manifests`,
 //! `workspaces` (what is on disk), `records` (`list --json`, notes),
 //! `processes` (`/proc`), `snapshot` (everything below a folder), `plans`
-//! (editing saved plans) and `tls` (certificates and stunnel in front of a
-//! hub). `docs/testing.md` describes how they fit together.
+//! (editing saved plans), `tls` (certificates and stunnel in front of a
+//! hub) and `terminal` (a run on a pseudo-terminal, and the screen it leaves).
+//! `docs/testing.md` describes how they fit together.
 
 #![allow(dead_code)] // each test file uses its own part of this module
 
@@ -414,6 +415,7 @@ pub mod plans;
 pub mod processes;
 pub mod records;
 pub mod snapshot;
+pub mod terminal;
 pub mod tls;
 pub mod vms;
 pub mod workspaces;
