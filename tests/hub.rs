@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::gated::{Gate, gated};
-use support::hub::{HubProcess, now_unix_seconds, request, unix_seconds};
+use support::hub::{HubProcess, Store, now_unix_seconds, request, unix_seconds};
 use support::manifests::{local, manifest, manifest_with, of_profile, with_repo};
 use support::packer::{PackerDirs, TWO_STEPS, image_manifest_with};
 use support::records;
@@ -47,10 +47,15 @@ struct World {
 }
 
 impl World {
-    /// A hub with `token` (None: an open hub).
+    /// A hub on the file store with `token` (None: an open hub).
     fn new(token: Option<&str>) -> World {
+        World::on(&Store::Files, token)
+    }
+
+    /// A hub keeping its data in `store`, with `token`.
+    fn on(store: &Store, token: Option<&str>) -> World {
         let work = Workdir::new();
-        let hub = HubProcess::start(&work.path().join("hub-data"), token);
+        let hub = HubProcess::start_in(store, &work.path().join("hub-data"), token, &[]);
         World {
             work,
             hub,
@@ -212,9 +217,8 @@ fn put_body(record: &Value, version: u64) -> String {
 // ---------------------------------------------------------------------------
 // 1. The project lease between two applies
 
-#[test]
-fn a_second_apply_fails_naming_the_lease_holder_or_waits_and_versions_count_the_writes() {
-    let w = World::new(Some("team-token-1"));
+fn a_second_apply_fails_naming_the_lease_holder_or_waits_and_versions_count_the_writes(store: Store) {
+    let w = World::on(&store, Some("team-token-1"));
     let gate = Gate::install(&w.work);
     w.manifest("sandboxes.yaml", "locked", &[gated("a"), gated("b")]);
     // What the waiting apply wants: a gets a repo (an update), c is new.
@@ -309,9 +313,10 @@ fn a_second_apply_fails_naming_the_lease_holder_or_waits_and_versions_count_the_
 // ---------------------------------------------------------------------------
 // 2. The hub killed half-way through an apply
 
-#[test]
-fn the_hub_killed_mid_apply_fails_the_client_clearly_and_after_a_restart_apply_converges_keeping_every_record() {
-    let mut w = World::new(Some("team-token-2"));
+fn the_hub_killed_mid_apply_fails_the_client_clearly_and_after_a_restart_apply_converges_keeping_every_record(
+    store: Store,
+) {
+    let mut w = World::on(&store, Some("team-token-2"));
     w.work.write(
         "profiles/slow.yaml",
         "name: profile.slow\ndriver: local-workspace\ninputs:\n  workspace_root: { type: local_path, forces_replace: true }\nsync: { excludes: [], delete: true }\nsetup:\n  - 'sleep 0.25'\n",
@@ -374,10 +379,9 @@ fn the_hub_killed_mid_apply_fails_the_client_clearly_and_after_a_restart_apply_c
 // ---------------------------------------------------------------------------
 // 3. The token
 
-#[test]
-fn writes_without_or_with_a_wrong_token_are_refused_and_the_token_never_reaches_output_or_files() {
+fn writes_without_or_with_a_wrong_token_are_refused_and_the_token_never_reaches_output_or_files(store: Store) {
     let token = format!("tok-{}-Zq7xKp3vW9", std::process::id());
-    let w = World::new(Some(&token));
+    let w = World::on(&store, Some(&token));
     w.work.write("repo/README.md", "hello\n");
     w.manifest("sandboxes.yaml", "secret", &[with_repo("a", "./repo")]);
     let addr = w.hub.addr();
@@ -458,7 +462,9 @@ fn writes_without_or_with_a_wrong_token_are_refused_and_the_token_never_reaches_
     assert!(runs[2].stdout.contains("sandbox.a"), "list reads the hub\n{}", runs[2]);
     assert_eq!(w.records("secret").len(), 1);
     assert!(!w.hub.stderr_so_far().contains(&token), "{}", w.hub.stderr_so_far());
-    assert_eq!(files_containing(w.hub.data(), &token), Vec::<PathBuf>::new());
+    if store == Store::Files {
+        assert_eq!(files_containing(w.hub.data(), &token), Vec::<PathBuf>::new());
+    }
     assert_eq!(
         files_containing(&w.dir().join(".sandboxer"), &token),
         Vec::<PathBuf>::new()
@@ -468,9 +474,8 @@ fn writes_without_or_with_a_wrong_token_are_refused_and_the_token_never_reaches_
 // ---------------------------------------------------------------------------
 // 4. A lease left by a killed client
 
-#[test]
-fn the_lease_of_a_killed_apply_expires_and_the_next_apply_proceeds() {
-    let w = World::new(Some("team-token-4"));
+fn the_lease_of_a_killed_apply_expires_and_the_next_apply_proceeds(store: Store) {
+    let w = World::on(&store, Some("team-token-4"));
     let gate = Gate::install(&w.work);
     w.manifest("sandboxes.yaml", "expiring", &[gated("a"), local("b", "")]);
     let ttl = 6;
@@ -527,9 +532,8 @@ fn the_lease_of_a_killed_apply_expires_and_the_next_apply_proceeds() {
 // ---------------------------------------------------------------------------
 // 5. The HTTP contract, raw
 
-#[test]
-fn raw_http_versions_conflicts_lock_header_and_note_cursors_follow_the_contract() {
-    let w = World::new(Some("team-token-5"));
+fn raw_http_versions_conflicts_lock_header_and_note_cursors_follow_the_contract(store: Store) {
+    let w = World::on(&store, Some("team-token-5"));
     let path = "/v1/projects/raw/resources/sandbox.x";
     let x1 = record("sandbox.x", "rawx0001", "2026-01-01T00:00:00Z");
 
@@ -695,9 +699,8 @@ fn raw_http_versions_conflicts_lock_header_and_note_cursors_follow_the_contract(
 // ---------------------------------------------------------------------------
 // 6. state push | pull
 
-#[test]
-fn state_push_moves_records_to_the_hub_and_pull_back_never_overwriting_a_newer_record() {
-    let w = World::new(Some("team-token-6"));
+fn state_push_moves_records_to_the_hub_and_pull_back_never_overwriting_a_newer_record(store: Store) {
+    let w = World::on(&store, Some("team-token-6"));
     w.work.write("repo/README.md", "hello\n");
     let entries = [with_repo("a", "./repo"), local("b", "")];
     // Same folder, same project: local.yaml keeps its state in .sandboxer/, hub.yaml on the hub.
@@ -770,9 +773,8 @@ fn local_records(w: &World) -> BTreeMap<String, String> {
 // ---------------------------------------------------------------------------
 // 7. Progress notes through the hub
 
-#[test]
-fn a_sync_note_shows_in_inspect_through_the_hub() {
-    let w = World::new(Some("team-token-7"));
+fn a_sync_note_shows_in_inspect_through_the_hub(store: Store) {
+    let w = World::on(&store, Some("team-token-7"));
     w.work.write("repo/README.md", "hello\n");
     w.work.write("repo/src/Main.hs", "main = pure ()\n");
     w.manifest("sandboxes.yaml", "noted", &[with_repo("a", "./repo")]);
@@ -802,9 +804,8 @@ fn a_sync_note_shows_in_inspect_through_the_hub() {
     support::check_against_schema("inspect-output", &value);
 }
 
-#[test]
-fn the_notes_of_an_image_build_reach_the_hub() {
-    let w = World::new(Some("team-token-8"));
+fn the_notes_of_an_image_build_reach_the_hub(store: Store) {
+    let w = World::on(&store, Some("team-token-8"));
     let dirs = PackerDirs::make(w.dir());
     dirs.template("chatty", TWO_STEPS);
     w.work.write(
@@ -834,9 +835,8 @@ fn the_notes_of_an_image_build_reach_the_hub() {
 // ---------------------------------------------------------------------------
 // 8. Restarts and SIGTERM
 
-#[test]
-fn the_hub_keeps_records_leases_and_notes_across_a_restart_and_sigterm_stops_it_cleanly() {
-    let mut w = World::new(Some("team-token-9"));
+fn the_hub_keeps_records_leases_and_notes_across_a_restart_and_sigterm_stops_it_cleanly(store: Store) {
+    let mut w = World::on(&store, Some("team-token-9"));
     let health = w.call("GET", "/v1/health", None).json();
     assert_eq!(health["status"], "ok");
     let lineage = health["lineage"].as_str().expect("a lineage").to_string();
@@ -861,12 +861,14 @@ fn the_hub_keeps_records_leases_and_notes_across_a_restart_and_sigterm_stops_it_
     let stopped = w.hub.stop_with("TERM");
     assert_eq!(stopped.code, 0, "{stopped}");
     assert!(stopped.stderr.contains("State Hub stopped."), "{stopped}");
-    let data: Vec<String> = ["hub.json", "locks.json", "projects/kept.json", "notes/keptk001.jsonl"]
-        .iter()
-        .filter(|f| !w.hub.data().join(f).is_file())
-        .map(|f| (*f).to_string())
-        .collect();
-    assert!(data.is_empty(), "missing in the data folder: {data:?}");
+    if store == Store::Files {
+        let data: Vec<String> = ["hub.json", "locks.json", "projects/kept.json", "notes/keptk001.jsonl"]
+            .iter()
+            .filter(|f| !w.hub.data().join(f).is_file())
+            .map(|f| (*f).to_string())
+            .collect();
+        assert!(data.is_empty(), "missing in the data folder: {data:?}");
+    }
     assert!(
         support::hub::try_request(w.hub.addr(), "GET", "/v1/health", None, &[], None).is_err(),
         "nothing listens after SIGTERM"
@@ -1002,9 +1004,8 @@ fn a_hub_killed_during_concurrent_writes_keeps_every_acknowledged_write_and_fold
 /// Regression: `list`, `inspect`, `create` and `destroy <id>` ignored the `hub:`
 /// of the manifest in the current folder (or given with `-f`) and looked in the
 /// empty embedded store instead.
-#[test]
-fn list_inspect_create_and_destroy_by_id_use_the_hub_of_the_manifest() {
-    let w = World::new(Some("team-token-10"));
+fn list_inspect_create_and_destroy_by_id_use_the_hub_of_the_manifest(store: Store) {
+    let w = World::on(&store, Some("team-token-10"));
     w.manifest("sandboxes.yaml", "mine", &[local("a", "")]);
     w.ok(&["apply", "--auto-approve"]);
     let id = w.records("mine")["sandbox.a"].0.clone();
@@ -1269,9 +1270,8 @@ fn writes_stuck_on_disk_hold_up_neither_other_projects_nor_reads_nor_the_hub() {
 
 /// Many clients posting notes to one sandbox at once: every note lands once,
 /// whole, at the place its cursor says, and stays there across a restart.
-#[test]
-fn notes_appended_to_one_sandbox_by_many_clients_at_once_are_neither_lost_nor_torn() {
-    let mut w = World::new(Some("team-token-13"));
+fn notes_appended_to_one_sandbox_by_many_clients_at_once_are_neither_lost_nor_torn(store: Store) {
+    let mut w = World::on(&store, Some("team-token-13"));
     let (addr, token) = (w.hub.addr(), "team-token-13");
     let (clients, each) = (8, 25);
     let posted = post_at_once(addr, token, "many0001", clients, each, |c, n| {
@@ -1284,8 +1284,10 @@ fn notes_appended_to_one_sandbox_by_many_clients_at_once_are_neither_lost_nor_to
 
     let listed = w.call("GET", "/v1/sandboxes/many0001/notes?limit=10000", None);
     assert_eq!(note_texts(&listed), expected, "each note sits where its cursor says");
-    let file = fs::read_to_string(w.hub.data().join("notes/many0001.jsonl")).expect("read the notes file");
-    assert_eq!(file.lines().count(), total, "one whole line per note");
+    if store == Store::Files {
+        let file = fs::read_to_string(w.hub.data().join("notes/many0001.jsonl")).expect("read the notes file");
+        assert_eq!(file.lines().count(), total, "one whole line per note");
+    }
 
     let stopped = w.hub.stop_with("TERM");
     assert_eq!(stopped.code, 0, "{stopped}");
@@ -1296,9 +1298,8 @@ fn notes_appended_to_one_sandbox_by_many_clients_at_once_are_neither_lost_nor_to
 
 /// What a hub holds is untrusted: a record and a note carrying terminal escape
 /// sequences and newlines are printed escaped by `list` and `inspect`.
-#[test]
-fn escape_sequences_in_hub_records_and_notes_print_escaped() {
-    let w = World::new(None);
+fn escape_sequences_in_hub_records_and_notes_print_escaped(store: Store) {
+    let w = World::on(&store, None);
     let url = w.hub.url().to_string();
     let mut forged = record("sandbox.app", "forged01", "2026-01-01T00:00:00Z");
     forged["facts"] =
@@ -1382,10 +1383,9 @@ fn raw_request(
 /// decoded (a form body, garbage JSON, a bad query) got 400/415/422 before its
 /// token was looked at, so an unauthenticated client could probe the hub's
 /// decoding. Now the token is checked first, on every route but health.
-#[test]
-fn an_unauthenticated_request_is_refused_before_its_body_or_content_type_is_read() {
+fn an_unauthenticated_request_is_refused_before_its_body_or_content_type_is_read(store: Store) {
     let token = "team-token-14";
-    let w = World::new(Some(token));
+    let w = World::on(&store, Some(token));
     let addr = w.hub.addr();
     let form = ("Content-Type", "application/x-www-form-urlencoded");
     let json_type = ("Content-Type", "application/json");
@@ -1457,67 +1457,36 @@ fn an_unauthenticated_request_is_refused_before_its_body_or_content_type_is_read
     );
 }
 
-/// A hub started with flags of its own (`HubProcess` takes none), with a token.
+/// A hub started with flags of its own, with a token.
 struct FlaggedHub {
-    running: Option<support::Running>,
+    hub: HubProcess,
+    store: Store,
     addr: std::net::SocketAddr,
-    data: PathBuf,
     token: String,
-    flags: Vec<String>,
 }
 
 impl FlaggedHub {
-    /// `hub serve --listen 127.0.0.1:0 --data DATA FLAGS...` with `token`.
-    fn start(data: &Path, token: &str, flags: &[&str]) -> FlaggedHub {
-        let mut hub = FlaggedHub {
-            running: None,
-            addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-            data: data.to_path_buf(),
+    /// `hub serve --listen 127.0.0.1:0` on `store` (`--data DATA` for files) with `FLAGS...` and `token`.
+    fn start(store: &Store, data: &Path, token: &str, flags: &[&str]) -> FlaggedHub {
+        let hub = HubProcess::start_in(store, data, Some(token), flags);
+        FlaggedHub {
+            addr: hub.addr(),
+            hub,
+            store: store.clone(),
             token: token.to_string(),
-            flags: flags.iter().map(|f| (*f).to_string()).collect(),
-        };
-        hub.launch();
-        hub
+        }
     }
 
-    fn launch(&mut self) {
-        let mut running = sandboxer()
-            .args(["hub", "serve", "--listen", "127.0.0.1:0", "--data"])
-            .arg(&self.data)
-            .args(["--token-env", "SBX_FLAGGED_HUB_TOKEN"])
-            .args(&self.flags)
-            .env("SBX_FLAGGED_HUB_TOKEN", &self.token)
-            .spawn();
-        let mut exited = false;
-        wait_until("the hub prints the address it listens on", DEADLINE, || {
-            exited = !running.is_running();
-            exited || running.stderr_so_far().contains("State Hub listening on http://")
-        });
-        assert!(!exited, "the hub did not start\n{}", running.wait());
-        let stderr = running.stderr_so_far();
-        let rest = stderr
-            .split("State Hub listening on http://")
-            .nth(1)
-            .unwrap_or_default();
-        self.addr = rest
-            .split_whitespace()
-            .next()
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("no address in {stderr}"));
-        self.running = Some(running);
-    }
-
-    /// SIGTERM, then the same flags and data on a new port.
+    /// SIGTERM, then the same flags and store.
     fn restart(&mut self) {
-        let running = self.running.take().expect("the hub runs");
-        running.signal("TERM");
-        let out = running.wait();
+        let out = self.hub.stop_with("TERM");
         assert_eq!(out.code, 0, "{out}");
-        self.launch();
+        self.hub.restart();
+        self.addr = self.hub.addr();
     }
 
     fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.hub.url()
     }
 
     /// One JSON request with the token.
@@ -1532,14 +1501,32 @@ impl FlaggedHub {
         reply.json()["cursor"].as_u64().expect("a cursor")
     }
 
-    /// The lines of `notes/<id>.jsonl`.
-    fn file_lines(&self, id: &str) -> Vec<Value> {
-        let path = self.data.join(format!("notes/{id}.jsonl"));
+    /// The texts of the notes of `id` the PostgreSQL store holds, in order.
+    fn stored_note_texts(&self, id: &str) -> Vec<String> {
+        let url = self.hub.store_url().expect("a hub on PostgreSQL");
+        let database = url.rsplit('/').next().expect("a database");
+        let out = support::postgres::shared()
+            .psql(
+                database,
+                &format!("SELECT note->>'text' FROM notes WHERE sandbox_id = '{id}' ORDER BY n"),
+            )
+            .unwrap_or_else(|e| panic!("read the notes of {id}: {e}"));
+        out.lines().map(str::to_string).filter(|l| !l.is_empty()).collect()
+    }
+
+    /// The lines of `notes/<id>.jsonl` of the file store; none for PostgreSQL.
+    fn file_lines(&self, id: &str) -> Option<Vec<Value>> {
+        if self.store != Store::Files {
+            return None;
+        }
+        let path = self.hub.data().join(format!("notes/{id}.jsonl"));
         let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
         assert!(text.ends_with('\n'), "whole lines: {text:?}");
-        text.lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("a torn line ({e}): {l}")))
-            .collect()
+        Some(
+            text.lines()
+                .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("a torn line ({e}): {l}")))
+                .collect(),
+        )
     }
 }
 
@@ -1558,9 +1545,8 @@ fn note_cursors(reply: &support::hub::Reply) -> (Value, Value, Value, Value) {
 /// Notes were kept for ever, each as long as its poster made it. A note's text
 /// is now cut past `--note-max-bytes` (16 KiB by default), marked so, and a
 /// body past 1 MiB is refused with 413.
-#[test]
-fn a_note_past_the_size_limit_is_cut_and_marked_and_a_huge_body_is_a_413() {
-    let w = World::new(Some("team-token-15"));
+fn a_note_past_the_size_limit_is_cut_and_marked_and_a_huge_body_is_a_413(store: Store) {
+    let w = World::on(&store, Some("team-token-15"));
     let url = "/v1/sandboxes/bignote1/notes";
     let limit = 16 * 1024;
     // Three-byte characters: the cut falls inside one unless it keeps to a boundary.
@@ -1589,7 +1575,12 @@ fn a_note_past_the_size_limit_is_cut_and_marked_and_a_huge_body_is_a_413() {
     assert_eq!(w.call("POST", url, Some(&note_body("after"))).json()["cursor"], 3);
 
     // The limit is the operator's: a hub with a smaller one cuts sooner.
-    let small = FlaggedHub::start(&w.dir().join("small-hub"), "small", &["--note-max-bytes", "1024"]);
+    let small = FlaggedHub::start(
+        &store,
+        &w.dir().join("small-hub"),
+        "small",
+        &["--note-max-bytes", "1024"],
+    );
     let posted = small.call("POST", url, Some(&note_body(&"z".repeat(1500))));
     assert_eq!(posted.json(), json!({"cursor": 1, "cut": true}), "{posted:?}");
     let texts = note_texts(&small.call("GET", url, None));
@@ -1602,10 +1593,14 @@ fn a_note_past_the_size_limit_is_cut_and_marked_and_a_huge_body_is_a_413() {
 /// Notes were never dropped, so a chatty sandbox's file and its memory grew
 /// for ever. `--notes-keep N` keeps the last N; older ones are dropped from the
 /// file when it is rewritten, and cursors stay the notes' sequence numbers.
-#[test]
-fn only_the_last_notes_keep_n_are_kept_and_cursors_stay_sequence_numbers_across_compaction_and_restart() {
+fn only_the_last_notes_keep_n_are_kept_and_cursors_stay_sequence_numbers_across_compaction_and_restart(store: Store) {
     let work = Workdir::new();
-    let mut hub = FlaggedHub::start(&work.path().join("hub-data"), "team-token-16", &["--notes-keep", "5"]);
+    let mut hub = FlaggedHub::start(
+        &store,
+        &work.path().join("hub-data"),
+        "team-token-16",
+        &["--notes-keep", "5"],
+    );
     let url = "/v1/sandboxes/keep0001/notes";
     for n in 1..=12 {
         assert_eq!(hub.post("keep0001", &format!("note {n}")), n);
@@ -1621,14 +1616,19 @@ fn only_the_last_notes_keep_n_are_kept_and_cursors_stay_sequence_numbers_across_
     let later = hub.call("GET", &format!("{url}?since=10"), None);
     assert_eq!(note_texts(&later), ["note 11", "note 12"]);
 
-    // The file was rewritten: how many were dropped, then the notes kept.
-    let lines = hub.file_lines("keep0001");
-    assert_eq!(lines[0], json!({"dropped": 7}), "{lines:#?}");
-    let texts: Vec<&str> = lines[1..]
-        .iter()
-        .map(|l| l["text"].as_str().unwrap_or_default())
-        .collect();
-    assert_eq!(texts, last_five, "{lines:#?}");
+    // The file was rewritten: how many were dropped, then the notes kept; the
+    // database holds the notes kept and no other.
+    match hub.file_lines("keep0001") {
+        Some(lines) => {
+            assert_eq!(lines[0], json!({"dropped": 7}), "{lines:#?}");
+            let texts: Vec<&str> = lines[1..]
+                .iter()
+                .map(|l| l["text"].as_str().unwrap_or_default())
+                .collect();
+            assert_eq!(texts, last_five, "{lines:#?}");
+        }
+        None => assert_eq!(hub.stored_note_texts("keep0001"), last_five),
+    }
 
     hub.restart();
     let again = hub.call("GET", url, None);
@@ -1651,35 +1651,39 @@ fn only_the_last_notes_keep_n_are_kept_and_cursors_stay_sequence_numbers_across_
         note_cursors(&listed),
         (json!(133), json!(128), json!(133), json!(false))
     );
-    let lines = hub.file_lines("keep0001");
-    assert!(
-        lines.len() <= 1 + 5 + 5 / 4 + 1,
-        "the file is kept short: {} lines",
-        lines.len()
-    );
-    let dropped = lines[0]["dropped"].as_u64().expect("a count of dropped notes first");
-    let in_file: Vec<String> = lines[1..]
-        .iter()
-        .map(|l| l["text"].as_str().unwrap_or_default().to_string())
-        .collect();
-    let expected: Vec<String> = posted[(dropped - 13) as usize..]
-        .iter()
-        .map(|(_, t)| t.clone())
-        .collect();
-    assert_eq!(
-        in_file, expected,
-        "the file holds the notes after the dropped ones, in order"
-    );
+    match hub.file_lines("keep0001") {
+        Some(lines) => {
+            assert!(
+                lines.len() <= 1 + 5 + 5 / 4 + 1,
+                "the file is kept short: {} lines",
+                lines.len()
+            );
+            let dropped = lines[0]["dropped"].as_u64().expect("a count of dropped notes first");
+            let in_file: Vec<String> = lines[1..]
+                .iter()
+                .map(|l| l["text"].as_str().unwrap_or_default().to_string())
+                .collect();
+            let expected: Vec<String> = posted[(dropped - 13) as usize..]
+                .iter()
+                .map(|(_, t)| t.clone())
+                .collect();
+            assert_eq!(
+                in_file, expected,
+                "the file holds the notes after the dropped ones, in order"
+            );
+        }
+        None => assert_eq!(hub.stored_note_texts("keep0001"), newest),
+    }
     hub.restart();
     assert_eq!(note_texts(&hub.call("GET", url, None)), newest);
 }
 
 /// `--notes-max-age` drops notes older than that, and cursors go on counting
 /// across the drop and a restart.
-#[test]
-fn notes_older_than_notes_max_age_are_dropped_and_numbers_go_on() {
+fn notes_older_than_notes_max_age_are_dropped_and_numbers_go_on(store: Store) {
     let work = Workdir::new();
     let mut hub = FlaggedHub::start(
+        &store,
         &work.path().join("hub-data"),
         "team-token-17",
         &["--notes-max-age", "2s"],
@@ -1698,10 +1702,14 @@ fn notes_older_than_notes_max_age_are_dropped_and_numbers_go_on() {
     let gone = hub.call("GET", url, None);
     assert_eq!(note_cursors(&gone), (json!(2), json!(2), json!(2), json!(false)));
     assert_eq!(hub.post("aged0001", "new 3"), 3);
-    let lines = hub.file_lines("aged0001");
-    assert_eq!(lines.len(), 2, "{lines:#?}");
-    assert_eq!(lines[0], json!({"dropped": 2}));
-    assert_eq!(lines[1]["text"], "new 3");
+    match hub.file_lines("aged0001") {
+        Some(lines) => {
+            assert_eq!(lines.len(), 2, "{lines:#?}");
+            assert_eq!(lines[0], json!({"dropped": 2}));
+            assert_eq!(lines[1]["text"], "new 3");
+        }
+        None => assert_eq!(hub.stored_note_texts("aged0001"), ["new 3"]),
+    }
 
     hub.restart();
     let listed = hub.call("GET", url, None);
@@ -1725,10 +1733,9 @@ fn notes_older_than_notes_max_age_are_dropped_and_numbers_go_on() {
 
 /// A listing answered up to 10000 notes at once; now a page holds at most
 /// 500, says whether more follow, and `inspect --notes N` still shows the last N.
-#[test]
-fn note_listings_come_in_pages_of_at_most_500_and_inspect_still_shows_the_last_n() {
+fn note_listings_come_in_pages_of_at_most_500_and_inspect_still_shows_the_last_n(store: Store) {
     let work = Workdir::new();
-    let hub = FlaggedHub::start(&work.path().join("hub-data"), "team-token-18", &[]);
+    let hub = FlaggedHub::start(&store, &work.path().join("hub-data"), "team-token-18", &[]);
     let id = "pagei001";
     let url = format!("/v1/sandboxes/{id}/notes");
     let total = 620;
@@ -1780,9 +1787,8 @@ fn note_listings_come_in_pages_of_at_most_500_and_inspect_still_shows_the_last_n
 
 /// Each project has its own key for sensitive values, made on the first
 /// request and kept across restarts; without the token there is none to read.
-#[test]
-fn each_project_has_a_sensitive_key_that_survives_a_restart() {
-    let mut w = World::new(Some("team-token-k"));
+fn each_project_has_a_sensitive_key_that_survives_a_restart(store: Store) {
+    let mut w = World::on(&store, Some("team-token-k"));
     let key = |w: &World, project: &str| -> String {
         let reply = w.call("GET", &format!("/v1/projects/{project}/sensitive-key"), None);
         assert_eq!(reply.status, 200, "{reply:?}");
@@ -1995,13 +2001,12 @@ fn vm_catalog_entries_are_put_read_refused_and_kept_across_a_restart() {
 /// The stores' client of the catalog over a real hub: `AnyStore` puts entries
 /// and reads them back by name; an entry the hub would refuse is refused
 /// before it is sent, and a wrong token is the usual 401 with its hint.
-#[test]
-fn the_state_store_puts_and_reads_the_vm_catalog_through_the_hub() {
+fn the_state_store_puts_and_reads_the_vm_catalog_through_the_hub(store: Store) {
     use sandboxer::capability::VmCapabilities;
     use sandboxer::state::{AnyStore, HubStore};
 
     let token = "team-token-vmc";
-    let w = World::new(Some(token));
+    let w = World::on(&store, Some(token));
     let entry = |name: &str, ghc: &str| -> VmCapabilities {
         serde_json::from_value(vm_entry(name, "2026-11-29T10:30:00Z", ghc)).expect("a catalog entry")
     };
@@ -2039,6 +2044,7 @@ fn a_token_file_holds_the_token_and_an_empty_one_is_refused() {
     let file = file.to_str().expect("a UTF-8 path");
     // The variable is set too: the file wins.
     let hub = FlaggedHub::start(
+        &Store::Files,
         &work.path().join("hub-data"),
         "from-the-variable",
         &["--token-file", file],
@@ -2059,3 +2065,51 @@ fn a_token_file_holds_the_token_and_an_empty_one_is_refused() {
     assert_eq!(refused.code, 1, "{refused}");
     assert!(refused.stderr.contains("holds no token"), "{refused}");
 }
+
+/// The contract tests, on each store: `file_store::NAME` keeps the hub's data
+/// in its data folder, `postgres_store::NAME` in a database of the test
+/// binary's PostgreSQL server (`support::postgres`).
+macro_rules! on_each_store {
+    ($($name:ident),* $(,)?) => {
+        mod file_store {
+            use super::*;
+            $(
+                #[test]
+                fn $name() {
+                    super::$name(Store::Files);
+                }
+            )*
+        }
+        mod postgres_store {
+            use super::*;
+            $(
+                #[test]
+                fn $name() {
+                    super::$name(Store::Postgres);
+                }
+            )*
+        }
+    };
+}
+
+on_each_store!(
+    a_second_apply_fails_naming_the_lease_holder_or_waits_and_versions_count_the_writes,
+    the_hub_killed_mid_apply_fails_the_client_clearly_and_after_a_restart_apply_converges_keeping_every_record,
+    writes_without_or_with_a_wrong_token_are_refused_and_the_token_never_reaches_output_or_files,
+    the_lease_of_a_killed_apply_expires_and_the_next_apply_proceeds,
+    raw_http_versions_conflicts_lock_header_and_note_cursors_follow_the_contract,
+    state_push_moves_records_to_the_hub_and_pull_back_never_overwriting_a_newer_record,
+    a_sync_note_shows_in_inspect_through_the_hub,
+    the_notes_of_an_image_build_reach_the_hub,
+    the_hub_keeps_records_leases_and_notes_across_a_restart_and_sigterm_stops_it_cleanly,
+    list_inspect_create_and_destroy_by_id_use_the_hub_of_the_manifest,
+    notes_appended_to_one_sandbox_by_many_clients_at_once_are_neither_lost_nor_torn,
+    escape_sequences_in_hub_records_and_notes_print_escaped,
+    an_unauthenticated_request_is_refused_before_its_body_or_content_type_is_read,
+    a_note_past_the_size_limit_is_cut_and_marked_and_a_huge_body_is_a_413,
+    only_the_last_notes_keep_n_are_kept_and_cursors_stay_sequence_numbers_across_compaction_and_restart,
+    notes_older_than_notes_max_age_are_dropped_and_numbers_go_on,
+    note_listings_come_in_pages_of_at_most_500_and_inspect_still_shows_the_last_n,
+    each_project_has_a_sensitive_key_that_survives_a_restart,
+    the_state_store_puts_and_reads_the_vm_catalog_through_the_hub,
+);

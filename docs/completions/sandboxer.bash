@@ -130,6 +130,12 @@ _sandboxer() {
             sandboxer__subcmd__help,watch)
                 cmd="sandboxer__subcmd__help__subcmd__watch"
                 ;;
+            sandboxer__subcmd__help__subcmd__hub,migrate)
+                cmd="sandboxer__subcmd__help__subcmd__hub__subcmd__migrate"
+                ;;
+            sandboxer__subcmd__help__subcmd__hub,migrate-store)
+                cmd="sandboxer__subcmd__help__subcmd__hub__subcmd__migrate__subcmd__store"
+                ;;
             sandboxer__subcmd__help__subcmd__hub,serve)
                 cmd="sandboxer__subcmd__help__subcmd__hub__subcmd__serve"
                 ;;
@@ -154,11 +160,23 @@ _sandboxer() {
             sandboxer__subcmd__hub,help)
                 cmd="sandboxer__subcmd__hub__subcmd__help"
                 ;;
+            sandboxer__subcmd__hub,migrate)
+                cmd="sandboxer__subcmd__hub__subcmd__migrate"
+                ;;
+            sandboxer__subcmd__hub,migrate-store)
+                cmd="sandboxer__subcmd__hub__subcmd__migrate__subcmd__store"
+                ;;
             sandboxer__subcmd__hub,serve)
                 cmd="sandboxer__subcmd__hub__subcmd__serve"
                 ;;
             sandboxer__subcmd__hub__subcmd__help,help)
                 cmd="sandboxer__subcmd__hub__subcmd__help__subcmd__help"
+                ;;
+            sandboxer__subcmd__hub__subcmd__help,migrate)
+                cmd="sandboxer__subcmd__hub__subcmd__help__subcmd__migrate"
+                ;;
+            sandboxer__subcmd__hub__subcmd__help,migrate-store)
+                cmd="sandboxer__subcmd__hub__subcmd__help__subcmd__migrate__subcmd__store"
                 ;;
             sandboxer__subcmd__hub__subcmd__help,serve)
                 cmd="sandboxer__subcmd__hub__subcmd__help__subcmd__serve"
@@ -890,8 +908,36 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__help__subcmd__hub)
-            opts="serve"
+            opts="serve migrate migrate-store"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandboxer__subcmd__help__subcmd__hub__subcmd__migrate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandboxer__subcmd__help__subcmd__hub__subcmd__migrate__subcmd__store)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1142,7 +1188,7 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__hub)
-            opts="-v -q -h -V --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version serve help"
+            opts="-v -q -h -V --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version serve migrate migrate-store help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1196,7 +1242,7 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__hub__subcmd__help)
-            opts="serve help"
+            opts="serve migrate migrate-store help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1210,6 +1256,34 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__hub__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandboxer__subcmd__hub__subcmd__help__subcmd__migrate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandboxer__subcmd__hub__subcmd__help__subcmd__migrate__subcmd__store)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1237,8 +1311,136 @@ _sandboxer() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        sandboxer__subcmd__hub__subcmd__migrate)
+            opts="-v -q -h -V --store --store-password-env --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store-password-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ssh-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ssh-persist)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --parallel-builds)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --capabilities-ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hub)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hub-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profiles)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandboxer__subcmd__hub__subcmd__migrate__subcmd__store)
+            opts="-v -q -h -V --from --to --store-password-env --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store-password-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ssh-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ssh-persist)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --parallel-builds)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --capabilities-ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hub)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hub-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profiles)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         sandboxer__subcmd__hub__subcmd__serve)
-            opts="-v -q -h -V --listen --data --token-env --token-file --notes-keep --notes-max-age --note-max-bytes --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version"
+            opts="-v -q -h -V --listen --data --store --store-password-env --store-connections --token-env --token-file --notes-keep --notes-max-age --note-max-bytes --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1249,6 +1451,18 @@ _sandboxer() {
                     return 0
                     ;;
                 --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store-password-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store-connections)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2516,13 +2730,13 @@ _sandboxer_address_slot() {
         if ((!rest)); then
             case "$word" in
                 --) rest=1; continue ;;
-                '--capabilities-ttl'|'--color'|'--data'|'--debounce'|'--file'|'--format'|'--host'|'--hub'|'--hub-ca'|'--input'|'--interval'|'--listen'|'--lock-timeout'|'--max-connections'|'--max-delete'|'--name'|'--note-max-bytes'|'--notes'|'--notes-keep'|'--notes-max-age'|'--out'|'--parallel-builds'|'--parallelism'|'--profile'|'--profiles'|'--project'|'--registry'|'--replace'|'--ssh-config'|'--ssh-persist'|'--state-dir'|'--target'|'--timeout'|'--token-env'|'--token-file'|'--vm'|'-f') skip=1; continue ;;
+                '--capabilities-ttl'|'--color'|'--data'|'--debounce'|'--file'|'--format'|'--from'|'--host'|'--hub'|'--hub-ca'|'--input'|'--interval'|'--listen'|'--lock-timeout'|'--max-connections'|'--max-delete'|'--name'|'--note-max-bytes'|'--notes'|'--notes-keep'|'--notes-max-age'|'--out'|'--parallel-builds'|'--parallelism'|'--profile'|'--profiles'|'--project'|'--registry'|'--replace'|'--ssh-config'|'--ssh-persist'|'--state-dir'|'--store'|'--store-connections'|'--store-password-env'|'--target'|'--timeout'|'--to'|'--token-env'|'--token-file'|'--vm'|'-f') skip=1; continue ;;
                 -*) continue ;;
             esac
         fi
         if ((count == 0)); then
             case "$path/$word" in
-                '/validate'|'/watch'|'/create'|'/plan'|'/apply'|'/destroy'|'/list'|'/inspect'|'/exec'|'/ssh'|'/ssh-config'|'/doctor'|'/schema'|'/hub'|'hub/serve'|'/state'|'state/list'|'state/show'|'state/rm'|'state/mv'|'state/push'|'state/pull'|'/force-unlock'|'/completions'|'/man')
+                '/validate'|'/watch'|'/create'|'/plan'|'/apply'|'/destroy'|'/list'|'/inspect'|'/exec'|'/ssh'|'/ssh-config'|'/doctor'|'/schema'|'/hub'|'hub/serve'|'hub/migrate'|'hub/migrate-store'|'/state'|'state/list'|'state/show'|'state/rm'|'state/mv'|'state/push'|'state/pull'|'/force-unlock'|'/completions'|'/man')
                     path="${path:+$path }$word"
                     continue
                     ;;

@@ -343,27 +343,32 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand schema" -s v -l verb
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand schema" -s q -l quiet -d 'Only errors on stderr'
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand schema" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand schema" -s V -l version -d 'Print version'
-complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve help" -l state-dir -d 'Folder of the embedded state store [default: .sandboxer next to the manifest]' -r -F
-complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve help" -l ssh-config -d 'ssh config file used to reach VMs [default: the operator\'s ~/.ssh/config]' -r -F
-complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve help" -l ssh-persist -d 'How long an ssh master outlives the run, for the next runs to reuse; 0 closes masters at exit' -r
-complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve help" -l max-connections -d 'VMs connected to or observed at once (opening ssh masters, looking for workspaces): a number, or `unlimited`' -r
-complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve help" -l parallel-builds -d 'Packer builds running at once: a number, or `unlimited`' -r
-complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve help" -l capabilities-ttl -d 'How long a VM\'s probed capabilities are trusted before they are probed again' -r
-complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve help" -l hub -d 'State Hub URL; overrides the manifest\'s `hub.url`' -r
-complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve help" -l hub-ca -d 'PEM file of a private CA (one or more certificates) trusted for an https hub, besides the system\'s CA store' -r -F
-complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve help" -l profiles -d 'Extra folder of profiles [default: profiles/ next to the manifest]' -r -F
-complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve help" -l color -d 'Colour in output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve migrate migrate-store help" -l state-dir -d 'Folder of the embedded state store [default: .sandboxer next to the manifest]' -r -F
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve migrate migrate-store help" -l ssh-config -d 'ssh config file used to reach VMs [default: the operator\'s ~/.ssh/config]' -r -F
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve migrate migrate-store help" -l ssh-persist -d 'How long an ssh master outlives the run, for the next runs to reuse; 0 closes masters at exit' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve migrate migrate-store help" -l max-connections -d 'VMs connected to or observed at once (opening ssh masters, looking for workspaces): a number, or `unlimited`' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve migrate migrate-store help" -l parallel-builds -d 'Packer builds running at once: a number, or `unlimited`' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve migrate migrate-store help" -l capabilities-ttl -d 'How long a VM\'s probed capabilities are trusted before they are probed again' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve migrate migrate-store help" -l hub -d 'State Hub URL; overrides the manifest\'s `hub.url`' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve migrate migrate-store help" -l hub-ca -d 'PEM file of a private CA (one or more certificates) trusted for an https hub, besides the system\'s CA store' -r -F
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve migrate migrate-store help" -l profiles -d 'Extra folder of profiles [default: profiles/ next to the manifest]' -r -F
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve migrate migrate-store help" -l color -d 'Colour in output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
 always\t'Always'
 never\t'Never'"
-complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve help" -l ssh-accept-new -d 'Accept the host key of a VM seen for the first time (changed keys are always refused)'
-complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve help" -s v -l verbose -d 'More log output (-v info, -vv debug); RUST_LOG overrides'
-complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve help" -s q -l quiet -d 'Only errors on stderr'
-complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve help" -s V -l version -d 'Print version'
-complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve help" -f -a "serve" -d 'Serve the State Hub API until SIGTERM or Ctrl-C'
-complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve migrate migrate-store help" -l ssh-accept-new -d 'Accept the host key of a VM seen for the first time (changed keys are always refused)'
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve migrate migrate-store help" -s v -l verbose -d 'More log output (-v info, -vv debug); RUST_LOG overrides'
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve migrate migrate-store help" -s q -l quiet -d 'Only errors on stderr'
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve migrate migrate-store help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve migrate migrate-store help" -s V -l version -d 'Print version'
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve migrate migrate-store help" -f -a "serve" -d 'Serve the State Hub API until SIGTERM or Ctrl-C'
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve migrate migrate-store help" -f -a "migrate" -d 'Bring a PostgreSQL store\'s schema up to date (hub serve does it at start too)'
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve migrate migrate-store help" -f -a "migrate-store" -d 'Copy a file store (a stopped hub\'s data folder) into a PostgreSQL store'
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_seen_subcommand_from serve migrate migrate-store help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l listen -d 'Address to listen on; loopback unless you say otherwise' -r
-complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l data -d 'Data folder [default: <--state-dir or the user\'s state folder>/hub]' -r -F
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l data -d 'Data folder of the file store [default: <--state-dir or the user\'s state folder>/hub]' -r -F
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l store -d 'Keep the data in PostgreSQL instead, shared by every hub given the same URL: postgres://USER@HOST:PORT/DATABASE' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l store-password-env -d 'Environment variable holding the database password, when the URL has none [default: PGPASSWORD]' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l store-connections -d 'Connections to the PostgreSQL store this hub keeps at most' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l token-env -d 'Environment variable holding the bearer token clients must send; unset or empty = no token' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l token-file -d 'File holding the bearer token instead (a systemd credential, say); its last newline is not part of it' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l notes-keep -d 'Notes kept per sandbox; the oldest go first' -r
@@ -386,7 +391,48 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -s q -l quiet -d 'Only errors on stderr'
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -s V -l version -d 'Print version'
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate" -l store -d 'The PostgreSQL store: postgres://USER@HOST:PORT/DATABASE' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate" -l store-password-env -d 'Environment variable holding the database password, when the URL has none [default: PGPASSWORD]' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate" -l state-dir -d 'Folder of the embedded state store [default: .sandboxer next to the manifest]' -r -F
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate" -l ssh-config -d 'ssh config file used to reach VMs [default: the operator\'s ~/.ssh/config]' -r -F
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate" -l ssh-persist -d 'How long an ssh master outlives the run, for the next runs to reuse; 0 closes masters at exit' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate" -l max-connections -d 'VMs connected to or observed at once (opening ssh masters, looking for workspaces): a number, or `unlimited`' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate" -l parallel-builds -d 'Packer builds running at once: a number, or `unlimited`' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate" -l capabilities-ttl -d 'How long a VM\'s probed capabilities are trusted before they are probed again' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate" -l hub -d 'State Hub URL; overrides the manifest\'s `hub.url`' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate" -l hub-ca -d 'PEM file of a private CA (one or more certificates) trusted for an https hub, besides the system\'s CA store' -r -F
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate" -l profiles -d 'Extra folder of profiles [default: profiles/ next to the manifest]' -r -F
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate" -l color -d 'Colour in output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
+always\t'Always'
+never\t'Never'"
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate" -l ssh-accept-new -d 'Accept the host key of a VM seen for the first time (changed keys are always refused)'
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate" -s v -l verbose -d 'More log output (-v info, -vv debug); RUST_LOG overrides'
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate" -s q -l quiet -d 'Only errors on stderr'
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate" -s V -l version -d 'Print version'
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate-store" -l from -d 'The file store\'s data folder (stop the hub that serves it first)' -r -F
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate-store" -l to -d 'The PostgreSQL store: postgres://USER@HOST:PORT/DATABASE' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate-store" -l store-password-env -d 'Environment variable holding the database password, when the URL has none [default: PGPASSWORD]' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate-store" -l state-dir -d 'Folder of the embedded state store [default: .sandboxer next to the manifest]' -r -F
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate-store" -l ssh-config -d 'ssh config file used to reach VMs [default: the operator\'s ~/.ssh/config]' -r -F
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate-store" -l ssh-persist -d 'How long an ssh master outlives the run, for the next runs to reuse; 0 closes masters at exit' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate-store" -l max-connections -d 'VMs connected to or observed at once (opening ssh masters, looking for workspaces): a number, or `unlimited`' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate-store" -l parallel-builds -d 'Packer builds running at once: a number, or `unlimited`' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate-store" -l capabilities-ttl -d 'How long a VM\'s probed capabilities are trusted before they are probed again' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate-store" -l hub -d 'State Hub URL; overrides the manifest\'s `hub.url`' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate-store" -l hub-ca -d 'PEM file of a private CA (one or more certificates) trusted for an https hub, besides the system\'s CA store' -r -F
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate-store" -l profiles -d 'Extra folder of profiles [default: profiles/ next to the manifest]' -r -F
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate-store" -l color -d 'Colour in output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set'
+always\t'Always'
+never\t'Never'"
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate-store" -l ssh-accept-new -d 'Accept the host key of a VM seen for the first time (changed keys are always refused)'
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate-store" -s v -l verbose -d 'More log output (-v info, -vv debug); RUST_LOG overrides'
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate-store" -s q -l quiet -d 'Only errors on stderr'
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate-store" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate-store" -s V -l version -d 'Print version'
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from help" -f -a "serve" -d 'Serve the State Hub API until SIGTERM or Ctrl-C'
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from help" -f -a "migrate" -d 'Bring a PostgreSQL store\'s schema up to date (hub serve does it at start too)'
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from help" -f -a "migrate-store" -d 'Copy a file store (a stopped hub\'s data folder) into a PostgreSQL store'
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and not __fish_seen_subcommand_from list show rm mv push pull help" -l state-dir -d 'Folder of the embedded state store [default: .sandboxer next to the manifest]' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand state; and not __fish_seen_subcommand_from list show rm mv push pull help" -l ssh-config -d 'ssh config file used to reach VMs [default: the operator\'s ~/.ssh/config]' -r -F
@@ -606,6 +652,8 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand help; and not __fish
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand help; and not __fish_seen_subcommand_from validate watch create plan apply destroy list inspect exec ssh ssh-config doctor schema hub state force-unlock completions man help" -f -a "man" -d 'Write the manual pages: sandboxer.1 and one per subcommand'
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand help; and not __fish_seen_subcommand_from validate watch create plan apply destroy list inspect exec ssh ssh-config doctor schema hub state force-unlock completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand help; and __fish_seen_subcommand_from hub" -f -a "serve" -d 'Serve the State Hub API until SIGTERM or Ctrl-C'
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand help; and __fish_seen_subcommand_from hub" -f -a "migrate" -d 'Bring a PostgreSQL store\'s schema up to date (hub serve does it at start too)'
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand help; and __fish_seen_subcommand_from hub" -f -a "migrate-store" -d 'Copy a file store (a stopped hub\'s data folder) into a PostgreSQL store'
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand help; and __fish_seen_subcommand_from state" -f -a "list" -d 'The addresses recorded for the manifest\'s project, one a line'
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand help; and __fish_seen_subcommand_from state" -f -a "show" -d 'One record, as JSON'
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand help; and __fish_seen_subcommand_from state" -f -a "rm" -d 'Forget records; their workspaces stay as they are, released (no plan adopts or deletes them). Backs up first'
@@ -657,7 +705,7 @@ function __sandboxer_address_slot
                 case --
                     set rest 1
                     continue
-                case '--capabilities-ttl' '--color' '--data' '--debounce' '--file' '--format' '--host' '--hub' '--hub-ca' '--input' '--interval' '--listen' '--lock-timeout' '--max-connections' '--max-delete' '--name' '--note-max-bytes' '--notes' '--notes-keep' '--notes-max-age' '--out' '--parallel-builds' '--parallelism' '--profile' '--profiles' '--project' '--registry' '--replace' '--ssh-config' '--ssh-persist' '--state-dir' '--target' '--timeout' '--token-env' '--token-file' '--vm' '-f'
+                case '--capabilities-ttl' '--color' '--data' '--debounce' '--file' '--format' '--from' '--host' '--hub' '--hub-ca' '--input' '--interval' '--listen' '--lock-timeout' '--max-connections' '--max-delete' '--name' '--note-max-bytes' '--notes' '--notes-keep' '--notes-max-age' '--out' '--parallel-builds' '--parallelism' '--profile' '--profiles' '--project' '--registry' '--replace' '--ssh-config' '--ssh-persist' '--state-dir' '--store' '--store-connections' '--store-password-env' '--target' '--timeout' '--to' '--token-env' '--token-file' '--vm' '-f'
                     set skip 1
                     continue
                 case '-*'
@@ -666,7 +714,7 @@ function __sandboxer_address_slot
         end
         if test $count -eq 0
             switch "$path/$word"
-                case '/validate' '/watch' '/create' '/plan' '/apply' '/destroy' '/list' '/inspect' '/exec' '/ssh' '/ssh-config' '/doctor' '/schema' '/hub' 'hub/serve' '/state' 'state/list' 'state/show' 'state/rm' 'state/mv' 'state/push' 'state/pull' '/force-unlock' '/completions' '/man'
+                case '/validate' '/watch' '/create' '/plan' '/apply' '/destroy' '/list' '/inspect' '/exec' '/ssh' '/ssh-config' '/doctor' '/schema' '/hub' 'hub/serve' 'hub/migrate' 'hub/migrate-store' '/state' 'state/list' 'state/show' 'state/rm' 'state/mv' 'state/push' 'state/pull' '/force-unlock' '/completions' '/man'
                     set path (string trim -- "$path $word")
                     continue
             end

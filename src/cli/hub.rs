@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::builder::RangedU64ValueParser;
 use clap::{Args, Subcommand};
 
+use sandboxer::hub::postgres::{self, StoreUrl};
 use sandboxer::hub::server::{self, NotesPolicy, ServeOptions};
 
 use super::Settings;
@@ -23,6 +24,39 @@ pub struct Opts {
 pub enum HubCommand {
     /// Serve the State Hub API until SIGTERM or Ctrl-C.
     Serve(ServeOpts),
+    /// Bring a PostgreSQL store's schema up to date (hub serve does it at start too).
+    Migrate(MigrateOpts),
+    /// Copy a file store (a stopped hub's data folder) into a PostgreSQL store.
+    MigrateStore(MigrateStoreOpts),
+}
+
+/// Where a PostgreSQL store's password comes from.
+#[derive(Debug, Args)]
+pub struct PasswordOpts {
+    /// Environment variable holding the database password, when the URL has none [default: PGPASSWORD]
+    #[arg(long, value_name = "VAR")]
+    pub store_password_env: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateOpts {
+    /// The PostgreSQL store: postgres://USER@HOST:PORT/DATABASE
+    #[arg(long, value_name = "URL", env = "SANDBOXER_HUB_STORE", hide_env_values = true)]
+    pub store: String,
+    #[command(flatten)]
+    pub password: PasswordOpts,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateStoreOpts {
+    /// The file store's data folder (stop the hub that serves it first)
+    #[arg(long, value_name = "DIR")]
+    pub from: PathBuf,
+    /// The PostgreSQL store: postgres://USER@HOST:PORT/DATABASE
+    #[arg(long, value_name = "URL")]
+    pub to: String,
+    #[command(flatten)]
+    pub password: PasswordOpts,
 }
 
 #[derive(Debug, Args)]
@@ -30,9 +64,22 @@ pub struct ServeOpts {
     /// Address to listen on; loopback unless you say otherwise
     #[arg(long, default_value = "127.0.0.1:7878")]
     pub listen: SocketAddr,
-    /// Data folder [default: <--state-dir or the user's state folder>/hub]
-    #[arg(long, value_name = "DIR")]
+    /// Data folder of the file store [default: <--state-dir or the user's state folder>/hub]
+    #[arg(long, value_name = "DIR", conflicts_with = "store")]
     pub data: Option<PathBuf>,
+    /// Keep the data in PostgreSQL instead, shared by every hub given the same URL: postgres://USER@HOST:PORT/DATABASE
+    #[arg(long, value_name = "URL", env = "SANDBOXER_HUB_STORE", hide_env_values = true)]
+    pub store: Option<String>,
+    #[command(flatten)]
+    pub password: PasswordOpts,
+    /// Connections to the PostgreSQL store this hub keeps at most
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = sandboxer::hub::postgres::DEFAULT_CONNECTIONS,
+        value_parser = RangedU64ValueParser::<usize>::new().range(1..=1000)
+    )]
+    pub store_connections: usize,
     /// Environment variable holding the bearer token clients must send; unset or empty = no token
     #[arg(long, default_value = "SANDBOXER_HUB_TOKEN", value_name = "VAR")]
     pub token_env: String,
@@ -91,7 +138,85 @@ fn parse_max_age(text: &str) -> Result<Duration, String> {
 }
 
 pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
-    let HubCommand::Serve(serve) = &opts.command;
+    match &opts.command {
+        HubCommand::Serve(serve) => run_serve(serve, settings),
+        HubCommand::Migrate(migrate) => run_migrate(migrate, settings),
+        HubCommand::MigrateStore(copy) => run_migrate_store(copy, settings),
+    }
+}
+
+/// A `--store` URL read, or a clear refusal.
+fn store_url(url: &str, password: &PasswordOpts) -> anyhow::Result<StoreUrl> {
+    StoreUrl::parse(url, password.store_password_env.as_deref()).map_err(|e| {
+        super::output::Hinted {
+            message: e.message,
+            hint: e.hint,
+        }
+        .into()
+    })
+}
+
+fn run_migrate(opts: &MigrateOpts, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let url = store_url(&opts.store, &opts.password)?;
+    let applied = super::engine::runtime()?.block_on(async {
+        let pool = postgres::pool(&url, 1)?;
+        postgres::migrate(&pool, &url).await
+    })?;
+    if !settings.quiet {
+        match applied.as_slice() {
+            [] => eprintln!("{}: the schema is up to date.", url.shown()),
+            versions => eprintln!(
+                "{}: applied migration{} {}.",
+                url.shown(),
+                if versions.len() == 1 { "" } else { "s" },
+                versions.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            ),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_migrate_store(opts: &MigrateStoreOpts, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let url = store_url(&opts.to, &opts.password)?;
+    let from = opts.from.clone();
+    if !from.join("hub.json").is_file() {
+        return Err(super::output::Hinted {
+            message: format!(
+                "{} is not a State Hub's data folder (it has no hub.json)",
+                from.display()
+            ),
+            hint: "give the folder `hub serve --data` used".into(),
+        }
+        .into());
+    }
+    let runtime = super::engine::runtime()?;
+    let contents = runtime
+        .block_on(tokio::task::spawn_blocking(move || {
+            sandboxer::hub::file::read_contents(&from)
+        }))
+        .context("reading the file store stopped")??;
+    let done = runtime.block_on(postgres::import::import(&contents, &url))?;
+    if !settings.quiet {
+        eprintln!(
+            "Copied {} into {}: {} records of {} projects ({} already there), {} leases ({} expired or held there), \
+             {} notes of {} sandboxes, {} VM entries ({} kept as the database had them).",
+            opts.from.display(),
+            url.shown(),
+            done.records,
+            done.projects,
+            done.records_already,
+            done.leases,
+            done.leases_skipped,
+            done.notes,
+            done.note_logs,
+            done.vms,
+            done.vms_kept
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_serve(serve: &ServeOpts, settings: &Settings) -> anyhow::Result<ExitCode> {
     // Not next to a `sandboxes.yaml` that happens to be in the current folder:
     // the hub's data is the team's, not one project's.
     let data = serve.data.clone().unwrap_or_else(|| {
@@ -101,6 +226,23 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|| settings.user_state_dir())
             .join("hub")
     });
+    let (store, shown) = match &serve.store {
+        Some(url) => {
+            let url = store_url(url, &serve.password)?;
+            let shown = format!("store {}", url.shown());
+            (
+                server::StoreSpec::Postgres {
+                    url: Box::new(url),
+                    connections: serve.store_connections,
+                },
+                shown,
+            )
+        }
+        None => (
+            server::StoreSpec::Files(data.clone()),
+            format!("data {}", data.display()),
+        ),
+    };
     let token = match &serve.token_file {
         Some(file) => Some(read_token(file)?),
         None => sandboxer::secret_env::var(&serve.token_env).filter(|t| !t.is_empty()),
@@ -123,7 +265,7 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
     let quiet = settings.quiet;
     let options = ServeOptions {
         listen: serve.listen,
-        store: server::StoreSpec::Files(data.clone()),
+        store,
         token,
         notes: NotesPolicy {
             keep: serve.notes_keep,
@@ -134,7 +276,7 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
     super::engine::runtime()?.block_on(async move {
         server::serve(options, shutdown_signal(), |addr| {
             if !quiet {
-                eprintln!("State Hub listening on http://{addr} (data {}, {auth})", data.display());
+                eprintln!("State Hub listening on http://{addr} ({shown}, {auth})");
             }
         })
         .await

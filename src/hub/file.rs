@@ -280,6 +280,81 @@ fn load(data: &Path) -> Result<Loaded, ServeError> {
     Ok(loaded)
 }
 
+/// A file store as `hub migrate-store` copies it: read, never written.
+#[derive(Debug, Default)]
+pub struct FileContents {
+    /// The store's lineage.
+    pub lineage: String,
+    /// Every project, journals replayed.
+    pub projects: BTreeMap<String, ProjectData>,
+    /// Every project's lease.
+    pub leases: BTreeMap<String, Lease>,
+    /// Every sandbox's notes: how many went before the first one kept, and
+    /// the kept ones with when the hub received them (their numbers follow).
+    pub notes: BTreeMap<String, (u64, Vec<(Note, u64)>)>,
+    /// The VM catalog.
+    pub vms: BTreeMap<String, VmCapabilities>,
+}
+
+/// Reads the file store in `data` without writing to it (a journal stays a
+/// journal). Stop the hub that serves it first: a hub still writing would add
+/// what this read cannot see.
+pub fn read_contents(data: &Path) -> Result<FileContents, ServeError> {
+    let hub_file = data.join("hub.json");
+    let bytes = std::fs::read(&hub_file).map_err(|e| io_err(&hub_file, e))?;
+    let meta: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| io_err(&hub_file, e))?;
+    let lineage = meta
+        .get("lineage")
+        .and_then(serde_json::Value::as_str)
+        .filter(|l| !l.is_empty())
+        .ok_or_else(|| io_err(&hub_file, "no lineage: not a State Hub's data folder"))?
+        .to_string();
+    let projects_dir = data.join("projects");
+    let store_error = |e: store::StoreError| ServeError::Data {
+        path: e.path,
+        message: e.message,
+    };
+    let mut contents = FileContents {
+        lineage,
+        ..FileContents::default()
+    };
+    for project in store::project_names(&projects_dir).map_err(store_error)? {
+        let (read, _) = store::read(&projects_dir, &project).map_err(store_error)?;
+        contents.projects.insert(project, read);
+    }
+    let locks = data.join("locks.json");
+    match std::fs::read(&locks) {
+        Ok(bytes) => contents.leases = serde_json::from_slice(&bytes).map_err(|e| io_err(&locks, e))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err(&locks, e)),
+    }
+    let notes_dir = data.join("notes");
+    let now = now_ms();
+    let entries = match std::fs::read_dir(&notes_dir) {
+        Ok(entries) => entries.filter_map(Result::ok).map(|e| e.path()).collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(io_err(&notes_dir, e)),
+    };
+    for path in entries {
+        let Some(id) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".jsonl"))
+            .filter(|id| crate::safety::check_name(id).is_ok())
+        else {
+            continue;
+        };
+        let log = read_notes(&path, now).map_err(|fault| io_err(&path, notes_error(id, fault).1.error))?;
+        let held = log.held.into_iter().map(|h| (h.note, h.received_unix_ms)).collect();
+        contents.notes.insert(id.to_string(), (log.dropped, held));
+    }
+    let catalog = data.join("vms");
+    if catalog.is_dir() {
+        contents.vms = vms::read_vms(&catalog).map_err(|e| io_err(&catalog, e))?;
+    }
+    Ok(contents)
+}
+
 impl FileBackend {
     /// Opens (or starts) the data folder `data`.
     pub async fn open(data: PathBuf, notes_policy: NotesPolicy) -> Result<FileBackend, ServeError> {

@@ -6,5 +6,6 @@
 pub mod api;
 pub mod backend;
 pub mod file;
+pub mod postgres;
 pub mod server;
 pub mod store;

@@ -26,6 +26,7 @@ use super::api::{
 };
 use super::backend::{self, ApiError, Backend};
 use super::file::FileBackend;
+use super::postgres::{PgBackend, PgError, StoreUrl};
 use crate::address::Address;
 use crate::state::{Note, vms};
 
@@ -34,6 +35,13 @@ use crate::state::{Note, vms};
 pub enum StoreSpec {
     /// The file store in this data folder (one hub).
     Files(PathBuf),
+    /// A PostgreSQL database, shared by every hub given the same URL.
+    Postgres {
+        /// The database (boxed: its settings are large, and read once).
+        url: Box<StoreUrl>,
+        /// Connections kept at most.
+        connections: usize,
+    },
 }
 
 /// How the hub runs.
@@ -104,6 +112,9 @@ pub enum ServeError {
     /// The server failed.
     #[error("server error: {0}")]
     Serve(#[source] std::io::Error),
+    /// The PostgreSQL store could not be opened.
+    #[error(transparent)]
+    Store(PgError),
 }
 
 /// The HTTP side of a hub: who may call, what is kept of notes, and the store.
@@ -495,6 +506,11 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let backend: Arc<dyn Backend> = match options.store {
         StoreSpec::Files(data) => Arc::new(FileBackend::open(data, options.notes).await?),
+        StoreSpec::Postgres { url, connections } => Arc::new(
+            PgBackend::open(&url, connections, options.notes)
+                .await
+                .map_err(ServeError::Store)?,
+        ),
     };
     let hub = Arc::new(Hub {
         token: options.token,

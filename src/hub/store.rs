@@ -129,6 +129,15 @@ fn replay(data: &mut ProjectData, text: &str) -> Result<usize, String> {
 /// Reads `project`: its snapshot (none: an empty project) with its journal
 /// replayed, and folds a journal it found into a new snapshot.
 pub fn load(dir: &Path, project: &str) -> Result<ProjectData, StoreError> {
+    let (data, journaled) = read(dir, project)?;
+    if journaled {
+        save(dir, project, &data)?;
+    }
+    Ok(data)
+}
+
+/// Reads `project` as [`load`] does, writing nothing; whether it had a journal.
+pub fn read(dir: &Path, project: &str) -> Result<(ProjectData, bool), StoreError> {
     let snapshot = snapshot_path(dir, project);
     let mut data = match std::fs::read(&snapshot) {
         Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| error(&snapshot, e))?,
@@ -136,19 +145,27 @@ pub fn load(dir: &Path, project: &str) -> Result<ProjectData, StoreError> {
         Err(e) => return Err(error(&snapshot, e)),
     };
     let journal = journal_path(dir, project);
-    match std::fs::read(&journal) {
+    let journaled = match std::fs::read(&journal) {
         Ok(bytes) => {
             replay(&mut data, &String::from_utf8_lossy(&bytes)).map_err(|e| error(&journal, e))?;
-            save(dir, project, &data)?;
+            true
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
         Err(e) => return Err(error(&journal, e)),
-    }
-    Ok(data)
+    };
+    Ok((data, journaled))
 }
 
 /// Every project in the projects folder `dir`, by name.
 pub fn load_all(dir: &Path) -> Result<HashMap<String, ProjectData>, StoreError> {
+    project_names(dir)?
+        .into_iter()
+        .map(|project| load(dir, &project).map(|data| (project, data)))
+        .collect()
+}
+
+/// The names of the projects in the projects folder `dir`.
+pub fn project_names(dir: &Path) -> Result<BTreeSet<String>, StoreError> {
     let mut names = BTreeSet::new();
     for entry in std::fs::read_dir(dir).map_err(|e| error(dir, e))? {
         let entry = entry.map_err(|e| error(dir, e))?;
@@ -163,10 +180,7 @@ pub fn load_all(dir: &Path) -> Result<HashMap<String, ProjectData>, StoreError> 
             names.insert(project.to_string());
         }
     }
-    names
-        .into_iter()
-        .map(|project| load(dir, &project).map(|data| (project, data)))
-        .collect()
+    Ok(names)
 }
 
 /// Appends `change` to the journal of `project`, durably: once this returns,

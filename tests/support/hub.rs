@@ -24,12 +24,24 @@ pub const HUB_TOKEN_ENV: &str = "SBX_TEST_HUB_SERVER_TOKEN";
 /// How long a hub may take to start listening.
 const START_DEADLINE: Duration = Duration::from_secs(30);
 
+/// Where a test hub keeps its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Store {
+    /// The file store, in the hub's data folder.
+    Files,
+    /// A fresh database of the test binary's PostgreSQL server
+    /// ([`super::postgres::shared`]); the data folder stays empty.
+    Postgres,
+}
+
 /// A running `sandboxer hub serve`.
 pub struct HubProcess {
     running: Option<Running>,
     addr: SocketAddr,
     data: PathBuf,
     token: Option<String>,
+    /// `--data DIR` or `--store URL`, then any other flags.
+    args: Vec<String>,
 }
 
 /// Why a hub did not start.
@@ -39,15 +51,51 @@ pub struct StartFailed(pub Output);
 impl HubProcess {
     /// Starts a hub on a free loopback port with data folder `data`.
     pub fn start(data: &Path, token: Option<&str>) -> HubProcess {
-        HubProcess::start_on("127.0.0.1:0", data, token).unwrap_or_else(|e| panic!("the hub did not start\n{}", e.0))
+        HubProcess::start_in(&Store::Files, data, token, &[])
+    }
+
+    /// Starts a hub keeping its data in `store` (in `data` for the file
+    /// store), with `flags` of its own.
+    pub fn start_in(store: &Store, data: &Path, token: Option<&str>, flags: &[&str]) -> HubProcess {
+        let mut args = match store {
+            Store::Files => vec!["--data".to_string(), data.display().to_string()],
+            Store::Postgres => vec!["--store".to_string(), super::postgres::shared().database()],
+        };
+        args.extend(flags.iter().map(|f| (*f).to_string()));
+        let hub = HubProcess::launch("127.0.0.1:0", data, token, args)
+            .unwrap_or_else(|e| panic!("the hub did not start\n{}", e.0));
+        // The store the test asked for, and no other.
+        let health = hub.call("GET", "/v1/health", None).json();
+        let kind = match store {
+            Store::Files => "file",
+            Store::Postgres => "postgres",
+        };
+        assert_eq!(health["store"]["kind"], kind, "{health}");
+        hub
+    }
+
+    /// Starts another hub on the same store (the same database, or the same
+    /// data folder) as this one, with its token and flags.
+    pub fn another(&self) -> HubProcess {
+        HubProcess::launch("127.0.0.1:0", &self.data, self.token.as_deref(), self.args.clone())
+            .unwrap_or_else(|e| panic!("the hub did not start\n{}", e.0))
     }
 
     /// Starts a hub listening on `listen`; `Err` with its output when it exits
     /// before listening (e.g. the port is taken).
     pub fn start_on(listen: &str, data: &Path, token: Option<&str>) -> Result<HubProcess, StartFailed> {
+        HubProcess::launch(
+            listen,
+            data,
+            token,
+            vec!["--data".to_string(), data.display().to_string()],
+        )
+    }
+
+    fn launch(listen: &str, data: &Path, token: Option<&str>, args: Vec<String>) -> Result<HubProcess, StartFailed> {
         let mut command = sandboxer()
-            .args(["hub", "serve", "--listen", listen, "--data"])
-            .arg(data)
+            .args(["hub", "serve", "--listen", listen])
+            .args(&args)
             .args(["--token-env", HUB_TOKEN_ENV]);
         if let Some(token) = token {
             command = command.env(HUB_TOKEN_ENV, token);
@@ -65,9 +113,19 @@ impl HubProcess {
                 addr,
                 data: data.to_path_buf(),
                 token: token.map(str::to_string),
+                args,
             }),
             _ => Err(StartFailed(running.wait())),
         }
+    }
+
+    /// The store URL of a hub on PostgreSQL.
+    pub fn store_url(&self) -> Option<&str> {
+        self.args
+            .iter()
+            .position(|a| a == "--store")
+            .and_then(|i| self.args.get(i + 1))
+            .map(String::as_str)
     }
 
     /// The address it listens on.
@@ -102,8 +160,8 @@ impl HubProcess {
         running.wait()
     }
 
-    /// Starts it again on the same data folder and token, on the same port if it
-    /// can be bound within a few seconds, else on a new free port (check
+    /// Starts it again on the same store, token and flags, on the same port if
+    /// it can be bound within a few seconds, else on a new free port (check
     /// [`HubProcess::url`] afterwards).
     pub fn restart(&mut self) {
         assert!(self.running.is_none(), "stop the hub before restarting it");
@@ -111,7 +169,7 @@ impl HubProcess {
         let mut last = None;
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while std::time::Instant::now() < deadline {
-            match HubProcess::start_on(&same, &self.data, self.token.as_deref()) {
+            match HubProcess::launch(&same, &self.data, self.token.as_deref(), self.args.clone()) {
                 Ok(mut hub) => {
                     self.running = hub.running.take();
                     return;
@@ -125,7 +183,8 @@ impl HubProcess {
             self.addr.port(),
             last.map(|o| o.stderr).unwrap_or_default()
         );
-        let mut hub = HubProcess::start(&self.data, self.token.as_deref());
+        let mut hub = HubProcess::launch("127.0.0.1:0", &self.data, self.token.as_deref(), self.args.clone())
+            .unwrap_or_else(|e| panic!("the hub did not start\n{}", e.0));
         self.running = hub.running.take();
         self.addr = hub.addr;
     }

@@ -13,7 +13,8 @@
 //! `workspaces` (what is on disk), `records` (`list --json`, notes),
 //! `processes` (`/proc`), `snapshot` (everything below a folder), `plans`
 //! (editing saved plans), `tls` (certificates and stunnel in front of a
-//! hub) and `terminal` (a run on a pseudo-terminal, and the screen it leaves).
+//! hub), `terminal` (a run on a pseudo-terminal, and the screen it leaves) and
+//! `postgres` (a PostgreSQL server of the tests' own, for the hub's database store).
 //! `docs/testing.md` describes how they fit together.
 
 #![allow(dead_code)] // each test file uses its own part of this module
@@ -412,6 +413,7 @@ pub mod hub;
 pub mod manifests;
 pub mod packer;
 pub mod plans;
+pub mod postgres;
 pub mod processes;
 pub mod records;
 pub mod snapshot;

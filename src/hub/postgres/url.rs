@@ -1,0 +1,162 @@
+//! `--store postgres://USER@HOST:PORT/DB`: the database a hub keeps its data in,
+//! and where its password comes from. The password is never printed: what
+//! messages and logs show is [`StoreUrl::shown`], the URL without it.
+
+use tokio_postgres::config::Host;
+
+/// A parsed store URL with its password resolved.
+#[derive(Clone)]
+pub struct StoreUrl {
+    config: tokio_postgres::Config,
+    shown: String,
+}
+
+impl std::fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The password stays out of debug output too.
+        f.debug_tuple("StoreUrl").field(&self.shown).finish()
+    }
+}
+
+/// A store URL that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct StoreUrlError {
+    /// What is wrong (never the password).
+    pub message: String,
+    /// How to put it right.
+    pub hint: String,
+}
+
+impl StoreUrl {
+    /// Reads `url`. The password is the URL's, else that of the variable
+    /// `password_env` (which must then be set), else `$PGPASSWORD`, else none.
+    pub fn parse(url: &str, password_env: Option<&str>) -> Result<StoreUrl, StoreUrlError> {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(StoreUrlError {
+                message: format!("`{}` is not a PostgreSQL URL", redact(url)),
+                hint: "write postgres://USER@HOST:PORT/DATABASE (the file store is --data DIR)".into(),
+            });
+        }
+        let mut config: tokio_postgres::Config = url.parse().map_err(|e| StoreUrlError {
+            // tokio-postgres's words name the part that is wrong, never its value.
+            message: format!("cannot read the store URL {}: {e}", redact(url)),
+            hint: "write postgres://USER@HOST:PORT/DATABASE".into(),
+        })?;
+        if config.get_user().is_none() {
+            return Err(StoreUrlError {
+                message: format!("the store URL {} names no user", redact(url)),
+                hint: "write postgres://USER@HOST:PORT/DATABASE".into(),
+            });
+        }
+        if config.get_dbname().is_none() {
+            return Err(StoreUrlError {
+                message: format!("the store URL {} names no database", redact(url)),
+                hint: "write postgres://USER@HOST:PORT/DATABASE".into(),
+            });
+        }
+        if config.get_password().is_none() {
+            let from_env = match password_env {
+                Some(var) => match std::env::var(var) {
+                    Ok(password) if !password.is_empty() => Some(password),
+                    _ => {
+                        return Err(StoreUrlError {
+                            message: format!("--store-password-env names {var}, which is not set"),
+                            hint: format!("export {var}=<the database password>, or leave --store-password-env out"),
+                        });
+                    }
+                },
+                None => std::env::var("PGPASSWORD").ok().filter(|p| !p.is_empty()),
+            };
+            if let Some(password) = from_env {
+                config.password(password);
+            }
+        }
+        // The variables that held it reach no child process.
+        if let Some(var) = password_env {
+            crate::secret_env::register(var);
+        }
+        crate::secret_env::register("PGPASSWORD");
+        let shown = shown(&config);
+        Ok(StoreUrl { config, shown })
+    }
+
+    /// The connection settings, password included.
+    pub fn config(&self) -> &tokio_postgres::Config {
+        &self.config
+    }
+
+    /// `postgres://USER@HOST:PORT/DB`, without the password: what is printed.
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+}
+
+/// The URL a config stands for, without its password.
+fn shown(config: &tokio_postgres::Config) -> String {
+    let user = config.get_user().unwrap_or_default();
+    let ports = config.get_ports();
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            let name = match host {
+                Host::Tcp(name) => name.clone(),
+                Host::Unix(path) => path.display().to_string(),
+            };
+            match ports.get(i).or(ports.first()) {
+                Some(port) => format!("{name}:{port}"),
+                None => name,
+            }
+        })
+        .collect();
+    format!(
+        "postgres://{user}@{}/{}",
+        hosts.join(","),
+        config.get_dbname().unwrap_or_default()
+    )
+}
+
+/// `url` with whatever stands between `://user:` and `@` replaced, for
+/// messages about a URL that could not be read.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return crate::safety::printable(url);
+    };
+    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => authority.to_string(),
+        },
+        None => authority.to_string(),
+    };
+    crate::safety::printable(&format!("{scheme}://{authority}{tail}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_password_is_never_shown() {
+        let url = StoreUrl::parse("postgres://hub:s3cret@db.internal:5433/state", None).expect("a URL");
+        assert_eq!(url.shown(), "postgres://hub@db.internal:5433/state");
+        assert_eq!(url.config().get_password(), Some(&b"s3cret"[..]));
+        assert!(!format!("{url:?}").contains("s3cret"));
+        let bad = StoreUrl::parse("postgres://hub:s3cret@db.internal:notaport/state", None).expect_err("bad port");
+        assert!(!bad.message.contains("s3cret"), "{}", bad.message);
+        assert!(redact("postgres://hub:s3cret@h/d").contains("hub:***@h/d"));
+    }
+
+    #[test]
+    fn a_url_needs_the_scheme_a_user_and_a_database() {
+        assert!(StoreUrl::parse("/var/lib/hub", None).is_err());
+        assert!(StoreUrl::parse("postgres://db.internal/state", None).is_err());
+        assert!(StoreUrl::parse("postgres://hub@db.internal", None).is_err());
+        let missing =
+            StoreUrl::parse("postgres://hub@db/state", Some("SBX_TEST_UNSET_PASSWORD_VAR")).expect_err("unset");
+        assert!(missing.message.contains("SBX_TEST_UNSET_PASSWORD_VAR"));
+    }
+}
