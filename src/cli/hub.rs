@@ -191,9 +191,7 @@ fn run_migrate_store(opts: &MigrateStoreOpts, settings: &Settings) -> anyhow::Re
     }
     let runtime = super::engine::runtime()?;
     let contents = runtime
-        .block_on(tokio::task::spawn_blocking(move || {
-            sandboxer::hub::file::read_contents(&from)
-        }))
+        .block_on(async move { tokio::task::spawn_blocking(move || sandboxer::hub::file::read_contents(&from)).await })
         .context("reading the file store stopped")??;
     let done = runtime.block_on(postgres::import::import(&contents, &url))?;
     if !settings.quiet {

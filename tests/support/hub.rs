@@ -32,6 +32,8 @@ pub enum Store {
     /// A fresh database of the test binary's PostgreSQL server
     /// ([`super::postgres::shared`]); the data folder stays empty.
     Postgres,
+    /// This PostgreSQL database (a URL).
+    Database(String),
 }
 
 /// A running `sandboxer hub serve`.
@@ -60,6 +62,7 @@ impl HubProcess {
         let mut args = match store {
             Store::Files => vec!["--data".to_string(), data.display().to_string()],
             Store::Postgres => vec!["--store".to_string(), super::postgres::shared().database()],
+            Store::Database(url) => vec!["--store".to_string(), url.clone()],
         };
         args.extend(flags.iter().map(|f| (*f).to_string()));
         let hub = HubProcess::launch("127.0.0.1:0", data, token, args)
@@ -68,7 +71,7 @@ impl HubProcess {
         let health = hub.call("GET", "/v1/health", None).json();
         let kind = match store {
             Store::Files => "file",
-            Store::Postgres => "postgres",
+            Store::Postgres | Store::Database(_) => "postgres",
         };
         assert_eq!(health["store"]["kind"], kind, "{health}");
         hub
