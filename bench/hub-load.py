@@ -6,8 +6,11 @@ only. Bounded in count (CLIENTS x WRITES x 2 requests) and in time (--max-second
 clients stop starting requests after it). Prints requests/s and p50/p99/max
 latency per kind and overall; exits 1 if any request got an unexpected status.
 
-    hub-load.py --url http://127.0.0.1:PORT --token TOKEN [--clients 50]
+    hub-load.py --url http://127.0.0.1:PORT [--url ...] --token TOKEN [--clients 50]
                 [--writes 40] [--records 5] [--layout per-client|shared]
+
+With several --url (hubs on one PostgreSQL store), client i talks to hub
+i mod N.
 
 --layout per-client: client i writes project bench-i (small project files);
 --layout shared: every client writes project bench (one file, CLIENTS x RECORDS
@@ -97,7 +100,7 @@ def client(index, args, host, port, results, errors, stop_at):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", required=True)
+    parser.add_argument("--url", required=True, action="append", help="a hub; give it once per hub")
     parser.add_argument("--token", required=True)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--writes", type=int, default=40, help="record PUTs per client (and as many note POSTs)")
@@ -106,13 +109,14 @@ def main():
     parser.add_argument("--max-seconds", type=float, default=120)
     args = parser.parse_args()
 
-    url = urllib.parse.urlparse(args.url)
+    urls = [urllib.parse.urlparse(u) for u in args.url]
     results, errors = [], []
     start_gate = threading.Barrier(args.clients + 1)
     stop_at = [0.0]
 
     def run(i):
         start_gate.wait()
+        url = urls[i % len(urls)]
         client(i, args, url.hostname, url.port, results, errors, stop_at[0])
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(args.clients)]
@@ -125,8 +129,8 @@ def main():
         t.join()
     wall = time.perf_counter() - t0
 
-    print("layout %s: %d clients x %d writes (%d records each) + as many notes"
-          % (args.layout, args.clients, args.writes, args.records))
+    print("layout %s: %d clients x %d writes (%d records each) + as many notes, %d hub(s)"
+          % (args.layout, args.clients, args.writes, args.records, len(urls)))
     for kind in ("put", "note", "all"):
         lat = sorted(d for k, d in results if kind == "all" or k == kind)
         if not lat:

@@ -231,6 +231,15 @@ impl PgBackend {
         })
     }
 
+    /// `sql` prepared on `client`'s connection once and kept there (deadpool
+    /// caches it): a statement then costs one round trip, not two.
+    async fn prepared(&self, client: &impl GenericClient, sql: &str) -> Result<tokio_postgres::Statement, ApiError> {
+        client
+            .prepare_cached(sql)
+            .await
+            .map_err(|e| self.failed("preparing a statement", e))
+    }
+
     async fn client(&self) -> Result<Object, ApiError> {
         self.pool.get().await.map_err(|e| {
             ApiError::unavailable(format!(
@@ -270,7 +279,12 @@ impl PgBackend {
     async fn lease_in(&self, client: &impl GenericClient, project: &str) -> Result<Option<Lease>, ApiError> {
         let row = client
             .query_opt(
-                "SELECT lock_id, holder, expires_unix_ms FROM leases WHERE project = $1",
+                &self
+                    .prepared(
+                        client,
+                        "SELECT lock_id, holder, expires_unix_ms FROM leases WHERE project = $1",
+                    )
+                    .await?,
                 &[&project],
             )
             .await
@@ -291,17 +305,15 @@ impl PgBackend {
     /// project go one at a time, whichever hub takes them. Returns its serial
     /// and the database's time.
     async fn lock_project(&self, tx: &Transaction<'_>, project: &str) -> Result<(u64, u64), ApiError> {
-        tx.execute(
-            "INSERT INTO projects (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
-            &[&project],
-        )
-        .await
-        .map_err(|e| self.failed("making a project", e))?;
+        // One statement: made if need be, and locked either way (an upsert
+        // locks the row it finds, and returns its latest serial).
+        let sql = format!(
+            "INSERT INTO projects (name) VALUES ($1)
+             ON CONFLICT (name) DO UPDATE SET serial = projects.serial
+             RETURNING serial, {NOW_MS}"
+        );
         let row = tx
-            .query_one(
-                &format!("SELECT serial, {NOW_MS} FROM projects WHERE name = $1 FOR UPDATE"),
-                &[&project],
-            )
+            .query_one(&self.prepared(tx, &sql).await?, &[&project])
             .await
             .map_err(|e| self.failed("locking a project", e))?;
         Ok((to_u64(row.get(0)), to_u64(row.get(1))))
@@ -310,9 +322,14 @@ impl PgBackend {
     async fn set_lease(&self, tx: &Transaction<'_>, project: &str, lease: &Lease) -> Result<(), ApiError> {
         let holder = serde_json::to_value(&lease.holder).map_err(|e| ApiError::internal(e.to_string()))?;
         tx.execute(
-            "INSERT INTO leases (project, lock_id, holder, expires_unix_ms) VALUES ($1, $2, $3, $4)
+            &self
+                .prepared(
+                    tx,
+                    "INSERT INTO leases (project, lock_id, holder, expires_unix_ms) VALUES ($1, $2, $3, $4)
              ON CONFLICT (project) DO UPDATE
              SET lock_id = EXCLUDED.lock_id, holder = EXCLUDED.holder, expires_unix_ms = EXCLUDED.expires_unix_ms",
+                )
+                .await?,
             &[&project, &lease.lock_id, &holder, &to_i64(lease.expires_unix_ms)?],
         )
         .await
@@ -336,7 +353,12 @@ impl PgBackend {
             let cutoff = now.saturating_sub(u64::try_from(age.as_millis()).unwrap_or(u64::MAX));
             let aged: Option<i64> = client
                 .query_one(
-                    "SELECT max(n) FROM notes WHERE sandbox_id = $1 AND n > $2 AND received_unix_ms < $3",
+                    &self
+                        .prepared(
+                            client,
+                            "SELECT max(n) FROM notes WHERE sandbox_id = $1 AND n > $2 AND received_unix_ms < $3",
+                        )
+                        .await?,
                     &[&id, &to_i64(gone)?, &to_i64(cutoff)?],
                 )
                 .await
@@ -383,9 +405,14 @@ impl Backend for PgBackend {
         // One statement: the serial and the records of one snapshot.
         let rows = client
             .query(
-                "SELECT p.serial, r.record, r.version FROM projects p
+                &self
+                    .prepared(
+                        &client,
+                        "SELECT p.serial, r.record, r.version FROM projects p
                  LEFT JOIN resources r ON r.project = p.name
                  WHERE p.name = $1 ORDER BY r.address COLLATE \"C\"",
+                    )
+                    .await?,
                 &[&project],
             )
             .await
@@ -405,7 +432,12 @@ impl Backend for PgBackend {
         let client = self.client().await?;
         let row = client
             .query_opt(
-                "SELECT record, version FROM resources WHERE project = $1 AND address = $2",
+                &self
+                    .prepared(
+                        &client,
+                        "SELECT record, version FROM resources WHERE project = $1 AND address = $2",
+                    )
+                    .await?,
                 &[&project, &address],
             )
             .await
@@ -432,15 +464,25 @@ impl Backend for PgBackend {
         backend::check_write_lock(self.lease_in(&tx, project).await?.as_ref(), project, lock, now)?;
         let changed = if expected == 0 {
             tx.execute(
-                "INSERT INTO resources (project, address, version, record, vm) VALUES ($1, $2, 1, $3, $4)
+                &self
+                    .prepared(
+                        &tx,
+                        "INSERT INTO resources (project, address, version, record, vm) VALUES ($1, $2, 1, $3, $4)
                  ON CONFLICT (project, address) DO NOTHING",
+                    )
+                    .await?,
                 &[&project, &address, &json, &vm],
             )
             .await
         } else {
             tx.execute(
-                "UPDATE resources SET version = version + 1, record = $3, vm = $4
+                &self
+                    .prepared(
+                        &tx,
+                        "UPDATE resources SET version = version + 1, record = $3, vm = $4
                  WHERE project = $1 AND address = $2 AND version = $5",
+                    )
+                    .await?,
                 &[&project, &address, &json, &vm, &to_i64(expected)?],
             )
             .await
@@ -454,7 +496,9 @@ impl Backend for PgBackend {
         }
         let serial = backend::next_serial(serial)?;
         tx.execute(
-            "UPDATE projects SET serial = $2 WHERE name = $1",
+            &self
+                .prepared(&tx, "UPDATE projects SET serial = $2 WHERE name = $1")
+                .await?,
             &[&project, &to_i64(serial)?],
         )
         .await
@@ -493,7 +537,12 @@ impl Backend for PgBackend {
         }
         let removed = tx
             .execute(
-                "DELETE FROM resources WHERE project = $1 AND address = $2 AND version = $3",
+                &self
+                    .prepared(
+                        &tx,
+                        "DELETE FROM resources WHERE project = $1 AND address = $2 AND version = $3",
+                    )
+                    .await?,
                 &[&project, &address, &to_i64(current)?],
             )
             .await
@@ -503,7 +552,9 @@ impl Backend for PgBackend {
         }
         let serial = backend::next_serial(serial)?;
         tx.execute(
-            "UPDATE projects SET serial = $2 WHERE name = $1",
+            &self
+                .prepared(&tx, "UPDATE projects SET serial = $2 WHERE name = $1")
+                .await?,
             &[&project, &to_i64(serial)?],
         )
         .await
@@ -515,7 +566,12 @@ impl Backend for PgBackend {
     async fn sensitive_key(&self, project: &str) -> Result<String, ApiError> {
         let client = self.client().await?;
         let known: Option<String> = client
-            .query_opt("SELECT sensitive_key FROM projects WHERE name = $1", &[&project])
+            .query_opt(
+                &self
+                    .prepared(&client, "SELECT sensitive_key FROM projects WHERE name = $1")
+                    .await?,
+                &[&project],
+            )
             .await
             .map_err(|e| self.failed("reading a project", e))?
             .and_then(|row| row.get(0));
@@ -527,9 +583,9 @@ impl Backend for PgBackend {
         // Whoever comes first sets it; everyone gets the one that was set.
         let row = client
             .query_one(
-                "INSERT INTO projects (name, sensitive_key) VALUES ($1, $2)
+                &self.prepared(&client, "INSERT INTO projects (name, sensitive_key) VALUES ($1, $2)
                  ON CONFLICT (name) DO UPDATE SET sensitive_key = COALESCE(projects.sensitive_key, EXCLUDED.sensitive_key)
-                 RETURNING sensitive_key",
+                 RETURNING sensitive_key").await?,
                 &[&project, &key],
             )
             .await
@@ -540,7 +596,7 @@ impl Backend for PgBackend {
     async fn lease_status(&self, project: &str) -> Result<Option<Lease>, ApiError> {
         let client = self.client().await?;
         let now: i64 = client
-            .query_one(&format!("SELECT {NOW_MS}"), &[])
+            .query_one(&self.prepared(&client, &format!("SELECT {NOW_MS}")).await?, &[])
             .await
             .map_err(|e| self.failed("reading the time", e))?
             .get(0);
@@ -596,9 +652,12 @@ impl Backend for PgBackend {
         self.lock_project(&tx, project).await?;
         match self.lease_in(&tx, project).await? {
             Some(lease) if lease.lock_id == lock_id => {
-                tx.execute("DELETE FROM leases WHERE project = $1", &[&project])
-                    .await
-                    .map_err(|e| self.failed("releasing a lease", e))?;
+                tx.execute(
+                    &self.prepared(&tx, "DELETE FROM leases WHERE project = $1").await?,
+                    &[&project],
+                )
+                .await
+                .map_err(|e| self.failed("releasing a lease", e))?;
                 tx.commit().await.map_err(|e| self.failed("releasing a lease", e))?;
                 Ok(())
             }
@@ -614,20 +673,14 @@ impl Backend for PgBackend {
             .transaction()
             .await
             .map_err(|e| self.failed("appending a note", e))?;
-        tx.execute(
-            "INSERT INTO note_logs (sandbox_id) VALUES ($1) ON CONFLICT (sandbox_id) DO NOTHING",
-            &[&id],
-        )
-        .await
-        .map_err(|e| self.failed("appending a note", e))?;
-        // The sandbox's lock: one note at a time takes the next number.
+        // The sandbox's lock, made if need be: one note at a time takes the next number.
+        let sql = format!(
+            "INSERT INTO note_logs (sandbox_id) VALUES ($1)
+             ON CONFLICT (sandbox_id) DO UPDATE SET latest = note_logs.latest
+             RETURNING latest, dropped, last_received_unix_ms, {NOW_MS}"
+        );
         let row = tx
-            .query_one(
-                &format!(
-                    "SELECT latest, dropped, last_received_unix_ms, {NOW_MS} FROM note_logs WHERE sandbox_id = $1 FOR UPDATE"
-                ),
-                &[&id],
-            )
+            .query_one(&self.prepared(&tx, &sql).await?, &[&id])
             .await
             .map_err(|e| self.failed("appending a note", e))?;
         let (latest, dropped, last, now) = (
@@ -643,21 +696,33 @@ impl Backend for PgBackend {
         let received = now.max(last);
         let gone = self.dropped_at(&tx, id, n, dropped, now).await?;
         tx.execute(
-            "INSERT INTO notes (sandbox_id, n, received_unix_ms, note) VALUES ($1, $2, $3, $4)",
+            &self
+                .prepared(
+                    &tx,
+                    "INSERT INTO notes (sandbox_id, n, received_unix_ms, note) VALUES ($1, $2, $3, $4)",
+                )
+                .await?,
             &[&id, &to_i64(n)?, &to_i64(received)?, &json],
         )
         .await
         .map_err(|e| self.failed("appending a note", e))?;
         if gone > dropped {
             tx.execute(
-                "DELETE FROM notes WHERE sandbox_id = $1 AND n <= $2",
+                &self
+                    .prepared(&tx, "DELETE FROM notes WHERE sandbox_id = $1 AND n <= $2")
+                    .await?,
                 &[&id, &to_i64(gone)?],
             )
             .await
             .map_err(|e| self.failed("dropping old notes", e))?;
         }
         tx.execute(
-            "UPDATE note_logs SET latest = $2, dropped = $3, last_received_unix_ms = $4 WHERE sandbox_id = $1",
+            &self
+                .prepared(
+                    &tx,
+                    "UPDATE note_logs SET latest = $2, dropped = $3, last_received_unix_ms = $4 WHERE sandbox_id = $1",
+                )
+                .await?,
             &[&id, &to_i64(n)?, &to_i64(gone)?, &to_i64(received)?],
         )
         .await
@@ -690,7 +755,12 @@ impl Backend for PgBackend {
         let start = since.min(latest).max(dropped);
         let rows = tx
             .query(
-                "SELECT note FROM notes WHERE sandbox_id = $1 AND n > $2 ORDER BY n LIMIT $3",
+                &self
+                    .prepared(
+                        &tx,
+                        "SELECT note FROM notes WHERE sandbox_id = $1 AND n > $2 ORDER BY n LIMIT $3",
+                    )
+                    .await?,
                 &[&id, &to_i64(start)?, &i64::try_from(limit).unwrap_or(i64::MAX)],
             )
             .await
@@ -718,8 +788,13 @@ impl Backend for PgBackend {
             Some(vm) => {
                 client
                     .query(
-                        "SELECT project, record, version FROM resources WHERE vm = $1
+                        &self
+                            .prepared(
+                                &client,
+                                "SELECT project, record, version FROM resources WHERE vm = $1
                          ORDER BY project COLLATE \"C\", address COLLATE \"C\"",
+                            )
+                            .await?,
                         &[&vm],
                     )
                     .await
@@ -727,8 +802,13 @@ impl Backend for PgBackend {
             None => {
                 client
                     .query(
-                        "SELECT project, record, version FROM resources
+                        &self
+                            .prepared(
+                                &client,
+                                "SELECT project, record, version FROM resources
                          ORDER BY project COLLATE \"C\", address COLLATE \"C\"",
+                            )
+                            .await?,
                         &[],
                     )
                     .await
@@ -751,7 +831,12 @@ impl Backend for PgBackend {
     async fn list_vms(&self) -> Result<Vec<VmCapabilities>, ApiError> {
         let client = self.client().await?;
         let rows = client
-            .query("SELECT entry FROM vms ORDER BY name COLLATE \"C\"", &[])
+            .query(
+                &self
+                    .prepared(&client, "SELECT entry FROM vms ORDER BY name COLLATE \"C\"")
+                    .await?,
+                &[],
+            )
             .await
             .map_err(|e| self.failed("listing VMs", e))?;
         rows.iter().map(|row| vm_entry(row.get(0))).collect()
@@ -760,7 +845,10 @@ impl Backend for PgBackend {
     async fn get_vm(&self, name: &str) -> Result<Option<VmCapabilities>, ApiError> {
         let client = self.client().await?;
         let row = client
-            .query_opt("SELECT entry FROM vms WHERE name = $1", &[&name])
+            .query_opt(
+                &self.prepared(&client, "SELECT entry FROM vms WHERE name = $1").await?,
+                &[&name],
+            )
             .await
             .map_err(|e| self.failed("reading a VM", e))?;
         row.map(|row| vm_entry(row.get(0))).transpose()
@@ -771,7 +859,7 @@ impl Backend for PgBackend {
         let client = self.client().await?;
         client
             .execute(
-                "INSERT INTO vms (name, entry) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET entry = EXCLUDED.entry",
+                &self.prepared(&client, "INSERT INTO vms (name, entry) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET entry = EXCLUDED.entry").await?,
                 &[&entry.name, &json],
             )
             .await
@@ -792,7 +880,9 @@ async fn current_version(
 ) -> Result<u64, tokio_postgres::Error> {
     let row = client
         .query_opt(
-            "SELECT version FROM resources WHERE project = $1 AND address = $2",
+            &client
+                .prepare_cached("SELECT version FROM resources WHERE project = $1 AND address = $2")
+                .await?,
             &[&project, &address],
         )
         .await?;
