@@ -1,7 +1,8 @@
 //! The systemd units in `docs/deploy/`: each passes `systemd-analyze verify`
 //! (where systemd's tools are installed; the binary's path swapped for the one
 //! built here, which the check wants to exist), holds no secret, and runs
-//! hardened. And `hub serve --token-file`, which the hub's unit relies on.
+//! hardened (no token, no database password). And `hub serve --token-file`,
+//! which the hub's units rely on.
 
 mod support;
 
@@ -25,7 +26,7 @@ fn units() -> Vec<PathBuf> {
 #[test]
 fn the_units_verify_hold_no_secret_and_run_hardened() {
     let units = units();
-    assert_eq!(units.len(), 2, "{units:?}");
+    assert_eq!(units.len(), 3, "{units:?}");
     let work = Workdir::new();
     let analyze = Command::new("systemd-analyze").arg("--version").output().is_ok();
     for unit in &units {
@@ -41,6 +42,17 @@ fn the_units_verify_hold_no_secret_and_run_hardened() {
         assert!(
             !text.contains("Environment=SANDBOXER_HUB_TOKEN"),
             "{}: a token in the unit",
+            unit.display()
+        );
+        // A database URL names its user, never a password (`user:password@`).
+        let passwords: Vec<&str> = text
+            .split("postgres://")
+            .skip(1)
+            .filter(|url| url.split(['@', '/', ' ']).next().is_some_and(|user| user.contains(':')))
+            .collect();
+        assert!(
+            !text.contains("PGPASSWORD") && passwords.is_empty(),
+            "{}: a database password in the unit",
             unit.display()
         );
         if !analyze {

@@ -421,6 +421,34 @@ fn the_database_password_never_reaches_output() {
     assert_eq!(refused.code, 1, "{refused}");
     assert!(!refused.stderr.contains(secret), "{refused}");
 
+    // From a file (a systemd credential): used, and never printed either.
+    let password_file = work.write("db-password", format!("{secret}\n"));
+    let from_file = HubProcess::start_in(
+        &Store::Database(url.clone()),
+        &work.path().join("f"),
+        Some(TOKEN),
+        &["--store-password-file", password_file.to_str().expect("a UTF-8 path")],
+    );
+    assert!(!from_file.stderr_so_far().contains(secret));
+    let empty = work.write("empty-password", "\n");
+    let refused_empty = sandboxer()
+        .args([
+            "hub",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            &url,
+            "--store-password-file",
+        ])
+        .arg(&empty)
+        .run();
+    assert_eq!(refused_empty.code, 1, "{refused_empty}");
+    assert!(
+        refused_empty.stderr.contains("holds no database password"),
+        "{refused_empty}"
+    );
+
     let unset = sandboxer()
         .args(["hub", "serve", "--listen", "127.0.0.1:0", "--store", &url])
         .args(["--store-password-env", "SBX_TEST_NO_SUCH_PASSWORD"])

@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::builder::RangedU64ValueParser;
 use clap::{Args, Subcommand};
 
-use sandboxer::hub::postgres::{self, StoreUrl};
+use sandboxer::hub::postgres::{self, PasswordSource, StoreUrl};
 use sandboxer::hub::server::{self, NotesPolicy, ServeOptions};
 
 use super::Settings;
@@ -34,8 +34,11 @@ pub enum HubCommand {
 #[derive(Debug, Args)]
 pub struct PasswordOpts {
     /// Environment variable holding the database password, when the URL has none [default: PGPASSWORD]
-    #[arg(long, value_name = "VAR")]
+    #[arg(long, value_name = "VAR", conflicts_with = "store_password_file")]
     pub store_password_env: Option<String>,
+    /// File holding the database password instead (a systemd credential, say); its last newline is not part of it
+    #[arg(long, value_name = "FILE")]
+    pub store_password_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -110,22 +113,28 @@ pub struct ServeOpts {
 /// The token of `--token-file`: the file's text without its line ending; an
 /// empty file is refused (an open hub is asked for by leaving the flag out).
 fn read_token(file: &std::path::Path) -> anyhow::Result<String> {
+    read_secret_line(file, "token", "--token-file")
+}
+
+/// A secret kept alone on one line of `file` (a token, a password): without its
+/// line ending; an empty file or one of several lines is refused, naming `flag`.
+fn read_secret_line(file: &std::path::Path, what: &str, flag: &str) -> anyhow::Result<String> {
     let text = sandboxer::fsutil::read_input(file).map_err(|e| super::output::Hinted {
-        message: format!("cannot read the token file {}: {e}", file.display()),
-        hint: "give a readable file holding the token, or leave --token-file out".into(),
+        message: format!("cannot read the {what} file {}: {e}", file.display()),
+        hint: format!("give a readable file holding the {what}, or leave {flag} out"),
     })?;
-    let token = text.trim_end_matches(['\n', '\r']);
-    if token.is_empty() || token.contains(['\n', '\r']) {
+    let secret = text.trim_end_matches(['\n', '\r']);
+    if secret.is_empty() || secret.contains(['\n', '\r']) {
         return Err(super::output::Hinted {
             message: format!(
-                "the token file {} holds no token, or more than one line",
+                "the {what} file {} holds no {what}, or more than one line",
                 file.display()
             ),
-            hint: "put the token alone on one line".into(),
+            hint: format!("put the {what} alone on one line"),
         }
         .into());
     }
-    Ok(token.to_string())
+    Ok(secret.to_string())
 }
 
 /// `--notes-max-age`: a duration of more than zero.
@@ -147,7 +156,16 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
 
 /// A `--store` URL read, or a clear refusal.
 fn store_url(url: &str, password: &PasswordOpts) -> anyhow::Result<StoreUrl> {
-    StoreUrl::parse(url, password.store_password_env.as_deref()).map_err(|e| {
+    let from_file = match &password.store_password_file {
+        Some(file) => Some(read_secret_line(file, "database password", "--store-password-file")?),
+        None => None,
+    };
+    let source = match (&from_file, &password.store_password_env) {
+        (Some(password), _) => PasswordSource::Given(password),
+        (None, Some(var)) => PasswordSource::Env(var),
+        (None, None) => PasswordSource::Default,
+    };
+    StoreUrl::parse(url, source).map_err(|e| {
         super::output::Hinted {
             message: e.message,
             hint: e.hint,

@@ -26,7 +26,7 @@ use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Object, Pool, Rec
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{IsolationLevel, NoTls};
 
-pub use url::{StoreUrl, StoreUrlError};
+pub use url::{PasswordSource, StoreUrl, StoreUrlError};
 
 use super::api::{
     LockRequest, NoteList, RenewRequest, ResourceEntry, SandboxEntry, StoreHealth, VmCapabilities, Written,

@@ -28,10 +28,20 @@ pub struct StoreUrlError {
     pub hint: String,
 }
 
+/// Where the password comes from when the URL has none.
+#[derive(Debug, Clone, Copy)]
+pub enum PasswordSource<'a> {
+    /// `$PGPASSWORD`, if set.
+    Default,
+    /// This variable, which must be set.
+    Env(&'a str),
+    /// This password (read from a file by the caller).
+    Given(&'a str),
+}
+
 impl StoreUrl {
-    /// Reads `url`. The password is the URL's, else that of the variable
-    /// `password_env` (which must then be set), else `$PGPASSWORD`, else none.
-    pub fn parse(url: &str, password_env: Option<&str>) -> Result<StoreUrl, StoreUrlError> {
+    /// Reads `url`. The password is the URL's, else the one `source` gives, else none.
+    pub fn parse(url: &str, source: PasswordSource<'_>) -> Result<StoreUrl, StoreUrlError> {
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(StoreUrlError {
                 message: format!("`{}` is not a PostgreSQL URL", redact(url)),
@@ -56,8 +66,8 @@ impl StoreUrl {
             });
         }
         if config.get_password().is_none() {
-            let from_env = match password_env {
-                Some(var) => match std::env::var(var) {
+            let found = match source {
+                PasswordSource::Env(var) => match std::env::var(var) {
                     Ok(password) if !password.is_empty() => Some(password),
                     _ => {
                         return Err(StoreUrlError {
@@ -66,14 +76,15 @@ impl StoreUrl {
                         });
                     }
                 },
-                None => std::env::var("PGPASSWORD").ok().filter(|p| !p.is_empty()),
+                PasswordSource::Given(password) => Some(password.to_string()),
+                PasswordSource::Default => std::env::var("PGPASSWORD").ok().filter(|p| !p.is_empty()),
             };
-            if let Some(password) = from_env {
+            if let Some(password) = found {
                 config.password(password);
             }
         }
         // The variables that held it reach no child process.
-        if let Some(var) = password_env {
+        if let PasswordSource::Env(var) = source {
             crate::secret_env::register(var);
         }
         crate::secret_env::register("PGPASSWORD");
@@ -141,22 +152,34 @@ mod tests {
 
     #[test]
     fn the_password_is_never_shown() {
-        let url = StoreUrl::parse("postgres://hub:s3cret@db.internal:5433/state", None).expect("a URL");
+        let url =
+            StoreUrl::parse("postgres://hub:s3cret@db.internal:5433/state", PasswordSource::Default).expect("a URL");
         assert_eq!(url.shown(), "postgres://hub@db.internal:5433/state");
         assert_eq!(url.config().get_password(), Some(&b"s3cret"[..]));
         assert!(!format!("{url:?}").contains("s3cret"));
-        let bad = StoreUrl::parse("postgres://hub:s3cret@db.internal:notaport/state", None).expect_err("bad port");
+        let bad = StoreUrl::parse(
+            "postgres://hub:s3cret@db.internal:notaport/state",
+            PasswordSource::Default,
+        )
+        .expect_err("bad port");
         assert!(!bad.message.contains("s3cret"), "{}", bad.message);
         assert!(redact("postgres://hub:s3cret@h/d").contains("hub:***@h/d"));
+        let given = StoreUrl::parse("postgres://hub@db/state", PasswordSource::Given("from-a-file")).expect("a URL");
+        assert_eq!(given.config().get_password(), Some(&b"from-a-file"[..]));
+        let url_wins = StoreUrl::parse("postgres://hub:in-url@db/state", PasswordSource::Given("file")).expect("a URL");
+        assert_eq!(url_wins.config().get_password(), Some(&b"in-url"[..]));
     }
 
     #[test]
     fn a_url_needs_the_scheme_a_user_and_a_database() {
-        assert!(StoreUrl::parse("/var/lib/hub", None).is_err());
-        assert!(StoreUrl::parse("postgres://db.internal/state", None).is_err());
-        assert!(StoreUrl::parse("postgres://hub@db.internal", None).is_err());
-        let missing =
-            StoreUrl::parse("postgres://hub@db/state", Some("SBX_TEST_UNSET_PASSWORD_VAR")).expect_err("unset");
+        assert!(StoreUrl::parse("/var/lib/hub", PasswordSource::Default).is_err());
+        assert!(StoreUrl::parse("postgres://db.internal/state", PasswordSource::Default).is_err());
+        assert!(StoreUrl::parse("postgres://hub@db.internal", PasswordSource::Default).is_err());
+        let missing = StoreUrl::parse(
+            "postgres://hub@db/state",
+            PasswordSource::Env("SBX_TEST_UNSET_PASSWORD_VAR"),
+        )
+        .expect_err("unset");
         assert!(missing.message.contains("SBX_TEST_UNSET_PASSWORD_VAR"));
     }
 }
