@@ -75,6 +75,9 @@ pub struct ServeOpts {
     pub store: Option<String>,
     #[command(flatten)]
     pub password: PasswordOpts,
+    /// Port registry whose VMs the dashboard lists (with every VM a record names)
+    #[arg(long, value_name = "FILE", env = "SANDBOXER_PORT_REGISTRY")]
+    pub port_registry: Option<PathBuf>,
     /// Connections to the PostgreSQL store this hub keeps at most
     #[arg(
         long,
@@ -278,10 +281,15 @@ fn run_serve(serve: &ServeOpts, settings: &Settings) -> anyhow::Result<ExitCode>
     } else {
         "no token".to_string()
     };
+    let registry = match &serve.port_registry {
+        Some(path) => Some(sandboxer::port_registry::load(path).map_err(sandboxer::diagnostic::Diagnostics)?),
+        None => None,
+    };
     let quiet = settings.quiet;
     let options = ServeOptions {
         listen: serve.listen,
         store,
+        registry,
         token,
         notes: NotesPolicy {
             keep: serve.notes_keep,

@@ -297,6 +297,17 @@ pub trait Backend: Send + Sync {
     /// Stores a VM's (checked) entry; the last write wins.
     async fn put_vm(&self, entry: VmCapabilities) -> Result<(), ApiError>;
 
+    /// The newest note of a sandbox still kept, if any.
+    async fn last_note(&self, id: &str) -> Result<Option<Note>, ApiError> {
+        // A cursor past the end says where the end is; the page before it is the last note.
+        let end = self.list_notes(id, u64::MAX, 1).await?;
+        if end.latest <= end.dropped {
+            return Ok(None);
+        }
+        let last = self.list_notes(id, end.latest - 1, 1).await?;
+        Ok(last.notes.into_iter().next())
+    }
+
     /// At a clean stop: leave the store tidy (the file store folds its journals).
     async fn close(&self) {}
 }

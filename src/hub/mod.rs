@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod backend;
+pub mod dashboard;
 pub mod file;
 pub mod postgres;
 pub mod server;

@@ -25,6 +25,7 @@ use super::api::{
     RenewRequest, ResourceEntry, ResourceList, SandboxList, VmCapabilities, VmList, Written,
 };
 use super::backend::{self, ApiError, Backend};
+use super::dashboard::Dashboard;
 use super::file::FileBackend;
 use super::postgres::{PgBackend, PgError, StoreUrl};
 use crate::address::Address;
@@ -51,6 +52,8 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     /// Where the data is kept.
     pub store: StoreSpec,
+    /// The port registry the dashboard lists VMs from, with those records name.
+    pub registry: Option<crate::port_registry::LoadedRegistry>,
     /// Bearer token every call but health must carry; none = open hub.
     pub token: Option<String>,
     /// What is kept of notes.
@@ -117,11 +120,13 @@ pub enum ServeError {
     Store(PgError),
 }
 
-/// The HTTP side of a hub: who may call, what is kept of notes, and the store.
+/// The HTTP side of a hub: who may call, what is kept of notes, the store,
+/// and the dashboard's pages over it.
 struct Hub {
     token: Option<String>,
     notes_policy: NotesPolicy,
     backend: Arc<dyn Backend>,
+    dashboard: Arc<Dashboard>,
 }
 
 type Shared = Arc<Hub>;
@@ -144,7 +149,8 @@ impl Hub {
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Whether two secrets are equal, in a time that depends on their length only.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
@@ -175,11 +181,16 @@ fn lock_of(headers: &HeaderMap) -> Option<&str> {
     headers.get(LOCK_HEADER).and_then(|v| v.to_str().ok())
 }
 
-/// The token, checked in front of every route but health: before any extractor
-/// reads the body, the query or the content type, so a request without the
-/// token learns nothing but 401.
+/// The token, checked in front of every API route but health: before any
+/// extractor reads the body, the query or the content type, so a request
+/// without the token learns nothing but 401. (The dashboard, outside `/v1`,
+/// has its own guard: the token or a session.)
 async fn require_token(State(hub): State<Shared>, request: Request, next: Next) -> Response {
-    if request.uri().path() == "/v1/health" {
+    let path = request.uri().path();
+    if !(path == "/v1" || path.starts_with("/v1/")) {
+        return super::dashboard::guard(&hub.dashboard, request, next).await;
+    }
+    if path == "/v1/health" {
         return next.run(request).await;
     }
     match hub.authorize(request.headers()) {
@@ -494,6 +505,7 @@ fn router(hub: Shared) -> Router {
             put(put_vm).layer(DefaultBodyLimit::max(VM_BODY_MAX)),
         )
         .with_state(Arc::clone(&hub))
+        .merge(super::dashboard::router(Arc::clone(&hub.dashboard)))
         // Outermost: runs before routing's extractors, and for unknown paths too.
         .layer(middleware::from_fn_with_state(hub, require_token))
 }
@@ -512,10 +524,17 @@ pub async fn serve(
                 .map_err(ServeError::Store)?,
         ),
     };
+    let dashboard = Arc::new(Dashboard {
+        backend: Arc::clone(&backend),
+        registry: options.registry,
+        token: options.token.clone(),
+        sessions: Default::default(),
+    });
     let hub = Arc::new(Hub {
         token: options.token,
         notes_policy: options.notes,
         backend: Arc::clone(&backend),
+        dashboard,
     });
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
