@@ -2066,6 +2066,33 @@ fn a_token_file_holds_the_token_and_an_empty_one_is_refused() {
     assert!(refused.stderr.contains("holds no token"), "{refused}");
 }
 
+/// Text a build printed may hold NUL bytes: a note keeps its text with each
+/// NUL as U+FFFD, the same on every store; a record (sandboxer never writes
+/// one with a NUL) is refused with 400 and nothing is written.
+fn a_nul_in_a_note_is_shown_replaced_and_a_record_with_one_is_refused(store: Store) {
+    let w = World::on(&store, Some("team-token-nul"));
+    let posted = w.call(
+        "POST",
+        "/v1/sandboxes/nul00001/notes",
+        Some(&note_body("before\u{0}after")),
+    );
+    assert_eq!(posted.status, 201, "{posted:?}");
+    let listed = w.call("GET", "/v1/sandboxes/nul00001/notes", None);
+    assert_eq!(note_texts(&listed), ["before\u{fffd}after"]);
+    let record = record("sandbox.n", "nul00002", "2026-01-01T00:00:00Z\u{0}");
+    let refused = w.call(
+        "PUT",
+        "/v1/projects/nul/resources/sandbox.n",
+        Some(&put_body(&record, 0)),
+    );
+    assert_eq!(refused.status, 400, "{refused:?}");
+    assert!(refused.body.contains("NUL"), "{refused:?}");
+    assert!(w.records("nul").is_empty());
+    let vm = w.call("GET", "/v1/sandboxes?vm=a%00b", None);
+    assert_eq!(vm.status, 200, "{vm:?}");
+    assert_eq!(vm.json()["sandboxes"], json!([]));
+}
+
 /// The contract tests, on each store: `file_store::NAME` keeps the hub's data
 /// in its data folder, `postgres_store::NAME` in a database of the test
 /// binary's PostgreSQL server (`support::postgres`).
@@ -2112,4 +2139,5 @@ on_each_store!(
     note_listings_come_in_pages_of_at_most_500_and_inspect_still_shows_the_last_n,
     each_project_has_a_sensitive_key_that_survives_a_restart,
     the_state_store_puts_and_reads_the_vm_catalog_through_the_hub,
+    a_nul_in_a_note_is_shown_replaced_and_a_record_with_one_is_refused,
 );

@@ -376,6 +376,26 @@ fn hubs_starting_together_migrate_once_and_hub_migrate_says_what_it_did() {
     assert_eq!(again.code, 0, "{again}");
     assert!(again.stderr.contains("up to date"), "{again}");
 
+    // A hub's role that may only read and write rows starts on a migrated
+    // database: it needs no right to create tables.
+    for sql in [
+        "CREATE ROLE hubrw LOGIN",
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO hubrw",
+        "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+    ] {
+        let database = fresh.rsplit('/').next().expect("a database name");
+        if let Err(e) = server.psql(database, sql) {
+            // The role is the server's, shared by the databases of this binary.
+            assert!(e.contains("already exists"), "{sql}: {e}");
+        }
+    }
+    let limited_url = fresh.replacen("postgres@", "hubrw@", 1);
+    let limited = HubProcess::start_in(&Store::Database(limited_url), &work.path().join("rw"), Some(TOKEN), &[]);
+    let body = json!({"record": record("sandbox.r", "rwrw0001"), "version": 0}).to_string();
+    let written = limited.call("PUT", "/v1/projects/rw/resources/sandbox.r", Some(&body));
+    assert_eq!(written.status, 200, "{written:?}");
+    drop(limited);
+
     // A database a newer sandboxer migrated is refused, not written.
     let newer = fresh.rsplit('/').next().expect("a database name");
     server
@@ -624,10 +644,69 @@ fn migrate_store_copies_records_leases_notes_and_the_catalog_and_refuses_to_over
     assert!(
         refused
             .stderr
-            .contains("moving sandbox.b: version 2 in the database, 1 in the files"),
+            .contains("project moving: the database is at serial 5, the files at 4"),
         "{refused}"
     );
+    assert!(refused.stderr.contains("moved on"), "{refused}");
     assert_eq!(everything(&pg), after_write, "nothing was copied");
+
+    // A record destroyed through the database's hubs does not come back from the files.
+    let gone = pg.call("DELETE", "/v1/projects/other/resources/sandbox.z", None);
+    assert_eq!(gone.status, 200, "{gone:?}");
+    let again = sandboxer()
+        .args(["hub", "migrate-store", "--from"])
+        .arg(&data)
+        .args(["--to", &url])
+        .run();
+    assert_eq!(again.code, 1, "{again}");
+    assert!(
+        again
+            .stderr
+            .contains("project other: the database is at serial 2, the files at 1"),
+        "{again}"
+    );
+    assert_eq!(
+        pg.call("GET", "/v1/projects/other/resources/sandbox.z", None).status,
+        404
+    );
+
+    // A data folder a hub still serves is not read: its journal could be folded mid-read.
+    let mut serving = HubProcess::start_in(&Store::Files, &data, Some(TOKEN), &[]);
+    let busy = sandboxer()
+        .args(["hub", "migrate-store", "--from"])
+        .arg(&data)
+        .args(["--to", &url])
+        .run();
+    assert_eq!(busy.code, 1, "{busy}");
+    assert!(busy.stderr.contains("a State Hub serves this data folder"), "{busy}");
+    let second = sandboxer()
+        .args(["hub", "serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .run();
+    assert_eq!(second.code, 1, "a second hub on one folder is refused\n{second}");
+    assert!(
+        second.stderr.contains("a State Hub serves this data folder"),
+        "{second}"
+    );
+    serving.stop_with("TERM");
+
+    // The first copy into a database hubs already serve is refused: they
+    // would go on with the lineage they read when they started.
+    let served = support::postgres::shared().database();
+    let early = HubProcess::start_in(
+        &Store::Database(served.clone()),
+        &work.path().join("early"),
+        Some(TOKEN),
+        &[],
+    );
+    let refused = sandboxer()
+        .args(["hub", "migrate-store", "--from"])
+        .arg(&data)
+        .args(["--to", &served])
+        .run();
+    assert_eq!(refused.code, 1, "{refused}");
+    assert!(refused.stderr.contains("stop its hubs"), "{refused}");
+    drop(early);
 
     // Another hub's state is not mixed into a database that holds one.
     let other_data: PathBuf = work.path().join("other-hub");
@@ -641,4 +720,84 @@ fn migrate_store_copies_records_leases_notes_and_the_catalog_and_refuses_to_over
         .run();
     assert_eq!(mixed.code, 1, "{mixed}");
     assert!(mixed.stderr.contains("another hub"), "{mixed}");
+}
+
+/// A transaction that holds a project's lock and never ends (a hub frozen
+/// half-way, an operator's psql session) does not hold up a hub's writes for
+/// ever: the write gives up with a 503 saying the database is busy, and the
+/// hub's other projects and its health are not held up meanwhile.
+#[test]
+fn a_project_locked_by_a_stuck_transaction_gets_a_503_not_a_hang() {
+    let team = Team::new(1);
+    let hub = &team.hubs[0];
+    let body = |version: u64| json!({"record": record("sandbox.s", "stuk0001"), "version": version}).to_string();
+    assert_eq!(
+        hub.call("PUT", "/v1/projects/stuck/resources/sandbox.s", Some(&body(0)))
+            .status,
+        200
+    );
+
+    let url = hub.store_url().expect("a database").to_string();
+    let database = url.rsplit('/').next().expect("a database name").to_string();
+    let server = support::postgres::shared();
+    // A session that takes the lock and then sits idle in its transaction,
+    // reading its next statement from a pipe the test keeps open.
+    let port = server.port().to_string();
+    let mut holder = std::process::Command::new(server.psql_path())
+        .args(["-h", "127.0.0.1", "-p", &port, "-U", "postgres", "-d", &database])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start psql");
+    {
+        use std::io::Write;
+        let stdin = holder.stdin.as_mut().expect("psql's stdin");
+        stdin
+            .write_all(b"BEGIN;\nSELECT 1 FROM projects WHERE name = 'stuck' FOR UPDATE;\n")
+            .expect("write to psql");
+        stdin.flush().expect("flush psql's stdin");
+    }
+    let mut holder = Killed(holder);
+    wait_until("the other session holds the project's row", DEADLINE, || {
+        server
+            .psql(&database, "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'projects' AND l.mode = 'RowShareLock' AND l.pid <> pg_backend_pid()")
+            .is_ok_and(|n| n != "0")
+    });
+
+    let started = std::time::Instant::now();
+    let waited = hub.call("PUT", "/v1/projects/stuck/resources/sandbox.s", Some(&body(1)));
+    assert_eq!(waited.status, 503, "{waited:?}");
+    assert!(waited.body.contains("busy"), "{waited:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "gave up after {:?}",
+        started.elapsed()
+    );
+    // Other projects and the health check do not wait for it.
+    let other = json!({"record": record("sandbox.o", "othr0001"), "version": 0}).to_string();
+    assert_eq!(
+        hub.call("PUT", "/v1/projects/free/resources/sandbox.o", Some(&other))
+            .status,
+        200
+    );
+    assert_eq!(hub.call("GET", "/v1/health", None).status, 200);
+
+    let _ = holder.0.kill();
+    let _ = holder.0.wait();
+    wait_until("the write goes through once the lock is let go", DEADLINE, || {
+        hub.call("PUT", "/v1/projects/stuck/resources/sandbox.s", Some(&body(1)))
+            .status
+            == 200
+    });
+}
+
+/// A child killed when the test ends, however it ends.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

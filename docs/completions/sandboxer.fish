@@ -369,6 +369,7 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l store -d 'Keep the data in PostgreSQL instead, shared by every hub given the same URL: postgres://USER@HOST:PORT/DATABASE' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l store-password-env -d 'Environment variable holding the database password, when the URL has none [default: PGPASSWORD]' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l store-password-file -d 'File holding the database password instead (a systemd credential, say); its last newline is not part of it' -r -F
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l port-registry -d 'Port registry whose VMs the dashboard lists (with every VM a record names)' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l store-connections -d 'Connections to the PostgreSQL store this hub keeps at most' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l token-env -d 'Environment variable holding the bearer token clients must send; unset or empty = no token' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l token-file -d 'File holding the bearer token instead (a systemd credential, say); its last newline is not part of it' -r -F
@@ -708,7 +709,7 @@ function __sandboxer_address_slot
                 case --
                     set rest 1
                     continue
-                case '--capabilities-ttl' '--color' '--data' '--debounce' '--file' '--format' '--from' '--host' '--hub' '--hub-ca' '--input' '--interval' '--listen' '--lock-timeout' '--max-connections' '--max-delete' '--name' '--note-max-bytes' '--notes' '--notes-keep' '--notes-max-age' '--out' '--parallel-builds' '--parallelism' '--profile' '--profiles' '--project' '--registry' '--replace' '--ssh-config' '--ssh-persist' '--state-dir' '--store' '--store-connections' '--store-password-env' '--store-password-file' '--target' '--timeout' '--to' '--token-env' '--token-file' '--vm' '-f'
+                case '--capabilities-ttl' '--color' '--data' '--debounce' '--file' '--format' '--from' '--host' '--hub' '--hub-ca' '--input' '--interval' '--listen' '--lock-timeout' '--max-connections' '--max-delete' '--name' '--note-max-bytes' '--notes' '--notes-keep' '--notes-max-age' '--out' '--parallel-builds' '--parallelism' '--port-registry' '--profile' '--profiles' '--project' '--registry' '--replace' '--ssh-config' '--ssh-persist' '--state-dir' '--store' '--store-connections' '--store-password-env' '--store-password-file' '--target' '--timeout' '--to' '--token-env' '--token-file' '--vm' '-f'
                     set skip 1
                     continue
                 case '-*'

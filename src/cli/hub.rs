@@ -159,6 +159,8 @@ pub fn run(opts: &Opts, settings: &Settings) -> anyhow::Result<ExitCode> {
 
 /// A `--store` URL read, or a clear refusal.
 fn store_url(url: &str, password: &PasswordOpts) -> anyhow::Result<StoreUrl> {
+    // The URL may hold the password: the variable it can come from reaches no child.
+    sandboxer::secret_env::register("SANDBOXER_HUB_STORE");
     let from_file = match &password.store_password_file {
         Some(file) => Some(read_secret_line(file, "database password", "--store-password-file")?),
         None => None,

@@ -202,6 +202,9 @@ type Notes = Mutex<Option<NoteLog>>;
 /// The file store: what `hub serve --data DIR` keeps.
 pub struct FileBackend {
     data: PathBuf,
+    /// `hub.lock`, locked for as long as this hub serves the folder: a second
+    /// hub, or `hub migrate-store` copying it, is refused meanwhile.
+    _lock: Option<std::fs::File>,
     notes_policy: NotesPolicy,
     lineage: String,
     projects: PerKey<Project>,
@@ -233,8 +236,39 @@ struct Loaded {
     vms: BTreeMap<String, VmCapabilities>,
 }
 
-/// Loads (or starts) the data folder.
-fn load(data: &Path) -> Result<Loaded, ServeError> {
+/// The lock file of a data folder.
+fn lock_path(data: &Path) -> PathBuf {
+    data.join("hub.lock")
+}
+
+/// Takes the data folder's lock, held while the returned file is open; an
+/// error naming the folder when a hub holds it.
+fn lock_folder(data: &Path) -> Result<std::fs::File, ServeError> {
+    let path = lock_path(data);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| io_err(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(io_err(
+            data,
+            "a State Hub serves this data folder (it holds hub.lock); stop it first",
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(io_err(&path, e)),
+    }
+}
+
+/// Loads (or starts) the data folder, with its lock taken.
+fn load(data: &Path) -> Result<(Loaded, std::fs::File), ServeError> {
+    std::fs::create_dir_all(data).map_err(|e| io_err(data, e))?;
+    let lock = lock_folder(data)?;
+    Ok((load_locked(data)?, lock))
+}
+
+fn load_locked(data: &Path) -> Result<Loaded, ServeError> {
     std::fs::create_dir_all(data.join("projects")).map_err(|e| io_err(data, e))?;
     // Project files hold the projects' keys for sensitive values: the hub's user only.
     {
@@ -300,6 +334,8 @@ pub struct FileContents {
 /// journal). Stop the hub that serves it first: a hub still writing would add
 /// what this read cannot see.
 pub fn read_contents(data: &Path) -> Result<FileContents, ServeError> {
+    // Held while reading: a hub started meanwhile waits for nothing, it is refused.
+    let _lock = lock_folder(data)?;
     let hub_file = data.join("hub.json");
     let bytes = std::fs::read(&hub_file).map_err(|e| io_err(&hub_file, e))?;
     let meta: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| io_err(&hub_file, e))?;
@@ -359,12 +395,13 @@ impl FileBackend {
     /// Opens (or starts) the data folder `data`.
     pub async fn open(data: PathBuf, notes_policy: NotesPolicy) -> Result<FileBackend, ServeError> {
         let folder = data.clone();
-        let loaded = tokio::task::spawn_blocking(move || load(&folder))
-            .await
-            .map_err(|e| ServeError::Data {
-                path: data.clone(),
-                message: format!("loading stopped: {e}"),
-            })??;
+        let (loaded, lock) =
+            tokio::task::spawn_blocking(move || load(&folder))
+                .await
+                .map_err(|e| ServeError::Data {
+                    path: data.clone(),
+                    message: format!("loading stopped: {e}"),
+                })??;
         let mut projects: HashMap<String, Arc<Project>> = HashMap::new();
         for (project, data) in loaded.projects {
             let lease = loaded.leases.get(&project).cloned();
@@ -377,6 +414,7 @@ impl FileBackend {
         }
         Ok(FileBackend {
             data,
+            _lock: Some(lock),
             notes_policy,
             lineage: loaded.lineage,
             projects: PerKey::new(projects),
@@ -949,6 +987,7 @@ mod tests {
     fn each_project_has_its_own_writer_lock_and_keeps_it() {
         let hub = FileBackend {
             data: PathBuf::from("/nonexistent"),
+            _lock: None,
             notes_policy: NotesPolicy::default(),
             lineage: String::new(),
             projects: PerKey::new(HashMap::new()),

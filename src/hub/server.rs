@@ -176,6 +176,27 @@ fn check_id(id: &str) -> Result<(), ApiError> {
     crate::safety::check_name(id).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("id `{id}`: {e}")))
 }
 
+/// 400 for a body with a NUL character in a string: no store keeps one the
+/// same (PostgreSQL keeps none), and sandboxer never writes one.
+fn no_nul(what: &str, body: &impl serde::Serialize) -> Result<(), ApiError> {
+    fn has_nul(value: &serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::String(s) => s.contains('\0'),
+            serde_json::Value::Array(items) => items.iter().any(has_nul),
+            serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+            _ => false,
+        }
+    }
+    let value = serde_json::to_value(body).map_err(|e| ApiError::internal(e.to_string()))?;
+    if has_nul(&value) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("{what} holds a NUL character (\\u0000), which the hub does not keep"),
+        ));
+    }
+    Ok(())
+}
+
 /// The lock a write names (`X-Sandboxer-Lock-Id`), if any.
 fn lock_of(headers: &HeaderMap) -> Option<&str> {
     headers.get(LOCK_HEADER).and_then(|v| v.to_str().ok())
@@ -253,6 +274,7 @@ async fn put_resource(
 ) -> ApiResult<Written> {
     check_project(&project)?;
     let parsed = check_address(&address)?;
+    no_nul("the record", &body.record)?;
     if body.record.address != parsed {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -316,6 +338,7 @@ async fn acquire_lock(
     Json(body): Json<LockRequest>,
 ) -> ApiResult<LockGranted> {
     check_project(&project)?;
+    no_nul("the lock's holder", &body.holder)?;
     let lease = hub.backend.acquire_lock(&project, body).await?;
     Ok((StatusCode::CREATED, Json(backend::granted(&lease))))
 }
@@ -380,6 +403,13 @@ async fn post_note(
 
 async fn append_note(hub: Shared, id: String, mut note: Note) -> ApiResult<NotePosted> {
     check_id(&id)?;
+    // A NUL in what a build printed is shown as U+FFFD (PostgreSQL keeps no
+    // NUL in text), the same on every store.
+    for text in [&mut note.text, &mut note.at, &mut note.level] {
+        if text.contains('\0') {
+            *text = text.replace('\0', "\u{fffd}");
+        }
+    }
     let cut = cut_text(&mut note.text, hub.notes_policy.max_text_bytes);
     let cursor = hub.backend.append_note(&id, note).await?;
     Ok((StatusCode::CREATED, Json(NotePosted { cursor, cut })))
@@ -408,6 +438,16 @@ struct VmQuery {
 }
 
 async fn list_sandboxes(State(hub): State<Shared>, Query(query): Query<VmQuery>) -> ApiResult<SandboxList> {
+    if query.vm.as_deref().is_some_and(|vm| vm.contains('\0')) {
+        // No VM is named so; no store needs asking.
+        return Ok((
+            StatusCode::OK,
+            Json(SandboxList {
+                lineage: hub.backend.lineage().to_string(),
+                sandboxes: Vec::new(),
+            }),
+        ));
+    }
     let sandboxes = hub.backend.list_sandboxes(query.vm.as_deref()).await?;
     Ok((
         StatusCode::OK,
@@ -466,6 +506,7 @@ async fn store_vm(hub: Shared, name: String, entry: VmCapabilities) -> ApiResult
         ));
     }
     vms::check_vm_entry(&entry).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("VM `{name}`: {e}")))?;
+    no_nul("the entry", &entry)?;
     let answer = entry.clone();
     hub.backend.put_vm(entry).await?;
     Ok((StatusCode::OK, Json(answer)))

@@ -245,6 +245,11 @@ impl PgServer {
         }
     }
 
+    /// The `psql` of this server's PostgreSQL.
+    pub fn psql_path(&self) -> PathBuf {
+        self.bin.join("psql")
+    }
+
     /// A fresh, empty database; its URL.
     pub fn database(&self) -> String {
         let name = format!(

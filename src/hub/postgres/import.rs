@@ -8,7 +8,7 @@
 
 use deadpool_postgres::Transaction;
 
-use super::{PgError, StoreUrl, chain, migrate, pool};
+use super::{APPLICATION_NAME, PgError, StoreUrl, chain, migrate, pool_named};
 use crate::hub::file::FileContents;
 
 /// What a copy did.
@@ -43,6 +43,11 @@ pub enum ImportError {
     /// Records or keys the database holds newer or different.
     #[error("the database holds newer or different state; nothing was copied:\n{}", .0.join("\n"))]
     Refused(Vec<String>),
+    /// Hubs serve the database while its lineage would change under them.
+    #[error(
+        "{0} hub connection(s) are open on the database: stop its hubs before the first copy, which gives the database the files' lineage"
+    )]
+    HubsRunning(i64),
     /// The database holds the state of another hub.
     #[error(
         "the database already holds the state of another hub (lineage {database}, the files' is {files}); nothing was copied"
@@ -57,7 +62,7 @@ pub enum ImportError {
 
 /// Copies `contents` into the database at `url` (migrated first if need be).
 pub async fn import(contents: &FileContents, url: &StoreUrl) -> Result<Imported, ImportError> {
-    let pool = pool(url, 2)?;
+    let pool = pool_named(url, 2, "sandboxer-migrate-store")?;
     migrate(&pool, url).await?;
     let query = |e: tokio_postgres::Error| {
         ImportError::Pg(PgError::Query {
@@ -95,6 +100,7 @@ pub async fn import(contents: &FileContents, url: &StoreUrl) -> Result<Imported,
 /// A step's failure, before it knows the URL.
 enum Failed {
     Query(tokio_postgres::Error),
+    HubsRunning(i64),
     Refused(Vec<String>),
     OtherLineage { database: String, files: String },
     Encode(String),
@@ -112,6 +118,7 @@ impl Failed {
                 message,
             }),
             Failed::Refused(problems) => ImportError::Refused(problems),
+            Failed::HubsRunning(n) => ImportError::HubsRunning(n),
             Failed::OtherLineage { database, files } => ImportError::OtherLineage { database, files },
         }
     }
@@ -155,6 +162,17 @@ async fn adopt_lineage(tx: &Transaction<'_>, contents: &FileContents) -> Result<
             files: contents.lineage.clone(),
         });
     }
+    // A hub read the lineage when it started and would go on serving the old one.
+    let hubs: i64 = tx
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1",
+            &[&APPLICATION_NAME],
+        )
+        .await?
+        .get(0);
+    if hubs > 0 {
+        return Err(Failed::HubsRunning(hubs));
+    }
     tx.execute(
         "UPDATE hub_meta SET value = $1 WHERE key = 'lineage'",
         &[&contents.lineage],
@@ -170,6 +188,7 @@ async fn copy_projects(tx: &Transaction<'_>, contents: &FileContents, done: &mut
             .query_opt("SELECT serial, sensitive_key FROM projects WHERE name = $1", &[project])
             .await?;
         let (serial, key): (i64, Option<String>) = known.map_or((0, None), |row| (row.get(0), row.get(1)));
+        let serial = u64::try_from(serial).unwrap_or_default();
         if let (Some(theirs), Some(ours)) = (&key, &data.sensitive_key)
             && theirs != ours
         {
@@ -178,15 +197,34 @@ async fn copy_projects(tx: &Transaction<'_>, contents: &FileContents, done: &mut
             ));
             continue;
         }
+        // Serials count a project's writes: a database past the files' has
+        // written since it was copied (a record made, updated or destroyed
+        // there), and copying the files again would undo that.
+        if serial > data.serial {
+            refused.push(format!(
+                "  project {project}: the database is at serial {serial}, the files at {}: it has moved on since they were copied",
+                data.serial
+            ));
+            continue;
+        }
         tx.execute(
             "INSERT INTO projects (name, serial, sensitive_key) VALUES ($1, $2, $3)
              ON CONFLICT (name) DO UPDATE
              SET serial = GREATEST(projects.serial, EXCLUDED.serial),
                  sensitive_key = COALESCE(projects.sensitive_key, EXCLUDED.sensitive_key)",
-            &[project, &int(data.serial)?.max(serial), &data.sensitive_key],
+            &[project, &int(data.serial.max(serial))?, &data.sensitive_key],
         )
         .await?;
         done.projects += 1;
+        // Behind the files: what the files no longer hold was destroyed since.
+        if serial < data.serial {
+            let addresses: Vec<&String> = data.resources.keys().collect();
+            tx.execute(
+                "DELETE FROM resources WHERE project = $1 AND NOT (address = ANY($2))",
+                &[project, &addresses],
+            )
+            .await?;
+        }
         for (address, entry) in &data.resources {
             let record = json(&entry.record)?;
             let theirs = tx

@@ -42,6 +42,9 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[(1, "initial", include_str!("migr
 /// The advisory lock migrations run under (any constant all hubs share).
 const MIGRATION_LOCK: i64 = 0x5344_424f_5845_5231; // "SDBOXER1"
 
+/// How a hub's connections name themselves to the server (`pg_stat_activity`).
+pub const APPLICATION_NAME: &str = "sandboxer-hub";
+
 /// Connections a hub keeps to its database at most, unless told otherwise.
 pub const DEFAULT_CONNECTIONS: usize = 16;
 
@@ -84,14 +87,43 @@ pub enum PgError {
     },
 }
 
-/// A pool of connections to the database at `url`.
+/// How long one statement may run, and wait for a row lock; and how long a
+/// transaction may sit idle. A hub that stopped half-way through a
+/// transaction (frozen, cut off) so holds a project's lock for seconds, not
+/// until the server's TCP gives up on it, and no request of another hub
+/// waits past these.
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(20);
+const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+const IDLE_IN_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The server settings every connection of a hub starts with.
+fn session_options() -> String {
+    format!(
+        "-c statement_timeout={} -c lock_timeout={} -c idle_in_transaction_session_timeout={}",
+        STATEMENT_TIMEOUT.as_millis(),
+        LOCK_TIMEOUT.as_millis(),
+        IDLE_IN_TRANSACTION_TIMEOUT.as_millis()
+    )
+}
+
+/// A pool of connections to the database at `url`, named as a hub's.
 pub fn pool(url: &StoreUrl, connections: usize) -> Result<Pool, PgError> {
+    pool_named(url, connections, APPLICATION_NAME)
+}
+
+/// A pool whose connections name themselves `name` to the server.
+pub fn pool_named(url: &StoreUrl, connections: usize, name: &str) -> Result<Pool, PgError> {
     let mut config = url.config().clone();
     config.connect_timeout(CONNECT_WAIT);
-    // A database that went away is noticed on idle connections too.
+    config.options(session_options());
+    // A database that went away is noticed within a minute on a busy
+    // connection (unacknowledged data) and on an idle one (keepalives).
+    config.tcp_user_timeout(Duration::from_secs(30));
     config.keepalives(true);
     config.keepalives_idle(Duration::from_secs(30));
-    config.application_name("sandboxer-hub");
+    config.keepalives_interval(Duration::from_secs(10));
+    config.keepalives_retries(3);
+    config.application_name(name);
     let manager = Manager::from_config(
         config,
         NoTls,
@@ -124,12 +156,33 @@ pub async fn migrate(pool: &Pool, url: &StoreUrl) -> Result<Vec<i32>, PgError> {
         url: url.shown().to_string(),
         message: chain(&e),
     })?;
+    // A database already up to date needs no lock and no rights to create
+    // tables: a hub's role may be one that only reads and writes rows.
+    if up_to_date(&client).await.map_err(|e| failed(&chain(&e)))? {
+        return Ok(Vec::new());
+    }
     // Session-level: held across the transactions below, let go at the end
-    // (or when the connection drops, if this process dies first).
-    client
-        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
-        .await
-        .map_err(|e| failed(&chain(&e)))?;
+    // (or when the connection drops, if this process dies first). Taken in
+    // turns, saying so while another hub holds it.
+    let mut waited = std::time::Instant::now();
+    loop {
+        let locked: bool = client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&MIGRATION_LOCK])
+            .await
+            .map_err(|e| failed(&chain(&e)))?
+            .get(0);
+        if locked {
+            break;
+        }
+        if waited.elapsed() >= Duration::from_secs(5) {
+            tracing::info!(
+                "hub database {}: waiting for another hub to finish migrating it",
+                url.shown()
+            );
+            waited = std::time::Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let applied = apply_migrations(&mut client, url).await;
     let unlocked = client
         .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
@@ -137,6 +190,24 @@ pub async fn migrate(pool: &Pool, url: &StoreUrl) -> Result<Vec<i32>, PgError> {
     let applied = applied?;
     unlocked.map_err(|e| failed(&chain(&e)))?;
     Ok(applied)
+}
+
+/// Whether every migration this binary has is applied (and the lineage made).
+async fn up_to_date(client: &Object) -> Result<bool, tokio_postgres::Error> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass('sandboxer_migrations') IS NOT NULL", &[])
+        .await?
+        .get(0);
+    if !exists {
+        return Ok(false);
+    }
+    let newest: Option<i32> = client
+        .query_one("SELECT max(version) FROM sandboxer_migrations", &[])
+        .await?
+        .get(0);
+    let known = MIGRATIONS.iter().map(|(v, _, _)| *v).max().unwrap_or(0);
+    // A newer database goes on to apply_migrations, which names the problem.
+    Ok(newest == Some(known))
 }
 
 async fn apply_migrations(client: &mut Object, url: &StoreUrl) -> Result<Vec<i32>, PgError> {
@@ -184,17 +255,17 @@ async fn apply_migrations(client: &mut Object, url: &StoreUrl) -> Result<Vec<i32
         )
         .await
         .map_err(|e| failed(&chain(&e)))?;
-        tx.commit().await.map_err(|e| failed(&chain(&e)))?;
-        tracing::info!("hub database {}: applied migration {version} ({name})", url.shown());
-        applied.push(*version);
-    }
-    client
-        .execute(
+        // The lineage commits with the schema: a database is never up to date without one.
+        tx.execute(
             "INSERT INTO hub_meta (key, value) VALUES ('lineage', $1) ON CONFLICT (key) DO NOTHING",
             &[&crate::id::random_id(16)],
         )
         .await
         .map_err(|e| failed(&chain(&e)))?;
+        tx.commit().await.map_err(|e| failed(&chain(&e)))?;
+        tracing::info!("hub database {}: applied migration {version} ({name})", url.shown());
+        applied.push(*version);
+    }
     Ok(applied)
 }
 
@@ -241,37 +312,39 @@ impl PgBackend {
     }
 
     async fn client(&self) -> Result<Object, ApiError> {
-        self.pool.get().await.map_err(|e| {
-            ApiError::unavailable(format!(
+        self.pool.get().await.map_err(|e| match e {
+            // Every connection busy for the whole wait: load, not an outage.
+            deadpool_postgres::PoolError::Timeout(deadpool_postgres::TimeoutType::Wait) => {
+                ApiError::unavailable(format!(
+                    "the hub's {} connections to its database are all busy; try again",
+                    self.pool.status().max_size
+                ))
+            }
+            e => ApiError::unavailable(format!(
                 "the hub's database {} is unreachable: {}; try again once it is back",
                 self.shown,
                 chain(&e)
-            ))
+            )),
         })
     }
 
     /// The error answer for a failed statement: the database gone (or going
     /// away) is a 503; anything else it says is a 500 with its words.
     fn failed(&self, what: &str, e: tokio_postgres::Error) -> ApiError {
-        let unavailable = match e.code() {
-            Some(code) => [
-                SqlState::ADMIN_SHUTDOWN,
-                SqlState::CRASH_SHUTDOWN,
-                SqlState::CANNOT_CONNECT_NOW,
-                SqlState::TOO_MANY_CONNECTIONS,
-                SqlState::READ_ONLY_SQL_TRANSACTION,
-            ]
-            .contains(code),
-            None => true,
-        };
-        if unavailable {
-            ApiError::unavailable(format!(
+        match e.code().map(failure_of) {
+            None | Some(Failure::Away) => ApiError::unavailable(format!(
                 "the hub's database {} is unreachable ({what}): {}; try again once it is back",
                 self.shown,
                 chain(&e)
-            ))
-        } else {
-            ApiError::internal(format!("the hub's database {} ({what}): {}", self.shown, chain(&e)))
+            )),
+            Some(Failure::Busy) => ApiError::unavailable(format!(
+                "the hub's database {} is busy ({what}): {}; try again",
+                self.shown,
+                chain(&e)
+            )),
+            Some(Failure::Other) => {
+                ApiError::internal(format!("the hub's database {} ({what}): {}", self.shown, chain(&e)))
+            }
         }
     }
 
@@ -337,26 +410,33 @@ impl PgBackend {
         Ok(())
     }
 
-    /// How many of a sandbox's oldest notes are gone at `now`: those before
-    /// the last `keep` of `latest`, and those received before `max_age`.
+    /// How many of a sandbox's oldest notes are gone at `now`, of the
+    /// `stored` ones (numbered up to `stored`) with `incoming` more about to
+    /// be added: those before the last `keep`, and those received before
+    /// `max_age` — oldest first, a note going with every note before it, as
+    /// on the file store.
     async fn dropped_at(
         &self,
         client: &impl GenericClient,
         id: &str,
-        latest: u64,
+        stored: u64,
+        incoming: u64,
         dropped: u64,
         now: u64,
     ) -> Result<u64, ApiError> {
         let keep = u64::try_from(self.notes_policy.keep.max(1)).unwrap_or(u64::MAX);
-        let mut gone = dropped.max(latest.saturating_sub(keep));
-        if let Some(age) = self.notes_policy.max_age.filter(|age| !age.is_zero()) {
+        let mut gone = dropped.max((stored + incoming).saturating_sub(keep));
+        if let Some(age) = self.notes_policy.max_age.filter(|age| !age.is_zero())
+            && gone < stored
+        {
             let cutoff = now.saturating_sub(u64::try_from(age.as_millis()).unwrap_or(u64::MAX));
-            let aged: Option<i64> = client
+            // The oldest note young enough to stay: every one before it goes.
+            let young: Option<i64> = client
                 .query_one(
                     &self
                         .prepared(
                             client,
-                            "SELECT max(n) FROM notes WHERE sandbox_id = $1 AND n > $2 AND received_unix_ms < $3",
+                            "SELECT min(n) FROM notes WHERE sandbox_id = $1 AND n > $2 AND received_unix_ms >= $3",
                         )
                         .await?,
                     &[&id, &to_i64(gone)?, &to_i64(cutoff)?],
@@ -364,9 +444,9 @@ impl PgBackend {
                 .await
                 .map_err(|e| self.failed("reading notes", e))?
                 .get(0);
-            gone = gone.max(aged.map_or(0, to_u64));
+            gone = gone.max(young.map_or(stored, |n| to_u64(n).saturating_sub(1)));
         }
-        Ok(gone.min(latest))
+        Ok(gone.min(stored))
     }
 }
 
@@ -694,7 +774,7 @@ impl Backend for PgBackend {
             .ok_or_else(|| ApiError::internal("the sandbox's note number is at its largest value"))?;
         // Never before the last one, so the oldest notes are always the first.
         let received = now.max(last);
-        let gone = self.dropped_at(&tx, id, n, dropped, now).await?;
+        let gone = self.dropped_at(&tx, id, latest, 1, dropped, now).await?;
         tx.execute(
             &self
                 .prepared(
@@ -751,7 +831,7 @@ impl Backend for PgBackend {
             .await
             .map_err(|e| self.failed("reading notes", e))?;
         let (latest, dropped, now) = (to_u64(row.get(0)), to_u64(row.get(1)), to_u64(row.get(2)));
-        let dropped = self.dropped_at(&tx, id, latest, dropped, now).await?;
+        let dropped = self.dropped_at(&tx, id, latest, 0, dropped, now).await?;
         let start = since.min(latest).max(dropped);
         let rows = tx
             .query(
@@ -869,6 +949,46 @@ impl Backend for PgBackend {
 
     async fn close(&self) {
         self.pool.close();
+    }
+}
+
+/// What a server error means for the client.
+enum Failure {
+    /// The server is going or gone, or takes no connection now: 503, try later.
+    Away,
+    /// A timeout, a lock not had in time, a conflict between transactions: 503, try again.
+    Busy,
+    /// Anything else the server says: 500 with its words.
+    Other,
+}
+
+fn failure_of(code: &SqlState) -> Failure {
+    let class = &code.code()[..2];
+    if [
+        SqlState::ADMIN_SHUTDOWN,
+        SqlState::CRASH_SHUTDOWN,
+        SqlState::CANNOT_CONNECT_NOW,
+        SqlState::TOO_MANY_CONNECTIONS,
+        SqlState::READ_ONLY_SQL_TRANSACTION,
+    ]
+    .contains(code)
+        // Connection exceptions; insufficient resources (a full disk, out of memory).
+        || class == "08"
+        || class == "53"
+    {
+        Failure::Away
+    } else if [
+        SqlState::QUERY_CANCELED,
+        SqlState::LOCK_NOT_AVAILABLE,
+        SqlState::T_R_DEADLOCK_DETECTED,
+        SqlState::T_R_SERIALIZATION_FAILURE,
+        SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT,
+    ]
+    .contains(code)
+    {
+        Failure::Busy
+    } else {
+        Failure::Other
     }
 }
 

@@ -42,26 +42,40 @@ pub enum PasswordSource<'a> {
 impl StoreUrl {
     /// Reads `url`. The password is the URL's, else the one `source` gives, else none.
     pub fn parse(url: &str, source: PasswordSource<'_>) -> Result<StoreUrl, StoreUrlError> {
+        // Nothing of what was given is echoed until it is read: it may hold a password.
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(StoreUrlError {
-                message: format!("`{}` is not a PostgreSQL URL", redact(url)),
+                message: "the store is not a PostgreSQL URL".into(),
                 hint: "write postgres://USER@HOST:PORT/DATABASE (the file store is --data DIR)".into(),
             });
         }
         let mut config: tokio_postgres::Config = url.parse().map_err(|e| StoreUrlError {
             // tokio-postgres's words name the part that is wrong, never its value.
-            message: format!("cannot read the store URL {}: {e}", redact(url)),
-            hint: "write postgres://USER@HOST:PORT/DATABASE".into(),
+            message: format!("cannot read the store URL: {e}"),
+            hint: "write postgres://USER@HOST:PORT/DATABASE, with `@`, `/` and `:` in the password percent-encoded (%40, %2F, %3A)".into(),
         })?;
+        // A raw `@` in the password ends the user part early and makes the
+        // rest of the password part of the host name, which would be shown.
+        let stray = config.get_hosts().iter().any(|host| match host {
+            Host::Tcp(name) => name.contains('@'),
+            Host::Unix(path) => path.to_string_lossy().contains('@'),
+        });
+        if stray {
+            return Err(StoreUrlError {
+                message: "the store URL's host name holds an `@`: the password has one that is not percent-encoded"
+                    .into(),
+                hint: "write `@` in the password as %40".into(),
+            });
+        }
         if config.get_user().is_none() {
             return Err(StoreUrlError {
-                message: format!("the store URL {} names no user", redact(url)),
+                message: format!("the store URL {} names no user", shown(&config)),
                 hint: "write postgres://USER@HOST:PORT/DATABASE".into(),
             });
         }
         if config.get_dbname().is_none() {
             return Err(StoreUrlError {
-                message: format!("the store URL {} names no database", redact(url)),
+                message: format!("the store URL {} names no database", shown(&config)),
                 hint: "write postgres://USER@HOST:PORT/DATABASE".into(),
             });
         }
@@ -129,23 +143,6 @@ fn shown(config: &tokio_postgres::Config) -> String {
     )
 }
 
-/// `url` with whatever stands between `://user:` and `@` replaced, for
-/// messages about a URL that could not be read.
-fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return crate::safety::printable(url);
-    };
-    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{user}:***@{host}"),
-            None => authority.to_string(),
-        },
-        None => authority.to_string(),
-    };
-    crate::safety::printable(&format!("{scheme}://{authority}{tail}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,7 +160,17 @@ mod tests {
         )
         .expect_err("bad port");
         assert!(!bad.message.contains("s3cret"), "{}", bad.message);
-        assert!(redact("postgres://hub:s3cret@h/d").contains("hub:***@h/d"));
+        let keywords =
+            StoreUrl::parse("host=db password=s3cret dbname=x", PasswordSource::Default).expect_err("no URL");
+        assert!(!keywords.message.contains("s3cret"), "{}", keywords.message);
+        let query =
+            StoreUrl::parse("postgres://hub@db:bad/x?password=s3cret", PasswordSource::Default).expect_err("bad port");
+        assert!(!query.message.contains("s3cret"), "{}", query.message);
+        let at = StoreUrl::parse("postgres://hub:p@ss@db/x", PasswordSource::Default).expect_err("a raw @");
+        assert!(!at.message.contains("ss@db"), "{}", at.message);
+        let encoded = StoreUrl::parse("postgres://hub:p%40ss@db/x", PasswordSource::Default).expect("encoded");
+        assert_eq!(encoded.config().get_password(), Some(&b"p@ss"[..]));
+        assert_eq!(encoded.shown(), "postgres://hub@db:5432/x");
         let given = StoreUrl::parse("postgres://hub@db/state", PasswordSource::Given("from-a-file")).expect("a URL");
         assert_eq!(given.config().get_password(), Some(&b"from-a-file"[..]));
         let url_wins = StoreUrl::parse("postgres://hub:in-url@db/state", PasswordSource::Given("file")).expect("a URL");
