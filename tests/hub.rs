@@ -1376,6 +1376,7 @@ fn raw_request(
     support::hub::Reply {
         status,
         body: body.to_string(),
+        headers: head.lines().skip(1).map(str::to_string).collect(),
     }
 }
 

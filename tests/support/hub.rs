@@ -212,16 +212,26 @@ fn listening_addr(stderr: &str) -> Option<SocketAddr> {
     rest[..end].parse().ok()
 }
 
-/// A status and a body.
+/// A status, the headers and a body.
 #[derive(Debug, Clone)]
 pub struct Reply {
     /// HTTP status code.
     pub status: u16,
     /// The body as text.
     pub body: String,
+    /// The header lines (`name: value`), as sent.
+    pub headers: Vec<String>,
 }
 
 impl Reply {
+    /// The value of header `name` (any case), if sent.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find_map(|line| {
+            let (n, v) = line.split_once(':')?;
+            n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
     /// The body as JSON (panics, showing the reply, if it is not).
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
@@ -285,7 +295,8 @@ pub fn try_request(
         l.to_ascii_lowercase().starts_with("transfer-encoding:") && l.to_ascii_lowercase().contains("chunked")
     });
     let body = if chunked { dechunk(rest) } else { rest.to_string() };
-    Ok(Reply { status, body })
+    let headers = head.lines().skip(1).map(str::to_string).collect();
+    Ok(Reply { status, body, headers })
 }
 
 /// The payload of a `Transfer-Encoding: chunked` body.
