@@ -382,12 +382,13 @@ async fn vms_page(State(dashboard): State<Shared>, Query(query): Query<PageQuery
         let mut names = String::new();
         for (project, record) in row.records.iter().take(RESOURCES_PER_ROW) {
             names.push_str(&format!(
-                "<li>{} <span class=\"project\">{}</span></li>",
+                "<li>{} <span class=\"project\">{}</span> <time>{}</time></li>",
                 link(
                     resource_href(project, &record.address.to_string()),
                     &record.address.to_string()
                 ),
-                esc(project)
+                esc(project),
+                esc(&record.updated_at)
             ));
         }
         if row.records.len() > RESOURCES_PER_ROW {
