@@ -162,6 +162,10 @@ fn pages_show_vms_projects_resources_and_notes_escaped(store: Store) {
         row.contains("&lt;img src=x onerror=alert(1)&gt;"),
         "the last note, as text: {row}"
     );
+    assert!(
+        row.contains("sandbox.lib</a> <span class=\"project\">team</span> <time>2026-12-05T09:00:00Z</time>"),
+        "each resource with its project and last apply: {row}"
+    );
 
     // One VM, with its resources.
     let vm = page(&hub, "/vms/vm001");
