@@ -28,6 +28,17 @@ pub fn random_id(len: usize) -> String {
         .collect()
 }
 
+/// A random id of `len` characters for a secret (a dashboard session): from
+/// the kernel's random source only, with no fallback; an error without it.
+pub fn secret_id(len: usize) -> std::io::Result<String> {
+    let mut bytes = vec![0u8; len];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

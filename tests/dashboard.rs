@@ -445,6 +445,121 @@ fn the_vms_come_in_pages_of_fifty(store: Store) {
     assert_eq!(page(&hub, "/?page=99").status, 200, "past the end: the last page");
 }
 
+/// Opens `GET path` and reads the head of the answer; the stream, to read on.
+fn open_stream(hub: &HubProcess, path: &str, auth: &str) -> (String, BufReader<std::net::TcpStream>) {
+    let mut stream = std::net::TcpStream::connect(hub.addr()).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("a read timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Accept: text/event-stream\r\n\r\n"
+    )
+    .expect("ask");
+    let mut reader = BufReader::new(stream);
+    let mut head = String::new();
+    while !head.ends_with("\r\n\r\n") {
+        let mut line = String::new();
+        if reader.read_line(&mut line).expect("read the head") == 0 {
+            break;
+        }
+        head.push_str(&line);
+    }
+    (head, reader)
+}
+
+/// Signing in: a form from another site is refused; guessing is slowed
+/// (429 past 5 failures in 10 s, even for the right token); a stream opened
+/// with a session ends when the session does; streams are capped.
+#[test]
+fn sign_in_is_guarded_and_a_stream_ends_with_its_session() {
+    let work = Workdir::new();
+    let hub = start(&Store::Files, &work, 1);
+    let post_form = |token: &str, extra: &str| {
+        let mut stream = std::net::TcpStream::connect(hub.addr()).expect("connect");
+        let body = format!("token={token}");
+        write!(
+            stream,
+            "POST /login HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{extra}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            hub.addr(),
+            body.len()
+        )
+        .expect("send the form");
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stream, &mut text).expect("read the answer");
+        text
+    };
+    let elsewhere = post_form(TOKEN, "Origin: https://evil.example\r\n");
+    assert!(elsewhere.starts_with("HTTP/1.1 403"), "{elsewhere}");
+    let fetched = post_form(TOKEN, "Sec-Fetch-Site: cross-site\r\n");
+    assert!(fetched.starts_with("HTTP/1.1 403"), "{fetched}");
+    let here = post_form(TOKEN, &format!("Origin: http://{}\r\n", hub.addr()));
+    assert!(here.starts_with("HTTP/1.1 303"), "{here}");
+    let session = here
+        .split("sandboxer_session=")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .expect("a session")
+        .to_string();
+
+    // A stream opened with the session ends once the session is ended.
+    put(
+        &hub,
+        "team",
+        &record("sandbox.app", "endx0001", "vm000", "2026-12-05T11:00:00Z"),
+        None,
+    );
+    let cookie = format!("Cookie: sandboxer_session={session}\r\n");
+    let (head, mut reader) = open_stream(&hub, "/events/notes/endx0001", &cookie);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let out = request(
+        hub.addr(),
+        "POST",
+        "/logout",
+        None,
+        &[("Cookie", &format!("sandboxer_session={session}"))],
+        None,
+    );
+    assert_eq!(out.status, 303, "{out:?}");
+    // The body is chunked: its last chunk, `0`, ends it (the connection may stay open).
+    let mut rest = String::new();
+    loop {
+        let mut line = String::new();
+        match reader.read_line(&mut line) {
+            Ok(0) => break,
+            Ok(_) if line.trim_end() == "0" => break,
+            Ok(_) => rest.push_str(&line),
+            Err(e) => panic!("the stream went on after sign-out ({e}): {rest}"),
+        }
+    }
+    assert!(!rest.contains("event: note"), "{rest}");
+
+    // At most 64 streams at once; the next is told to come back later.
+    let bearer = format!("Authorization: Bearer {TOKEN}\r\n");
+    let mut open = Vec::new();
+    for _ in 0..64 {
+        let (head, reader) = open_stream(&hub, "/events/notes/endx0001", &bearer);
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        open.push(reader);
+    }
+    let (refused, _) = open_stream(&hub, "/events/notes/endx0001", &bearer);
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+    drop(open);
+
+    // Guesses: five wrong tokens, then even the right one waits.
+    for _ in 0..5 {
+        let wrong = post_form("guess", "");
+        assert!(wrong.starts_with("HTTP/1.1 401"), "{wrong}");
+    }
+    let throttled = post_form(TOKEN, "");
+    assert!(throttled.starts_with("HTTP/1.1 429"), "{throttled}");
+    assert!(throttled.contains("Too many failed sign-ins"), "{throttled}");
+    // The API is not the dashboard's sign-in: it still answers the token.
+    assert_eq!(hub.call("GET", "/v1/projects/team/resources", None).status, 200);
+    let api = hub.call("GET", "/v1/projects/team/resources", None);
+    assert!(api.header("x-content-type-options") == Some("nosniff"), "{api:?}");
+}
+
 /// An open hub (no token) shows its pages to anyone, as its API.
 #[test]
 fn an_open_hub_shows_its_pages_without_signing_in() {

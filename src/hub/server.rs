@@ -211,13 +211,20 @@ async fn require_token(State(hub): State<Shared>, request: Request, next: Next) 
     if !(path == "/v1" || path.starts_with("/v1/")) {
         return super::dashboard::guard(&hub.dashboard, request, next).await;
     }
-    if path == "/v1/health" {
-        return next.run(request).await;
-    }
-    match hub.authorize(request.headers()) {
-        Ok(()) => next.run(request).await,
-        Err(refused) => refused.into_response(),
-    }
+    let mut response = if path == "/v1/health" {
+        next.run(request).await
+    } else {
+        match hub.authorize(request.headers()) {
+            Ok(()) => next.run(request).await,
+            Err(refused) => refused.into_response(),
+        }
+    };
+    // JSON is never to be read as anything else (a script, say).
+    response.headers_mut().insert(
+        axum::http::header::X_CONTENT_TYPE_OPTIONS,
+        axum::http::HeaderValue::from_static("nosniff"),
+    );
+    response
 }
 
 /// 200 while the store answers; 503 (same body) when it does not, so a load
@@ -565,12 +572,11 @@ pub async fn serve(
                 .map_err(ServeError::Store)?,
         ),
     };
-    let dashboard = Arc::new(Dashboard {
-        backend: Arc::clone(&backend),
-        registry: options.registry,
-        token: options.token.clone(),
-        sessions: Default::default(),
-    });
+    let dashboard = Arc::new(Dashboard::new(
+        Arc::clone(&backend),
+        options.registry,
+        options.token.clone(),
+    ));
     let hub = Arc::new(Hub {
         token: options.token,
         notes_policy: options.notes,

@@ -52,6 +52,11 @@ const RESOURCES_PER_ROW: usize = 8;
 const NOTES_SHOWN: u64 = 200;
 /// How often the notes stream looks for new notes.
 const NOTES_POLL: Duration = Duration::from_millis(500);
+/// How long one notes stream runs; the browser then opens a new one, which
+/// passes the sign-in check again.
+const STREAM_LIFE: Duration = Duration::from_secs(3600);
+/// Notes streams open at once on this hub; past it, 503 (each polls the store).
+pub const MAX_STREAMS: usize = 64;
 
 const STYLE: &str = include_str!("style.css");
 const LIVE: &str = include_str!("live.js");
@@ -70,6 +75,21 @@ pub struct Dashboard {
     pub token: Option<String>,
     /// Signed-in browsers.
     pub sessions: session::Sessions,
+    /// One permit per open notes stream.
+    pub streams: Arc<tokio::sync::Semaphore>,
+}
+
+impl Dashboard {
+    /// A dashboard over `backend`.
+    pub fn new(backend: Arc<dyn Backend>, registry: Option<LoadedRegistry>, token: Option<String>) -> Dashboard {
+        Dashboard {
+            backend,
+            registry,
+            token,
+            sessions: session::Sessions::default(),
+            streams: Arc::new(tokio::sync::Semaphore::new(MAX_STREAMS)),
+        }
+    }
 }
 
 impl Dashboard {
@@ -222,14 +242,62 @@ struct LoginForm {
     token: String,
 }
 
+/// Whether a form was posted from another site: the browser says so
+/// (`Sec-Fetch-Site`), or its `Origin` is not the host it was sent to.
+fn cross_site(headers: &HeaderMap) -> bool {
+    let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    if matches!(fetch_site, Some("cross-site" | "same-site")) {
+        return true;
+    }
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    match (origin, host) {
+        (Some("null"), _) => true,
+        (Some(origin), Some(host)) => origin.split_once("://").map(|(_, rest)| rest) != Some(host),
+        _ => false,
+    }
+}
+
+fn forbidden() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        "a form of another site; sign in on the hub's own page",
+    )
+        .into_response()
+}
+
 async fn login(State(dashboard): State<Shared>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
     let Some(token) = &dashboard.token else {
         return Redirect::to("/").into_response();
     };
+    if cross_site(&headers) {
+        return forbidden();
+    }
+    if dashboard.sessions.sign_in_throttled() {
+        return login_form(
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("Too many failed sign-ins on this hub just now; wait a few seconds."),
+        );
+    }
     if !super::server::constant_time_eq(form.token.as_bytes(), token.as_bytes()) {
+        dashboard.sessions.failed_sign_in();
+        tracing::warn!("dashboard: a sign-in with a wrong token");
         return login_form(StatusCode::UNAUTHORIZED, Some("That is not this hub's token."));
     }
-    let id = dashboard.sessions.start();
+    // A new session replaces the browser's old one.
+    if let Some(old) = session_of(&headers) {
+        dashboard.sessions.end(old);
+    }
+    let id = match dashboard.sessions.start() {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::error!("dashboard: no session made: cannot read the kernel's random source: {e}");
+            return login_form(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Some("The hub cannot make a session now."),
+            );
+        }
+    };
     // Behind a TLS proxy that says so, the cookie travels over HTTPS only.
     let secure = headers
         .get("x-forwarded-proto")
@@ -243,6 +311,9 @@ async fn login(State(dashboard): State<Shared>, headers: HeaderMap, Form(form): 
 }
 
 async fn logout(State(dashboard): State<Shared>, headers: HeaderMap) -> Response {
+    if cross_site(&headers) {
+        return forbidden();
+    }
     if let Some(id) = session_of(&headers) {
         dashboard.sessions.end(id);
     }
@@ -688,6 +759,19 @@ async fn resource_page(
     )
 }
 
+/// A notes stream as it runs.
+struct Streaming {
+    dashboard: Shared,
+    id: String,
+    cursor: u64,
+    pending: Vec<Event>,
+    /// The session it was opened with; none for the bearer header or an open hub.
+    session: Option<String>,
+    ends: tokio::time::Instant,
+    /// Held while the stream runs.
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
 /// `?since=CURSOR`: the stream starts after that note.
 #[derive(Deserialize)]
 struct SinceQuery {
@@ -712,37 +796,62 @@ async fn notes_stream(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let cursor = resumed.or(query.since).unwrap_or(0);
-    let stream = futures_util::stream::unfold(
-        (dashboard, id, cursor, Vec::<Event>::new()),
-        |(dashboard, id, mut cursor, mut pending)| async move {
-            loop {
-                if !pending.is_empty() {
-                    let event = pending.remove(0);
-                    return Some((Ok::<Event, Infallible>(event), (dashboard, id, cursor, pending)));
-                }
-                match dashboard.backend.list_notes(&id, cursor, 100).await {
-                    Ok(page) if !page.notes.is_empty() => {
-                        let first = page.cursor - page.notes.len() as u64;
-                        for (i, note) in page.notes.iter().enumerate() {
-                            let data = serde_json::json!({
-                                "at": note.at, "level": note.level, "text": note.text, "address": note.address,
-                            });
-                            pending.push(
-                                Event::default()
-                                    .event("note")
-                                    .id((first + i as u64 + 1).to_string())
-                                    .data(data.to_string()),
-                            );
-                        }
-                        cursor = page.cursor;
-                        continue;
-                    }
-                    // Nothing new, or the store is away for now: look again soon.
-                    _ => tokio::time::sleep(NOTES_POLL).await,
-                }
+    let Ok(permit) = Arc::clone(&dashboard.streams).try_acquire_owned() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{MAX_STREAMS} notes streams are open on this hub; reload later"),
+        )
+            .into_response();
+    };
+    // A stream of a signed-in browser ends with its session (signed out,
+    // expired or idle), and every stream after an hour: the browser's next
+    // one passes the guard again.
+    let session = session_of(&headers).map(str::to_string);
+    let ends = tokio::time::Instant::now() + STREAM_LIFE;
+    let state = Streaming {
+        dashboard,
+        id,
+        cursor,
+        pending: Vec::new(),
+        session,
+        ends,
+        _permit: permit,
+    };
+    let stream = futures_util::stream::unfold(state, |mut s| async move {
+        loop {
+            if !s.pending.is_empty() {
+                let event = s.pending.remove(0);
+                return Some((Ok::<Event, Infallible>(event), s));
             }
-        },
-    );
+            let signed_in = match &s.session {
+                Some(id) => s.dashboard.sessions.still_valid(id),
+                // The bearer header, or an open hub: nothing to end.
+                None => true,
+            };
+            if !signed_in || tokio::time::Instant::now() >= s.ends {
+                return None;
+            }
+            match s.dashboard.backend.list_notes(&s.id, s.cursor, 100).await {
+                Ok(page) if !page.notes.is_empty() => {
+                    let first = page.cursor - page.notes.len() as u64;
+                    for (i, note) in page.notes.iter().enumerate() {
+                        let data = serde_json::json!({
+                            "at": note.at, "level": note.level, "text": note.text, "address": note.address,
+                        });
+                        s.pending.push(
+                            Event::default()
+                                .event("note")
+                                .id((first + i as u64 + 1).to_string())
+                                .data(data.to_string()),
+                        );
+                    }
+                    s.cursor = page.cursor;
+                }
+                // Nothing new, or the store is away for now: look again soon.
+                _ => tokio::time::sleep(NOTES_POLL).await,
+            }
+        }
+    });
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
