@@ -8,8 +8,9 @@
 //! [`HUB_TOKEN_ENV`] (`--token-env`), never on the command line.
 //!
 //! [`request`] sends one request over a fresh `TcpStream` (`Connection: close`)
-//! and returns the status and the body: enough for JSON APIs on loopback, with
-//! no HTTP client crate.
+//! and returns the status and the body (read up to its `Content-Length`, else to
+//! the end of the stream): enough for JSON APIs on loopback (the hub's, and
+//! chromedriver's for [`super::browser`]), with no HTTP client crate.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -280,8 +281,7 @@ pub fn try_request(
     head.push_str("\r\n");
     stream.write_all(head.as_bytes())?;
     stream.write_all(body.as_bytes())?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
+    let raw = read_answer(&mut stream)?;
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, rest) = text
         .split_once("\r\n\r\n")
@@ -297,6 +297,31 @@ pub fn try_request(
     let body = if chunked { dechunk(rest) } else { rest.to_string() };
     let headers = head.lines().skip(1).map(str::to_string).collect();
     Ok(Reply { status, body, headers })
+}
+
+/// The bytes of one answer: up to the end of its body when it has a
+/// `Content-Length`, else up to the end of the stream. (A server may answer
+/// without the connection ending: chromedriver's sockets are inherited by the
+/// browser it starts.)
+fn read_answer(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+    let mut raw = Vec::new();
+    let mut buffer = [0u8; 16 * 1024];
+    loop {
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            if length.is_some_and(|length| raw.len() >= end + 4 + length) {
+                return Ok(raw);
+            }
+        }
+        match stream.read(&mut buffer)? {
+            0 => return Ok(raw),
+            n => raw.extend_from_slice(&buffer[..n]),
+        }
+    }
 }
 
 /// The payload of a `Transfer-Encoding: chunked` body.

@@ -13,8 +13,9 @@
 //! `workspaces` (what is on disk), `records` (`list --json`, notes),
 //! `processes` (`/proc`), `snapshot` (everything below a folder), `plans`
 //! (editing saved plans), `tls` (certificates and stunnel in front of a
-//! hub), `terminal` (a run on a pseudo-terminal, and the screen it leaves) and
-//! `postgres` (a PostgreSQL server of the tests' own, for the hub's database store).
+//! hub), `terminal` (a run on a pseudo-terminal, and the screen it leaves),
+//! `postgres` (a PostgreSQL server of the tests' own, for the hub's database store)
+//! and `browser` (a headless Chromium over WebDriver, for the hub's dashboard).
 //! `docs/testing.md` describes how they fit together.
 
 #![allow(dead_code)] // each test file uses its own part of this module
@@ -408,6 +409,7 @@ pub fn eventually(timeout: std::time::Duration, mut condition: impl FnMut() -> b
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+pub mod browser;
 pub mod gated;
 pub mod hub;
 pub mod manifests;
