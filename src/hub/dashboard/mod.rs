@@ -151,7 +151,8 @@ pub async fn guard(dashboard: &Dashboard, request: Request, next: Next) -> Respo
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // Links to other sites carry no referrer; the hub's own forms keep their origin.
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if !path.starts_with("/static/") {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -245,16 +246,18 @@ struct LoginForm {
 /// Whether a form was posted from another site: the browser says so
 /// (`Sec-Fetch-Site`), or its `Origin` is not the host it was sent to.
 fn cross_site(headers: &HeaderMap) -> bool {
-    let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
-    if matches!(fetch_site, Some("cross-site" | "same-site")) {
-        return true;
+    // A browser that says where a request comes from is believed: no page can
+    // set this header. `none` is the user's own navigation.
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return !matches!(site, "same-origin" | "none");
     }
+    // Older browsers: the origin, unless hidden (`null`), must be the host.
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
     match (origin, host) {
-        (Some("null"), _) => true,
+        (Some("null") | None, _) => false,
         (Some(origin), Some(host)) => origin.split_once("://").map(|(_, rest)| rest) != Some(host),
-        _ => false,
+        (Some(_), None) => true,
     }
 }
 
