@@ -430,6 +430,49 @@ fn the_notes_stream_sends_what_arrives_after_the_cursor(store: Store) {
     assert_eq!(note["text"], HOSTILE);
 }
 
+/// Notes arriving for a resource the hub has no record of yet (an image
+/// being built) are listed "In progress" on `/` and `/projects`, linking to
+/// its live timeline; once its record is written, the link leads to the
+/// record's page and the list no longer names it.
+fn notes_of_a_resource_not_recorded_yet_are_in_progress(store: Store) {
+    let work = Workdir::new();
+    let hub = start(&store, &work, 1);
+    let body = json!({"at": "2026-12-05T12:00:00Z", "address": "image.base", "level": "info", "text": "null.x: Running local shell script"});
+    let posted = hub.call("POST", "/v1/sandboxes/bld00001/notes", Some(&body.to_string()));
+    assert_eq!(posted.status, 201, "{posted:?}");
+    for path in ["/", "/projects"] {
+        let shown = page(&hub, path);
+        assert!(shown.body.contains("<h2>In progress</h2>"), "{path}: {}", shown.body);
+        assert!(
+            shown.body.contains("<a href=\"/sandboxes/bld00001\">image.base</a>"),
+            "{path}: {}",
+            shown.body
+        );
+        assert!(shown.body.contains("null.x: Running local shell script"), "{path}");
+    }
+    let live = page(&hub, "/sandboxes/bld00001");
+    assert_eq!(live.status, 200, "{live:?}");
+    assert!(live.body.contains("image.base (not recorded yet)"), "{}", live.body);
+    assert!(
+        live.body.contains("data-notes-id=\"bld00001\" data-cursor=\"1\""),
+        "{}",
+        live.body
+    );
+    assert_eq!(page(&hub, "/sandboxes/nothing1").status, 404);
+
+    // The build ends: its record is written.
+    let mut built = record("image.base", "bld00001", "vm000", "2026-12-05T12:05:00Z");
+    built["address"] = json!("image.base");
+    put(&hub, "team", &built, None);
+    let moved = page(&hub, "/sandboxes/bld00001");
+    assert_eq!(moved.status, 303, "{moved:?}");
+    assert_eq!(moved.header("location"), Some("/projects/team/resources/image.base"));
+    assert!(
+        !page(&hub, "/").body.contains("In progress"),
+        "a recorded resource is not in progress"
+    );
+}
+
 /// 120 VMs: 50 a page, with links to the others.
 fn the_vms_come_in_pages_of_fifty(store: Store) {
     let work = Workdir::new();
@@ -601,4 +644,5 @@ on_each_store!(
     access_is_the_apis_and_a_session_comes_from_the_token,
     the_notes_stream_sends_what_arrives_after_the_cursor,
     the_vms_come_in_pages_of_fifty,
+    notes_of_a_resource_not_recorded_yet_are_in_progress,
 );

@@ -415,10 +415,8 @@ fn an_operator_signs_in_walks_every_page_and_sees_notes_arrive_without_a_reload(
     assert_eq!(w.notes_count(), loaded.len() as u64);
 
     // Notes posted after the page loaded appear in it, in order, without a
-    // reload. (They are posted through the API as a client posts them: a
-    // build's own notes reach the hub while it runs, but under the id of a
-    // record the hub gets only when the build has ended, a rebuild's under a
-    // new id, so no page is open on them while the build runs.)
+    // reload. (Posted through the API as a client posts them; a build under
+    // way is followed from "In progress" in the next test.)
     w.browser.run("window.sandboxerLoadedOnce = 'yes';", &[]);
     let later = [
         ("info", "artifact uploaded to the image store"),
@@ -461,6 +459,93 @@ fn an_operator_signs_in_walks_every_page_and_sees_notes_arrive_without_a_reload(
     w.browser.goto(&w.url("/projects/web-shop"));
     assert!(w.browser.title().starts_with("Sign in"), "{}", w.browser.source());
     assert!(w.browser.find("table").is_none());
+}
+
+/// A build that waits for the test between its two steps (60 s at most).
+const WAITING_IMAGE: &str = r#"
+variable "vm_name" {
+  type = string
+}
+
+source "null" "x" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.x"]
+
+  provisioner "shell-local" {
+    inline = [
+      "echo building ${var.vm_name}: waiting for the go-ahead >&2",
+      "i=0; while [ ! -e @OUT@/go-ahead ] && [ $i -lt 3000 ]; do sleep 0.02; i=$((i+1)); done",
+    ]
+  }
+
+  provisioner "shell-local" {
+    inline = ["echo go-ahead received, image sealed >&2"]
+  }
+}
+"#;
+
+/// While a Packer build runs through the hub, the VMs page lists it "In
+/// progress" (the hub has no record of it until it ends); its page shows the
+/// build's notes, and the notes the build prints after the page loaded
+/// appear in it without a reload; once the build ends, the image has its
+/// record and the link leads to it.
+#[test]
+fn a_build_under_way_is_followed_live_from_the_vms_page() {
+    let w = World::start();
+    w.sign_in();
+    let dirs = PackerDirs::make(w.work.path());
+    dirs.template("waiting", WAITING_IMAGE);
+    w.work.write(
+        "sandboxes.yaml",
+        format!(
+            "version: 1\nproject: web-shop\nhub: {{ url: '{}', token_env: {TOKEN_ENV} }}\nimages:\n  base:\n    \
+             profile: profile.vm-packer-build\n    inputs:\n      packer_template: ./tpl/waiting\n      vm_name: build-01\n",
+            w.hub.url()
+        ),
+    );
+    let apply = dirs.command(w.cmd()).args(["apply", "--auto-approve"]).spawn();
+
+    // The build's first notes reach the hub: the VMs page lists it.
+    wait_until("the VMs page lists the build in progress", DEADLINE, || {
+        w.browser.goto(&w.url("/"));
+        w.browser.find("table.in-progress a").is_some()
+    });
+    assert!(w.browser.text("table.in-progress").contains("image.base"));
+    w.follow("table.in-progress a", "image.base (not recorded yet)");
+    wait_until("the build says it waits", DEADLINE, || {
+        w.timeline().iter().any(|t| t.contains("waiting for the go-ahead"))
+    });
+    let loaded = w.timeline();
+    assert!(!loaded.iter().any(|t| t.contains("image sealed")), "{loaded:#?}");
+    w.browser.run("window.sandboxerLoadedOnce = 'yes';", &[]);
+
+    // The build goes on: what it prints now appears in the open page.
+    std::fs::write(dirs.out().join("go-ahead"), "").expect("let the build go on");
+    wait_until("the build's later notes appear without a reload", DEADLINE, || {
+        w.timeline()
+            .iter()
+            .any(|t| t.contains("go-ahead received, image sealed"))
+    });
+    let same_page = w.browser.run(
+        "return [window.sandboxerLoadedOnce, performance.getEntriesByType('navigation').length];",
+        &[],
+    );
+    assert_eq!(same_page, json!(["yes", 1]), "the page was not reloaded");
+    assert!(w.notes_count() > loaded.len() as u64);
+
+    let done = apply.wait();
+    assert_eq!(done.code, 0, "{done}");
+    // Recorded now: the VMs page no longer lists it in progress, and its id leads to its record.
+    let id = w.id_of("web-shop", "image.base");
+    w.browser.goto(&w.url(&format!("/sandboxes/{id}")));
+    wait_until("the image's own page", DEADLINE, || {
+        w.browser.title().starts_with("image.base (web-shop)")
+    });
+    w.browser.goto(&w.url("/"));
+    assert!(w.browser.find("table.in-progress").is_none(), "{}", w.browser.source());
 }
 
 // ---------------------------------------------------------------------------

@@ -228,6 +228,19 @@ pub fn record_vm(record: &Record) -> Option<String> {
         .or_else(|| record.facts.get("vm").cloned())
 }
 
+/// A sandbox's notes as the dashboard lists the recent ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoteLogSummary {
+    /// The sandbox or image id the notes are about.
+    pub id: String,
+    /// The number of its newest note.
+    pub latest: u64,
+    /// When the newest note came (Unix milliseconds).
+    pub last_received_unix_ms: u64,
+    /// The newest note.
+    pub last: Note,
+}
+
 /// The store behind a hub. Every method answers as the contract says,
 /// errors included: a handler passes them on unchanged.
 #[async_trait]
@@ -296,6 +309,11 @@ pub trait Backend: Send + Sync {
 
     /// Stores a VM's (checked) entry; the last write wins.
     async fn put_vm(&self, entry: VmCapabilities) -> Result<(), ApiError>;
+
+    /// The sandboxes whose newest note came at `since` (Unix milliseconds) or
+    /// later, newest first, at most `limit`: what is being built or synced
+    /// now, recorded yet or not.
+    async fn recent_note_logs(&self, since: u64, limit: usize) -> Result<Vec<NoteLogSummary>, ApiError>;
 
     /// The newest note of a sandbox still kept, if any.
     async fn last_note(&self, id: &str) -> Result<Option<Note>, ApiError> {

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::api::{NoteList, ResourceEntry, SandboxEntry, StoreHealth, VmCapabilities, Written};
-use super::backend::{self, ApiError, Backend, Lease, now_ms};
+use super::backend::{self, ApiError, Backend, Lease, NoteLogSummary, now_ms};
 use super::server::{NotesPolicy, ServeError};
 use super::store::{self, Change, ProjectData};
 use crate::state::{Note, Record, vms};
@@ -703,6 +703,28 @@ impl Backend for FileBackend {
         // Dropped from what is served at once; from the file at its next rewrite.
         log.drop_oldest(log.to_drop(&self.notes_policy, now, 0));
         Ok(log.page(since, limit))
+    }
+
+    async fn recent_note_logs(&self, since: u64, limit: usize) -> Result<Vec<NoteLogSummary>, ApiError> {
+        // The notes posted since this hub started are in memory: a post reads its log first.
+        let mut recent = Vec::new();
+        for (id, slot) in self.notes.sorted() {
+            let log = slot.lock().await;
+            if let Some(log) = log.as_ref()
+                && let Some(last) = log.held.back()
+                && last.received_unix_ms >= since
+            {
+                recent.push(NoteLogSummary {
+                    id,
+                    latest: log.latest(),
+                    last_received_unix_ms: last.received_unix_ms,
+                    last: last.note.clone(),
+                });
+            }
+        }
+        recent.sort_by(|a, b| b.last_received_unix_ms.cmp(&a.last_received_unix_ms));
+        recent.truncate(limit);
+        Ok(recent)
     }
 
     async fn list_sandboxes(&self, vm: Option<&str>) -> Result<Vec<SandboxEntry>, ApiError> {

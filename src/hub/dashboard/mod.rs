@@ -9,6 +9,9 @@
 //! - `/vms/{name}` — one VM: its resources and its capability catalog entry.
 //! - `/projects` and `/projects/{p}` — the projects: their resources, the last
 //!   apply (who, when, which commit), the lease and its holder with the time left.
+//! - "In progress" on `/` and `/projects`: the resources notes arrive for that
+//!   have no record yet (an image being built), each linking to
+//!   `/sandboxes/{id}`, its notes live.
 //! - `/projects/{p}/resources/{address}` — a sandbox or image: its record and
 //!   its notes as a timeline. `live.js` streams the notes that arrive after
 //!   the page was made (`/events/notes/{id}`, server-sent events from the
@@ -125,6 +128,7 @@ pub fn router(dashboard: Shared) -> Router {
         .route("/projects", get(projects_page))
         .route("/projects/{project}", get(project_page))
         .route("/projects/{project}/resources/{address}", get(resource_page))
+        .route("/sandboxes/{id}", get(sandbox_page))
         .route("/events/notes/{id}", get(notes_stream))
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
@@ -448,6 +452,7 @@ async fn vms_page(State(dashboard): State<Shared>, Query(query): Query<PageQuery
         Err(e) => return error_page(e),
     };
     let total_resources = all.len();
+    let recorded: std::collections::HashSet<String> = all.iter().map(|e| e.record.id.clone()).collect();
     let (rows, elsewhere) = vm_rows(dashboard.registry.as_ref(), all);
     let pages = rows.len().div_ceil(VMS_PER_PAGE).max(1);
     let page = query.page.unwrap_or(1).clamp(1, pages);
@@ -494,6 +499,7 @@ async fn vms_page(State(dashboard): State<Shared>, Query(query): Query<PageQuery
         rows.len(),
         total_resources
     ));
+    body.push(in_progress(&dashboard, &recorded).await);
     body.push(html::table(
         "vms",
         &["VM", "Tunnel port", "Sandboxes and images", "Last applied", "Last note"],
@@ -587,6 +593,7 @@ async fn projects_page(State(dashboard): State<Shared>) -> Response {
         Ok(all) => all,
         Err(e) => return error_page(e),
     };
+    let recorded: std::collections::HashSet<String> = all.iter().map(|e| e.record.id.clone()).collect();
     let mut projects: BTreeMap<String, Vec<Record>> = BTreeMap::new();
     for entry in all {
         projects.entry(entry.project).or_default().push(entry.record);
@@ -611,6 +618,7 @@ async fn projects_page(State(dashboard): State<Shared>) -> Response {
         &["Project", "Resources", "Last applied", "Lock"],
         rows,
     ));
+    body.push(in_progress(&dashboard, &recorded).await);
     html_response(
         StatusCode::OK,
         html::page(Page {
@@ -690,17 +698,8 @@ async fn resource_page(
         Err(e) => return error_page(e),
     };
     let record = &entry.record;
-    let head = match dashboard.backend.list_notes(&record.id, u64::MAX, 1).await {
-        Ok(head) => head,
-        Err(e) => return error_page(e),
-    };
-    let since = head.latest.saturating_sub(NOTES_SHOWN).max(head.dropped);
-    let notes = match dashboard
-        .backend
-        .list_notes(&record.id, since, NOTES_SHOWN as usize)
-        .await
-    {
-        Ok(page) => page,
+    let timeline = match notes_timeline(&dashboard, &record.id).await {
+        Ok(timeline) => timeline,
         Err(e) => return error_page(e),
     };
     let mut facts = vec![
@@ -732,29 +731,121 @@ async fn resource_page(
         .map(|(name, value)| vec![esc(name), esc(&value.to_string())]);
     body.push(Html::raw("<h2>Attributes</h2>"));
     body.push(html::table("attributes", &["Attribute", "Value"], attributes));
-    body.push(Html::raw(format!(
-        "<h2>Notes</h2><p class=\"summary\"><span id=\"notes-count\">{}</span> notes{}.</p>",
-        notes.latest - notes.dropped,
-        if notes.dropped > 0 {
-            format!(" (the {} before them are no longer kept)", notes.dropped)
-        } else {
-            String::new()
-        }
-    )));
-    let mut items = String::new();
-    for note in &notes.notes {
-        items.push_str(&format!("<li>{}</li>", note_line(note)));
-    }
-    body.push(Html::raw(format!(
-        "<ol id=\"notes\" class=\"timeline\" data-notes-id=\"{}\" data-cursor=\"{}\">{items}</ol>",
-        esc(&record.id),
-        notes.cursor
-    )));
+    body.push(timeline);
     html_response(
         StatusCode::OK,
         html::page(Page {
             title: &format!("{address} ({project})"),
             section: Section::Projects,
+            body,
+            refresh_without_script: Some(5),
+            live: true,
+        }),
+    )
+}
+
+/// The notes of `id` as a timeline (the newest [`NOTES_SHOWN`]) that
+/// `live.js` goes on from.
+async fn notes_timeline(dashboard: &Dashboard, id: &str) -> Result<Html, ApiError> {
+    let head = dashboard.backend.list_notes(id, u64::MAX, 1).await?;
+    let since = head.latest.saturating_sub(NOTES_SHOWN).max(head.dropped);
+    let notes = dashboard.backend.list_notes(id, since, NOTES_SHOWN as usize).await?;
+    let mut items = String::new();
+    for note in &notes.notes {
+        items.push_str(&format!("<li>{}</li>", note_line(note)));
+    }
+    Ok(Html::raw(format!(
+        "<h2>Notes</h2><p class=\"summary\"><span id=\"notes-count\">{}</span> notes{}.</p>\
+         <ol id=\"notes\" class=\"timeline\" data-notes-id=\"{}\" data-cursor=\"{}\">{items}</ol>",
+        notes.latest - notes.dropped,
+        if notes.dropped > 0 {
+            format!(" (the {} before them are no longer kept)", notes.dropped)
+        } else {
+            String::new()
+        },
+        esc(id),
+        notes.cursor
+    )))
+}
+
+/// How far back "now" reaches for notes of resources not recorded yet.
+const IN_PROGRESS: Duration = Duration::from_secs(15 * 60);
+
+/// The notes arriving for resources the hub has no record of yet (an image
+/// being built, a workspace being made): newest first, each linking to its
+/// live timeline. Empty when there are none.
+async fn in_progress(dashboard: &Dashboard, recorded: &std::collections::HashSet<String>) -> Html {
+    let now = backend::now_ms();
+    let since = now.saturating_sub(u64::try_from(IN_PROGRESS.as_millis()).unwrap_or(u64::MAX));
+    let recent = match dashboard.backend.recent_note_logs(since, 50).await {
+        Ok(recent) => recent,
+        Err(e) => return Html::raw(format!("<p class=\"error\">{}</p>", esc(&e.1.error))),
+    };
+    let rows: Vec<Vec<Html>> = recent
+        .into_iter()
+        .filter(|log| !recorded.contains(&log.id))
+        .map(|log| {
+            let address = log.last.address.to_string();
+            vec![
+                link(Html::raw(format!("/sandboxes/{}", url_part(&log.id))), &address),
+                esc(&log.id),
+                note_line(&log.last),
+                esc(&format!(
+                    "{} s ago",
+                    now.saturating_sub(log.last_received_unix_ms) / 1000
+                )),
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        return Html::default();
+    }
+    let mut out = Html::raw(
+        "<h2>In progress</h2><p class=\"summary\">Notes of the last 15 minutes about resources the hub has no \
+         record of yet: builds and creates under way.</p>",
+    );
+    out.push(html::table(
+        "in-progress",
+        &["Resource", "Id", "Last note", "Received"],
+        rows,
+    ));
+    out
+}
+
+/// `/sandboxes/{id}`: a resource by its id. One with a record goes to its
+/// page; one without (being built) shows its live notes alone.
+async fn sandbox_page(State(dashboard): State<Shared>, UrlPath(id): UrlPath<String>) -> Response {
+    if crate::safety::check_name(&id).is_err() {
+        return not_found("There is no such sandbox.");
+    }
+    let all = match dashboard.backend.list_sandboxes(None).await {
+        Ok(all) => all,
+        Err(e) => return error_page(e),
+    };
+    if let Some(entry) = all.iter().find(|e| e.record.id == id) {
+        let href = resource_href(&entry.project, &entry.record.address.to_string());
+        return Redirect::to(href.as_str()).into_response();
+    }
+    let last = match dashboard.backend.last_note(&id).await {
+        Ok(Some(note)) => note,
+        Ok(None) => return not_found("The hub holds no record and no note of this id."),
+        Err(e) => return error_page(e),
+    };
+    let timeline = match notes_timeline(&dashboard, &id).await {
+        Ok(timeline) => timeline,
+        Err(e) => return error_page(e),
+    };
+    let mut body = Html::raw(format!(
+        "<p class=\"summary\">Id {}: the hub has no record of it yet (it is being built or made, or its apply \
+         failed). Its notes, live:</p>",
+        esc(&id)
+    ));
+    body.push(timeline);
+    html_response(
+        StatusCode::OK,
+        html::page(Page {
+            title: &format!("{} (not recorded yet)", last.address),
+            section: Section::Vms,
             body,
             refresh_without_script: Some(5),
             live: true,

@@ -31,7 +31,7 @@ pub use url::{PasswordSource, StoreUrl, StoreUrlError};
 use super::api::{
     LockRequest, NoteList, RenewRequest, ResourceEntry, SandboxEntry, StoreHealth, VmCapabilities, Written,
 };
-use super::backend::{self, ApiError, Backend, Lease};
+use super::backend::{self, ApiError, Backend, Lease, NoteLogSummary};
 use super::server::NotesPolicy;
 use crate::state::{Note, Record};
 
@@ -860,6 +860,38 @@ impl Backend for PgBackend {
             dropped,
             latest,
         })
+    }
+
+    async fn recent_note_logs(&self, since: u64, limit: usize) -> Result<Vec<NoteLogSummary>, ApiError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &self
+                    .prepared(
+                        &client,
+                        "SELECT l.sandbox_id, l.latest, l.last_received_unix_ms, n.note FROM note_logs l
+                         JOIN notes n ON n.sandbox_id = l.sandbox_id AND n.n = l.latest
+                         WHERE l.last_received_unix_ms >= $1
+                         ORDER BY l.last_received_unix_ms DESC LIMIT $2",
+                    )
+                    .await?,
+                &[&to_i64(since)?, &i64::try_from(limit).unwrap_or(i64::MAX)],
+            )
+            .await
+            .map_err(|e| self.failed("listing recent notes", e))?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.get(0);
+                let last = serde_json::from_value::<Note>(row.get(3))
+                    .map_err(|e| ApiError::internal(format!("a note of sandbox {id} in the database: {e}")))?;
+                Ok(NoteLogSummary {
+                    id,
+                    latest: to_u64(row.get(1)),
+                    last_received_unix_ms: to_u64(row.get(2)),
+                    last,
+                })
+            })
+            .collect()
     }
 
     async fn list_sandboxes(&self, vm: Option<&str>) -> Result<Vec<SandboxEntry>, ApiError> {
