@@ -722,7 +722,7 @@ impl Backend for FileBackend {
                 });
             }
         }
-        recent.sort_by(|a, b| b.last_received_unix_ms.cmp(&a.last_received_unix_ms));
+        recent.sort_by_key(|log| std::cmp::Reverse(log.last_received_unix_ms));
         recent.truncate(limit);
         Ok(recent)
     }
