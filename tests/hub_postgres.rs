@@ -801,3 +801,73 @@ impl Drop for Killed {
         let _ = self.0.wait();
     }
 }
+
+/// `sslmode=require`: the hub talks to its database over TLS, checking the
+/// server's certificate against the system's CAs and `--store-ca`; a
+/// certificate of an unknown CA is refused at start, naming the problem.
+#[test]
+fn sslmode_require_talks_tls_to_the_database_and_checks_its_certificate() {
+    let work = Workdir::new();
+    let ca = support::tls::TestCa::make(&work.path().join("certs"));
+    let server = PgServer::own_with_tls("tls", &ca.server_pem(), &ca.server_key());
+    let url = format!("{}?sslmode=require", server.database());
+    let ca_file = ca.ca_pem().display().to_string();
+
+    // Without the CA: the certificate is not trusted, and the hub does not start.
+    let refused = sandboxer()
+        .args(["hub", "serve", "--listen", "127.0.0.1:0", "--store", &url])
+        .run();
+    assert_eq!(refused.code, 1, "{refused}");
+    assert!(
+        refused.stderr.contains("cannot connect to the hub's database"),
+        "{refused}"
+    );
+    assert!(refused.stderr.to_lowercase().contains("certificate"), "{refused}");
+
+    // A file that holds no certificate is refused, naming it, before any connection.
+    let not_a_ca = work.write("not-a-ca.pem", "hello\n");
+    let bad = sandboxer()
+        .args(["hub", "serve", "--listen", "127.0.0.1:0", "--store", &url, "--store-ca"])
+        .arg(&not_a_ca)
+        .run();
+    assert_eq!(bad.code, 1, "{bad}");
+    assert!(
+        bad.stderr.contains("--store-ca") && bad.stderr.contains("no certificate in it"),
+        "{bad}"
+    );
+
+    // With it: the hub starts, and its connections are TLS.
+    let hub = HubProcess::start_in(
+        &Store::Database(url.clone()),
+        &work.path().join("d"),
+        Some(TOKEN),
+        &["--store-ca", &ca_file],
+    );
+    let body = json!({"record": record("sandbox.t", "tlst0001"), "version": 0}).to_string();
+    assert_eq!(
+        hub.call("PUT", "/v1/projects/tls/resources/sandbox.t", Some(&body))
+            .status,
+        200
+    );
+    let database = url
+        .rsplit('/')
+        .next()
+        .and_then(|d| d.split('?').next())
+        .expect("a database name");
+    let encrypted = server
+        .psql(
+            database,
+            "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a ON a.pid = s.pid \
+             WHERE a.application_name = 'sandboxer-hub' AND s.ssl",
+        )
+        .expect("ask the server");
+    assert_ne!(encrypted, "0", "the hub's connections use TLS");
+    let plain = server
+        .psql(
+            database,
+            "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a ON a.pid = s.pid \
+             WHERE a.application_name = 'sandboxer-hub' AND NOT s.ssl",
+        )
+        .expect("ask the server");
+    assert_eq!(plain, "0", "no plain connection");
+}

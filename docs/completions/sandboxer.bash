@@ -1312,13 +1312,17 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__hub__subcmd__migrate)
-            opts="-v -q -h -V --store --store-password-env --store-password-file --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version"
+            opts="-v -q -h -V --store --store-ca --store-password-env --store-password-file --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store-ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1378,7 +1382,7 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__hub__subcmd__migrate__subcmd__store)
-            opts="-v -q -h -V --from --to --store-password-env --store-password-file --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version"
+            opts="-v -q -h -V --from --to --store-ca --store-password-env --store-password-file --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1389,6 +1393,10 @@ _sandboxer() {
                     return 0
                     ;;
                 --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store-ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1448,7 +1456,7 @@ _sandboxer() {
             return 0
             ;;
         sandboxer__subcmd__hub__subcmd__serve)
-            opts="-v -q -h -V --listen --data --store --store-password-env --store-password-file --port-registry --store-connections --token-env --token-file --notes-keep --notes-max-age --note-max-bytes --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version"
+            opts="-v -q -h -V --listen --data --store --store-ca --store-password-env --store-password-file --port-registry --store-connections --token-env --token-file --notes-keep --notes-max-age --note-max-bytes --state-dir --ssh-config --ssh-accept-new --ssh-persist --max-connections --parallel-builds --capabilities-ttl --hub --hub-ca --profiles --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1463,6 +1471,10 @@ _sandboxer() {
                     return 0
                     ;;
                 --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store-ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2746,7 +2758,7 @@ _sandboxer_address_slot() {
         if ((!rest)); then
             case "$word" in
                 --) rest=1; continue ;;
-                '--capabilities-ttl'|'--color'|'--data'|'--debounce'|'--file'|'--format'|'--from'|'--host'|'--hub'|'--hub-ca'|'--input'|'--interval'|'--listen'|'--lock-timeout'|'--max-connections'|'--max-delete'|'--name'|'--note-max-bytes'|'--notes'|'--notes-keep'|'--notes-max-age'|'--out'|'--parallel-builds'|'--parallelism'|'--port-registry'|'--profile'|'--profiles'|'--project'|'--registry'|'--replace'|'--ssh-config'|'--ssh-persist'|'--state-dir'|'--store'|'--store-connections'|'--store-password-env'|'--store-password-file'|'--target'|'--timeout'|'--to'|'--token-env'|'--token-file'|'--vm'|'-f') skip=1; continue ;;
+                '--capabilities-ttl'|'--color'|'--data'|'--debounce'|'--file'|'--format'|'--from'|'--host'|'--hub'|'--hub-ca'|'--input'|'--interval'|'--listen'|'--lock-timeout'|'--max-connections'|'--max-delete'|'--name'|'--note-max-bytes'|'--notes'|'--notes-keep'|'--notes-max-age'|'--out'|'--parallel-builds'|'--parallelism'|'--port-registry'|'--profile'|'--profiles'|'--project'|'--registry'|'--replace'|'--ssh-config'|'--ssh-persist'|'--state-dir'|'--store'|'--store-ca'|'--store-connections'|'--store-password-env'|'--store-password-file'|'--target'|'--timeout'|'--to'|'--token-env'|'--token-file'|'--vm'|'-f') skip=1; continue ;;
                 -*) continue ;;
             esac
         fi

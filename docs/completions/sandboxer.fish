@@ -367,6 +367,7 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and not __fish_
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l listen -d 'Address to listen on; loopback unless you say otherwise' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l data -d 'Data folder of the file store [default: <--state-dir or the user\'s state folder>/hub]' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l store -d 'Keep the data in PostgreSQL instead, shared by every hub given the same URL: postgres://USER@HOST:PORT/DATABASE' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l store-ca -d 'PEM file of CA certificates the database\'s certificate may chain to, besides the system\'s store (with `sslmode=require` in the URL)' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l store-password-env -d 'Environment variable holding the database password, when the URL has none [default: PGPASSWORD]' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l store-password-file -d 'File holding the database password instead (a systemd credential, say); its last newline is not part of it' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -l port-registry -d 'Port registry whose VMs the dashboard lists (with every VM a record names)' -r -F
@@ -394,6 +395,7 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from serve" -s V -l version -d 'Print version'
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate" -l store -d 'The PostgreSQL store: postgres://USER@HOST:PORT/DATABASE' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate" -l store-ca -d 'PEM file of CA certificates the database\'s certificate may chain to, besides the system\'s store (with `sslmode=require` in the URL)' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate" -l store-password-env -d 'Environment variable holding the database password, when the URL has none [default: PGPASSWORD]' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate" -l store-password-file -d 'File holding the database password instead (a systemd credential, say); its last newline is not part of it' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate" -l state-dir -d 'Folder of the embedded state store [default: .sandboxer next to the manifest]' -r -F
@@ -415,6 +417,7 @@ complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate" -s V -l version -d 'Print version'
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate-store" -l from -d 'The file store\'s data folder (stop the hub that serves it first)' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate-store" -l to -d 'The PostgreSQL store: postgres://USER@HOST:PORT/DATABASE' -r
+complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate-store" -l store-ca -d 'PEM file of CA certificates the database\'s certificate may chain to, besides the system\'s store (with `sslmode=require` in the URL)' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate-store" -l store-password-env -d 'Environment variable holding the database password, when the URL has none [default: PGPASSWORD]' -r
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate-store" -l store-password-file -d 'File holding the database password instead (a systemd credential, say); its last newline is not part of it' -r -F
 complete -c sandboxer -n "__fish_sandboxer_using_subcommand hub; and __fish_seen_subcommand_from migrate-store" -l state-dir -d 'Folder of the embedded state store [default: .sandboxer next to the manifest]' -r -F
@@ -709,7 +712,7 @@ function __sandboxer_address_slot
                 case --
                     set rest 1
                     continue
-                case '--capabilities-ttl' '--color' '--data' '--debounce' '--file' '--format' '--from' '--host' '--hub' '--hub-ca' '--input' '--interval' '--listen' '--lock-timeout' '--max-connections' '--max-delete' '--name' '--note-max-bytes' '--notes' '--notes-keep' '--notes-max-age' '--out' '--parallel-builds' '--parallelism' '--port-registry' '--profile' '--profiles' '--project' '--registry' '--replace' '--ssh-config' '--ssh-persist' '--state-dir' '--store' '--store-connections' '--store-password-env' '--store-password-file' '--target' '--timeout' '--to' '--token-env' '--token-file' '--vm' '-f'
+                case '--capabilities-ttl' '--color' '--data' '--debounce' '--file' '--format' '--from' '--host' '--hub' '--hub-ca' '--input' '--interval' '--listen' '--lock-timeout' '--max-connections' '--max-delete' '--name' '--note-max-bytes' '--notes' '--notes-keep' '--notes-max-age' '--out' '--parallel-builds' '--parallelism' '--port-registry' '--profile' '--profiles' '--project' '--registry' '--replace' '--ssh-config' '--ssh-persist' '--state-dir' '--store' '--store-ca' '--store-connections' '--store-password-env' '--store-password-file' '--target' '--timeout' '--to' '--token-env' '--token-file' '--vm' '-f'
                     set skip 1
                     continue
                 case '-*'

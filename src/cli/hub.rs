@@ -30,9 +30,12 @@ pub enum HubCommand {
     MigrateStore(MigrateStoreOpts),
 }
 
-/// Where a PostgreSQL store's password comes from.
+/// Where a PostgreSQL store's password comes from, and whom its TLS trusts.
 #[derive(Debug, Args)]
 pub struct PasswordOpts {
+    /// PEM file of CA certificates the database's certificate may chain to, besides the system's store (with `sslmode=require` in the URL)
+    #[arg(long, value_name = "FILE", env = "SANDBOXER_HUB_STORE_CA")]
+    pub store_ca: Option<PathBuf>,
     /// Environment variable holding the database password, when the URL has none [default: PGPASSWORD]
     #[arg(long, value_name = "VAR", conflicts_with = "store_password_file")]
     pub store_password_env: Option<String>,
@@ -170,12 +173,29 @@ fn store_url(url: &str, password: &PasswordOpts) -> anyhow::Result<StoreUrl> {
         (None, Some(var)) => PasswordSource::Env(var),
         (None, None) => PasswordSource::Default,
     };
-    StoreUrl::parse(url, source).map_err(|e| {
+    let url = StoreUrl::parse(url, source).map_err(|e| -> anyhow::Error {
         super::output::Hinted {
             message: e.message,
             hint: e.hint,
         }
         .into()
+    })?;
+    Ok(match &password.store_ca {
+        Some(file) => {
+            use sandboxer::state::{HubError, StateError};
+            let ca = sandboxer::state::hub::HubCa::read(file).map_err(|e| -> anyhow::Error {
+                match e {
+                    StateError::Hub(HubError::CaFile { file, problem }) => super::output::Hinted {
+                        message: format!("--store-ca {file}: {problem}"),
+                        hint: "give a readable PEM file with the certificate of the CA that signed the database's certificate".into(),
+                    }
+                    .into(),
+                    other => other.into(),
+                }
+            })?;
+            url.with_ca(ca.certificates().to_vec())
+        }
+        None => url,
     })
 }
 

@@ -104,6 +104,11 @@ impl HubCa {
     pub fn file(&self) -> &str {
         &self.file
     }
+
+    /// The certificates.
+    pub fn certificates(&self) -> &[rustls::pki_types::CertificateDer<'static>] {
+        &self.certificates
+    }
 }
 
 struct Inner {

@@ -37,12 +37,14 @@ pub struct PgServer {
     child: Mutex<Option<Child>>,
     /// Stop it when dropped (a test's own server; the shared one stops with the binary).
     owned: bool,
+    /// `-c name=value` settings of its own (TLS).
+    settings: Vec<String>,
 }
 
 /// The server of this test binary, started on first use.
 pub fn shared() -> &'static PgServer {
     static SERVER: OnceLock<PgServer> = OnceLock::new();
-    SERVER.get_or_init(|| PgServer::start("shared", false))
+    SERVER.get_or_init(|| PgServer::start("shared", false, None))
 }
 
 static SERVERS: AtomicUsize = AtomicUsize::new(0);
@@ -134,10 +136,16 @@ fn spawn_kept(mut command: Command) -> Child {
 impl PgServer {
     /// A server for one test, which it may stop and start; stopped when dropped.
     pub fn own(name: &str) -> PgServer {
-        PgServer::start(name, true)
+        PgServer::start(name, true, None)
     }
 
-    fn start(name: &str, owned: bool) -> PgServer {
+    /// A server for one test that takes TLS with the certificate `cert` and
+    /// its key `key` (PEM files; copied into the server's folder).
+    pub fn own_with_tls(name: &str, cert: &Path, key: &Path) -> PgServer {
+        PgServer::start(name, true, Some((cert, key)))
+    }
+
+    fn start(name: &str, owned: bool, tls: Option<(&Path, &Path)>) -> PgServer {
         remove_stale_folders();
         let bin = bin_dir();
         let n = SERVERS.fetch_add(1, Ordering::Relaxed);
@@ -149,6 +157,20 @@ impl PgServer {
             .expect("open the server's folder");
         let data = root.join("data");
         std::fs::create_dir(&data).expect("make the data folder");
+        let mut settings = Vec::new();
+        if let Some((cert, key)) = tls {
+            let (cert_copy, key_copy) = (root.join("server.pem"), root.join("server.key"));
+            std::fs::copy(cert, &cert_copy).expect("copy the certificate");
+            std::fs::copy(key, &key_copy).expect("copy the key");
+            // PostgreSQL refuses a key others may read.
+            std::fs::set_permissions(&key_copy, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .expect("make the key private");
+            settings.extend([
+                "ssl=on".to_string(),
+                format!("ssl_cert_file={}", cert_copy.display()),
+                format!("ssl_key_file={}", key_copy.display()),
+            ]);
+        }
         if running_as_root() {
             let chown = Command::new("chown")
                 .args(["-R", "postgres:postgres"])
@@ -184,6 +206,7 @@ impl PgServer {
             bin,
             child: Mutex::new(None),
             owned,
+            settings,
         };
         server.run();
         server
@@ -211,6 +234,9 @@ impl PgServer {
             ])
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(self.root.join("server.log")).map_or(Stdio::null(), Stdio::from));
+        for setting in &self.settings {
+            command.args(["-c", setting]);
+        }
         let child = spawn_kept(command);
         *self.child.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(child);
         wait_until(

@@ -124,13 +124,14 @@ pub fn pool_named(url: &StoreUrl, connections: usize, name: &str) -> Result<Pool
     config.keepalives_interval(Duration::from_secs(10));
     config.keepalives_retries(3);
     config.application_name(name);
-    let manager = Manager::from_config(
-        config,
-        NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
+    let recycling = ManagerConfig {
+        recycling_method: RecyclingMethod::Fast,
+    };
+    let manager = if url.tls() {
+        Manager::from_config(config, tls_connector(url)?, recycling)
+    } else {
+        Manager::from_config(config, NoTls, recycling)
+    };
     Pool::builder(manager)
         .max_size(connections.max(1))
         .runtime(Runtime::Tokio1)
@@ -142,6 +143,40 @@ pub fn pool_named(url: &StoreUrl, connections: usize, name: &str) -> Result<Pool
             url: url.shown().to_string(),
             message: e.to_string(),
         })
+}
+
+/// TLS for `sslmode=require`: the server's certificate must chain to a CA of
+/// the system's store or of `--store-ca`, and name the URL's host (as
+/// libpq's `verify-full`: an unchecked certificate would only hide a man in
+/// the middle).
+fn tls_connector(url: &StoreUrl) -> Result<tokio_postgres_rustls::MakeRustlsConnect, PgError> {
+    let refused = |message: String| PgError::Connect {
+        url: url.shown().to_string(),
+        message,
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    for certificate in rustls_native_certs::load_native_certs().certs {
+        // A certificate of the system's store that rustls cannot use is skipped, as reqwest does.
+        let _ = roots.add(certificate);
+    }
+    for certificate in url.ca() {
+        roots
+            .add(certificate.clone())
+            .map_err(|e| refused(format!("a certificate of --store-ca is not a usable CA: {e}")))?;
+    }
+    if roots.is_empty() {
+        return Err(refused(
+            "sslmode=require, and no CA certificate to check the database's certificate with: give --store-ca FILE"
+                .into(),
+        ));
+    }
+    let config =
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| refused(format!("TLS: {e}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
 /// Applies the migrations the database lacks, under the advisory lock, each

@@ -9,6 +9,8 @@ use tokio_postgres::config::Host;
 pub struct StoreUrl {
     config: tokio_postgres::Config,
     shown: String,
+    /// CA certificates the database's certificate may also chain to (`--store-ca`).
+    ca: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
 impl std::fmt::Debug for StoreUrl {
@@ -103,7 +105,27 @@ impl StoreUrl {
         }
         crate::secret_env::register("PGPASSWORD");
         let shown = shown(&config);
-        Ok(StoreUrl { config, shown })
+        Ok(StoreUrl {
+            config,
+            shown,
+            ca: Vec::new(),
+        })
+    }
+
+    /// Trusts the CA certificates `ca` too, for `sslmode=require`.
+    pub fn with_ca(mut self, ca: Vec<rustls::pki_types::CertificateDer<'static>>) -> StoreUrl {
+        self.ca = ca;
+        self
+    }
+
+    /// The CA certificates given besides the system's.
+    pub fn ca(&self) -> &[rustls::pki_types::CertificateDer<'static>] {
+        &self.ca
+    }
+
+    /// Whether connections use TLS: `sslmode=require` in the URL.
+    pub fn tls(&self) -> bool {
+        self.config.get_ssl_mode() == tokio_postgres::config::SslMode::Require
     }
 
     /// The connection settings, password included.
