@@ -228,6 +228,38 @@ pub fn record_vm(record: &Record) -> Option<String> {
         .or_else(|| record.facts.get("vm").cloned())
 }
 
+/// What the dashboard's lists show of a record: not the whole record, so a
+/// store can read just these columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordSummary {
+    /// The project it belongs to.
+    pub project: String,
+    /// Its address.
+    pub address: String,
+    /// Its id.
+    pub id: String,
+    /// When it was last applied (RFC 3339).
+    pub updated_at: String,
+    /// The VM its workspace is on ([`record_vm`]).
+    pub vm: Option<String>,
+    /// Who applied it, from which commit.
+    pub provenance: Option<std::sync::Arc<crate::provenance::Provenance>>,
+}
+
+impl RecordSummary {
+    /// The summary of `record` of `project`.
+    pub fn of(project: String, record: &Record) -> RecordSummary {
+        RecordSummary {
+            project,
+            address: record.address.to_string(),
+            id: record.id.clone(),
+            updated_at: record.updated_at.to_string(),
+            vm: record_vm(record),
+            provenance: record.provenance.clone(),
+        }
+    }
+}
+
 /// A sandbox's notes as the dashboard lists the recent ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NoteLogSummary {
@@ -300,6 +332,16 @@ pub trait Backend: Send + Sync {
 
     /// The records of every project (on VM `vm`, when given), by project.
     async fn list_sandboxes(&self, vm: Option<&str>) -> Result<Vec<SandboxEntry>, ApiError>;
+
+    /// What the dashboard's lists show of every record, by project and address.
+    async fn list_summaries(&self) -> Result<Vec<RecordSummary>, ApiError> {
+        Ok(self
+            .list_sandboxes(None)
+            .await?
+            .into_iter()
+            .map(|e| RecordSummary::of(e.project, &e.record))
+            .collect())
+    }
 
     /// The capability catalog, sorted by name.
     async fn list_vms(&self) -> Result<Vec<VmCapabilities>, ApiError>;

@@ -43,7 +43,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use self::html::{Html, Page, Section, esc, link, url_part};
-use super::backend::{self, ApiError, Backend};
+use super::backend::{self, ApiError, Backend, RecordSummary};
 use crate::port_registry::LoadedRegistry;
 use crate::state::{Note, Record};
 
@@ -336,9 +336,14 @@ async fn logout(State(dashboard): State<Shared>, headers: HeaderMap) -> Response
 
 /// When and by whom a record was last applied, and from which commit.
 fn applied(record: &Record) -> Html {
+    applied_at(&record.updated_at, record.provenance.as_deref())
+}
+
+/// [`applied`] of the parts a summary has.
+fn applied_at(updated_at: &str, provenance: Option<&crate::provenance::Provenance>) -> Html {
     let mut out = String::new();
-    out.push_str(&esc(&record.updated_at).into_string());
-    if let Some(provenance) = &record.provenance {
+    out.push_str(&esc(updated_at).into_string());
+    if let Some(provenance) = provenance {
         if let Some(by) = &provenance.applied_by {
             out.push_str(&format!(" by {}", esc(by)));
         }
@@ -403,14 +408,14 @@ struct PageQuery {
 /// One VM's row: its port and its records, newest apply first.
 struct VmRow {
     port: Option<u16>,
-    records: Vec<(String, Record)>,
+    records: Vec<RecordSummary>,
 }
 
 /// Every VM: the registry's and every one a record names; and the records on no VM.
 fn vm_rows(
     registry: Option<&LoadedRegistry>,
-    all: Vec<crate::hub::api::SandboxEntry>,
-) -> (BTreeMap<String, VmRow>, Vec<(String, Record)>) {
+    all: Vec<RecordSummary>,
+) -> (BTreeMap<String, VmRow>, Vec<RecordSummary>) {
     let mut rows: BTreeMap<String, VmRow> = BTreeMap::new();
     if let Some(registry) = registry {
         for (port, vm) in &registry.registry.ports {
@@ -421,8 +426,8 @@ fn vm_rows(
         }
     }
     let mut elsewhere = Vec::new();
-    for entry in all {
-        match backend::record_vm(&entry.record) {
+    for summary in all {
+        match summary.vm.clone() {
             Some(vm) => {
                 let port = registry.and_then(|r| r.port_of(&vm));
                 rows.entry(vm)
@@ -431,42 +436,36 @@ fn vm_rows(
                         records: Vec::new(),
                     })
                     .records
-                    .push((entry.project, entry.record));
+                    .push(summary);
             }
-            None => elsewhere.push((entry.project, entry.record)),
+            None => elsewhere.push(summary),
         }
     }
     for row in rows.values_mut() {
-        row.records.sort_by(|a, b| {
-            b.1.updated_at
-                .cmp(&a.1.updated_at)
-                .then_with(|| a.1.address.cmp(&b.1.address))
-        });
+        row.records
+            .sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then_with(|| a.address.cmp(&b.address)));
     }
     (rows, elsewhere)
 }
 
 async fn vms_page(State(dashboard): State<Shared>, Query(query): Query<PageQuery>) -> Response {
-    let all = match dashboard.backend.list_sandboxes(None).await {
+    let all = match dashboard.backend.list_summaries().await {
         Ok(all) => all,
         Err(e) => return error_page(e),
     };
     let total_resources = all.len();
-    let recorded: std::collections::HashSet<String> = all.iter().map(|e| e.record.id.clone()).collect();
+    let recorded: std::collections::HashSet<String> = all.iter().map(|s| s.id.clone()).collect();
     let (rows, elsewhere) = vm_rows(dashboard.registry.as_ref(), all);
     let pages = rows.len().div_ceil(VMS_PER_PAGE).max(1);
     let page = query.page.unwrap_or(1).clamp(1, pages);
     let mut table_rows = Vec::new();
     for (vm, row) in rows.iter().skip((page - 1) * VMS_PER_PAGE).take(VMS_PER_PAGE) {
         let mut names = String::new();
-        for (project, record) in row.records.iter().take(RESOURCES_PER_ROW) {
+        for record in row.records.iter().take(RESOURCES_PER_ROW) {
             names.push_str(&format!(
                 "<li>{} <span class=\"project\">{}</span> <time>{}</time></li>",
-                link(
-                    resource_href(project, &record.address.to_string()),
-                    &record.address.to_string()
-                ),
-                esc(project),
+                link(resource_href(&record.project, &record.address), &record.address),
+                esc(&record.project),
                 esc(&record.updated_at)
             ));
         }
@@ -479,7 +478,7 @@ async fn vms_page(State(dashboard): State<Shared>, Query(query): Query<PageQuery
         }
         let newest = row.records.first();
         let last_note = match newest {
-            Some((_, record)) => match dashboard.backend.last_note(&record.id).await {
+            Some(record) => match dashboard.backend.last_note(&record.id).await {
                 Ok(Some(note)) => note_line(&note),
                 Ok(None) => Html::raw("<span class=\"none\">none</span>"),
                 Err(e) => Html::raw(format!("<span class=\"error\">{}</span>", esc(&e.1.error))),
@@ -490,7 +489,9 @@ async fn vms_page(State(dashboard): State<Shared>, Query(query): Query<PageQuery
             link(Html::raw(format!("/vms/{}", url_part(vm))), vm),
             esc(&row.port.map_or("-".to_string(), |p| p.to_string())),
             Html::raw(format!("<ul class=\"plain\">{names}</ul>")),
-            newest.map_or(Html::raw("<span class=\"none\">never</span>"), |(_, r)| applied(r)),
+            newest.map_or(Html::raw("<span class=\"none\">never</span>"), |r| {
+                applied_at(&r.updated_at, r.provenance.as_deref())
+            }),
             last_note,
         ]);
     }
@@ -589,14 +590,14 @@ async fn vm_page(State(dashboard): State<Shared>, UrlPath(name): UrlPath<String>
 // The projects
 
 async fn projects_page(State(dashboard): State<Shared>) -> Response {
-    let all = match dashboard.backend.list_sandboxes(None).await {
+    let all = match dashboard.backend.list_summaries().await {
         Ok(all) => all,
         Err(e) => return error_page(e),
     };
-    let recorded: std::collections::HashSet<String> = all.iter().map(|e| e.record.id.clone()).collect();
-    let mut projects: BTreeMap<String, Vec<Record>> = BTreeMap::new();
-    for entry in all {
-        projects.entry(entry.project).or_default().push(entry.record);
+    let recorded: std::collections::HashSet<String> = all.iter().map(|s| s.id.clone()).collect();
+    let mut projects: BTreeMap<String, Vec<RecordSummary>> = BTreeMap::new();
+    for summary in all {
+        projects.entry(summary.project.clone()).or_default().push(summary);
     }
     let mut rows = Vec::new();
     for (project, records) in &projects {
@@ -608,7 +609,7 @@ async fn projects_page(State(dashboard): State<Shared>) -> Response {
         rows.push(vec![
             link(Html::raw(format!("/projects/{}", url_part(project))), project),
             esc(&records.len().to_string()),
-            newest.map_or(Html::default(), applied),
+            newest.map_or(Html::default(), |r| applied_at(&r.updated_at, r.provenance.as_deref())),
             lease,
         ]);
     }
@@ -818,12 +819,12 @@ async fn sandbox_page(State(dashboard): State<Shared>, UrlPath(id): UrlPath<Stri
     if crate::safety::check_name(&id).is_err() {
         return not_found("There is no such sandbox.");
     }
-    let all = match dashboard.backend.list_sandboxes(None).await {
+    let all = match dashboard.backend.list_summaries().await {
         Ok(all) => all,
         Err(e) => return error_page(e),
     };
-    if let Some(entry) = all.iter().find(|e| e.record.id == id) {
-        let href = resource_href(&entry.project, &entry.record.address.to_string());
+    if let Some(entry) = all.iter().find(|s| s.id == id) {
+        let href = resource_href(&entry.project, &entry.address);
         return Redirect::to(href.as_str()).into_response();
     }
     let last = match dashboard.backend.last_note(&id).await {

@@ -31,7 +31,7 @@ pub use url::{PasswordSource, StoreUrl, StoreUrlError};
 use super::api::{
     LockRequest, NoteList, RenewRequest, ResourceEntry, SandboxEntry, StoreHealth, VmCapabilities, Written,
 };
-use super::backend::{self, ApiError, Backend, Lease, NoteLogSummary};
+use super::backend::{self, ApiError, Backend, Lease, NoteLogSummary, RecordSummary};
 use super::server::NotesPolicy;
 use crate::state::{Note, Record};
 
@@ -970,6 +970,46 @@ impl Backend for PgBackend {
                     project,
                     record,
                     version,
+                })
+            })
+            .collect()
+    }
+
+    async fn list_summaries(&self) -> Result<Vec<RecordSummary>, ApiError> {
+        // The columns the lists show, not whole records: no record is decoded.
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &self
+                    .prepared(
+                        &client,
+                        "SELECT project, address, record->>'id', record->>'updated_at', vm, record->'provenance'
+                         FROM resources ORDER BY project COLLATE \"C\", address COLLATE \"C\"",
+                    )
+                    .await?,
+                &[],
+            )
+            .await
+            .map_err(|e| self.failed("listing records", e))?;
+        rows.iter()
+            .map(|row| {
+                let project: String = row.get(0);
+                let provenance: Option<serde_json::Value> = row.get(5);
+                let provenance = match provenance {
+                    Some(value) if !value.is_null() => {
+                        Some(std::sync::Arc::new(serde_json::from_value(value).map_err(|e| {
+                            ApiError::internal(format!("a record's provenance in project {project}: {e}"))
+                        })?))
+                    }
+                    _ => None,
+                };
+                Ok(RecordSummary {
+                    address: row.get(1),
+                    id: row.get::<_, Option<String>>(2).unwrap_or_default(),
+                    updated_at: row.get::<_, Option<String>>(3).unwrap_or_default(),
+                    vm: row.get(4),
+                    provenance,
+                    project,
                 })
             })
             .collect()
