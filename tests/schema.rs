@@ -168,6 +168,12 @@ fn what_the_json_commands_print_matches_their_published_schemas() {
     }
     let again = dir.ok(&["apply", "--auto-approve", "--json"]);
     check_against("apply-events", &parse(again.stdout.trim()));
+    // destroy --json with nothing to destroy: the one JSON event, no words.
+    work.write("empty.yaml", "version: 1\nproject: empty\nsandboxes: {}\n");
+    let nothing = dir.ok(&["destroy", "-f", "empty.yaml", "--auto-approve", "--json"]);
+    let event = parse(nothing.stdout.trim());
+    assert_eq!(event["event"], "no_changes", "{nothing}");
+    check_against("apply-events", &event);
 
     let inspected = parse(&dir.ok(&["inspect", "sandbox.a", "--json"]).stdout);
     assert!(inspected["observed"]["marker"].is_object(), "{inspected}");

@@ -190,12 +190,7 @@ async fn carry_out(
             }
             return Err(Reported(refused_message(plan)).into());
         }
-        if opts.run.json {
-            // With --json, stdout holds only JSON: the event that says so.
-            super::output::print_data(&format!("{}\n", sandboxer::report::no_changes_json(&plan.project)))?;
-        } else if !settings.quiet {
-            super::output::print_data(&format!("{}\n", render::NO_CHANGES))?;
-        }
+        super::output::print_nothing_to_do(opts.run.json, settings.quiet, &plan.project, render::NO_CHANGES)?;
         return Ok(ExitCode::SUCCESS);
     }
     if !opts.run.json && !settings.quiet {

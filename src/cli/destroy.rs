@@ -88,19 +88,18 @@ async fn destroy_locked(
         ..desired
     };
     if !plan.summary.has_changes() {
-        if !settings.quiet {
-            let what = if opts.targets.is_empty() {
-                format!("project {} has no resources", plan.project)
-            } else {
-                let targets: Vec<String> = opts.targets.iter().map(ToString::to_string).collect();
-                format!(
-                    "{} of project {} has no record or workspace",
-                    targets.join(", "),
-                    plan.project
-                )
-            };
-            super::output::print_data(&format!("Nothing to destroy: {what}.\n"))?;
-        }
+        let what = if opts.targets.is_empty() {
+            format!("project {} has no resources", plan.project)
+        } else {
+            let targets: Vec<String> = opts.targets.iter().map(ToString::to_string).collect();
+            format!(
+                "{} of project {} has no record or workspace",
+                targets.join(", "),
+                plan.project
+            )
+        };
+        let words = format!("Nothing to destroy: {what}.");
+        super::output::print_nothing_to_do(opts.run.json, settings.quiet, &plan.project, &words)?;
         return Ok(ExitCode::SUCCESS);
     }
     if !opts.run.json && !settings.quiet {

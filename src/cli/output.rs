@@ -53,6 +53,18 @@ pub fn print_data(text: &str) -> anyhow::Result<()> {
     }
 }
 
+/// Says there is nothing to do: with `--json`, the `no_changes` event (stdout
+/// holds only JSON); else `words` on stdout, unless quiet.
+pub fn print_nothing_to_do(json: bool, quiet: bool, project: &str, words: &str) -> anyhow::Result<()> {
+    if json {
+        print_data(&format!("{}\n", sandboxer::report::no_changes_json(project)))
+    } else if !quiet {
+        print_data(&format!("{words}\n"))
+    } else {
+        Ok(())
+    }
+}
+
 /// Prints a plan as text on stdout, coloured when stdout is a terminal that wants it.
 pub fn print_plan(plan: &sandboxer::plan::Plan, colors: Colors) -> anyhow::Result<()> {
     use sandboxer::plan::render;

@@ -221,8 +221,8 @@ async fn cycle(
                 return Err(super::output::Reported(super::output::refused_message(&plan)).into());
             } else if held.is_some() {
                 say_held(&plan);
-            } else if !settings.quiet {
-                super::output::print_data(&format!("{}\n", render::NO_CHANGES))?;
+            } else {
+                super::output::print_nothing_to_do(opts.run.json, settings.quiet, &plan.project, render::NO_CHANGES)?;
             }
             return Ok(());
         }

@@ -236,6 +236,18 @@ struct Loaded {
     vms: BTreeMap<String, VmCapabilities>,
 }
 
+/// Every project's lease, as `locks.json` in `data` holds them: none without
+/// the file; any other failure to read it is an error (starting without the
+/// leases would let another take a project that is held).
+fn read_leases(data: &Path) -> Result<BTreeMap<String, Lease>, ServeError> {
+    let locks = data.join("locks.json");
+    match std::fs::read(&locks) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| io_err(&locks, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+        Err(e) => Err(io_err(&locks, e)),
+    }
+}
+
 /// The lock file of a data folder.
 fn lock_path(data: &Path) -> PathBuf {
     data.join("hub.lock")
@@ -304,10 +316,7 @@ fn load_locked(data: &Path) -> Result<Loaded, ServeError> {
         path: e.path,
         message: e.message,
     })?;
-    let locks = data.join("locks.json");
-    if let Ok(bytes) = std::fs::read(&locks) {
-        loaded.leases = serde_json::from_slice(&bytes).map_err(|e| io_err(&locks, e))?;
-    }
+    loaded.leases = read_leases(data)?;
     // A catalog file that does not parse is skipped (with a warning): the VM is probed again.
     let catalog = data.join("vms");
     loaded.vms = vms::read_vms(&catalog).map_err(|e| io_err(&catalog, e))?;
@@ -358,12 +367,7 @@ pub fn read_contents(data: &Path) -> Result<FileContents, ServeError> {
         let (read, _) = store::read(&projects_dir, &project).map_err(store_error)?;
         contents.projects.insert(project, read);
     }
-    let locks = data.join("locks.json");
-    match std::fs::read(&locks) {
-        Ok(bytes) => contents.leases = serde_json::from_slice(&bytes).map_err(|e| io_err(&locks, e))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io_err(&locks, e)),
-    }
+    contents.leases = read_leases(data)?;
     let notes_dir = data.join("notes");
     let now = now_ms();
     let entries = match std::fs::read_dir(&notes_dir) {

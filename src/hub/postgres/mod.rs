@@ -24,7 +24,8 @@ use async_trait::async_trait;
 use axum::http::StatusCode;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime, Transaction};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{IsolationLevel, NoTls};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{IsolationLevel, NoTls, Row};
 
 pub use url::{PasswordSource, StoreUrl, StoreUrlError};
 
@@ -346,6 +347,64 @@ impl PgBackend {
             .map_err(|e| self.failed("preparing a statement", e))
     }
 
+    /// Runs `sql` on `client` (prepared once per connection, so a statement
+    /// costs one round trip) with `params`; `what` names it in errors.
+    async fn exec(
+        &self,
+        client: &impl GenericClient,
+        what: &str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, ApiError> {
+        let statement = self.prepared(client, sql).await?;
+        client
+            .execute(&statement, params)
+            .await
+            .map_err(|e| self.failed(what, e))
+    }
+
+    /// The rows of `sql`, as [`PgBackend::exec`] runs it.
+    async fn rows(
+        &self,
+        client: &impl GenericClient,
+        what: &str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, ApiError> {
+        let statement = self.prepared(client, sql).await?;
+        client.query(&statement, params).await.map_err(|e| self.failed(what, e))
+    }
+
+    /// The one row of `sql`.
+    async fn row(
+        &self,
+        client: &impl GenericClient,
+        what: &str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row, ApiError> {
+        let statement = self.prepared(client, sql).await?;
+        client
+            .query_one(&statement, params)
+            .await
+            .map_err(|e| self.failed(what, e))
+    }
+
+    /// The row of `sql`, if there is one.
+    async fn row_opt(
+        &self,
+        client: &impl GenericClient,
+        what: &str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, ApiError> {
+        let statement = self.prepared(client, sql).await?;
+        client
+            .query_opt(&statement, params)
+            .await
+            .map_err(|e| self.failed(what, e))
+    }
+
     async fn client(&self) -> Result<Object, ApiError> {
         self.pool.get().await.map_err(|e| match e {
             // Every connection busy for the whole wait: load, not an outage.
@@ -385,18 +444,14 @@ impl PgBackend {
 
     /// The project's lease as the transaction sees it.
     async fn lease_in(&self, client: &impl GenericClient, project: &str) -> Result<Option<Lease>, ApiError> {
-        let row = client
-            .query_opt(
-                &self
-                    .prepared(
-                        client,
-                        "SELECT lock_id, holder, expires_unix_ms FROM leases WHERE project = $1",
-                    )
-                    .await?,
+        let row = self
+            .row_opt(
+                client,
+                "reading a lease",
+                "SELECT lock_id, holder, expires_unix_ms FROM leases WHERE project = $1",
                 &[&project],
             )
-            .await
-            .map_err(|e| self.failed("reading a lease", e))?;
+            .await?;
         row.map(|row| {
             let holder: serde_json::Value = row.get(1);
             Ok(Lease {
@@ -420,28 +475,21 @@ impl PgBackend {
              ON CONFLICT (name) DO UPDATE SET serial = projects.serial
              RETURNING serial, {NOW_MS}"
         );
-        let row = tx
-            .query_one(&self.prepared(tx, &sql).await?, &[&project])
-            .await
-            .map_err(|e| self.failed("locking a project", e))?;
+        let row = self.row(tx, "locking a project", &sql, &[&project]).await?;
         Ok((to_u64(row.get(0)), to_u64(row.get(1))))
     }
 
     async fn set_lease(&self, tx: &Transaction<'_>, project: &str, lease: &Lease) -> Result<(), ApiError> {
         let holder = serde_json::to_value(&lease.holder).map_err(|e| ApiError::internal(e.to_string()))?;
-        tx.execute(
-            &self
-                .prepared(
-                    tx,
-                    "INSERT INTO leases (project, lock_id, holder, expires_unix_ms) VALUES ($1, $2, $3, $4)
+        self.exec(
+            tx,
+            "writing a lease",
+            "INSERT INTO leases (project, lock_id, holder, expires_unix_ms) VALUES ($1, $2, $3, $4)
              ON CONFLICT (project) DO UPDATE
              SET lock_id = EXCLUDED.lock_id, holder = EXCLUDED.holder, expires_unix_ms = EXCLUDED.expires_unix_ms",
-                )
-                .await?,
             &[&project, &lease.lock_id, &holder, &to_i64(lease.expires_unix_ms)?],
         )
-        .await
-        .map_err(|e| self.failed("writing a lease", e))?;
+        .await?;
         Ok(())
     }
 
@@ -466,18 +514,14 @@ impl PgBackend {
         {
             let cutoff = now.saturating_sub(u64::try_from(age.as_millis()).unwrap_or(u64::MAX));
             // The oldest note young enough to stay: every one before it goes.
-            let young: Option<i64> = client
-                .query_one(
-                    &self
-                        .prepared(
-                            client,
-                            "SELECT min(n) FROM notes WHERE sandbox_id = $1 AND n > $2 AND received_unix_ms >= $3",
-                        )
-                        .await?,
+            let young: Option<i64> = self
+                .row(
+                    client,
+                    "reading notes",
+                    "SELECT min(n) FROM notes WHERE sandbox_id = $1 AND n > $2 AND received_unix_ms >= $3",
                     &[&id, &to_i64(gone)?, &to_i64(cutoff)?],
                 )
-                .await
-                .map_err(|e| self.failed("reading notes", e))?
+                .await?
                 .get(0);
             gone = gone.max(young.map_or(stored, |n| to_u64(n).saturating_sub(1)));
         }
@@ -518,20 +562,16 @@ impl Backend for PgBackend {
     async fn list_resources(&self, project: &str) -> Result<(u64, Vec<ResourceEntry>), ApiError> {
         let client = self.client().await?;
         // One statement: the serial and the records of one snapshot.
-        let rows = client
-            .query(
-                &self
-                    .prepared(
-                        &client,
-                        "SELECT p.serial, r.record, r.version FROM projects p
+        let rows = self
+            .rows(
+                &client,
+                "listing records",
+                "SELECT p.serial, r.record, r.version FROM projects p
                  LEFT JOIN resources r ON r.project = p.name
                  WHERE p.name = $1 ORDER BY r.address COLLATE \"C\"",
-                    )
-                    .await?,
                 &[&project],
             )
-            .await
-            .map_err(|e| self.failed("listing records", e))?;
+            .await?;
         let serial = rows.first().map_or(0, |row| to_u64(row.get(0)));
         let mut resources = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -545,18 +585,14 @@ impl Backend for PgBackend {
 
     async fn get_resource(&self, project: &str, address: &str) -> Result<Option<ResourceEntry>, ApiError> {
         let client = self.client().await?;
-        let row = client
-            .query_opt(
-                &self
-                    .prepared(
-                        &client,
-                        "SELECT record, version FROM resources WHERE project = $1 AND address = $2",
-                    )
-                    .await?,
+        let row = self
+            .row_opt(
+                &client,
+                "reading a record",
+                "SELECT record, version FROM resources WHERE project = $1 AND address = $2",
                 &[&project, &address],
             )
-            .await
-            .map_err(|e| self.failed("reading a record", e))?;
+            .await?;
         row.map(|row| entry(project, row.get(0), row.get(1))).transpose()
     }
 
@@ -578,31 +614,24 @@ impl Backend for PgBackend {
         let (serial, now) = self.lock_project(&tx, project).await?;
         backend::check_write_lock(self.lease_in(&tx, project).await?.as_ref(), project, lock, now)?;
         let changed = if expected == 0 {
-            tx.execute(
-                &self
-                    .prepared(
-                        &tx,
-                        "INSERT INTO resources (project, address, version, record, vm) VALUES ($1, $2, 1, $3, $4)
+            self.exec(
+                &tx,
+                "writing a record",
+                "INSERT INTO resources (project, address, version, record, vm) VALUES ($1, $2, 1, $3, $4)
                  ON CONFLICT (project, address) DO NOTHING",
-                    )
-                    .await?,
                 &[&project, &address, &json, &vm],
             )
-            .await
+            .await?
         } else {
-            tx.execute(
-                &self
-                    .prepared(
-                        &tx,
-                        "UPDATE resources SET version = version + 1, record = $3, vm = $4
+            self.exec(
+                &tx,
+                "writing a record",
+                "UPDATE resources SET version = version + 1, record = $3, vm = $4
                  WHERE project = $1 AND address = $2 AND version = $5",
-                    )
-                    .await?,
                 &[&project, &address, &json, &vm, &to_i64(expected)?],
             )
-            .await
-        }
-        .map_err(|e| self.failed("writing a record", e))?;
+            .await?
+        };
         if changed == 0 {
             let current = current_version(&tx, project, address)
                 .await
@@ -610,14 +639,13 @@ impl Backend for PgBackend {
             return Err(backend::stale_write(address, current, expected));
         }
         let serial = backend::next_serial(serial)?;
-        tx.execute(
-            &self
-                .prepared(&tx, "UPDATE projects SET serial = $2 WHERE name = $1")
-                .await?,
+        self.exec(
+            &tx,
+            "writing a record",
+            "UPDATE projects SET serial = $2 WHERE name = $1",
             &[&project, &to_i64(serial)?],
         )
-        .await
-        .map_err(|e| self.failed("writing a record", e))?;
+        .await?;
         tx.commit().await.map_err(|e| self.failed("committing a write", e))?;
         Ok(Written {
             version: expected + 1,
@@ -650,45 +678,39 @@ impl Backend for PgBackend {
         {
             return Err(backend::stale_delete(address, current, expected));
         }
-        let removed = tx
-            .execute(
-                &self
-                    .prepared(
-                        &tx,
-                        "DELETE FROM resources WHERE project = $1 AND address = $2 AND version = $3",
-                    )
-                    .await?,
+        let removed = self
+            .exec(
+                &tx,
+                "deleting a record",
+                "DELETE FROM resources WHERE project = $1 AND address = $2 AND version = $3",
                 &[&project, &address, &to_i64(current)?],
             )
-            .await
-            .map_err(|e| self.failed("deleting a record", e))?;
+            .await?;
         if removed == 0 {
             return Err(backend::stale_delete(address, current, expected.unwrap_or(current)));
         }
         let serial = backend::next_serial(serial)?;
-        tx.execute(
-            &self
-                .prepared(&tx, "UPDATE projects SET serial = $2 WHERE name = $1")
-                .await?,
+        self.exec(
+            &tx,
+            "deleting a record",
+            "UPDATE projects SET serial = $2 WHERE name = $1",
             &[&project, &to_i64(serial)?],
         )
-        .await
-        .map_err(|e| self.failed("deleting a record", e))?;
+        .await?;
         tx.commit().await.map_err(|e| self.failed("committing a delete", e))?;
         Ok(Written { version: 0, serial })
     }
 
     async fn sensitive_key(&self, project: &str) -> Result<String, ApiError> {
         let client = self.client().await?;
-        let known: Option<String> = client
-            .query_opt(
-                &self
-                    .prepared(&client, "SELECT sensitive_key FROM projects WHERE name = $1")
-                    .await?,
+        let known: Option<String> = self
+            .row_opt(
+                &client,
+                "reading a project",
+                "SELECT sensitive_key FROM projects WHERE name = $1",
                 &[&project],
             )
-            .await
-            .map_err(|e| self.failed("reading a project", e))?
+            .await?
             .and_then(|row| row.get(0));
         if let Some(key) = known {
             return Ok(key);
@@ -696,24 +718,17 @@ impl Backend for PgBackend {
         let key = crate::sensitive::SensitiveKey::generate_hex()
             .map_err(|e| ApiError::internal(format!("no random key: {e}")))?;
         // Whoever comes first sets it; everyone gets the one that was set.
-        let row = client
-            .query_one(
-                &self.prepared(&client, "INSERT INTO projects (name, sensitive_key) VALUES ($1, $2)
+        let row = self.row(&client, "writing a project's key", "INSERT INTO projects (name, sensitive_key) VALUES ($1, $2)
                  ON CONFLICT (name) DO UPDATE SET sensitive_key = COALESCE(projects.sensitive_key, EXCLUDED.sensitive_key)
-                 RETURNING sensitive_key").await?,
-                &[&project, &key],
-            )
-            .await
-            .map_err(|e| self.failed("writing a project's key", e))?;
+                 RETURNING sensitive_key", &[&project, &key]).await?;
         Ok(row.get(0))
     }
 
     async fn lease_status(&self, project: &str) -> Result<Option<Lease>, ApiError> {
         let client = self.client().await?;
-        let now: i64 = client
-            .query_one(&self.prepared(&client, &format!("SELECT {NOW_MS}")).await?, &[])
-            .await
-            .map_err(|e| self.failed("reading the time", e))?
+        let now: i64 = self
+            .row(&client, "reading the time", &format!("SELECT {NOW_MS}"), &[])
+            .await?
             .get(0);
         let lease = self.lease_in(&client, project).await?;
         Ok(lease.filter(|l| l.live(to_u64(now))))
@@ -767,12 +782,13 @@ impl Backend for PgBackend {
         self.lock_project(&tx, project).await?;
         match self.lease_in(&tx, project).await? {
             Some(lease) if lease.lock_id == lock_id => {
-                tx.execute(
-                    &self.prepared(&tx, "DELETE FROM leases WHERE project = $1").await?,
+                self.exec(
+                    &tx,
+                    "releasing a lease",
+                    "DELETE FROM leases WHERE project = $1",
                     &[&project],
                 )
-                .await
-                .map_err(|e| self.failed("releasing a lease", e))?;
+                .await?;
                 tx.commit().await.map_err(|e| self.failed("releasing a lease", e))?;
                 Ok(())
             }
@@ -794,10 +810,7 @@ impl Backend for PgBackend {
              ON CONFLICT (sandbox_id) DO UPDATE SET latest = note_logs.latest
              RETURNING latest, dropped, last_received_unix_ms, {NOW_MS}"
         );
-        let row = tx
-            .query_one(&self.prepared(&tx, &sql).await?, &[&id])
-            .await
-            .map_err(|e| self.failed("appending a note", e))?;
+        let row = self.row(&tx, "appending a note", &sql, &[&id]).await?;
         let (latest, dropped, last, now) = (
             to_u64(row.get(0)),
             to_u64(row.get(1)),
@@ -810,38 +823,29 @@ impl Backend for PgBackend {
         // Never before the last one, so the oldest notes are always the first.
         let received = now.max(last);
         let gone = self.dropped_at(&tx, id, latest, 1, dropped, now).await?;
-        tx.execute(
-            &self
-                .prepared(
-                    &tx,
-                    "INSERT INTO notes (sandbox_id, n, received_unix_ms, note) VALUES ($1, $2, $3, $4)",
-                )
-                .await?,
+        self.exec(
+            &tx,
+            "appending a note",
+            "INSERT INTO notes (sandbox_id, n, received_unix_ms, note) VALUES ($1, $2, $3, $4)",
             &[&id, &to_i64(n)?, &to_i64(received)?, &json],
         )
-        .await
-        .map_err(|e| self.failed("appending a note", e))?;
+        .await?;
         if gone > dropped {
-            tx.execute(
-                &self
-                    .prepared(&tx, "DELETE FROM notes WHERE sandbox_id = $1 AND n <= $2")
-                    .await?,
+            self.exec(
+                &tx,
+                "dropping old notes",
+                "DELETE FROM notes WHERE sandbox_id = $1 AND n <= $2",
                 &[&id, &to_i64(gone)?],
             )
-            .await
-            .map_err(|e| self.failed("dropping old notes", e))?;
+            .await?;
         }
-        tx.execute(
-            &self
-                .prepared(
-                    &tx,
-                    "UPDATE note_logs SET latest = $2, dropped = $3, last_received_unix_ms = $4 WHERE sandbox_id = $1",
-                )
-                .await?,
+        self.exec(
+            &tx,
+            "appending a note",
+            "UPDATE note_logs SET latest = $2, dropped = $3, last_received_unix_ms = $4 WHERE sandbox_id = $1",
             &[&id, &to_i64(n)?, &to_i64(gone)?, &to_i64(received)?],
         )
-        .await
-        .map_err(|e| self.failed("appending a note", e))?;
+        .await?;
         tx.commit().await.map_err(|e| self.failed("committing a note", e))?;
         Ok(n)
     }
@@ -868,18 +872,14 @@ impl Backend for PgBackend {
         let (latest, dropped, now) = (to_u64(row.get(0)), to_u64(row.get(1)), to_u64(row.get(2)));
         let dropped = self.dropped_at(&tx, id, latest, 0, dropped, now).await?;
         let start = since.min(latest).max(dropped);
-        let rows = tx
-            .query(
-                &self
-                    .prepared(
-                        &tx,
-                        "SELECT note FROM notes WHERE sandbox_id = $1 AND n > $2 ORDER BY n LIMIT $3",
-                    )
-                    .await?,
+        let rows = self
+            .rows(
+                &tx,
+                "reading notes",
+                "SELECT note FROM notes WHERE sandbox_id = $1 AND n > $2 ORDER BY n LIMIT $3",
                 &[&id, &to_i64(start)?, &i64::try_from(limit).unwrap_or(i64::MAX)],
             )
-            .await
-            .map_err(|e| self.failed("reading notes", e))?;
+            .await?;
         let notes = rows
             .iter()
             .map(|row| {
@@ -899,21 +899,17 @@ impl Backend for PgBackend {
 
     async fn recent_note_logs(&self, since: u64, limit: usize) -> Result<Vec<NoteLogSummary>, ApiError> {
         let client = self.client().await?;
-        let rows = client
-            .query(
-                &self
-                    .prepared(
-                        &client,
-                        "SELECT l.sandbox_id, l.latest, l.last_received_unix_ms, n.note FROM note_logs l
+        let rows = self
+            .rows(
+                &client,
+                "listing recent notes",
+                "SELECT l.sandbox_id, l.latest, l.last_received_unix_ms, n.note FROM note_logs l
                          JOIN notes n ON n.sandbox_id = l.sandbox_id AND n.n = l.latest
                          WHERE l.last_received_unix_ms >= $1
                          ORDER BY l.last_received_unix_ms DESC LIMIT $2",
-                    )
-                    .await?,
                 &[&to_i64(since)?, &i64::try_from(limit).unwrap_or(i64::MAX)],
             )
-            .await
-            .map_err(|e| self.failed("listing recent notes", e))?;
+            .await?;
         rows.iter()
             .map(|row| {
                 let id: String = row.get(0);
@@ -933,35 +929,26 @@ impl Backend for PgBackend {
         let client = self.client().await?;
         let rows = match vm {
             Some(vm) => {
-                client
-                    .query(
-                        &self
-                            .prepared(
-                                &client,
-                                "SELECT project, record, version FROM resources WHERE vm = $1
-                         ORDER BY project COLLATE \"C\", address COLLATE \"C\"",
-                            )
-                            .await?,
-                        &[&vm],
-                    )
-                    .await
+                self.rows(
+                    &client,
+                    "listing sandboxes",
+                    "SELECT project, record, version FROM resources WHERE vm = $1
+                     ORDER BY project COLLATE \"C\", address COLLATE \"C\"",
+                    &[&vm],
+                )
+                .await?
             }
             None => {
-                client
-                    .query(
-                        &self
-                            .prepared(
-                                &client,
-                                "SELECT project, record, version FROM resources
-                         ORDER BY project COLLATE \"C\", address COLLATE \"C\"",
-                            )
-                            .await?,
-                        &[],
-                    )
-                    .await
+                self.rows(
+                    &client,
+                    "listing sandboxes",
+                    "SELECT project, record, version FROM resources
+                     ORDER BY project COLLATE \"C\", address COLLATE \"C\"",
+                    &[],
+                )
+                .await?
             }
-        }
-        .map_err(|e| self.failed("listing sandboxes", e))?;
+        };
         rows.iter()
             .map(|row| {
                 let project: String = row.get(0);
@@ -978,19 +965,15 @@ impl Backend for PgBackend {
     async fn list_summaries(&self) -> Result<Vec<RecordSummary>, ApiError> {
         // The columns the lists show, not whole records: no record is decoded.
         let client = self.client().await?;
-        let rows = client
-            .query(
-                &self
-                    .prepared(
-                        &client,
-                        "SELECT project, address, record->>'id', record->>'updated_at', vm, record->'provenance'
+        let rows = self
+            .rows(
+                &client,
+                "listing records",
+                "SELECT project, address, record->>'id', record->>'updated_at', vm, record->'provenance'
                          FROM resources ORDER BY project COLLATE \"C\", address COLLATE \"C\"",
-                    )
-                    .await?,
                 &[],
             )
-            .await
-            .map_err(|e| self.failed("listing records", e))?;
+            .await?;
         rows.iter()
             .map(|row| {
                 let project: String = row.get(0);
@@ -1017,40 +1000,40 @@ impl Backend for PgBackend {
 
     async fn list_vms(&self) -> Result<Vec<VmCapabilities>, ApiError> {
         let client = self.client().await?;
-        let rows = client
-            .query(
-                &self
-                    .prepared(&client, "SELECT entry FROM vms ORDER BY name COLLATE \"C\"")
-                    .await?,
+        let rows = self
+            .rows(
+                &client,
+                "listing VMs",
+                "SELECT entry FROM vms ORDER BY name COLLATE \"C\"",
                 &[],
             )
-            .await
-            .map_err(|e| self.failed("listing VMs", e))?;
+            .await?;
         rows.iter().map(|row| vm_entry(row.get(0))).collect()
     }
 
     async fn get_vm(&self, name: &str) -> Result<Option<VmCapabilities>, ApiError> {
         let client = self.client().await?;
-        let row = client
-            .query_opt(
-                &self.prepared(&client, "SELECT entry FROM vms WHERE name = $1").await?,
+        let row = self
+            .row_opt(
+                &client,
+                "reading a VM",
+                "SELECT entry FROM vms WHERE name = $1",
                 &[&name],
             )
-            .await
-            .map_err(|e| self.failed("reading a VM", e))?;
+            .await?;
         row.map(|row| vm_entry(row.get(0))).transpose()
     }
 
     async fn put_vm(&self, entry: VmCapabilities) -> Result<(), ApiError> {
         let json = serde_json::to_value(&entry).map_err(|e| ApiError::internal(e.to_string()))?;
         let client = self.client().await?;
-        client
-            .execute(
-                &self.prepared(&client, "INSERT INTO vms (name, entry) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET entry = EXCLUDED.entry").await?,
-                &[&entry.name, &json],
-            )
-            .await
-            .map_err(|e| self.failed("writing a VM", e))?;
+        self.exec(
+            &client,
+            "writing a VM",
+            "INSERT INTO vms (name, entry) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET entry = EXCLUDED.entry",
+            &[&entry.name, &json],
+        )
+        .await?;
         Ok(())
     }
 

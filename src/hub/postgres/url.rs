@@ -83,8 +83,9 @@ impl StoreUrl {
         }
         if config.get_password().is_none() {
             let found = match source {
-                PasswordSource::Env(var) => match std::env::var(var) {
-                    Ok(password) if !password.is_empty() => Some(password),
+                // Through the secret store: a variable kept from children at start is still read.
+                PasswordSource::Env(var) => match crate::secret_env::var(var) {
+                    Some(password) if !password.is_empty() => Some(password),
                     _ => {
                         return Err(StoreUrlError {
                             message: format!("--store-password-env names {var}, which is not set"),
@@ -93,7 +94,7 @@ impl StoreUrl {
                     }
                 },
                 PasswordSource::Given(password) => Some(password.to_string()),
-                PasswordSource::Default => std::env::var("PGPASSWORD").ok().filter(|p| !p.is_empty()),
+                PasswordSource::Default => crate::secret_env::var("PGPASSWORD").filter(|p| !p.is_empty()),
             };
             if let Some(password) = found {
                 config.password(password);
