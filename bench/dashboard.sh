@@ -84,6 +84,8 @@ if [[ -n $pg_bin ]]; then
     "$pg_bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -Atc 'SELECT 1' >/dev/null 2>&1 && break
     sleep 0.05
   done
+  "$pg_bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -Atc 'SELECT 1' >/dev/null 2>&1 ||
+    { echo "PostgreSQL did not start:" >&2; cat "$work/pg/server.log" >&2; exit 1; }
   "$pg_bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -Atc 'CREATE DATABASE dash' >/dev/null
   echo "== PostgreSQL store"
   start_hub --store "postgres://postgres@127.0.0.1:$port/dash"

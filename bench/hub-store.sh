@@ -31,7 +31,7 @@ if [[ -z $bin ]]; then
 fi
 bin=$(realpath "$bin")
 
-pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
 if [[ -z $pg_bin ]]; then
   echo "PostgreSQL is not installed (Debian: apt-get install postgresql)" >&2
   exit 1
@@ -69,6 +69,8 @@ for _ in $(seq 1 200); do
   "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -Atc 'SELECT 1' >/dev/null 2>&1 && break
   sleep 0.05
 done
+"$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -Atc 'SELECT 1' >/dev/null 2>&1 ||
+  { echo "PostgreSQL did not start:" >&2; cat "$work/pg/server.log" >&2; exit 1; }
 
 token=bench-$RANDOM-$RANDOM
 databases=0

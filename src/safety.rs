@@ -65,6 +65,9 @@ pub fn check_remote_path(s: &str) -> Result<(), Refused> {
 /// What [`check_name`] accepts, as a JSON Schema pattern.
 pub const NAME_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$";
 
+/// A profile name (`profile.<name>`), as a JSON Schema pattern.
+pub const PROFILE_PATTERN: &str = "^profile\\.[A-Za-z0-9][A-Za-z0-9_-]{0,62}$";
+
 /// A resource address (`image.<name>`, `sandbox.<name>`), as a JSON Schema pattern.
 pub const ADDRESS_PATTERN: &str = "^(image|sandbox)\\.[A-Za-z0-9][A-Za-z0-9_-]{0,62}$";
 

@@ -1,8 +1,8 @@
 //! The systemd units in `docs/deploy/`: each passes `systemd-analyze verify`
 //! (where systemd's tools are installed; the binary's path swapped for the one
 //! built here, which the check wants to exist), holds no secret, and runs
-//! hardened (no token, no database password). And `hub serve --token-file`,
-//! which the hub's units rely on.
+//! hardened (no token, no database password). (`hub serve --token-file`,
+//! which the hub's units rely on, is tested in `hub.rs`.)
 
 mod support;
 

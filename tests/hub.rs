@@ -462,8 +462,14 @@ fn writes_without_or_with_a_wrong_token_are_refused_and_the_token_never_reaches_
     assert!(runs[2].stdout.contains("sandbox.a"), "list reads the hub\n{}", runs[2]);
     assert_eq!(w.records("secret").len(), 1);
     assert!(!w.hub.stderr_so_far().contains(&token), "{}", w.hub.stderr_so_far());
-    if store == Store::Files {
-        assert_eq!(files_containing(w.hub.data(), &token), Vec::<PathBuf>::new());
+    match w.hub.store_url() {
+        None => assert_eq!(files_containing(w.hub.data(), &token), Vec::<PathBuf>::new()),
+        Some(url) => {
+            let database = url.rsplit('/').next().expect("a database name");
+            let dump = support::postgres::shared().dump(database);
+            assert!(dump.contains("sandbox.a"), "the dump holds the records: {dump}");
+            assert!(!dump.contains(&token), "the token is in the database");
+        }
     }
     assert_eq!(
         files_containing(&w.dir().join(".sandboxer"), &token),

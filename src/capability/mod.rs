@@ -23,6 +23,9 @@ pub use requirement::{Offer, Requirement, RequirementError, Unmet};
 /// Facts every VM is probed for, whatever its profiles declare.
 pub const FACTS: [&str; 6] = ["os", "os_version", "arch", "cores", "memory", "free_disk"];
 
+/// The facts kept as one value of the VM (`free_disk` is kept per workspace root).
+pub const VM_FACTS: [&str; 5] = ["os", "os_version", "arch", "cores", "memory"];
+
 /// How long probed values are trusted unless told otherwise (`--capabilities-ttl`).
 pub const DEFAULT_TTL: Duration = Duration::from_secs(3600);
 
@@ -181,7 +184,7 @@ impl VmCapabilities {
             humantime::parse_rfc3339_weak(&c.observed_at)
                 .is_ok_and(|at| is_young(at, ttl, now) && since.is_none_or(|since| at >= since))
         };
-        ["os", "os_version", "arch", "cores", "memory"]
+        VM_FACTS
             .iter()
             .all(|name| self.capabilities.get(*name).is_some_and(young))
             && spec.groups.iter().flat_map(|g| g.commands.keys()).all(|name| {
@@ -269,7 +272,7 @@ mod tests {
             prelude: None,
             commands: [("ghc".to_string(), "ghc --numeric-version".to_string())].into(),
         });
-        for fact in ["os", "os_version", "arch", "cores", "memory"] {
+        for fact in VM_FACTS {
             entry
                 .capabilities
                 .insert(fact.into(), Capability::present("1", "fact", &at));

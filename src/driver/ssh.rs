@@ -166,16 +166,7 @@ impl Driver for SshDriver {
             return Err(refused());
         }
         edit.apply(&mut marker);
-        // A new file that mktemp makes (never a link), then a rename over the marker.
-        let write = format!(
-            "m={m}; t=$(mktemp \"$m.tmp-XXXXXXXX\") || exit 4; printf '%s\\n' {json} > \"$t\" && mv -f -- \"$t\" \"$m\"",
-            m = quote(&marker_path),
-            json = quote(&encode_marker(&marker)?),
-        );
-        connection
-            .run_ok(&write, &format!("rewriting the marker of {}", workspace.path))
-            .await?;
-        Ok(())
+        write_marker(&connection, &workspace.path, &marker).await
     }
 
     async fn close(&self) {

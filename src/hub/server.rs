@@ -136,17 +136,22 @@ type ApiResult<T> = Result<(StatusCode, Json<T>), ApiError>;
 impl Hub {
     fn authorize(&self, headers: &HeaderMap) -> Result<(), ApiError> {
         let Some(token) = &self.token else { return Ok(()) };
-        let given = headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or_default();
-        if constant_time_eq(given.as_bytes(), token.as_bytes()) {
+        if bearer_matches(headers, token) {
             Ok(())
         } else {
             Err(ApiError::new(StatusCode::UNAUTHORIZED, "missing or wrong bearer token"))
         }
     }
+}
+
+/// Whether the request's `Authorization: Bearer` header carries `token`.
+pub fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    constant_time_eq(given.as_bytes(), token.as_bytes())
 }
 
 /// Whether two secrets are equal, in a time that depends on their length only.

@@ -22,9 +22,6 @@ pub enum ProfileNames {
     Closed,
 }
 
-/// A profile name as the loader accepts it.
-const PROFILE_NAME_PATTERN: &str = "^profile\\.[A-Za-z0-9][A-Za-z0-9_-]{0,62}$";
-
 /// The manifest schema for editors, knowing the profiles of `catalog`.
 pub fn schema(catalog: &Catalog, names: ProfileNames) -> Value {
     let mut schema = super::json_schema();
@@ -56,7 +53,7 @@ fn describe_profiles(spec: &mut Value, profiles: &[&Profile], names: ProfileName
     if names == ProfileNames::Open {
         choices.push(json!({
             "type": "string",
-            "pattern": PROFILE_NAME_PATTERN,
+            "pattern": crate::safety::PROFILE_PATTERN,
             "description": "A profile of this project (from its `profiles/` folder or `--profiles`).",
         }));
     }

@@ -9,12 +9,12 @@ pub use live::{LogWriter, stderr_redraws};
 
 use std::io::Write;
 
-use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::apply::Event;
 use crate::duration::format_elapsed;
 use crate::plan::Action;
+use outputs::ApplyEvent;
 
 /// How events are shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,7 +144,10 @@ pub fn line(event: &Event, color: bool) -> String {
 
 /// The JSON line `apply --json` prints when there is nothing to do.
 pub fn no_changes_json(project: &str) -> serde_json::Value {
-    json!({"event": "no_changes", "at": now_ms(), "project": project})
+    to_value(&ApplyEvent::NoChanges {
+        at: now_ms(),
+        project: project.to_string(),
+    })
 }
 
 /// Now, to the millisecond: every JSON event says when it happened.
@@ -152,41 +155,60 @@ fn now_ms() -> String {
     humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
 }
 
+/// An event as the JSON line of its published shape ([`ApplyEvent`]).
 fn to_json(event: &Event) -> serde_json::Value {
-    let mut value = event_json(event);
-    if let Some(object) = value.as_object_mut() {
-        object.insert("at".into(), now_ms().into());
-    }
-    value
+    to_value(&apply_event(event, now_ms()))
 }
 
-fn event_json(event: &Event) -> serde_json::Value {
-    match event {
-        Event::Started { address, action } => json!({"event": "started", "address": address, "action": action}),
-        Event::Progress { address, message } => json!({"event": "progress", "address": address, "message": message}),
+fn to_value(event: &ApplyEvent) -> serde_json::Value {
+    // A value of plain strings and numbers: serialising it cannot fail.
+    serde_json::to_value(event).unwrap_or_default()
+}
+
+fn millis(elapsed: std::time::Duration) -> u64 {
+    u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn apply_event(event: &Event, at: String) -> ApplyEvent {
+    match event.clone() {
+        Event::Started { address, action } => ApplyEvent::Started { at, address, action },
+        Event::Progress { address, message } => ApplyEvent::Progress { at, address, message },
         Event::Finished {
             address,
             action,
             id,
             workspace,
             elapsed,
-        } => json!({
-            "event": "finished", "address": address, "action": action, "id": id, "workspace": workspace,
-            "elapsed_ms": elapsed.as_millis() as u64,
-        }),
+        } => ApplyEvent::Finished {
+            at,
+            address,
+            action,
+            id,
+            workspace,
+            elapsed_ms: millis(elapsed),
+        },
         Event::Failed {
             address,
             action,
             error,
             elapsed,
-        } => json!({
-            "event": "failed", "address": address, "action": action, "error": error, "elapsed_ms": elapsed.as_millis() as u64,
-        }),
+        } => ApplyEvent::Failed {
+            at,
+            address,
+            action,
+            error,
+            elapsed_ms: millis(elapsed),
+        },
         Event::Skipped {
             address,
             action,
             because,
-        } => json!({"event": "skipped", "address": address, "action": action, "because": because}),
-        Event::Notice { message } => json!({"event": "notice", "message": message}),
+        } => ApplyEvent::Skipped {
+            at,
+            address,
+            action,
+            because: because.to_string(),
+        },
+        Event::Notice { message } => ApplyEvent::Notice { at, message },
     }
 }

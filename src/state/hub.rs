@@ -7,7 +7,6 @@
 //! down.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Read;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -28,9 +27,6 @@ use crate::hub::api::{
 pub const LEASE_TTL: Duration = Duration::from_secs(30);
 /// Attempts of an idempotent call.
 const ATTEMPTS: u32 = 4;
-/// Largest CA file read: a bundle of hundreds of certificates fits; a wrong
-/// path such as `/dev/zero` is refused instead of read forever.
-const CA_FILE_MAX_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Certificates of private CAs that a hub client trusts besides the system's
 /// store and the built-in web roots (`--hub-ca FILE`).
@@ -61,13 +57,9 @@ impl HubCa {
             file: name.clone(),
             problem,
         };
-        let mut bytes = Vec::new();
-        std::fs::File::open(file)
-            .and_then(|f| f.take(CA_FILE_MAX_BYTES + 1).read_to_end(&mut bytes))
-            .map_err(|e| refuse(format!("cannot read it: {e}")))?;
-        if bytes.len() as u64 > CA_FILE_MAX_BYTES {
-            return Err(refuse(format!("larger than {CA_FILE_MAX_BYTES} bytes: not a CA file")).into());
-        }
+        // The bounded reader of every input file: a FIFO, a device or a huge
+        // file (`/dev/zero` given by mistake) is refused before it is read.
+        let bytes = crate::fsutil::read_input_bytes(file).map_err(|e| refuse(format!("cannot read it: {e}")))?;
         HubCa::from_pem(&name, &bytes)
     }
 

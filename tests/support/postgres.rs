@@ -23,8 +23,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use super::wait_until;
-
 /// How long a server may take to accept connections.
 const START_DEADLINE: Duration = Duration::from_secs(60);
 
@@ -239,11 +237,14 @@ impl PgServer {
         }
         let child = spawn_kept(command);
         *self.child.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(child);
-        wait_until(
-            &format!("PostgreSQL takes connections on port {}", self.port),
-            START_DEADLINE,
-            || self.psql("postgres", "SELECT 1").is_ok(),
-        );
+        let up = super::eventually(START_DEADLINE, || self.psql("postgres", "SELECT 1").is_ok());
+        if !up {
+            let log = std::fs::read_to_string(self.root.join("server.log")).unwrap_or_default();
+            panic!(
+                "PostgreSQL took no connection on port {} within {START_DEADLINE:?}; its log:\n{log}",
+                self.port
+            );
+        }
     }
 
     /// Runs one SQL statement in `database` (one per call: CREATE DATABASE
@@ -274,6 +275,30 @@ impl PgServer {
     /// The `psql` of this server's PostgreSQL.
     pub fn psql_path(&self) -> PathBuf {
         self.bin.join("psql")
+    }
+
+    /// Everything `database` holds, as `pg_dump --data-only` writes it.
+    pub fn dump(&self, database: &str) -> String {
+        let out = Command::new(self.bin.join("pg_dump"))
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "--data-only",
+                database,
+            ])
+            .env_remove("PGPASSWORD")
+            .output()
+            .expect("run pg_dump");
+        assert!(
+            out.status.success(),
+            "pg_dump {database}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// A fresh, empty database; its URL.

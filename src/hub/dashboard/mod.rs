@@ -100,14 +100,7 @@ impl Dashboard {
     /// a live session.
     pub fn admits(&self, headers: &HeaderMap) -> bool {
         let Some(token) = &self.token else { return true };
-        let bearer = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if bearer.is_some_and(|given| super::server::constant_time_eq(given.as_bytes(), token.as_bytes())) {
-            return true;
-        }
-        session_of(headers).is_some_and(|id| self.sessions.valid(id))
+        super::server::bearer_matches(headers, token) || session_of(headers).is_some_and(|id| self.sessions.valid(id))
     }
 }
 
@@ -164,6 +157,39 @@ pub async fn guard(dashboard: &Dashboard, request: Request, next: Next) -> Respo
     response
 }
 
+/// A page of the dashboard: its layout around `body`.
+fn page_response(status: StatusCode, title: &str, section: Section, body: Html) -> Response {
+    html_response(
+        status,
+        html::page(Page {
+            title,
+            section,
+            body,
+            refresh_without_script: None,
+            live: false,
+        }),
+    )
+}
+
+/// A page whose notes timeline goes on live (and reloads every 5 s without script).
+fn live_page_response(title: &str, section: Section, body: Html) -> Response {
+    html_response(
+        StatusCode::OK,
+        html::page(Page {
+            title,
+            section,
+            body,
+            refresh_without_script: Some(5),
+            live: true,
+        }),
+    )
+}
+
+/// A store error where a value would be, as the page says it.
+fn error_span(e: &ApiError) -> Html {
+    Html::raw(format!("<span class=\"error\">{}</span>", esc(&e.1.error)))
+}
+
 fn html_response(status: StatusCode, body: Html) -> Response {
     (
         status,
@@ -175,30 +201,13 @@ fn html_response(status: StatusCode, body: Html) -> Response {
 
 /// A store error as a page, with the status the API would give.
 fn error_page(e: ApiError) -> Response {
-    let body = Html::raw(format!("<p class=\"error\">{}</p>", esc(&e.1.error)));
-    html_response(
-        e.0,
-        html::page(Page {
-            title: "The hub could not answer",
-            section: Section::Vms,
-            body,
-            refresh_without_script: None,
-            live: false,
-        }),
-    )
+    let body = Html::raw(format!("<p>{}</p>", error_span(&e)));
+    page_response(e.0, "The hub could not answer", Section::Vms, body)
 }
 
 fn not_found(what: &str) -> Response {
-    html_response(
-        StatusCode::NOT_FOUND,
-        html::page(Page {
-            title: "Not found",
-            section: Section::Vms,
-            body: Html::raw(format!("<p>{}</p>", esc(what))),
-            refresh_without_script: None,
-            live: false,
-        }),
-    )
+    let body = Html::raw(format!("<p>{}</p>", esc(what)));
+    page_response(StatusCode::NOT_FOUND, "Not found", Section::Vms, body)
 }
 
 async fn style() -> Response {
@@ -223,16 +232,7 @@ fn login_form(status: StatusCode, problem: Option<&str>) -> Response {
          <input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" required autofocus>\
          <button>Sign in</button></form>"
     ));
-    html_response(
-        status,
-        html::page(Page {
-            title: "Sign in",
-            section: Section::Login,
-            body,
-            refresh_without_script: None,
-            live: false,
-        }),
-    )
+    page_response(status, "Sign in", Section::Login, body)
 }
 
 async fn login_page(State(dashboard): State<Shared>, headers: HeaderMap) -> Response {
@@ -481,7 +481,7 @@ async fn vms_page(State(dashboard): State<Shared>, Query(query): Query<PageQuery
             Some(record) => match dashboard.backend.last_note(&record.id).await {
                 Ok(Some(note)) => note_line(&note),
                 Ok(None) => Html::raw("<span class=\"none\">none</span>"),
-                Err(e) => Html::raw(format!("<span class=\"error\">{}</span>", esc(&e.1.error))),
+                Err(e) => error_span(&e),
             },
             None => Html::default(),
         };
@@ -513,16 +513,7 @@ async fn vms_page(State(dashboard): State<Shared>, Query(query): Query<PageQuery
             elsewhere.len()
         )));
     }
-    html_response(
-        StatusCode::OK,
-        html::page(Page {
-            title: "VMs",
-            section: Section::Vms,
-            body,
-            refresh_without_script: None,
-            live: false,
-        }),
-    )
+    page_response(StatusCode::OK, "VMs", Section::Vms, body)
 }
 
 async fn vm_page(State(dashboard): State<Shared>, UrlPath(name): UrlPath<String>) -> Response {
@@ -535,8 +526,13 @@ async fn vm_page(State(dashboard): State<Shared>, UrlPath(name): UrlPath<String>
     };
     let catalog = dashboard.backend.get_vm(&name).await;
     let port = dashboard.registry.as_ref().and_then(|r| r.port_of(&name));
-    if all.is_empty() && port.is_none() && !matches!(catalog, Ok(Some(_))) {
-        return not_found("No record, registry entry or catalog entry names this VM.");
+    if all.is_empty() && port.is_none() {
+        match catalog {
+            Ok(Some(_)) => {}
+            Ok(None) => return not_found("No record, registry entry or catalog entry names this VM."),
+            // The catalog could not be read: that is the answer, not "not found".
+            Err(e) => return error_page(e),
+        }
     }
     let mut records: Vec<_> = all.into_iter().map(|e| (e.project, e.record)).collect();
     records.sort_by(|a, b| b.1.updated_at.cmp(&a.1.updated_at));
@@ -572,18 +568,9 @@ async fn vm_page(State(dashboard): State<Shared>, UrlPath(name): UrlPath<String>
             body.push(html::table("capabilities", &["Capability", "Value"], rows));
         }
         Ok(None) => body.push(Html::raw("<p class=\"none\">Not probed yet.</p>")),
-        Err(e) => body.push(Html::raw(format!("<p class=\"error\">{}</p>", esc(&e.1.error)))),
+        Err(e) => body.push(Html::raw(format!("<p>{}</p>", error_span(&e)))),
     }
-    html_response(
-        StatusCode::OK,
-        html::page(Page {
-            title: &format!("VM {name}"),
-            section: Section::Vms,
-            body,
-            refresh_without_script: None,
-            live: false,
-        }),
-    )
+    page_response(StatusCode::OK, &format!("VM {name}"), Section::Vms, body)
 }
 
 // ---------------------------------------------------------------------------
@@ -604,7 +591,7 @@ async fn projects_page(State(dashboard): State<Shared>) -> Response {
         let newest = records.iter().max_by(|a, b| a.updated_at.cmp(&b.updated_at));
         let lease = match dashboard.backend.lease_status(project).await {
             Ok(lease) => lease_words(lease.as_ref()),
-            Err(e) => Html::raw(format!("<span class=\"error\">{}</span>", esc(&e.1.error))),
+            Err(e) => error_span(&e),
         };
         rows.push(vec![
             link(Html::raw(format!("/projects/{}", url_part(project))), project),
@@ -620,16 +607,7 @@ async fn projects_page(State(dashboard): State<Shared>) -> Response {
         rows,
     ));
     body.push(in_progress(&dashboard, &recorded).await);
-    html_response(
-        StatusCode::OK,
-        html::page(Page {
-            title: "Projects",
-            section: Section::Projects,
-            body,
-            refresh_without_script: None,
-            live: false,
-        }),
-    )
+    page_response(StatusCode::OK, "Projects", Section::Projects, body)
 }
 
 async fn project_page(State(dashboard): State<Shared>, UrlPath(project): UrlPath<String>) -> Response {
@@ -645,7 +623,7 @@ async fn project_page(State(dashboard): State<Shared>, UrlPath(project): UrlPath
     }
     let lease = match dashboard.backend.lease_status(&project).await {
         Ok(lease) => lease_words(lease.as_ref()),
-        Err(e) => Html::raw(format!("<span class=\"error\">{}</span>", esc(&e.1.error))),
+        Err(e) => error_span(&e),
     };
     let rows = resources.iter().map(|entry| {
         let record = &entry.record;
@@ -671,16 +649,7 @@ async fn project_page(State(dashboard): State<Shared>, UrlPath(project): UrlPath
         &["Address", "Id", "Profile", "VM", "Version", "Last applied"],
         rows,
     ));
-    html_response(
-        StatusCode::OK,
-        html::page(Page {
-            title: &format!("Project {project}"),
-            section: Section::Projects,
-            body,
-            refresh_without_script: None,
-            live: false,
-        }),
-    )
+    page_response(StatusCode::OK, &format!("Project {project}"), Section::Projects, body)
 }
 
 // ---------------------------------------------------------------------------
@@ -733,16 +702,7 @@ async fn resource_page(
     body.push(Html::raw("<h2>Attributes</h2>"));
     body.push(html::table("attributes", &["Attribute", "Value"], attributes));
     body.push(timeline);
-    html_response(
-        StatusCode::OK,
-        html::page(Page {
-            title: &format!("{address} ({project})"),
-            section: Section::Projects,
-            body,
-            refresh_without_script: Some(5),
-            live: true,
-        }),
-    )
+    live_page_response(&format!("{address} ({project})"), Section::Projects, body)
 }
 
 /// The notes of `id` as a timeline (the newest [`NOTES_SHOWN`]) that
@@ -780,7 +740,7 @@ async fn in_progress(dashboard: &Dashboard, recorded: &std::collections::HashSet
     let since = now.saturating_sub(u64::try_from(IN_PROGRESS.as_millis()).unwrap_or(u64::MAX));
     let recent = match dashboard.backend.recent_note_logs(since, 50).await {
         Ok(recent) => recent,
-        Err(e) => return Html::raw(format!("<p class=\"error\">{}</p>", esc(&e.1.error))),
+        Err(e) => return Html::raw(format!("<p>{}</p>", error_span(&e))),
     };
     let rows: Vec<Vec<Html>> = recent
         .into_iter()
@@ -842,16 +802,7 @@ async fn sandbox_page(State(dashboard): State<Shared>, UrlPath(id): UrlPath<Stri
         esc(&id)
     ));
     body.push(timeline);
-    html_response(
-        StatusCode::OK,
-        html::page(Page {
-            title: &format!("{} (not recorded yet)", last.address),
-            section: Section::Vms,
-            body,
-            refresh_without_script: Some(5),
-            live: true,
-        }),
-    )
+    live_page_response(&format!("{} (not recorded yet)", last.address), Section::Vms, body)
 }
 
 /// A notes stream as it runs.

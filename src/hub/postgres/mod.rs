@@ -442,6 +442,24 @@ impl PgBackend {
         }
     }
 
+    /// The record's version, 0 when there is none.
+    async fn current_version(
+        &self,
+        client: &impl GenericClient,
+        project: &str,
+        address: &str,
+    ) -> Result<u64, ApiError> {
+        let row = self
+            .row_opt(
+                client,
+                "reading a record",
+                "SELECT version FROM resources WHERE project = $1 AND address = $2",
+                &[&project, &address],
+            )
+            .await?;
+        Ok(row.map_or(0, |row| to_u64(row.get(0))))
+    }
+
     /// The project's lease as the transaction sees it.
     async fn lease_in(&self, client: &impl GenericClient, project: &str) -> Result<Option<Lease>, ApiError> {
         let row = self
@@ -633,9 +651,7 @@ impl Backend for PgBackend {
             .await?
         };
         if changed == 0 {
-            let current = current_version(&tx, project, address)
-                .await
-                .map_err(|e| self.failed("reading a record", e))?;
+            let current = self.current_version(&tx, project, address).await?;
             return Err(backend::stale_write(address, current, expected));
         }
         let serial = backend::next_serial(serial)?;
@@ -667,9 +683,7 @@ impl Backend for PgBackend {
             .map_err(|e| self.failed("starting a delete", e))?;
         let (serial, now) = self.lock_project(&tx, project).await?;
         backend::check_write_lock(self.lease_in(&tx, project).await?.as_ref(), project, lock, now)?;
-        let current = current_version(&tx, project, address)
-            .await
-            .map_err(|e| self.failed("reading a record", e))?;
+        let current = self.current_version(&tx, project, address).await?;
         if current == 0 {
             return Err(backend::no_resource(project, address));
         }
@@ -860,15 +874,10 @@ impl Backend for PgBackend {
             .start()
             .await
             .map_err(|e| self.failed("reading notes", e))?;
-        let row = tx
-            .query_one(
-                &format!(
-                    "SELECT COALESCE(max(latest), 0), COALESCE(max(dropped), 0), {NOW_MS} FROM note_logs WHERE sandbox_id = $1"
-                ),
-                &[&id],
-            )
-            .await
-            .map_err(|e| self.failed("reading notes", e))?;
+        let sql = format!(
+            "SELECT COALESCE(max(latest), 0), COALESCE(max(dropped), 0), {NOW_MS} FROM note_logs WHERE sandbox_id = $1"
+        );
+        let row = self.row(&tx, "reading notes", &sql, &[&id]).await?;
         let (latest, dropped, now) = (to_u64(row.get(0)), to_u64(row.get(1)), to_u64(row.get(2)));
         let dropped = self.dropped_at(&tx, id, latest, 0, dropped, now).await?;
         let start = since.min(latest).max(dropped);
@@ -923,6 +932,32 @@ impl Backend for PgBackend {
                 })
             })
             .collect()
+    }
+
+    async fn last_note(&self, id: &str) -> Result<Option<Note>, ApiError> {
+        // One statement: the log's newest note, if it is still kept.
+        let client = self.client().await?;
+        let sql = format!(
+            "SELECT n.note, n.received_unix_ms, {NOW_MS} FROM note_logs l
+             JOIN notes n ON n.sandbox_id = l.sandbox_id AND n.n = l.latest
+             WHERE l.sandbox_id = $1 AND l.latest > l.dropped"
+        );
+        let Some(row) = self.row_opt(&client, "reading notes", &sql, &[&id]).await? else {
+            return Ok(None);
+        };
+        let (received, now) = (to_u64(row.get(1)), to_u64(row.get(2)));
+        // Past --notes-max-age it is no longer served, as on the file store.
+        let aged = self
+            .notes_policy
+            .max_age
+            .filter(|age| !age.is_zero())
+            .is_some_and(|age| received < now.saturating_sub(u64::try_from(age.as_millis()).unwrap_or(u64::MAX)));
+        if aged {
+            return Ok(None);
+        }
+        serde_json::from_value(row.get(0))
+            .map(Some)
+            .map_err(|e| ApiError::internal(format!("a note of sandbox {id} in the database: {e}")))
     }
 
     async fn list_sandboxes(&self, vm: Option<&str>) -> Result<Vec<SandboxEntry>, ApiError> {
@@ -1080,23 +1115,6 @@ fn failure_of(code: &SqlState) -> Failure {
     } else {
         Failure::Other
     }
-}
-
-/// The record's version, 0 when there is none.
-async fn current_version(
-    client: &impl GenericClient,
-    project: &str,
-    address: &str,
-) -> Result<u64, tokio_postgres::Error> {
-    let row = client
-        .query_opt(
-            &client
-                .prepare_cached("SELECT version FROM resources WHERE project = $1 AND address = $2")
-                .await?,
-            &[&project, &address],
-        )
-        .await?;
-    Ok(row.map_or(0, |row| to_u64(row.get(0))))
 }
 
 fn entry(project: &str, record: serde_json::Value, version: i64) -> Result<ResourceEntry, ApiError> {
